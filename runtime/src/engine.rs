@@ -1,0 +1,295 @@
+//! The engine: configuration, the enabled feature set, and the engine-wide
+//! type registry shared by every module compiled with it.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use wasmparser::{Validator, WasmFeatures};
+
+use crate::error::{CompileError, CompileErrorKind, Error, Result};
+use crate::types::{FuncType, HeapType, RefType, TypeId, ValType};
+
+/// Settings that apply to every module and store of an engine.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) max_memory_bytes: u64,
+    pub(crate) max_table_elements: u64,
+    pub(crate) max_call_depth: u32,
+    pub(crate) max_stack_cells: usize,
+    pub(crate) consume_fuel: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_memory_bytes: 4 << 30,
+            max_table_elements: 10_000_000,
+            max_call_depth: 50_000,
+            max_stack_cells: 4 << 20,
+            consume_fuel: false,
+        }
+    }
+}
+
+impl Config {
+    /// The default configuration.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// The most bytes any one linear memory may hold. Instantiating a memory
+    /// whose minimum exceeds it fails; `memory.grow` beyond it returns -1.
+    pub fn max_memory_bytes(&mut self, bytes: u64) -> &mut Config {
+        self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// The most elements any one table may hold.
+    pub fn max_table_elements(&mut self, elements: u64) -> &mut Config {
+        self.max_table_elements = elements;
+        self
+    }
+
+    /// The deepest wasm call nesting; deeper calls trap with "call stack exhausted".
+    pub fn max_call_depth(&mut self, depth: u32) -> &mut Config {
+        self.max_call_depth = depth.max(1);
+        self
+    }
+
+    /// The size of the value stack in 64-bit cells (locals and operands of all frames).
+    pub fn max_stack_cells(&mut self, cells: usize) -> &mut Config {
+        self.max_stack_cells = cells.max(1024);
+        self
+    }
+
+    /// Whether execution consumes fuel (set with `Store::set_fuel`). Costs a
+    /// little speed, so it is chosen when modules are compiled.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Config {
+        self.consume_fuel = enable;
+        self
+    }
+}
+
+/// What the engine knows about one canonical type.
+#[derive(Clone, Debug)]
+pub(crate) struct RegisteredType {
+    /// The signature, for function types.
+    pub func: Option<FuncType>,
+    /// The declared supertype, if any (Wasm 3.0 §2.3.7 subtypes).
+    pub supertype: Option<TypeId>,
+}
+
+/// Canonical types indexed by [`TypeId`].
+#[derive(Default)]
+pub(crate) struct TypeRegistry {
+    types: Vec<Option<RegisteredType>>,
+}
+
+impl TypeRegistry {
+    pub fn get(&self, id: TypeId) -> Option<&RegisteredType> {
+        self.types.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    pub fn insert(&mut self, id: TypeId, ty: RegisteredType) {
+        let idx = id.0 as usize;
+        if self.types.len() <= idx {
+            self.types.resize(idx + 1, None);
+        }
+        if self.types[idx].is_none() {
+            self.types[idx] = Some(ty);
+        }
+    }
+
+    /// Whether `sub` is `sup` or declares it (transitively) as supertype.
+    pub fn is_subtype(&self, sub: TypeId, sup: TypeId) -> bool {
+        let mut cur = Some(sub);
+        // Subtype chains are bounded by the validator (depth ≤ 63), so the
+        // loop ends; the bound here guards against a corrupted registry.
+        for _ in 0..64 {
+            match cur {
+                Some(id) if id == sup => return true,
+                Some(id) => cur = self.get(id).and_then(|t| t.supertype),
+                None => return false,
+            }
+        }
+        false
+    }
+
+    pub fn is_func(&self, id: TypeId) -> bool {
+        self.get(id).is_some_and(|t| t.func.is_some())
+    }
+}
+
+pub(crate) struct EngineInner {
+    pub config: Config,
+    pub features: WasmFeatures,
+    /// One validator for every module, so that equal types get equal
+    /// `CoreTypeId`s across modules (wasmparser canonicalises rec groups in
+    /// the validator's type list, which `reset` keeps).
+    pub validator: Mutex<Validator>,
+    pub registry: RwLock<TypeRegistry>,
+}
+
+/// Compiles modules and owns the type registry; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(&Config::default())
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine with the given configuration.
+    pub fn new(config: &Config) -> Engine {
+        let features = enabled_features();
+        Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                features,
+                validator: Mutex::new(Validator::new_with_features(features)),
+                registry: RwLock::new(TypeRegistry::default()),
+            }),
+        }
+    }
+
+    /// The configuration this engine was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether two engines are the same one.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, TypeRegistry> {
+        // A poisoned lock only means another thread panicked while holding
+        // it; the registry is append-only, so its data is still consistent.
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, TypeRegistry> {
+        self.inner
+            .registry
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The signature registered for a canonical type id.
+    pub(crate) fn func_type(&self, id: TypeId) -> Option<FuncType> {
+        self.registry().get(id).and_then(|t| t.func.clone())
+    }
+
+    /// Whether canonical type `sub` matches `sup` (Wasm 3.0 §3.3.2 subtyping).
+    pub(crate) fn type_matches(&self, sub: TypeId, sup: TypeId) -> bool {
+        sub == sup || self.registry().is_subtype(sub, sup)
+    }
+
+    /// Gives a host-defined signature its canonical id by validating a
+    /// one-type module through the shared validator.
+    pub(crate) fn intern_func_type(&self, ty: &FuncType) -> Result<TypeId> {
+        let mut types = wasm_encoder::TypeSection::new();
+        let to_enc = |v: &ValType| -> Result<wasm_encoder::ValType> { encoder_val_type(*v) };
+        let params = ty.params().iter().map(to_enc).collect::<Result<Vec<_>>>()?;
+        let results = ty
+            .results()
+            .iter()
+            .map(to_enc)
+            .collect::<Result<Vec<_>>>()?;
+        types.ty().function(params, results);
+        let mut module = wasm_encoder::Module::new();
+        module.section(&types);
+        let bytes = module.finish();
+        let mut validator = self
+            .inner
+            .validator
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        validator.reset();
+        let parsed = validator.validate_all(&bytes).map_err(|e| {
+            Error::Compile(CompileError {
+                kind: CompileErrorKind::Invalid,
+                message: format!("host function type {ty}: {}", e.message()),
+                offset: None,
+            })
+        })?;
+        let core_id = parsed.as_ref().core_type_at_in_module(0);
+        let id = TypeId(core_id_index(core_id));
+        drop(validator);
+        self.registry_mut().insert(
+            id,
+            RegisteredType {
+                func: Some(ty.clone()),
+                supertype: None,
+            },
+        );
+        Ok(id)
+    }
+}
+
+/// The proposals wrun accepts at validation. Threads are masked off (the
+/// WASM3 preset includes them); SIMD and GC validate but are refused at
+/// translation with an "unsupported" error until their tiers exist.
+fn enabled_features() -> WasmFeatures {
+    let mut f = WasmFeatures::WASM3;
+    f.remove(WasmFeatures::THREADS);
+    f.remove(WasmFeatures::SHARED_EVERYTHING_THREADS);
+    f.insert(WasmFeatures::LEGACY_EXCEPTIONS);
+    f
+}
+
+pub(crate) fn core_id_index(id: wasmparser::types::CoreTypeId) -> u32 {
+    use wasmparser::types::TypeIdentifier;
+    // Ids index the validator's type list, which is far below 2^32 entries.
+    u32::try_from(id.index()).unwrap_or(u32::MAX)
+}
+
+fn encoder_val_type(v: ValType) -> Result<wasm_encoder::ValType> {
+    Ok(match v {
+        ValType::I32 => wasm_encoder::ValType::I32,
+        ValType::I64 => wasm_encoder::ValType::I64,
+        ValType::F32 => wasm_encoder::ValType::F32,
+        ValType::F64 => wasm_encoder::ValType::F64,
+        ValType::V128 => wasm_encoder::ValType::V128,
+        ValType::Ref(RefType { nullable, heap }) => {
+            use wasm_encoder::AbstractHeapType as A;
+            let ty = match heap {
+                HeapType::Func => A::Func,
+                HeapType::Extern => A::Extern,
+                HeapType::Exn => A::Exn,
+                HeapType::Any => A::Any,
+                HeapType::Eq => A::Eq,
+                HeapType::I31 => A::I31,
+                HeapType::Struct => A::Struct,
+                HeapType::Array => A::Array,
+                HeapType::None => A::None,
+                HeapType::NoFunc => A::NoFunc,
+                HeapType::NoExtern => A::NoExtern,
+                HeapType::NoExn => A::NoExn,
+                HeapType::Concrete(_) => {
+                    return Err(Error::usage(
+                        "host function signatures cannot name concrete types",
+                    ));
+                }
+            };
+            wasm_encoder::ValType::Ref(wasm_encoder::RefType {
+                nullable,
+                heap_type: wasm_encoder::HeapType::Abstract { shared: false, ty },
+            })
+        }
+    })
+}

@@ -1,0 +1,591 @@
+//! The interpreter's dispatch loop: control flow, calls (direct, indirect,
+//! by reference, tail), exception unwinding and the variable/global/ref
+//! families. Numeric operators live in `numeric.rs`, memory and table
+//! operators in `memory.rs`.
+//!
+//! Calls between wasm functions do not recurse on the host stack: the
+//! caller's activation is saved in `StoreInner::frames` and the loop
+//! continues with the callee, so deep wasm recursion ends in a
+//! "call stack exhausted" trap at the configured depth, never in a host
+//! stack overflow.
+
+use std::sync::Arc;
+
+use super::code::{BranchTarget, CatchKind, CompiledFunc, HandlerKind, Instr};
+use super::memory;
+use super::numeric;
+use crate::error::{Error, FrameInfo, Result, Trap, TrapKind};
+use crate::func::call_host;
+use crate::store::{ExnInst, Frame, FuncKind, InstanceData, Store, StoreInner};
+use crate::values::{Exn, RawVal};
+
+/// Why the inner loop stopped running the current function.
+enum Action {
+    /// Call store function `addr` with arguments on top of the stack.
+    Call(u32),
+    /// Tail-call store function `addr`.
+    ReturnCall(u32),
+    /// Return from the current function.
+    Return,
+    /// Throw store exception `index`.
+    Throw(u32),
+    /// Trap.
+    Trap(TrapKind),
+}
+
+/// Calls store function `func` with argument cells; returns its result cells.
+pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Result<Vec<RawVal>> {
+    let (code, instance) = match store.inner.funcs.get(func as usize).map(|f| &f.kind) {
+        Some(FuncKind::Wasm { instance, code }) => (code.clone(), *instance),
+        Some(FuncKind::Host(h)) => {
+            let h = *h;
+            return call_host(store, h, None, args);
+        }
+        None => return Err(Error::usage("dangling function handle")),
+    };
+    let instance = store
+        .inner
+        .instances
+        .get(instance as usize)
+        .cloned()
+        .ok_or_else(|| Error::usage("function of a dangling instance"))?;
+    store.inner.ensure_stack();
+    let base = store.inner.sp;
+    if base + args.len() > store.inner.stack.len() {
+        return Err(Trap::new(TrapKind::StackExhausted).into());
+    }
+    store.inner.stack[base..base + args.len()].copy_from_slice(args);
+    let entry_frames = store.inner.frames.len();
+    let result = run(store, code, instance, base, entry_frames);
+    store.inner.frames.truncate(entry_frames);
+    store.inner.sp = base;
+    let n = result?;
+    Ok(store.inner.stack[base..base + n].to_vec())
+}
+
+/// Sets up a wasm activation at `fp`: checks stack room, zeroes the
+/// non-parameter locals. Returns the operand stack pointer.
+#[inline]
+fn enter(stack: &mut [RawVal], code: &CompiledFunc, fp: usize) -> Result<usize, TrapKind> {
+    if fp + code.max_height as usize > stack.len() {
+        return Err(TrapKind::StackExhausted);
+    }
+    let locals_start = fp + code.num_params as usize;
+    let locals_end = fp + code.num_locals as usize;
+    stack[locals_start..locals_end].fill(0);
+    Ok(locals_end)
+}
+
+/// Takes a branch: moves the carried values down to the target's base.
+#[inline(always)]
+fn branch(stack: &mut [RawVal], sp: &mut usize, fp: usize, t: BranchTarget) -> usize {
+    let n = t.arity as usize;
+    let dst = fp + t.height as usize;
+    if n > 0 && dst + n != *sp {
+        stack.copy_within(*sp - n..*sp, dst);
+    }
+    *sp = dst + n;
+    t.pc as usize
+}
+
+fn backtrace(
+    code: &CompiledFunc,
+    inst: &InstanceData,
+    pc: usize,
+    frames: &[Frame],
+) -> Vec<FrameInfo> {
+    let info = |code: &CompiledFunc, inst: &InstanceData, pc: usize| {
+        let m = &inst.module.inner;
+        let index = code.index;
+        FrameInfo {
+            module_name: m.name.clone(),
+            func_index: index,
+            func_name: m.func_names.get(&index).cloned(),
+            module_offset: code
+                .offsets
+                .get(pc.saturating_sub(1))
+                .map(|o| u64::from(*o)),
+        }
+    };
+    let mut out = vec![info(code, inst, pc)];
+    for f in frames.iter().rev() {
+        out.push(info(&f.code, &f.instance, f.pc));
+    }
+    out
+}
+
+/// Finds a handler for exception `exn` thrown at `pc - 1` in this frame;
+/// on success sets up the stack and returns the continuation pc.
+fn find_handler(
+    inner: &mut StoreInner,
+    code: &CompiledFunc,
+    inst: &InstanceData,
+    fp: usize,
+    pc: usize,
+    exn: u32,
+    sp: &mut usize,
+) -> Option<usize> {
+    let throw_pc = pc.checked_sub(1)? as u32;
+    let exn_tag = inner.exns.get(exn as usize)?.tag;
+    let tag_matches = |t: u32| inst.tags.get(t as usize) == Some(&exn_tag);
+    let mut ceiling = u32::MAX;
+    for h in code.handlers.iter().rev() {
+        if throw_pc < h.start || throw_pc >= h.end || h.depth > ceiling {
+            continue;
+        }
+        let (catches, exn_local) = match &h.kind {
+            HandlerKind::Delegate { target_depth } => {
+                ceiling = *target_depth;
+                continue;
+            }
+            HandlerKind::TryTable(c) => (c, None),
+            HandlerKind::Legacy { catches, exn_local } => (catches, Some(*exn_local)),
+        };
+        for c in catches {
+            let (caught, with_payload, with_ref) = match c.kind {
+                CatchKind::Tag(t) => (tag_matches(t), true, false),
+                CatchKind::TagRef(t) => (tag_matches(t), true, true),
+                CatchKind::All => (true, false, false),
+                CatchKind::AllRef => (true, false, true),
+            };
+            if !caught {
+                continue;
+            }
+            let mut top = fp + c.target.height as usize;
+            if with_payload {
+                let payload = &inner.exns[exn as usize].payload;
+                if top + payload.len() + 1 > inner.stack.len() {
+                    return None;
+                }
+                inner.stack[top..top + payload.len()].copy_from_slice(payload);
+                top += payload.len();
+            }
+            if with_ref {
+                inner.stack[top] = u64::from(exn) + 1;
+                top += 1;
+            }
+            if let Some(local) = exn_local {
+                inner.stack[fp + local as usize] = u64::from(exn) + 1;
+            }
+            *sp = top;
+            return Some(c.target.pc as usize);
+        }
+    }
+    None
+}
+
+fn run<T>(
+    store: &mut Store<T>,
+    mut code: Arc<CompiledFunc>,
+    mut inst: Arc<InstanceData>,
+    mut fp: usize,
+    entry_frames: usize,
+) -> Result<usize> {
+    let max_depth = store.inner.engine.inner.config.max_call_depth as usize;
+    if store.inner.frames.len() >= max_depth {
+        return Err(Trap::new(TrapKind::StackExhausted).into());
+    }
+    let mut pc: usize = 0;
+    let mut sp = match enter(&mut store.inner.stack, &code, fp) {
+        Ok(sp) => sp,
+        Err(k) => return Err(Trap::new(k).into()),
+    };
+
+    loop {
+        let action = {
+            let inner = &mut store.inner;
+            let instrs = &code.code[..];
+            'dispatch: loop {
+                let instr = instrs[pc];
+                pc += 1;
+                match instr {
+                    Instr::Unreachable => break Action::Trap(TrapKind::Unreachable),
+                    Instr::ConsumeFuel(n) => {
+                        if let Some(fuel) = &mut inner.fuel {
+                            if *fuel < u64::from(n) {
+                                *fuel = 0;
+                                break Action::Trap(TrapKind::OutOfFuel);
+                            }
+                            *fuel -= u64::from(n);
+                        }
+                    }
+                    Instr::Br(t) => pc = branch(&mut inner.stack, &mut sp, fp, t),
+                    Instr::BrIf(t) => {
+                        sp -= 1;
+                        if inner.stack[sp] as u32 != 0 {
+                            pc = branch(&mut inner.stack, &mut sp, fp, t);
+                        }
+                    }
+                    Instr::BrIfEqz(target) => {
+                        sp -= 1;
+                        if inner.stack[sp] as u32 == 0 {
+                            pc = target as usize;
+                        }
+                    }
+                    Instr::Jump(target) => pc = target as usize,
+                    Instr::BrTable { first, count } => {
+                        sp -= 1;
+                        let i = (inner.stack[sp] as u32).min(count);
+                        let t = code.br_tables[(first + i) as usize];
+                        pc = branch(&mut inner.stack, &mut sp, fp, t);
+                    }
+                    Instr::BrOnNull(t) => {
+                        if inner.stack[sp - 1] == 0 {
+                            sp -= 1;
+                            pc = branch(&mut inner.stack, &mut sp, fp, t);
+                        }
+                    }
+                    Instr::BrOnNonNull(t) => {
+                        if inner.stack[sp - 1] != 0 {
+                            pc = branch(&mut inner.stack, &mut sp, fp, t);
+                        } else {
+                            sp -= 1;
+                        }
+                    }
+                    Instr::Return => break Action::Return,
+                    Instr::Call(f) => break Action::Call(inst.funcs[f as usize]),
+                    Instr::ReturnCall(f) => break Action::ReturnCall(inst.funcs[f as usize]),
+                    Instr::CallIndirect { type_id, table }
+                    | Instr::ReturnCallIndirect { type_id, table } => {
+                        sp -= 1;
+                        let t = &inner.tables[inst.tables[table as usize] as usize];
+                        let index = if t.ty.table64 {
+                            inner.stack[sp]
+                        } else {
+                            inner.stack[sp] & 0xffff_ffff
+                        };
+                        let Some(&cell) = usize::try_from(index).ok().and_then(|i| t.elems.get(i))
+                        else {
+                            break Action::Trap(TrapKind::UndefinedElement);
+                        };
+                        let Some(addr) = cell.checked_sub(1) else {
+                            break Action::Trap(TrapKind::UninitializedElement);
+                        };
+                        let addr = addr as u32;
+                        let have = inner.funcs[addr as usize].ty;
+                        if have != type_id && !inner.engine.type_matches(have, type_id) {
+                            break Action::Trap(TrapKind::IndirectCallTypeMismatch);
+                        }
+                        if matches!(instr, Instr::CallIndirect { .. }) {
+                            break Action::Call(addr);
+                        }
+                        break Action::ReturnCall(addr);
+                    }
+                    Instr::CallRef | Instr::ReturnCallRef => {
+                        sp -= 1;
+                        let Some(addr) = inner.stack[sp].checked_sub(1) else {
+                            break Action::Trap(TrapKind::NullFunctionReference);
+                        };
+                        if instr == Instr::CallRef {
+                            break Action::Call(addr as u32);
+                        }
+                        break Action::ReturnCall(addr as u32);
+                    }
+                    Instr::Throw(tag) => {
+                        let tag_addr = inst.tags[tag as usize];
+                        let ty = inner.tags[tag_addr as usize].ty;
+                        let n = inner
+                            .engine
+                            .func_type(ty)
+                            .map(|f| f.params().len())
+                            .unwrap_or(0);
+                        sp -= n;
+                        let payload: Box<[RawVal]> = inner.stack[sp..sp + n].into();
+                        inner.exns.push(ExnInst {
+                            tag: tag_addr,
+                            payload,
+                        });
+                        break Action::Throw(inner.exns.len() as u32 - 1);
+                    }
+                    Instr::ThrowRef => {
+                        sp -= 1;
+                        match inner.stack[sp].checked_sub(1) {
+                            Some(e) => break Action::Throw(e as u32),
+                            None => break Action::Trap(TrapKind::NullExceptionReference),
+                        }
+                    }
+                    Instr::Rethrow(local) => {
+                        match inner.stack[fp + local as usize].checked_sub(1) {
+                            Some(e) => break Action::Throw(e as u32),
+                            None => break Action::Trap(TrapKind::NullExceptionReference),
+                        }
+                    }
+                    Instr::Drop => sp -= 1,
+                    Instr::Select => {
+                        sp -= 2;
+                        if inner.stack[sp + 1] as u32 == 0 {
+                            inner.stack[sp - 1] = inner.stack[sp];
+                        }
+                    }
+                    Instr::LocalGet(i) => {
+                        inner.stack[sp] = inner.stack[fp + i as usize];
+                        sp += 1;
+                    }
+                    Instr::LocalSet(i) => {
+                        sp -= 1;
+                        inner.stack[fp + i as usize] = inner.stack[sp];
+                    }
+                    Instr::LocalTee(i) => inner.stack[fp + i as usize] = inner.stack[sp - 1],
+                    Instr::GlobalGet(g) => {
+                        inner.stack[sp] = inner.globals[inst.globals[g as usize] as usize].value;
+                        sp += 1;
+                    }
+                    Instr::GlobalSet(g) => {
+                        sp -= 1;
+                        inner.globals[inst.globals[g as usize] as usize].value = inner.stack[sp];
+                    }
+                    Instr::Const(c) => {
+                        inner.stack[sp] = c;
+                        sp += 1;
+                    }
+                    Instr::Num(op) => {
+                        if let Err(k) = numeric::exec(op, &mut inner.stack, &mut sp) {
+                            break Action::Trap(k);
+                        }
+                    }
+                    Instr::Load(kind, arg) => {
+                        let mem = &inner.memories[inst.memories[arg.mem as usize] as usize];
+                        match memory::load(mem, kind, arg.offset, inner.stack[sp - 1]) {
+                            Some(v) => inner.stack[sp - 1] = v,
+                            None => break Action::Trap(TrapKind::MemoryOutOfBounds),
+                        }
+                    }
+                    Instr::Store(kind, arg) => {
+                        sp -= 2;
+                        let mem = &mut inner.memories[inst.memories[arg.mem as usize] as usize];
+                        let (addr, value) = (inner.stack[sp], inner.stack[sp + 1]);
+                        if memory::store(mem, kind, arg.offset, addr, value).is_none() {
+                            break Action::Trap(TrapKind::MemoryOutOfBounds);
+                        }
+                    }
+                    Instr::RefFunc(f) => {
+                        inner.stack[sp] = u64::from(inst.funcs[f as usize]) + 1;
+                        sp += 1;
+                    }
+                    Instr::RefIsNull => inner.stack[sp - 1] = u64::from(inner.stack[sp - 1] == 0),
+                    Instr::RefAsNonNull => {
+                        if inner.stack[sp - 1] == 0 {
+                            break Action::Trap(TrapKind::NullReference);
+                        }
+                    }
+                    Instr::RefEq => {
+                        sp -= 1;
+                        inner.stack[sp - 1] = u64::from(inner.stack[sp - 1] == inner.stack[sp]);
+                    }
+                    other => {
+                        if let Err(k) = memory::exec_bulk(inner, &inst, other, &mut sp) {
+                            break 'dispatch Action::Trap(k);
+                        }
+                    }
+                }
+            }
+        };
+
+        match action {
+            Action::Return => {
+                let n = code.num_results as usize;
+                store.inner.stack.copy_within(sp - n..sp, fp);
+                sp = fp + n;
+                if store.inner.frames.len() <= entry_frames {
+                    return Ok(n);
+                }
+                let Some(caller) = store.inner.frames.pop() else {
+                    return Ok(n);
+                };
+                code = caller.code;
+                inst = caller.instance;
+                pc = caller.pc;
+                fp = caller.fp;
+            }
+            Action::Call(addr) | Action::ReturnCall(addr) => {
+                let tail = matches!(action, Action::ReturnCall(_));
+                let (callee, callee_inst, host) = match &store.inner.funcs[addr as usize].kind {
+                    FuncKind::Wasm { instance, code } => (
+                        Some(code.clone()),
+                        store.inner.instances.get(*instance as usize).cloned(),
+                        None,
+                    ),
+                    FuncKind::Host(h) => (None, None, Some(*h)),
+                };
+                match (callee, callee_inst, host) {
+                    (Some(callee), Some(callee_inst), _) => {
+                        let n = callee.num_params as usize;
+                        let new_fp = if tail {
+                            store.inner.stack.copy_within(sp - n..sp, fp);
+                            fp
+                        } else {
+                            if store.inner.frames.len() >= max_depth {
+                                let mut t = Trap::new(TrapKind::StackExhausted);
+                                t.set_backtrace(backtrace(
+                                    &code,
+                                    &inst,
+                                    pc,
+                                    &store.inner.frames[entry_frames..],
+                                ));
+                                return Err(t.into());
+                            }
+                            store.inner.frames.push(Frame {
+                                code: code.clone(),
+                                instance: inst.clone(),
+                                pc,
+                                fp,
+                            });
+                            sp - n
+                        };
+                        code = callee;
+                        inst = callee_inst;
+                        fp = new_fp;
+                        pc = 0;
+                        sp = match enter(&mut store.inner.stack, &code, fp) {
+                            Ok(sp) => sp,
+                            Err(k) => {
+                                let mut t = Trap::new(k);
+                                t.set_backtrace(backtrace(
+                                    &code,
+                                    &inst,
+                                    1,
+                                    &store.inner.frames[entry_frames..],
+                                ));
+                                return Err(t.into());
+                            }
+                        };
+                    }
+                    (_, _, Some(h)) => {
+                        let n = store
+                            .host_funcs
+                            .get(h as usize)
+                            .map(|f| f.ty.params().len())
+                            .unwrap_or(0);
+                        let args: Vec<RawVal> = store.inner.stack[sp - n..sp].to_vec();
+                        let base = sp - n;
+                        store.inner.sp = sp;
+                        let outcome = call_host(store, h, Some(inst.clone()), &args);
+                        match outcome {
+                            Ok(results) => {
+                                if base + results.len() > store.inner.stack.len() {
+                                    return Err(Trap::new(TrapKind::StackExhausted).into());
+                                }
+                                store.inner.stack[base..base + results.len()]
+                                    .copy_from_slice(&results);
+                                sp = base + results.len();
+                                if tail {
+                                    // The host's results are this function's results.
+                                    let r = results.len();
+                                    store.inner.stack.copy_within(base..base + r, fp);
+                                    sp = fp + r;
+                                    if store.inner.frames.len() <= entry_frames {
+                                        return Ok(r);
+                                    }
+                                    let Some(caller) = store.inner.frames.pop() else {
+                                        return Ok(r);
+                                    };
+                                    code = caller.code;
+                                    inst = caller.instance;
+                                    pc = caller.pc;
+                                    fp = caller.fp;
+                                }
+                            }
+                            Err(Error::Exception(exn)) => {
+                                if let Some((new_pc, new_sp, c, i, f)) = unwind(
+                                    store,
+                                    code.clone(),
+                                    inst.clone(),
+                                    fp,
+                                    pc,
+                                    exn.index,
+                                    entry_frames,
+                                ) {
+                                    pc = new_pc;
+                                    sp = new_sp;
+                                    code = c;
+                                    inst = i;
+                                    fp = f;
+                                } else {
+                                    return Err(Error::Exception(exn));
+                                }
+                            }
+                            Err(Error::Trap(mut t)) => {
+                                t.set_backtrace(backtrace(
+                                    &code,
+                                    &inst,
+                                    pc,
+                                    &store.inner.frames[entry_frames..],
+                                ));
+                                return Err(Error::Trap(t));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => return Err(Error::usage("call of a dangling function")),
+                }
+            }
+            Action::Throw(exn) => {
+                match unwind(store, code.clone(), inst.clone(), fp, pc, exn, entry_frames) {
+                    Some((new_pc, new_sp, c, i, f)) => {
+                        pc = new_pc;
+                        sp = new_sp;
+                        code = c;
+                        inst = i;
+                        fp = f;
+                    }
+                    None => {
+                        let tag = store
+                            .inner
+                            .exns
+                            .get(exn as usize)
+                            .map(|e| e.tag)
+                            .unwrap_or(0);
+                        return Err(Error::Exception(Exn {
+                            store: store.inner.id,
+                            index: exn,
+                            tag: crate::Tag {
+                                store: store.inner.id,
+                                index: tag,
+                            },
+                        }));
+                    }
+                }
+            }
+            Action::Trap(kind) => {
+                let mut t = Trap::new(kind);
+                t.set_backtrace(backtrace(
+                    &code,
+                    &inst,
+                    pc,
+                    &store.inner.frames[entry_frames..],
+                ));
+                return Err(t.into());
+            }
+        }
+    }
+}
+
+type Resume = (usize, usize, Arc<CompiledFunc>, Arc<InstanceData>, usize);
+
+/// Unwinds frames of this invocation until a handler catches `exn`
+/// (Wasm 3.0 §4.4.11 "throw_ref"): returns where to resume, or None if the
+/// exception leaves the invocation.
+fn unwind<T>(
+    store: &mut Store<T>,
+    mut code: Arc<CompiledFunc>,
+    mut inst: Arc<InstanceData>,
+    mut fp: usize,
+    mut pc: usize,
+    exn: u32,
+    entry_frames: usize,
+) -> Option<Resume> {
+    loop {
+        let mut sp = 0;
+        if let Some(target) = find_handler(&mut store.inner, &code, &inst, fp, pc, exn, &mut sp) {
+            return Some((target, sp, code, inst, fp));
+        }
+        if store.inner.frames.len() <= entry_frames {
+            return None;
+        }
+        let caller = store.inner.frames.pop()?;
+        code = caller.code;
+        inst = caller.instance;
+        pc = caller.pc;
+        fp = caller.fp;
+    }
+}

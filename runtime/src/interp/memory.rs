@@ -1,0 +1,245 @@
+//! Memory and table operators: loads and stores with bounds checks
+//! (Wasm 3.0 §4.4.7), `memory.*` and `table.*` including the bulk forms
+//! (§4.4.6, §4.4.7), and segment drops.
+//!
+//! Address operands are i32 or i64 by the memory's (table's) address type;
+//! for a 32-bit memory only the cell's low 32 bits are the address.
+
+use super::code::{Instr, LoadKind, StoreKind};
+use crate::error::TrapKind;
+use crate::store::{InstanceData, MemoryInst, StoreInner, TableInst};
+
+/// The effective address of an access of `size` bytes, if in bounds.
+#[inline(always)]
+fn effective(mem: &MemoryInst, cell: u64, offset: u64, size: u64) -> Option<usize> {
+    let base = if mem.ty.memory64 {
+        cell
+    } else {
+        cell & 0xffff_ffff
+    };
+    let ea = base.checked_add(offset)?;
+    if ea.checked_add(size)? > mem.data.len() as u64 {
+        return None;
+    }
+    Some(ea as usize)
+}
+
+#[inline(always)]
+pub(crate) fn load(mem: &MemoryInst, kind: LoadKind, offset: u64, addr: u64) -> Option<u64> {
+    macro_rules! read {
+        ($t:ty) => {{
+            let n = std::mem::size_of::<$t>();
+            let ea = effective(mem, addr, offset, n as u64)?;
+            <$t>::from_le_bytes(mem.data[ea..ea + n].try_into().ok()?)
+        }};
+    }
+    Some(match kind {
+        LoadKind::W32 => u64::from(read!(u32)),
+        LoadKind::W64 => read!(u64),
+        LoadKind::I32S8 => read!(i8) as i32 as u32 as u64,
+        LoadKind::U8 => u64::from(read!(u8)),
+        LoadKind::I32S16 => read!(i16) as i32 as u32 as u64,
+        LoadKind::U16 => u64::from(read!(u16)),
+        LoadKind::I64S8 => read!(i8) as i64 as u64,
+        LoadKind::I64S16 => read!(i16) as i64 as u64,
+        LoadKind::I64S32 => read!(i32) as i64 as u64,
+        LoadKind::U32 => u64::from(read!(u32)),
+    })
+}
+
+#[inline(always)]
+pub(crate) fn store(
+    mem: &mut MemoryInst,
+    kind: StoreKind,
+    offset: u64,
+    addr: u64,
+    value: u64,
+) -> Option<()> {
+    let n = match kind {
+        StoreKind::B8 => 1,
+        StoreKind::B16 => 2,
+        StoreKind::B32 => 4,
+        StoreKind::B64 => 8,
+    };
+    let ea = effective(mem, addr, offset, n as u64)?;
+    mem.data[ea..ea + n].copy_from_slice(&value.to_le_bytes()[..n]);
+    Some(())
+}
+
+/// A `[start, start + len)` range inside `size`, as usize bounds.
+#[inline]
+fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+    let end = start.checked_add(len)?;
+    if end > size as u64 {
+        return None;
+    }
+    Some(start as usize..end as usize)
+}
+
+fn addr_of(is64: bool, cell: u64) -> u64 {
+    if is64 { cell } else { cell & 0xffff_ffff }
+}
+
+fn table_index(t: &TableInst, cell: u64) -> u64 {
+    addr_of(t.ty.table64, cell)
+}
+
+/// The bulk and table operators (everything but plain loads and stores).
+pub(crate) fn exec_bulk(
+    inner: &mut StoreInner,
+    inst: &InstanceData,
+    instr: Instr,
+    sp: &mut usize,
+) -> Result<(), TrapKind> {
+    let stack = &mut inner.stack;
+    match instr {
+        Instr::MemorySize(m) => {
+            let mem = &inner.memories[inst.memories[m as usize] as usize];
+            stack[*sp] = mem.pages();
+            *sp += 1;
+        }
+        Instr::MemoryGrow(m) => {
+            let mem = &mut inner.memories[inst.memories[m as usize] as usize];
+            let delta = addr_of(mem.ty.memory64, stack[*sp - 1]);
+            stack[*sp - 1] = match mem.grow(delta) {
+                Some(old) => old,
+                None if mem.ty.memory64 => u64::MAX,
+                None => u64::from(u32::MAX),
+            };
+        }
+        Instr::MemoryFill(m) => {
+            *sp -= 3;
+            let mem = &mut inner.memories[inst.memories[m as usize] as usize];
+            let is64 = mem.ty.memory64;
+            let (d, val, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
+            let r = range(addr_of(is64, d), addr_of(is64, n), mem.data.len())
+                .ok_or(TrapKind::MemoryOutOfBounds)?;
+            mem.data[r].fill(val as u8);
+        }
+        Instr::MemoryCopy { dst, src } => {
+            *sp -= 3;
+            let (d, s, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
+            let dst_i = inst.memories[dst as usize] as usize;
+            let src_i = inst.memories[src as usize] as usize;
+            let dst64 = inner.memories[dst_i].ty.memory64;
+            let src64 = inner.memories[src_i].ty.memory64;
+            // The length is i64 only when both memories are 64-bit.
+            let n = addr_of(dst64 && src64, n);
+            let dr = range(addr_of(dst64, d), n, inner.memories[dst_i].data.len())
+                .ok_or(TrapKind::MemoryOutOfBounds)?;
+            let sr = range(addr_of(src64, s), n, inner.memories[src_i].data.len())
+                .ok_or(TrapKind::MemoryOutOfBounds)?;
+            if dst_i == src_i {
+                inner.memories[dst_i].data.copy_within(sr, dr.start);
+            } else {
+                let (a, b) = if dst_i < src_i {
+                    let (lo, hi) = inner.memories.split_at_mut(src_i);
+                    (&mut lo[dst_i], &hi[0])
+                } else {
+                    let (lo, hi) = inner.memories.split_at_mut(dst_i);
+                    (&mut hi[0], &lo[src_i])
+                };
+                a.data[dr].copy_from_slice(&b.data[sr]);
+            }
+        }
+        Instr::MemoryInit { mem, data } => {
+            *sp -= 3;
+            let (d, s, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
+            let memory = &mut inner.memories[inst.memories[mem as usize] as usize];
+            let seg = inner.datas[inst.datas[data as usize] as usize]
+                .as_deref()
+                .unwrap_or(&[]);
+            let n = n & 0xffff_ffff;
+            let sr = range(s & 0xffff_ffff, n, seg.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+            let dr = range(addr_of(memory.ty.memory64, d), n, memory.data.len())
+                .ok_or(TrapKind::MemoryOutOfBounds)?;
+            memory.data[dr].copy_from_slice(&seg[sr]);
+        }
+        Instr::DataDrop(d) => inner.datas[inst.datas[d as usize] as usize] = None,
+        Instr::TableGet(t) => {
+            let table = &inner.tables[inst.tables[t as usize] as usize];
+            let i = table_index(table, stack[*sp - 1]);
+            stack[*sp - 1] = *usize::try_from(i)
+                .ok()
+                .and_then(|i| table.elems.get(i))
+                .ok_or(TrapKind::TableOutOfBounds)?;
+        }
+        Instr::TableSet(t) => {
+            *sp -= 2;
+            let table = &mut inner.tables[inst.tables[t as usize] as usize];
+            let i = table_index(table, stack[*sp]);
+            let slot = usize::try_from(i)
+                .ok()
+                .and_then(|i| table.elems.get_mut(i))
+                .ok_or(TrapKind::TableOutOfBounds)?;
+            *slot = stack[*sp + 1];
+        }
+        Instr::TableSize(t) => {
+            stack[*sp] = inner.tables[inst.tables[t as usize] as usize].elems.len() as u64;
+            *sp += 1;
+        }
+        Instr::TableGrow(t) => {
+            *sp -= 1;
+            let table = &mut inner.tables[inst.tables[t as usize] as usize];
+            let n = table_index(table, stack[*sp]);
+            let init = stack[*sp - 1];
+            stack[*sp - 1] = match table.grow(n, init) {
+                Some(old) => old,
+                None if table.ty.table64 => u64::MAX,
+                None => u64::from(u32::MAX),
+            };
+        }
+        Instr::TableFill(t) => {
+            *sp -= 3;
+            let table = &mut inner.tables[inst.tables[t as usize] as usize];
+            let (i, val, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
+            let r = range(
+                table_index(table, i),
+                table_index(table, n),
+                table.elems.len(),
+            )
+            .ok_or(TrapKind::TableOutOfBounds)?;
+            table.elems[r].fill(val);
+        }
+        Instr::TableCopy { dst, src } => {
+            *sp -= 3;
+            let (d, s, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
+            let dst_i = inst.tables[dst as usize] as usize;
+            let src_i = inst.tables[src as usize] as usize;
+            let dst64 = inner.tables[dst_i].ty.table64;
+            let src64 = inner.tables[src_i].ty.table64;
+            let n = addr_of(dst64 && src64, n);
+            let dr = range(addr_of(dst64, d), n, inner.tables[dst_i].elems.len())
+                .ok_or(TrapKind::TableOutOfBounds)?;
+            let sr = range(addr_of(src64, s), n, inner.tables[src_i].elems.len())
+                .ok_or(TrapKind::TableOutOfBounds)?;
+            if dst_i == src_i {
+                inner.tables[dst_i].elems.copy_within(sr, dr.start);
+            } else {
+                let (a, b) = if dst_i < src_i {
+                    let (lo, hi) = inner.tables.split_at_mut(src_i);
+                    (&mut lo[dst_i], &hi[0])
+                } else {
+                    let (lo, hi) = inner.tables.split_at_mut(dst_i);
+                    (&mut hi[0], &lo[src_i])
+                };
+                a.elems[dr].copy_from_slice(&b.elems[sr]);
+            }
+        }
+        Instr::TableInit { table, elem } => {
+            *sp -= 3;
+            let (d, s, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
+            let t = &mut inner.tables[inst.tables[table as usize] as usize];
+            let seg = &inner.elems[inst.elems[elem as usize] as usize];
+            let n = n & 0xffff_ffff;
+            let sr = range(s & 0xffff_ffff, n, seg.len()).ok_or(TrapKind::TableOutOfBounds)?;
+            let dr =
+                range(table_index(t, d), n, t.elems.len()).ok_or(TrapKind::TableOutOfBounds)?;
+            t.elems[dr].copy_from_slice(&seg[sr]);
+        }
+        Instr::ElemDrop(e) => inner.elems[inst.elems[e as usize] as usize].clear(),
+        // Every other instruction is executed by the dispatch loop itself.
+        _ => return Err(TrapKind::Unreachable),
+    }
+    Ok(())
+}

@@ -1,0 +1,889 @@
+//! Translation of one function body into interpreter code.
+//!
+//! The translator walks the operators once, feeding each to `wasmparser`'s
+//! function validator first; the validator's control frames then give the
+//! operand height of every block, so branch targets carry the exact stack
+//! height to restore. Unreachable code (after `br`, `return`, `unreachable`,
+//! `throw`) is validated but not emitted.
+
+use std::collections::BTreeSet;
+
+use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, WasmModuleResources};
+
+use super::code::{
+    BranchTarget, Catch, CatchKind, CompiledFunc, Handler, HandlerKind, Instr, LoadKind, MemArg,
+    NumOp, StoreKind,
+};
+use crate::error::{Error, Result};
+use crate::module::{ModuleInner, unsupported};
+
+/// The module-level facts translation needs.
+pub(crate) struct ModuleContext<'a> {
+    pub module: &'a ModuleInner,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CtrlKind {
+    Function,
+    Block,
+    Loop,
+    If,
+    Else,
+    TryTable,
+    LegacyTry,
+    LegacyCatch,
+}
+
+/// A place holding a forward branch target, fixed when its block ends.
+#[derive(Clone, Copy, Debug)]
+enum Patch {
+    Instr(usize),
+    Table(usize),
+    Catch { handler: usize, clause: usize },
+}
+
+struct Ctrl {
+    kind: CtrlKind,
+    /// Loop header (branch target of a loop).
+    start_pc: u32,
+    params: u32,
+    results: u32,
+    patches: Vec<Patch>,
+    /// `if`: the `BrIfEqz` that jumps to the else arm (or the end).
+    else_site: Option<usize>,
+    /// Exception handler owned by this block (`try_table`, legacy `try`).
+    handler: Option<usize>,
+    /// Legacy `try`: the hidden local holding the caught exception.
+    exn_local: u32,
+}
+
+pub(crate) struct FuncTranslator<'m> {
+    ctx: &'m ModuleContext<'m>,
+    code: Vec<Instr>,
+    offsets: Vec<u32>,
+    br_tables: Vec<BranchTarget>,
+    handlers: Vec<Handler>,
+    ctrls: Vec<Ctrl>,
+    num_locals: u32,
+    next_exn_local: u32,
+    max_operands: u32,
+    offset: u64,
+    fuel_site: Option<usize>,
+    consume_fuel: bool,
+    features: BTreeSet<&'static str>,
+}
+
+impl<'m> FuncTranslator<'m> {
+    /// Validates and translates one body. Returns the code and the
+    /// proposals it was seen to use.
+    pub fn translate<T: WasmModuleResources>(
+        ctx: &'m ModuleContext<'m>,
+        fv: &mut FuncValidator<T>,
+        body: &FunctionBody<'_>,
+        consume_fuel: bool,
+    ) -> Result<(CompiledFunc, BTreeSet<&'static str>)> {
+        let func_index = fv.index();
+        let module = ctx.module;
+        let ty_id = module
+            .funcs
+            .get(func_index as usize)
+            .copied()
+            .ok_or_else(|| Error::usage(format!("function {func_index} has no signature")))?;
+        let sig = module
+            .engine
+            .func_type(ty_id)
+            .ok_or_else(|| Error::usage(format!("function {func_index}: unknown signature")))?;
+        let num_params = sig.params().len() as u32;
+        let num_results = sig.results().len() as u32;
+
+        let mut reader = body.get_binary_reader();
+        fv.read_locals(&mut reader).map_err(wp_err)?;
+        let declared_locals = fv.len_locals();
+        for i in 0..declared_locals {
+            if let Some(wasmparser::ValType::V128) = fv.get_local_type(i) {
+                return Err(unsupported("SIMD (v128 local)", body.range().start));
+            }
+        }
+
+        // Legacy `try` blocks each get a hidden local for `rethrow`; count
+        // them first so operand heights above the locals are final.
+        let mut legacy_tries = 0u32;
+        let mut scan = wasmparser::OperatorsReader::new(reader.clone());
+        while !scan.eof() {
+            if let Ok(Operator::Try { .. }) = scan.read() {
+                legacy_tries += 1;
+            } else if scan.eof() {
+                break;
+            }
+        }
+
+        let mut t = FuncTranslator {
+            ctx,
+            code: Vec::new(),
+            offsets: Vec::new(),
+            br_tables: Vec::new(),
+            handlers: Vec::new(),
+            ctrls: vec![Ctrl {
+                kind: CtrlKind::Function,
+                start_pc: 0,
+                params: 0,
+                results: num_results,
+                patches: Vec::new(),
+                else_site: None,
+                handler: None,
+                exn_local: 0,
+            }],
+            num_locals: declared_locals + legacy_tries,
+            next_exn_local: declared_locals,
+            max_operands: 0,
+            offset: body.range().start,
+            fuel_site: None,
+            consume_fuel,
+            features: BTreeSet::new(),
+        };
+        t.start_fuel_segment();
+
+        let mut ops = wasmparser::OperatorsReader::new(reader);
+        while !ops.eof() {
+            let offset = ops.original_position();
+            t.offset = offset;
+            let op = ops.read().map_err(wp_err)?;
+            let reachable = fv.get_control_frame(0).is_some_and(|f| !f.unreachable);
+            // Facts about the innermost frame before the operator changes it.
+            let top_before = fv.get_control_frame(0).map(|f| f.height as u32);
+            let ctrl_height_before = fv.control_stack_height();
+            fv.op(offset, &op).map_err(wp_err)?;
+            t.max_operands = t.max_operands.max(fv.operand_stack_height());
+            t.visit(fv, op, reachable, top_before, ctrl_height_before)?;
+        }
+        ops.finish().map_err(wp_err)?;
+        t.close_fuel_segment();
+
+        let max_height = t.num_locals + t.max_operands + 1;
+        Ok((
+            CompiledFunc {
+                index: func_index,
+                num_params,
+                num_results,
+                num_locals: t.num_locals,
+                max_height,
+                code: t.code,
+                br_tables: t.br_tables,
+                handlers: t.handlers,
+                offsets: t.offsets,
+            },
+            t.features,
+        ))
+    }
+
+    fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    fn emit(&mut self, instr: Instr) -> usize {
+        self.code.push(instr);
+        self.offsets.push(self.offset as u32);
+        if let Some(site) = self.fuel_site
+            && let Some(Instr::ConsumeFuel(n)) = self.code.get_mut(site)
+        {
+            *n += 1;
+        }
+        self.code.len() - 1
+    }
+
+    /// Starts a new straight-line segment whose instructions are charged
+    /// together when fuel is on (at function entry and every label).
+    fn start_fuel_segment(&mut self) {
+        if self.consume_fuel {
+            self.code.push(Instr::ConsumeFuel(0));
+            self.offsets.push(self.offset as u32);
+            self.fuel_site = Some(self.code.len() - 1);
+        }
+    }
+
+    fn close_fuel_segment(&mut self) {
+        self.fuel_site = None;
+    }
+
+    fn block_arity(&self, bt: BlockType) -> Result<(u32, u32)> {
+        Ok(match bt {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(_) => (0, 1),
+            BlockType::FuncType(idx) => {
+                let m = self.ctx.module;
+                let id = m
+                    .types
+                    .get(idx as usize)
+                    .copied()
+                    .ok_or_else(|| Error::usage(format!("block type {idx} out of range")))?;
+                let f = m
+                    .engine
+                    .func_type(id)
+                    .ok_or_else(|| Error::usage(format!("block type {idx} is not a function")))?;
+                self.features_mut_insert("multi-value");
+                (f.params().len() as u32, f.results().len() as u32)
+            }
+        })
+    }
+
+    fn features_mut_insert(&self, _name: &'static str) {}
+
+    fn push_ctrl(&mut self, kind: CtrlKind, params: u32, results: u32) {
+        self.ctrls.push(Ctrl {
+            kind,
+            start_pc: self.pc(),
+            params,
+            results,
+            patches: Vec::new(),
+            else_site: None,
+            handler: None,
+            exn_local: 0,
+        });
+    }
+
+    /// The branch target of label `depth` (0 = innermost), whose validator
+    /// frame is at the same depth.
+    fn target<T: WasmModuleResources>(
+        &mut self,
+        fv: &FuncValidator<T>,
+        depth: u32,
+        site: Patch,
+    ) -> Result<BranchTarget> {
+        let frame = fv
+            .get_control_frame(depth as usize)
+            .ok_or_else(|| Error::usage(format!("branch depth {depth} out of range")))?;
+        let height = self.num_locals + frame.height as u32;
+        let idx = self
+            .ctrls
+            .len()
+            .checked_sub(1 + depth as usize)
+            .ok_or_else(|| Error::usage(format!("branch depth {depth} out of range")))?;
+        let ctrl = &mut self.ctrls[idx];
+        if ctrl.kind == CtrlKind::Loop {
+            Ok(BranchTarget {
+                pc: ctrl.start_pc,
+                height,
+                arity: ctrl.params,
+            })
+        } else {
+            ctrl.patches.push(site);
+            Ok(BranchTarget {
+                pc: u32::MAX,
+                height,
+                arity: ctrl.results,
+            })
+        }
+    }
+
+    fn is_function_label(&self, depth: u32) -> bool {
+        depth as usize + 1 == self.ctrls.len()
+    }
+
+    fn patch(&mut self, site: Patch, pc: u32) {
+        match site {
+            Patch::Instr(i) => match &mut self.code[i] {
+                Instr::Br(t) | Instr::BrIf(t) | Instr::BrOnNull(t) | Instr::BrOnNonNull(t) => {
+                    t.pc = pc
+                }
+                Instr::Jump(p) | Instr::BrIfEqz(p) => *p = pc,
+                _ => {}
+            },
+            Patch::Table(i) => self.br_tables[i].pc = pc,
+            Patch::Catch { handler, clause } => {
+                if let HandlerKind::TryTable(c) = &mut self.handlers[handler].kind {
+                    c[clause].target.pc = pc;
+                }
+            }
+        }
+    }
+
+    fn end_block(&mut self, ctrl: Ctrl) {
+        let end = self.pc();
+        if let Some(site) = ctrl.else_site {
+            self.patch(Patch::Instr(site), end);
+        }
+        for site in ctrl.patches {
+            self.patch(site, end);
+        }
+        if let Some(h) = ctrl.handler
+            && ctrl.kind != CtrlKind::LegacyCatch
+        {
+            self.handlers[h].end = end;
+        }
+    }
+
+    fn emit_branch<T: WasmModuleResources>(
+        &mut self,
+        fv: &FuncValidator<T>,
+        depth: u32,
+        make: fn(BranchTarget) -> Instr,
+    ) -> Result<()> {
+        let site = Patch::Instr(self.code.len());
+        let target = self.target(fv, depth, site)?;
+        self.emit(make(target));
+        Ok(())
+    }
+
+    fn visit<T: WasmModuleResources>(
+        &mut self,
+        fv: &FuncValidator<T>,
+        op: Operator<'_>,
+        reachable: bool,
+        top_height_before: Option<u32>,
+        ctrl_height_before: u32,
+    ) -> Result<()> {
+        use Operator as O;
+        // Structured control is tracked even in unreachable code.
+        match op {
+            O::Block { blockty } => {
+                let (p, r) = self.block_arity(blockty)?;
+                self.push_ctrl(CtrlKind::Block, p, r);
+                return Ok(());
+            }
+            O::Loop { blockty } => {
+                let (p, r) = self.block_arity(blockty)?;
+                self.start_fuel_segment();
+                self.push_ctrl(CtrlKind::Loop, p, r);
+                return Ok(());
+            }
+            O::If { blockty } => {
+                let (p, r) = self.block_arity(blockty)?;
+                let site = if reachable {
+                    Some(self.emit(Instr::BrIfEqz(u32::MAX)))
+                } else {
+                    None
+                };
+                self.push_ctrl(CtrlKind::If, p, r);
+                if let Some(c) = self.ctrls.last_mut() {
+                    c.else_site = site;
+                }
+                return Ok(());
+            }
+            O::Else => {
+                if reachable {
+                    let site = self.emit(Instr::Jump(u32::MAX));
+                    if let Some(c) = self.ctrls.last_mut() {
+                        c.patches.push(Patch::Instr(site));
+                    }
+                }
+                let pc = self.pc();
+                if let Some(site) = self.ctrls.last_mut().and_then(|c| c.else_site.take()) {
+                    self.patch(Patch::Instr(site), pc);
+                }
+                if let Some(c) = self.ctrls.last_mut() {
+                    c.kind = CtrlKind::Else;
+                }
+                self.start_fuel_segment();
+                return Ok(());
+            }
+            O::End => {
+                let ctrl = self
+                    .ctrls
+                    .pop()
+                    .ok_or_else(|| Error::usage("unbalanced end"))?;
+                let is_function = ctrl.kind == CtrlKind::Function;
+                self.end_block(ctrl);
+                if is_function {
+                    self.emit(Instr::Return);
+                } else {
+                    self.start_fuel_segment();
+                }
+                return Ok(());
+            }
+            O::TryTable { try_table } => {
+                self.features.insert("exceptions");
+                let (p, r) = self.block_arity(try_table.ty)?;
+                self.push_ctrl(CtrlKind::TryTable, p, r);
+                let handler_index = self.handlers.len();
+                self.handlers.push(Handler {
+                    start: self.pc(),
+                    end: self.pc(),
+                    depth: fv.control_stack_height().saturating_sub(1),
+                    kind: HandlerKind::TryTable(Vec::new()),
+                });
+                let mut clauses = Vec::new();
+                for (i, c) in try_table.catches.iter().enumerate() {
+                    let (kind, label) = match *c {
+                        wasmparser::Catch::One { tag, label } => (CatchKind::Tag(tag), label),
+                        wasmparser::Catch::OneRef { tag, label } => (CatchKind::TagRef(tag), label),
+                        wasmparser::Catch::All { label } => (CatchKind::All, label),
+                        wasmparser::Catch::AllRef { label } => (CatchKind::AllRef, label),
+                    };
+                    // Catch labels are relative to the block around the try_table.
+                    let site = Patch::Catch {
+                        handler: handler_index,
+                        clause: i,
+                    };
+                    let target = if self.is_function_label(label + 1) {
+                        // Branching to the function label is a return;
+                        // model it as a branch to the final `Return`.
+                        self.target(fv, label + 1, site)?
+                    } else {
+                        self.target(fv, label + 1, site)?
+                    };
+                    clauses.push(Catch { kind, target });
+                }
+                self.handlers[handler_index].kind = HandlerKind::TryTable(clauses);
+                if let Some(c) = self.ctrls.last_mut() {
+                    c.handler = Some(handler_index);
+                }
+                return Ok(());
+            }
+            O::Try { blockty } => {
+                self.features.insert("exceptions");
+                let (p, r) = self.block_arity(blockty)?;
+                self.push_ctrl(CtrlKind::LegacyTry, p, r);
+                let exn_local = self.next_exn_local;
+                self.next_exn_local += 1;
+                let handler_index = self.handlers.len();
+                self.handlers.push(Handler {
+                    start: self.pc(),
+                    end: self.pc(),
+                    depth: fv.control_stack_height().saturating_sub(1),
+                    kind: HandlerKind::Legacy {
+                        catches: Vec::new(),
+                        exn_local,
+                    },
+                });
+                if let Some(c) = self.ctrls.last_mut() {
+                    c.handler = Some(handler_index);
+                    c.exn_local = exn_local;
+                }
+                return Ok(());
+            }
+            O::Catch { .. } | O::CatchAll => {
+                if reachable {
+                    let site = self.emit(Instr::Jump(u32::MAX));
+                    if let Some(c) = self.ctrls.last_mut() {
+                        c.patches.push(Patch::Instr(site));
+                    }
+                }
+                let pc = self.pc();
+                let frame = fv
+                    .get_control_frame(0)
+                    .ok_or_else(|| Error::usage("catch outside try"))?;
+                let height = self.num_locals + frame.height as u32;
+                let (kind, arity) = match op {
+                    O::Catch { tag_index } => {
+                        let arity = self.tag_arity(tag_index)?;
+                        (CatchKind::Tag(tag_index), arity)
+                    }
+                    _ => (CatchKind::All, 0),
+                };
+                let ctrl = self
+                    .ctrls
+                    .last_mut()
+                    .ok_or_else(|| Error::usage("catch outside try"))?;
+                let handler = ctrl
+                    .handler
+                    .ok_or_else(|| Error::usage("catch outside try"))?;
+                let first = ctrl.kind == CtrlKind::LegacyTry;
+                ctrl.kind = CtrlKind::LegacyCatch;
+                let h = &mut self.handlers[handler];
+                if first {
+                    h.end = pc;
+                }
+                if let HandlerKind::Legacy { catches, .. } = &mut h.kind {
+                    catches.push(Catch {
+                        kind,
+                        target: BranchTarget { pc, height, arity },
+                    });
+                }
+                self.start_fuel_segment();
+                return Ok(());
+            }
+            O::Delegate { relative_depth } => {
+                let ctrl = self
+                    .ctrls
+                    .pop()
+                    .ok_or_else(|| Error::usage("delegate outside try"))?;
+                // The validator has popped the try frame: the label counts
+                // from the block around it (Wasm legacy EH, `delegate`).
+                let target_depth = (ctrl_height_before - 1)
+                    .saturating_sub(1)
+                    .saturating_sub(relative_depth);
+                if let Some(h) = ctrl.handler {
+                    self.handlers[h].kind = HandlerKind::Delegate { target_depth };
+                }
+                self.end_block(ctrl);
+                self.start_fuel_segment();
+                return Ok(());
+            }
+            _ => {}
+        }
+        let _ = top_height_before;
+        if !reachable {
+            return Ok(());
+        }
+        self.visit_plain(fv, op)
+    }
+
+    fn tag_arity(&self, tag: u32) -> Result<u32> {
+        let m = self.ctx.module;
+        let id = m
+            .tags
+            .get(tag as usize)
+            .copied()
+            .ok_or_else(|| Error::usage(format!("tag {tag} out of range")))?;
+        Ok(m.engine
+            .func_type(id)
+            .map(|f| f.params().len() as u32)
+            .unwrap_or(0))
+    }
+
+    fn type_id(&self, idx: u32) -> Result<crate::types::TypeId> {
+        self.ctx
+            .module
+            .types
+            .get(idx as usize)
+            .copied()
+            .ok_or_else(|| Error::usage(format!("type index {idx} out of range")))
+    }
+
+    /// Operators with no structured-control effect, in reachable code.
+    fn visit_plain<T: WasmModuleResources>(
+        &mut self,
+        fv: &FuncValidator<T>,
+        op: Operator<'_>,
+    ) -> Result<()> {
+        use Operator as O;
+        let mem = |memarg: wasmparser::MemArg| MemArg {
+            mem: match memarg.target {
+                wasmparser::MemArgTarget::Memory(m) => m,
+                wasmparser::MemArgTarget::Array(m) => m,
+            },
+            offset: memarg.offset,
+        };
+        let instr = match op {
+            O::Unreachable => Instr::Unreachable,
+            O::Nop => return Ok(()),
+            O::Br { relative_depth } => {
+                if self.is_function_label(relative_depth) {
+                    Instr::Return
+                } else {
+                    return self.emit_branch(fv, relative_depth, Instr::Br);
+                }
+            }
+            O::BrIf { relative_depth } => return self.emit_branch(fv, relative_depth, Instr::BrIf),
+            O::BrOnNull { relative_depth } => {
+                self.features.insert("function-references");
+                return self.emit_branch(fv, relative_depth, Instr::BrOnNull);
+            }
+            O::BrOnNonNull { relative_depth } => {
+                self.features.insert("function-references");
+                return self.emit_branch(fv, relative_depth, Instr::BrOnNonNull);
+            }
+            O::BrTable { targets } => {
+                let first = self.br_tables.len() as u32;
+                let mut depths = Vec::with_capacity(targets.len() as usize + 1);
+                for t in targets.targets() {
+                    depths.push(t.map_err(wp_err)?);
+                }
+                depths.push(targets.default());
+                for d in depths.iter().copied() {
+                    let site = Patch::Table(self.br_tables.len());
+                    let target = self.target(fv, d, site)?;
+                    self.br_tables.push(target);
+                }
+                Instr::BrTable {
+                    first,
+                    count: depths.len() as u32 - 1,
+                }
+            }
+            O::Return => Instr::Return,
+            O::Call { function_index } => Instr::Call(function_index),
+            O::CallIndirect {
+                type_index,
+                table_index,
+            } => Instr::CallIndirect {
+                type_id: self.type_id(type_index)?,
+                table: table_index,
+            },
+            O::ReturnCall { function_index } => {
+                self.features.insert("tail-call");
+                Instr::ReturnCall(function_index)
+            }
+            O::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => {
+                self.features.insert("tail-call");
+                Instr::ReturnCallIndirect {
+                    type_id: self.type_id(type_index)?,
+                    table: table_index,
+                }
+            }
+            O::CallRef { .. } => {
+                self.features.insert("function-references");
+                Instr::CallRef
+            }
+            O::ReturnCallRef { .. } => {
+                self.features.insert("tail-call");
+                self.features.insert("function-references");
+                Instr::ReturnCallRef
+            }
+            O::Throw { tag_index } => Instr::Throw(tag_index),
+            O::ThrowRef => Instr::ThrowRef,
+            O::Rethrow { relative_depth } => {
+                let idx = self
+                    .ctrls
+                    .len()
+                    .checked_sub(1 + relative_depth as usize)
+                    .ok_or_else(|| Error::usage("rethrow depth out of range"))?;
+                Instr::Rethrow(self.ctrls[idx].exn_local)
+            }
+            O::Drop => Instr::Drop,
+            O::Select | O::TypedSelect { .. } => Instr::Select,
+            O::LocalGet { local_index } => Instr::LocalGet(local_index),
+            O::LocalSet { local_index } => Instr::LocalSet(local_index),
+            O::LocalTee { local_index } => Instr::LocalTee(local_index),
+            O::GlobalGet { global_index } => Instr::GlobalGet(global_index),
+            O::GlobalSet { global_index } => Instr::GlobalSet(global_index),
+            O::I32Load { memarg } | O::F32Load { memarg } => {
+                Instr::Load(LoadKind::W32, mem(memarg))
+            }
+            O::I64Load { memarg } | O::F64Load { memarg } => {
+                Instr::Load(LoadKind::W64, mem(memarg))
+            }
+            O::I32Load8S { memarg } => Instr::Load(LoadKind::I32S8, mem(memarg)),
+            O::I32Load8U { memarg } | O::I64Load8U { memarg } => {
+                Instr::Load(LoadKind::U8, mem(memarg))
+            }
+            O::I32Load16S { memarg } => Instr::Load(LoadKind::I32S16, mem(memarg)),
+            O::I32Load16U { memarg } | O::I64Load16U { memarg } => {
+                Instr::Load(LoadKind::U16, mem(memarg))
+            }
+            O::I64Load8S { memarg } => Instr::Load(LoadKind::I64S8, mem(memarg)),
+            O::I64Load16S { memarg } => Instr::Load(LoadKind::I64S16, mem(memarg)),
+            O::I64Load32S { memarg } => Instr::Load(LoadKind::I64S32, mem(memarg)),
+            O::I64Load32U { memarg } => Instr::Load(LoadKind::U32, mem(memarg)),
+            O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => {
+                Instr::Store(StoreKind::B32, mem(memarg))
+            }
+            O::I64Store { memarg } | O::F64Store { memarg } => {
+                Instr::Store(StoreKind::B64, mem(memarg))
+            }
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
+                Instr::Store(StoreKind::B8, mem(memarg))
+            }
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
+                Instr::Store(StoreKind::B16, mem(memarg))
+            }
+            O::MemorySize { mem } => Instr::MemorySize(mem),
+            O::MemoryGrow { mem } => Instr::MemoryGrow(mem),
+            O::MemoryFill { mem } => Instr::MemoryFill(mem),
+            O::MemoryCopy { dst_mem, src_mem } => Instr::MemoryCopy {
+                dst: dst_mem,
+                src: src_mem,
+            },
+            O::MemoryInit { data_index, mem } => Instr::MemoryInit {
+                mem,
+                data: data_index,
+            },
+            O::DataDrop { data_index } => Instr::DataDrop(data_index),
+            O::TableGet { table } => Instr::TableGet(table),
+            O::TableSet { table } => Instr::TableSet(table),
+            O::TableSize { table } => Instr::TableSize(table),
+            O::TableGrow { table } => Instr::TableGrow(table),
+            O::TableFill { table } => Instr::TableFill(table),
+            O::TableCopy {
+                dst_table,
+                src_table,
+            } => Instr::TableCopy {
+                dst: dst_table,
+                src: src_table,
+            },
+            O::TableInit { elem_index, table } => Instr::TableInit {
+                table,
+                elem: elem_index,
+            },
+            O::ElemDrop { elem_index } => Instr::ElemDrop(elem_index),
+            O::I32Const { value } => Instr::Const(value as u32 as u64),
+            O::I64Const { value } => Instr::Const(value as u64),
+            O::F32Const { value } => Instr::Const(u64::from(value.bits())),
+            O::F64Const { value } => Instr::Const(value.bits()),
+            O::RefNull { .. } => Instr::Const(crate::values::NULL_REF),
+            O::RefIsNull => Instr::RefIsNull,
+            O::RefFunc { function_index } => Instr::RefFunc(function_index),
+            O::RefAsNonNull => {
+                self.features.insert("function-references");
+                Instr::RefAsNonNull
+            }
+            O::RefEq => Instr::RefEq,
+            // Reinterpretations keep the bits: cells already hold them.
+            O::I32ReinterpretF32
+            | O::F32ReinterpretI32
+            | O::I64ReinterpretF64
+            | O::F64ReinterpretI64 => return Ok(()),
+            other => match numeric(&other) {
+                Some(n) => Instr::Num(n),
+                None => return Err(self.unsupported_op(&other)),
+            },
+        };
+        self.emit(instr);
+        Ok(())
+    }
+
+    fn unsupported_op(&self, op: &Operator<'_>) -> Error {
+        let name = format!("{op:?}");
+        let name = name.split([' ', '{', '(']).next().unwrap_or("operator");
+        let simd_prefixes = ["V128", "I8x16", "I16x8", "I32x4", "I64x2", "F32x4", "F64x2"];
+        let what = if simd_prefixes.iter().any(|p| name.starts_with(p)) {
+            format!("SIMD operator {name}")
+        } else if name.contains("Atomic") || name.starts_with("MemoryAtomic") {
+            format!("threads operator {name}")
+        } else {
+            format!("GC operator {name}")
+        };
+        unsupported(&what, self.offset)
+    }
+}
+
+fn wp_err(e: wasmparser::BinaryReaderError) -> Error {
+    Error::Compile(crate::error::CompileError {
+        kind: crate::error::CompileErrorKind::Invalid,
+        message: e.message().to_string(),
+        offset: Some(e.offset()),
+    })
+}
+
+/// The numeric operator for a wasmparser operator, if it is one.
+fn numeric(op: &Operator<'_>) -> Option<NumOp> {
+    use NumOp as N;
+    use Operator as O;
+    Some(match op {
+        O::I32Eqz => N::I32Eqz,
+        O::I32Eq => N::I32Eq,
+        O::I32Ne => N::I32Ne,
+        O::I32LtS => N::I32LtS,
+        O::I32LtU => N::I32LtU,
+        O::I32GtS => N::I32GtS,
+        O::I32GtU => N::I32GtU,
+        O::I32LeS => N::I32LeS,
+        O::I32LeU => N::I32LeU,
+        O::I32GeS => N::I32GeS,
+        O::I32GeU => N::I32GeU,
+        O::I64Eqz => N::I64Eqz,
+        O::I64Eq => N::I64Eq,
+        O::I64Ne => N::I64Ne,
+        O::I64LtS => N::I64LtS,
+        O::I64LtU => N::I64LtU,
+        O::I64GtS => N::I64GtS,
+        O::I64GtU => N::I64GtU,
+        O::I64LeS => N::I64LeS,
+        O::I64LeU => N::I64LeU,
+        O::I64GeS => N::I64GeS,
+        O::I64GeU => N::I64GeU,
+        O::F32Eq => N::F32Eq,
+        O::F32Ne => N::F32Ne,
+        O::F32Lt => N::F32Lt,
+        O::F32Gt => N::F32Gt,
+        O::F32Le => N::F32Le,
+        O::F32Ge => N::F32Ge,
+        O::F64Eq => N::F64Eq,
+        O::F64Ne => N::F64Ne,
+        O::F64Lt => N::F64Lt,
+        O::F64Gt => N::F64Gt,
+        O::F64Le => N::F64Le,
+        O::F64Ge => N::F64Ge,
+        O::I32Clz => N::I32Clz,
+        O::I32Ctz => N::I32Ctz,
+        O::I32Popcnt => N::I32Popcnt,
+        O::I32Add => N::I32Add,
+        O::I32Sub => N::I32Sub,
+        O::I32Mul => N::I32Mul,
+        O::I32DivS => N::I32DivS,
+        O::I32DivU => N::I32DivU,
+        O::I32RemS => N::I32RemS,
+        O::I32RemU => N::I32RemU,
+        O::I32And => N::I32And,
+        O::I32Or => N::I32Or,
+        O::I32Xor => N::I32Xor,
+        O::I32Shl => N::I32Shl,
+        O::I32ShrS => N::I32ShrS,
+        O::I32ShrU => N::I32ShrU,
+        O::I32Rotl => N::I32Rotl,
+        O::I32Rotr => N::I32Rotr,
+        O::I64Clz => N::I64Clz,
+        O::I64Ctz => N::I64Ctz,
+        O::I64Popcnt => N::I64Popcnt,
+        O::I64Add => N::I64Add,
+        O::I64Sub => N::I64Sub,
+        O::I64Mul => N::I64Mul,
+        O::I64DivS => N::I64DivS,
+        O::I64DivU => N::I64DivU,
+        O::I64RemS => N::I64RemS,
+        O::I64RemU => N::I64RemU,
+        O::I64And => N::I64And,
+        O::I64Or => N::I64Or,
+        O::I64Xor => N::I64Xor,
+        O::I64Shl => N::I64Shl,
+        O::I64ShrS => N::I64ShrS,
+        O::I64ShrU => N::I64ShrU,
+        O::I64Rotl => N::I64Rotl,
+        O::I64Rotr => N::I64Rotr,
+        O::F32Abs => N::F32Abs,
+        O::F32Neg => N::F32Neg,
+        O::F32Ceil => N::F32Ceil,
+        O::F32Floor => N::F32Floor,
+        O::F32Trunc => N::F32Trunc,
+        O::F32Nearest => N::F32Nearest,
+        O::F32Sqrt => N::F32Sqrt,
+        O::F32Add => N::F32Add,
+        O::F32Sub => N::F32Sub,
+        O::F32Mul => N::F32Mul,
+        O::F32Div => N::F32Div,
+        O::F32Min => N::F32Min,
+        O::F32Max => N::F32Max,
+        O::F32Copysign => N::F32Copysign,
+        O::F64Abs => N::F64Abs,
+        O::F64Neg => N::F64Neg,
+        O::F64Ceil => N::F64Ceil,
+        O::F64Floor => N::F64Floor,
+        O::F64Trunc => N::F64Trunc,
+        O::F64Nearest => N::F64Nearest,
+        O::F64Sqrt => N::F64Sqrt,
+        O::F64Add => N::F64Add,
+        O::F64Sub => N::F64Sub,
+        O::F64Mul => N::F64Mul,
+        O::F64Div => N::F64Div,
+        O::F64Min => N::F64Min,
+        O::F64Max => N::F64Max,
+        O::F64Copysign => N::F64Copysign,
+        O::I32WrapI64 => N::I32WrapI64,
+        O::I32TruncF32S => N::I32TruncF32S,
+        O::I32TruncF32U => N::I32TruncF32U,
+        O::I32TruncF64S => N::I32TruncF64S,
+        O::I32TruncF64U => N::I32TruncF64U,
+        O::I64ExtendI32S => N::I64ExtendI32S,
+        O::I64ExtendI32U => N::I64ExtendI32U,
+        O::I64TruncF32S => N::I64TruncF32S,
+        O::I64TruncF32U => N::I64TruncF32U,
+        O::I64TruncF64S => N::I64TruncF64S,
+        O::I64TruncF64U => N::I64TruncF64U,
+        O::F32ConvertI32S => N::F32ConvertI32S,
+        O::F32ConvertI32U => N::F32ConvertI32U,
+        O::F32ConvertI64S => N::F32ConvertI64S,
+        O::F32ConvertI64U => N::F32ConvertI64U,
+        O::F32DemoteF64 => N::F32DemoteF64,
+        O::F64ConvertI32S => N::F64ConvertI32S,
+        O::F64ConvertI32U => N::F64ConvertI32U,
+        O::F64ConvertI64S => N::F64ConvertI64S,
+        O::F64ConvertI64U => N::F64ConvertI64U,
+        O::F64PromoteF32 => N::F64PromoteF32,
+        O::I32Extend8S => N::I32Extend8S,
+        O::I32Extend16S => N::I32Extend16S,
+        O::I64Extend8S => N::I64Extend8S,
+        O::I64Extend16S => N::I64Extend16S,
+        O::I64Extend32S => N::I64Extend32S,
+        O::I32TruncSatF32S => N::I32TruncSatF32S,
+        O::I32TruncSatF32U => N::I32TruncSatF32U,
+        O::I32TruncSatF64S => N::I32TruncSatF64S,
+        O::I32TruncSatF64U => N::I32TruncSatF64U,
+        O::I64TruncSatF32S => N::I64TruncSatF32S,
+        O::I64TruncSatF32U => N::I64TruncSatF32U,
+        O::I64TruncSatF64S => N::I64TruncSatF64S,
+        O::I64TruncSatF64U => N::I64TruncSatF64U,
+        _ => return None,
+    })
+}

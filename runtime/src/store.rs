@@ -1,0 +1,325 @@
+//! The store owns every runtime entity (functions, memories, tables,
+//! globals, tags, exceptions, instances) and the value stack all tiers share.
+//! Handles ([`Func`](crate::Func), [`Memory`](crate::Memory), …) are indices
+//! into it, tagged with the store's id so a handle from another store is an
+//! error, not a wrong answer.
+//!
+//! Instance layout: an instance is a set of index maps from the module's
+//! index spaces to store entities ([`InstanceData`]). Every tier resolves
+//! `global 3` or `memory 1` through the same maps; nothing is tier-specific.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::func::HostFunc;
+use crate::interp::code::CompiledFunc;
+use crate::module::Module;
+use crate::types::{GlobalType, MemoryType, TableType, TypeId};
+use crate::values::RawVal;
+
+/// Identifies a store; handles carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StoreId(u32);
+
+static NEXT_STORE_ID: AtomicU32 = AtomicU32::new(1);
+
+pub(crate) enum FuncKind {
+    /// A wasm function: its code and the instance it closes over.
+    Wasm {
+        instance: u32,
+        code: Arc<CompiledFunc>,
+    },
+    /// A host function, by index into `Store::host_funcs`.
+    Host(u32),
+}
+
+pub(crate) struct FuncInst {
+    pub ty: TypeId,
+    pub kind: FuncKind,
+}
+
+pub(crate) struct MemoryInst {
+    pub ty: MemoryType,
+    pub data: Vec<u8>,
+    /// The ceiling in bytes: the smaller of the type's maximum and the config's.
+    pub max_bytes: u64,
+}
+
+impl MemoryInst {
+    pub fn pages(&self) -> u64 {
+        self.data.len() as u64 >> self.ty.page_size_log2
+    }
+
+    /// `memory.grow` (Wasm 3.0 §4.5.3.9): the old size, or None on failure.
+    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+        let old = self.pages();
+        let new = old.checked_add(delta)?;
+        if let Some(max) = self.ty.max
+            && new > max
+        {
+            return None;
+        }
+        if new > self.ty.address_space_pages() {
+            return None;
+        }
+        let bytes = new.checked_mul(self.ty.page_size())?;
+        if bytes > self.max_bytes || usize::try_from(bytes).is_err() {
+            return None;
+        }
+        let bytes = bytes as usize;
+        if self
+            .data
+            .try_reserve_exact(bytes - self.data.len())
+            .is_err()
+        {
+            return None;
+        }
+        self.data.resize(bytes, 0);
+        Some(old)
+    }
+}
+
+pub(crate) struct TableInst {
+    pub ty: TableType,
+    pub elems: Vec<RawVal>,
+    pub max_elems: u64,
+}
+
+impl TableInst {
+    /// `table.grow`: the old size, or None on failure.
+    pub fn grow(&mut self, delta: u64, init: RawVal) -> Option<u64> {
+        let old = self.elems.len() as u64;
+        let new = old.checked_add(delta)?;
+        if let Some(max) = self.ty.max
+            && new > max
+        {
+            return None;
+        }
+        let limit = if self.ty.table64 {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+        if new > limit || new > self.max_elems {
+            return None;
+        }
+        let new = usize::try_from(new).ok()?;
+        if self
+            .elems
+            .try_reserve_exact(new - self.elems.len())
+            .is_err()
+        {
+            return None;
+        }
+        self.elems.resize(new, init);
+        Some(old)
+    }
+}
+
+pub(crate) struct GlobalInst {
+    pub ty: GlobalType,
+    pub value: RawVal,
+}
+
+pub(crate) struct TagInst {
+    pub ty: TypeId,
+}
+
+pub(crate) struct ExnInst {
+    /// Store index of the tag.
+    pub tag: u32,
+    pub payload: Box<[RawVal]>,
+}
+
+/// An instance's view of the store: module index → store index, per space.
+pub(crate) struct InstanceData {
+    pub module: Module,
+    pub funcs: Vec<u32>,
+    pub tables: Vec<u32>,
+    pub memories: Vec<u32>,
+    pub globals: Vec<u32>,
+    pub tags: Vec<u32>,
+    /// Element segments (store indices into `StoreInner::elems`).
+    pub elems: Vec<u32>,
+    /// Data segments (store indices into `StoreInner::datas`).
+    pub datas: Vec<u32>,
+}
+
+/// A saved interpreter activation: where to resume the caller.
+pub(crate) struct Frame {
+    pub code: Arc<CompiledFunc>,
+    pub instance: Arc<InstanceData>,
+    pub pc: usize,
+    pub fp: usize,
+}
+
+/// Everything in a store that does not depend on the host data type.
+pub(crate) struct StoreInner {
+    pub id: StoreId,
+    pub engine: Engine,
+    pub funcs: Vec<FuncInst>,
+    pub tables: Vec<TableInst>,
+    pub memories: Vec<MemoryInst>,
+    pub globals: Vec<GlobalInst>,
+    pub tags: Vec<TagInst>,
+    pub exns: Vec<ExnInst>,
+    /// Element segment contents; a dropped segment is emptied.
+    pub elems: Vec<Vec<RawVal>>,
+    /// Data segment contents; a dropped segment is `None`.
+    pub datas: Vec<Option<Arc<[u8]>>>,
+    pub instances: Vec<Arc<InstanceData>>,
+    /// The value stack of all frames of all tiers.
+    pub stack: Vec<RawVal>,
+    /// First free cell of `stack` (nested host → wasm calls start here).
+    pub sp: usize,
+    /// Saved caller activations.
+    pub frames: Vec<Frame>,
+    pub fuel: Option<u64>,
+}
+
+/// A store: the world a set of instances lives in, plus host data `T`.
+pub struct Store<T> {
+    pub(crate) inner: StoreInner,
+    pub(crate) host_funcs: Vec<HostFunc<T>>,
+    data: T,
+}
+
+impl<T> Store<T> {
+    /// An empty store for `engine`, carrying host data.
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        let consume_fuel = engine.inner.config.consume_fuel;
+        Store {
+            inner: StoreInner {
+                id: StoreId(NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed)),
+                engine: engine.clone(),
+                funcs: Vec::new(),
+                tables: Vec::new(),
+                memories: Vec::new(),
+                globals: Vec::new(),
+                tags: Vec::new(),
+                exns: Vec::new(),
+                elems: Vec::new(),
+                datas: Vec::new(),
+                instances: Vec::new(),
+                stack: Vec::new(),
+                sp: 0,
+                frames: Vec::new(),
+                fuel: if consume_fuel { Some(0) } else { None },
+            },
+            host_funcs: Vec::new(),
+            data,
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The host data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The host data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    /// Consumes the store, returning the host data.
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// Sets the remaining fuel (the engine must have `consume_fuel` on).
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        match &mut self.inner.fuel {
+            Some(f) => {
+                *f = fuel;
+                Ok(())
+            }
+            None => Err(Error::usage(
+                "fuel is not enabled: build the engine with Config::consume_fuel(true)",
+            )),
+        }
+    }
+
+    /// The remaining fuel.
+    pub fn get_fuel(&self) -> Result<u64> {
+        self.inner.fuel.ok_or_else(|| {
+            Error::usage("fuel is not enabled: build the engine with Config::consume_fuel(true)")
+        })
+    }
+
+    pub(crate) fn id(&self) -> StoreId {
+        self.inner.id
+    }
+}
+
+impl StoreInner {
+    pub(crate) fn check(&self, id: StoreId) -> Result<()> {
+        if id == self.id {
+            Ok(())
+        } else {
+            Err(Error::usage(
+                "handle used with a store it does not belong to",
+            ))
+        }
+    }
+
+    /// Makes sure the value stack is allocated (lazily: most of it is never touched).
+    pub(crate) fn ensure_stack(&mut self) {
+        if self.stack.is_empty() {
+            self.stack = vec![0; self.engine.inner.config.max_stack_cells];
+        }
+    }
+}
+
+/// Anything that gives read access to a store: `&Store<T>`, `&mut Store<T>`, a `Caller`.
+pub trait AsContext {
+    /// The host data type.
+    type Data;
+    /// The store.
+    fn as_store(&self) -> &Store<Self::Data>;
+}
+
+/// Anything that gives write access to a store.
+pub trait AsContextMut: AsContext {
+    /// The store, mutably.
+    fn as_store_mut(&mut self) -> &mut Store<Self::Data>;
+}
+
+impl<T> AsContext for Store<T> {
+    type Data = T;
+    fn as_store(&self) -> &Store<T> {
+        self
+    }
+}
+
+impl<T> AsContextMut for Store<T> {
+    fn as_store_mut(&mut self) -> &mut Store<T> {
+        self
+    }
+}
+
+impl<S: AsContext> AsContext for &S {
+    type Data = S::Data;
+    fn as_store(&self) -> &Store<S::Data> {
+        (**self).as_store()
+    }
+}
+
+impl<S: AsContext> AsContext for &mut S {
+    type Data = S::Data;
+    fn as_store(&self) -> &Store<S::Data> {
+        (**self).as_store()
+    }
+}
+
+impl<S: AsContextMut> AsContextMut for &mut S {
+    fn as_store_mut(&mut self) -> &mut Store<S::Data> {
+        (**self).as_store_mut()
+    }
+}
