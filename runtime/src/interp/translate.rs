@@ -342,8 +342,10 @@ impl<'m> FuncTranslator<'m> {
             }
             O::Loop { blockty } => {
                 let (p, r) = self.block_arity(blockty)?;
-                self.start_fuel_segment();
+                // The loop label is the fuel charge itself, so every
+                // iteration pays (a back-edge lands on `ConsumeFuel`).
                 self.push_ctrl(CtrlKind::Loop, p, r);
+                self.start_fuel_segment();
                 return Ok(());
             }
             O::If { blockty } => {
