@@ -1,0 +1,504 @@
+//! Operations on an open fd: reads and writes (plain, positional, vectored),
+//! seeking, metadata, flags and rights, directory listing, preopen queries,
+//! renumbering and closing.
+
+use std::io::{Read, Write};
+use std::num::NonZeroU64;
+use std::os::fd::BorrowedFd;
+use std::os::unix::fs::FileExt;
+
+use rustix::fs::{
+    Advice, AtFlags, FallocateFlags, OFlags, SeekFrom, StatxFlags, Timespec, Timestamps,
+};
+
+use super::{Call, CallResult, arg32, arg64};
+use crate::abi::GuestMemory;
+use crate::ctx::{Handle, Stream};
+use crate::types::{Errno, PREOPENTYPE_DIR, fdflags, filetype, fstflags, rights};
+
+/// Size of a `filestat` (the same on wasm32 and wasm64: no pointers).
+const FILESTAT_BYTES: u64 = 64;
+/// Size of a `dirent` header; the name follows it.
+const DIRENT_HEADER_BYTES: usize = 24;
+
+/// Host metadata of an fd (works on `O_PATH` fds too).
+pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<rustix::fs::Statx, Errno> {
+    Ok(rustix::fs::statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH,
+        StatxFlags::BASIC_STATS,
+    )?)
+}
+
+fn timestamp_nanos(t: rustix::fs::StatxTimestamp) -> u64 {
+    let ns = i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+    u64::try_from(ns.max(0)).unwrap_or(u64::MAX)
+}
+
+/// Writes a `filestat` at `ptr`: dev, ino, filetype, nlink, size, atim,
+/// mtim, ctim.
+pub(crate) fn write_filestat(
+    mem: &mut GuestMemory<'_>,
+    ptr: u64,
+    st: Option<&rustix::fs::Statx>,
+) -> Result<(), Errno> {
+    let mut out = [0u8; FILESTAT_BYTES as usize];
+    if let Some(st) = st {
+        let dev = rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor);
+        let ftype =
+            filetype::from_host(rustix::fs::FileType::from_raw_mode(u32::from(st.stx_mode)));
+        out[0..8].copy_from_slice(&dev.to_le_bytes());
+        out[8..16].copy_from_slice(&st.stx_ino.to_le_bytes());
+        out[16] = ftype;
+        out[24..32].copy_from_slice(&u64::from(st.stx_nlink).to_le_bytes());
+        out[32..40].copy_from_slice(&st.stx_size.to_le_bytes());
+        out[40..48].copy_from_slice(&timestamp_nanos(st.stx_atime).to_le_bytes());
+        out[48..56].copy_from_slice(&timestamp_nanos(st.stx_mtime).to_le_bytes());
+        out[56..64].copy_from_slice(&timestamp_nanos(st.stx_ctime).to_le_bytes());
+    }
+    mem.write_bytes(ptr, &out)
+}
+
+/// The host `Timestamps` for a `*_set_times` call (`UTIME_OMIT` for a time
+/// that is left alone, `UTIME_NOW` for "now").
+pub(crate) fn timestamps(atim: u64, mtim: u64, flags: u16) -> Result<Timestamps, Errno> {
+    let one = |value: u64, set: u16, now: u16| -> Result<Timespec, Errno> {
+        match (flags & set != 0, flags & now != 0) {
+            (true, true) => Err(Errno::INVAL),
+            (true, false) => Ok(Timespec {
+                tv_sec: (value / 1_000_000_000) as i64,
+                tv_nsec: (value % 1_000_000_000) as _,
+            }),
+            (false, true) => Ok(Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_NOW as _,
+            }),
+            (false, false) => Ok(Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_OMIT as _,
+            }),
+        }
+    };
+    Ok(Timestamps {
+        last_access: one(atim, fstflags::ATIM, fstflags::ATIM_NOW)?,
+        last_modification: one(mtim, fstflags::MTIM, fstflags::MTIM_NOW)?,
+    })
+}
+
+/// Reads into `dst` from a handle; `Ok(n)` bytes.
+fn read_handle(handle: &mut Handle, dst: &mut [u8]) -> Result<usize, Errno> {
+    match handle {
+        Handle::Stream {
+            stream: Stream::Reader(r),
+            ..
+        } => Ok(r.read(dst)?),
+        Handle::Stream { .. } => Err(Errno::BADF),
+        Handle::File(f) => Ok(f.read(dst)?),
+        Handle::Dir { .. } => Err(Errno::ISDIR),
+    }
+}
+
+/// Writes `src` to a handle; `Ok(n)` bytes.
+fn write_handle(handle: &mut Handle, src: &[u8]) -> Result<usize, Errno> {
+    match handle {
+        Handle::Stream {
+            stream: Stream::Writer(w),
+            ..
+        } => {
+            // A stream takes everything (a pipe may take it in pieces).
+            w.write_all(src)?;
+            w.flush()?;
+            Ok(src.len())
+        }
+        Handle::Stream { .. } => Err(Errno::BADF),
+        Handle::File(f) => Ok(f.write(src)?),
+        Handle::Dir { .. } => Err(Errno::ISDIR),
+    }
+}
+
+pub(crate) fn fd_read(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let iovs = call.mem.iovecs(arg64(a, 1), arg64(a, 2))?;
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_READ)?;
+    let is_stream = matches!(entry.handle, Handle::Stream { .. });
+    let mut total = 0u64;
+    for (buf, len) in iovs {
+        let dst = call.mem.slice_mut(buf, len)?;
+        let got = match read_handle(&mut entry.handle, dst) {
+            Ok(n) => n as u64,
+            Err(_) if total > 0 => break,
+            Err(e) => return Err(e.into()),
+        };
+        total += got;
+        // A short read ends the call; so does any data from a stream, which
+        // would otherwise block waiting for more.
+        if got < len || (is_stream && got > 0) {
+            break;
+        }
+    }
+    call.mem.write_size(arg64(a, 3), total)?;
+    Ok(())
+}
+
+pub(crate) fn fd_write(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let iovs = call.mem.iovecs(arg64(a, 1), arg64(a, 2))?;
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_WRITE)?;
+    let mut total = 0u64;
+    for (buf, len) in iovs {
+        let src = call.mem.slice(buf, len)?;
+        let put = match write_handle(&mut entry.handle, src) {
+            Ok(n) => n as u64,
+            Err(_) if total > 0 => break,
+            Err(e) => return Err(e.into()),
+        };
+        total += put;
+        if put < len {
+            break;
+        }
+    }
+    call.mem.write_size(arg64(a, 3), total)?;
+    Ok(())
+}
+
+/// The file behind a positional call: streams cannot seek, directories are
+/// not files.
+fn positional(handle: &Handle) -> Result<&std::fs::File, Errno> {
+    match handle {
+        Handle::File(f) => Ok(f),
+        Handle::Stream { .. } => Err(Errno::SPIPE),
+        Handle::Dir { .. } => Err(Errno::ISDIR),
+    }
+}
+
+pub(crate) fn fd_pread(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let iovs = call.mem.iovecs(arg64(a, 1), arg64(a, 2))?;
+    let mut offset = arg64(a, 3);
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_READ | rights::FD_SEEK)?;
+    let file = positional(&entry.handle)?;
+    let mut total = 0u64;
+    for (buf, len) in iovs {
+        let dst = call.mem.slice_mut(buf, len)?;
+        let got = match file.read_at(dst, offset) {
+            Ok(n) => n as u64,
+            Err(_) if total > 0 => break,
+            Err(e) => return Err(Errno::from(e).into()),
+        };
+        total += got;
+        offset += got;
+        if got < len {
+            break;
+        }
+    }
+    call.mem.write_size(arg64(a, 4), total)?;
+    Ok(())
+}
+
+pub(crate) fn fd_pwrite(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let iovs = call.mem.iovecs(arg64(a, 1), arg64(a, 2))?;
+    let mut offset = arg64(a, 3);
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_WRITE | rights::FD_SEEK)?;
+    let file = positional(&entry.handle)?;
+    let mut total = 0u64;
+    for (buf, len) in iovs {
+        let src = call.mem.slice(buf, len)?;
+        let put = match file.write_at(src, offset) {
+            Ok(n) => n as u64,
+            Err(_) if total > 0 => break,
+            Err(e) => return Err(Errno::from(e).into()),
+        };
+        total += put;
+        offset += put;
+        if put < len {
+            break;
+        }
+    }
+    call.mem.write_size(arg64(a, 4), total)?;
+    Ok(())
+}
+
+/// Seeks a file or directory fd; streams cannot seek.
+fn seek(handle: &Handle, pos: SeekFrom) -> Result<u64, Errno> {
+    match handle {
+        Handle::Stream { .. } => Err(Errno::SPIPE),
+        Handle::File(_) | Handle::Dir { .. } => {
+            let fd = handle.host_fd().ok_or(Errno::BADF)?;
+            Ok(rustix::fs::seek(fd, pos)?)
+        }
+    }
+}
+
+pub(crate) fn fd_seek(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let offset = arg64(a, 1) as i64;
+    let whence = arg32(a, 2);
+    let pos = match whence {
+        0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| Errno::INVAL)?),
+        1 => SeekFrom::Current(offset),
+        2 => SeekFrom::End(offset),
+        _ => return Err(Errno::INVAL.into()),
+    };
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    // Asking where one is (`lseek(fd, 0, SEEK_CUR)`) needs only `fd_tell`.
+    let needed = if whence == 1 && offset == 0 {
+        rights::FD_TELL
+    } else {
+        rights::FD_SEEK
+    };
+    entry.require(needed)?;
+    let new = seek(&entry.handle, pos)?;
+    call.mem.write_u64(arg64(a, 3), new)?;
+    Ok(())
+}
+
+pub(crate) fn fd_tell(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_TELL)?;
+    let at = seek(&entry.handle, SeekFrom::Current(0))?;
+    call.mem.write_u64(arg64(a, 1), at)?;
+    Ok(())
+}
+
+/// The WASI file type of a handle.
+fn handle_filetype(handle: &Handle) -> Result<u8, Errno> {
+    match handle.host_fd() {
+        Some(fd) => {
+            let st = statx(fd)?;
+            Ok(filetype::from_host(rustix::fs::FileType::from_raw_mode(
+                u32::from(st.stx_mode),
+            )))
+        }
+        None => Ok(filetype::UNKNOWN),
+    }
+}
+
+pub(crate) fn fd_fdstat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    let ftype = handle_filetype(&entry.handle)?;
+    let mut flags = 0u16;
+    if let Handle::File(_) = entry.handle {
+        let host = rustix::fs::fcntl_getfl(entry.handle.host_fd().ok_or(Errno::BADF)?)?;
+        for (h, w) in [
+            (OFlags::APPEND, fdflags::APPEND),
+            (OFlags::NONBLOCK, fdflags::NONBLOCK),
+            (OFlags::DSYNC, fdflags::DSYNC),
+            (OFlags::SYNC, fdflags::SYNC),
+        ] {
+            if host.contains(h) {
+                flags |= w;
+            }
+        }
+    }
+    let mut out = [0u8; 24];
+    out[0] = ftype;
+    out[2..4].copy_from_slice(&flags.to_le_bytes());
+    out[8..16].copy_from_slice(&entry.base.to_le_bytes());
+    out[16..24].copy_from_slice(&entry.inheriting.to_le_bytes());
+    call.mem.write_bytes(arg64(a, 1), &out)?;
+    Ok(())
+}
+
+pub(crate) fn fd_fdstat_set_flags(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let wanted = arg32(a, 1) as u16;
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_FDSTAT_SET_FLAGS)?;
+    match &entry.handle {
+        Handle::File(f) => {
+            // Linux changes only O_APPEND and O_NONBLOCK on an open file.
+            if wanted & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
+                return Err(Errno::NOTSUP.into());
+            }
+            let mut host = rustix::fs::fcntl_getfl(f)?;
+            host.set(OFlags::APPEND, wanted & fdflags::APPEND != 0);
+            host.set(OFlags::NONBLOCK, wanted & fdflags::NONBLOCK != 0);
+            rustix::fs::fcntl_setfl(f, host)?;
+            Ok(())
+        }
+        // The host's own streams are not the guest's to reconfigure.
+        Handle::Stream { .. } | Handle::Dir { .. } if wanted == 0 => Ok(()),
+        Handle::Stream { .. } | Handle::Dir { .. } => Err(Errno::NOTSUP.into()),
+    }
+}
+
+pub(crate) fn fd_fdstat_set_rights(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let (base, inheriting) = (arg64(a, 1), arg64(a, 2));
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    // Rights can only be dropped, never gained.
+    if base & !entry.base != 0 || inheriting & !entry.inheriting != 0 {
+        return Err(Errno::NOTCAPABLE.into());
+    }
+    entry.base = base;
+    entry.inheriting = inheriting;
+    Ok(())
+}
+
+pub(crate) fn fd_filestat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_FILESTAT_GET)?;
+    let st = match entry.handle.host_fd() {
+        Some(fd) => Some(statx(fd)?),
+        None => None,
+    };
+    write_filestat(&mut call.mem, arg64(a, 1), st.as_ref())?;
+    Ok(())
+}
+
+/// The host fd of a file or directory; streams have none to change.
+fn file_fd(handle: &Handle, stream_errno: Errno) -> Result<BorrowedFd<'_>, Errno> {
+    match handle {
+        Handle::Stream { .. } => Err(stream_errno),
+        _ => handle.host_fd().ok_or(Errno::BADF),
+    }
+}
+
+pub(crate) fn fd_filestat_set_size(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_FILESTAT_SET_SIZE)?;
+    rustix::fs::ftruncate(file_fd(&entry.handle, Errno::INVAL)?, arg64(a, 1))?;
+    Ok(())
+}
+
+pub(crate) fn fd_filestat_set_times(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let times = timestamps(arg64(a, 1), arg64(a, 2), arg32(a, 3) as u16)?;
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_FILESTAT_SET_TIMES)?;
+    rustix::fs::futimens(file_fd(&entry.handle, Errno::BADF)?, &times)?;
+    Ok(())
+}
+
+pub(crate) fn fd_advise(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let advice = match arg32(a, 3) {
+        0 => Advice::Normal,
+        1 => Advice::Sequential,
+        2 => Advice::Random,
+        3 => Advice::WillNeed,
+        4 => Advice::DontNeed,
+        5 => Advice::NoReuse,
+        _ => return Err(Errno::INVAL.into()),
+    };
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_ADVISE)?;
+    let fd = file_fd(&entry.handle, Errno::SPIPE)?;
+    rustix::fs::fadvise(fd, arg64(a, 1), NonZeroU64::new(arg64(a, 2)), advice)?;
+    Ok(())
+}
+
+pub(crate) fn fd_allocate(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_ALLOCATE)?;
+    let fd = file_fd(&entry.handle, Errno::SPIPE)?;
+    // posix_fallocate: mode 0 allocates and extends the size if needed.
+    rustix::fs::fallocate(fd, FallocateFlags::empty(), arg64(a, 1), arg64(a, 2))?;
+    Ok(())
+}
+
+pub(crate) fn fd_datasync(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_DATASYNC)?;
+    rustix::fs::fdatasync(file_fd(&entry.handle, Errno::INVAL)?)?;
+    Ok(())
+}
+
+pub(crate) fn fd_sync(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_SYNC)?;
+    rustix::fs::fsync(file_fd(&entry.handle, Errno::INVAL)?)?;
+    Ok(())
+}
+
+pub(crate) fn fd_close(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    call.ctx
+        .fds
+        .remove(&arg32(a, 0))
+        .map(drop)
+        .ok_or(Errno::BADF.into())
+}
+
+pub(crate) fn fd_renumber(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let (from, to) = (arg32(a, 0), arg32(a, 1));
+    if !call.ctx.fds.contains_key(&from) || !call.ctx.fds.contains_key(&to) {
+        return Err(Errno::BADF.into());
+    }
+    if from != to
+        && let Some(entry) = call.ctx.fds.remove(&from)
+    {
+        call.ctx.fds.insert(to, entry);
+    }
+    Ok(())
+}
+
+/// The guest name of a preopened directory.
+fn preopen_name(call: &mut Call<'_>, fd: u32) -> Result<Vec<u8>, Errno> {
+    match &call.ctx.entry(fd)?.handle {
+        Handle::Dir {
+            preopen: Some(name),
+            ..
+        } => Ok(name.clone()),
+        _ => Err(Errno::BADF),
+    }
+}
+
+pub(crate) fn fd_prestat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let name = preopen_name(call, arg32(a, 0))?;
+    let ptr = arg64(a, 1);
+    // `prestat` is a tag byte and a `size`, aligned like a `size`: 8 bytes on
+    // wasm32, 16 on wasm64.
+    let len_at = ptr + call.mem.width().pointer_bytes();
+    call.mem.write_u8(ptr, PREOPENTYPE_DIR)?;
+    call.mem.write_size(len_at, name.len() as u64)?;
+    Ok(())
+}
+
+pub(crate) fn fd_prestat_dir_name(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let name = preopen_name(call, arg32(a, 0))?;
+    if arg64(a, 2) < name.len() as u64 {
+        return Err(Errno::NAMETOOLONG.into());
+    }
+    call.mem.write_bytes(arg64(a, 1), &name)?;
+    Ok(())
+}
+
+pub(crate) fn fd_readdir(call: &mut Call<'_>, a: &[u64]) -> CallResult {
+    let (buf, buf_len, cookie) = (arg64(a, 1), arg64(a, 2), arg64(a, 3));
+    let entry = call.ctx.entry(arg32(a, 0))?;
+    entry.require(rights::FD_READDIR)?;
+    let Handle::Dir { fd, .. } = &entry.handle else {
+        return Err(Errno::NOTDIR.into());
+    };
+    // A fresh listing each call: the cookie is the index of the next entry,
+    // stable as long as the directory is not changed meanwhile (like a
+    // `telldir` offset).
+    let dir = rustix::fs::Dir::read_from(fd)?;
+    let limit = usize::try_from(buf_len).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for (index, item) in (0u64..).zip(dir) {
+        if out.len() >= limit {
+            break;
+        }
+        let item = item?;
+        if index < cookie {
+            continue;
+        }
+        let name = item.file_name().to_bytes();
+        let mut ftype = filetype::from_host(item.file_type());
+        if item.file_type() == rustix::fs::FileType::Unknown
+            && let Ok(st) = rustix::fs::statat(fd, item.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+        {
+            ftype = filetype::from_host(rustix::fs::FileType::from_raw_mode(st.st_mode));
+        }
+        let mut header = [0u8; DIRENT_HEADER_BYTES];
+        header[0..8].copy_from_slice(&(index + 1).to_le_bytes());
+        header[8..16].copy_from_slice(&item.ino().to_le_bytes());
+        header[16..20].copy_from_slice(&(name.len() as u32).to_le_bytes());
+        header[20] = ftype;
+        out.extend_from_slice(&header);
+        out.extend_from_slice(name);
+    }
+    // A full buffer tells the guest to ask again from the last cookie.
+    out.truncate(limit);
+    call.mem.write_bytes(buf, &out)?;
+    call.mem.write_size(arg64(a, 4), out.len() as u64)?;
+    Ok(())
+}
