@@ -97,7 +97,11 @@ pub fn add_to_linker_with_width<T: 'static>(
                         _ => 0,
                     })
                     .collect();
-                match dispatch(caller, width, get_ctx, syscall.run, &args) {
+                let outcome = dispatch(caller, width, get_ctx, syscall.run, &args);
+                if tracing() {
+                    trace(syscall.name, &args, &outcome);
+                }
+                match outcome {
                     Ok(()) => set_errno(results, 0),
                     Err(Stop::Errno(e)) => set_errno(results, e.0),
                     Err(Stop::Exit(code)) => return Err(Error::Exit(code)),
@@ -107,6 +111,22 @@ pub fn add_to_linker_with_width<T: 'static>(
         )?;
     }
     Ok(())
+}
+
+/// Whether `WRUN_WASI_TRACE` is set: then every call is logged to stderr.
+fn tracing() -> bool {
+    static TRACING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACING.get_or_init(|| std::env::var_os("WRUN_WASI_TRACE").is_some())
+}
+
+fn trace(name: &str, args: &[u64], outcome: &std::result::Result<(), Stop>) {
+    let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
+    let result = match outcome {
+        Ok(()) => "ok".to_string(),
+        Err(Stop::Errno(e)) => format!("errno {}", e.0),
+        Err(Stop::Exit(code)) => format!("exit {code}"),
+    };
+    eprintln!("wasi: {name}({}) -> {result}", args.join(", "));
 }
 
 fn set_errno(results: &mut [Val], errno: u16) {

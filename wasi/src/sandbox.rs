@@ -26,9 +26,13 @@ pub fn open_beneath(
     dir: BorrowedFd<'_>,
     path: &[u8],
     mut flags: OFlags,
-    mode: Mode,
+    mut mode: Mode,
     follow: bool,
 ) -> Result<OwnedFd, Errno> {
+    // openat2 refuses a mode when nothing is created.
+    if !flags.contains(OFlags::CREATE) {
+        mode = Mode::empty();
+    }
     if path.is_empty() {
         return Err(Errno::NOENT);
     }
