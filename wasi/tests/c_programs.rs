@@ -35,3 +35,19 @@ fn files_directories_links_and_times() {
         },
     );
 }
+
+#[test]
+fn args_env_stdin_clocks_random_and_exit_status() {
+    let (native, wasm) = build_c("c_misc");
+    let out = assert_same(
+        "c_misc",
+        &native,
+        &wasm,
+        &Inputs {
+            args: &["c_misc", "7", "two words", ""],
+            env: &[("GREETING", "hi"), ("A", "b=c"), ("EMPTY", "")],
+            stdin: b"one\ntwo\nlast without newline",
+        },
+    );
+    assert_eq!(out.status, 7);
+}
