@@ -19,7 +19,13 @@ fn symlink(target: &str, link: &str) -> io::Result<()> {
 fn symlink(target: &str, link: &str) -> io::Result<()> {
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
     extern "C" {
-        fn path_symlink(old: *const u8, old_len: usize, fd: u32, new: *const u8, new_len: usize) -> u16;
+        fn path_symlink(
+            old: *const u8,
+            old_len: usize,
+            fd: u32,
+            new: *const u8,
+            new_len: usize,
+        ) -> u16;
     }
     // SAFETY: both pointers and lengths describe live `str`s.
     let rc = unsafe { path_symlink(target.as_ptr(), target.len(), 3, link.as_ptr(), link.len()) };
@@ -81,12 +87,20 @@ fn files() -> io::Result<()> {
     println!("after seek: {:?}", String::from_utf8_lossy(&word));
     println!("position: {}", f.stream_position()?);
     println!("seek from end: {}", f.seek(SeekFrom::End(-5))?);
-    println!("seek before start: {:?}", f.seek(SeekFrom::Current(-100)).map_err(err));
-    println!("write to read-only handle: {:?}", f.write(b"x").map_err(err));
+    println!(
+        "seek before start: {:?}",
+        f.seek(SeekFrom::Current(-100)).map_err(err)
+    );
+    println!(
+        "write to read-only handle: {:?}",
+        f.write(b"x").map_err(err)
+    );
 
     let mut f = OpenOptions::new().append(true).open("data.txt")?;
     writeln!(f, "appended")?;
-    let lines: Vec<String> = BufReader::new(File::open("data.txt")?).lines().collect::<Result<_, _>>()?;
+    let lines: Vec<String> = BufReader::new(File::open("data.txt")?)
+        .lines()
+        .collect::<Result<_, _>>()?;
     println!("lines: {lines:?}");
 
     let mut f = OpenOptions::new().read(true).write(true).open("data.txt")?;
@@ -105,10 +119,17 @@ fn files() -> io::Result<()> {
     let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     fs::write("big.bin", &big)?;
     let back = fs::read("big.bin")?;
-    println!("big file round trip: {} bytes, equal {}", back.len(), back == big);
+    println!(
+        "big file round trip: {} bytes, equal {}",
+        back.len(),
+        back == big
+    );
     fs::copy("big.bin", "copy.bin")?;
     println!("copy: {}", kind("copy.bin"));
-    println!("create_new on existing: {:?}", File::create_new("copy.bin").map(drop).map_err(err));
+    println!(
+        "create_new on existing: {:?}",
+        File::create_new("copy.bin").map(drop).map_err(err)
+    );
     fs::remove_file("big.bin")?;
     fs::remove_file("copy.bin")?;
     Ok(())
@@ -119,16 +140,41 @@ fn directories() -> io::Result<()> {
     fs::write("a/one.txt", "1")?;
     fs::write("a/b/two.txt", "22")?;
     println!("listing a: {:?}", listing("a"));
-    println!("create_dir existing: {:?}", fs::create_dir("a").map_err(err));
-    println!("remove_dir non-empty: {:?}", fs::remove_dir("a").map_err(err));
-    println!("open missing: {:?}", File::open("a/none").map(drop).map_err(err));
-    println!("read_dir on a file: {:?}", fs::read_dir("a/one.txt").map(drop).map_err(err));
-    println!("remove_file on a dir: {:?}", fs::remove_file("a/b").is_err());
+    println!(
+        "create_dir existing: {:?}",
+        fs::create_dir("a").map_err(err)
+    );
+    println!(
+        "remove_dir non-empty: {:?}",
+        fs::remove_dir("a").map_err(err)
+    );
+    println!(
+        "open missing: {:?}",
+        File::open("a/none").map(drop).map_err(err)
+    );
+    println!(
+        "read_dir on a file: {:?}",
+        fs::read_dir("a/one.txt").map(drop).map_err(err)
+    );
+    println!(
+        "remove_file on a dir: {:?}",
+        fs::remove_file("a/b").is_err()
+    );
     fs::rename("a/one.txt", "a/b/c/one.txt")?;
     fs::rename("a/b", "a/renamed")?;
-    println!("after renames: {:?} {:?}", listing("a"), listing("a/renamed/c"));
-    println!("exists: {} {}", Path::new("a/renamed/two.txt").exists(), Path::new("a/b").exists());
-    fs::remove_dir("a/renamed/c").map_err(|e| println!("remove_dir c: {}", err(e))).ok();
+    println!(
+        "after renames: {:?} {:?}",
+        listing("a"),
+        listing("a/renamed/c")
+    );
+    println!(
+        "exists: {} {}",
+        Path::new("a/renamed/two.txt").exists(),
+        Path::new("a/b").exists()
+    );
+    fs::remove_dir("a/renamed/c")
+        .map_err(|e| println!("remove_dir c: {}", err(e)))
+        .ok();
     fs::remove_dir_all("a")?;
     println!("after remove_dir_all: {}", kind("a"));
     Ok(())
@@ -139,22 +185,51 @@ fn metadata_links_and_times() -> io::Result<()> {
     symlink("target.txt", "link")?;
     symlink("nowhere", "dangling")?;
     println!("read_link: {:?}", fs::read_link("link")?);
-    println!("kinds: {} / {} / {}", kind("target.txt"), kind("link"), kind("dangling"));
-    println!("metadata through link is file: {}", fs::metadata("link")?.is_file());
-    println!("metadata dangling: {:?}", fs::metadata("dangling").map(drop).map_err(err));
+    println!(
+        "kinds: {} / {} / {}",
+        kind("target.txt"),
+        kind("link"),
+        kind("dangling")
+    );
+    println!(
+        "metadata through link is file: {}",
+        fs::metadata("link")?.is_file()
+    );
+    println!(
+        "metadata dangling: {:?}",
+        fs::metadata("dangling").map(drop).map_err(err)
+    );
     println!("read through link: {:?}", fs::read_to_string("link")?);
-    println!("canonical file name: {:?}", fs::read_link("link")?.file_name());
+    println!(
+        "canonical file name: {:?}",
+        fs::read_link("link")?.file_name()
+    );
     fs::hard_link("target.txt", "hard.txt")?;
-    println!("read through hard link: {:?}", fs::read_to_string("hard.txt")?);
+    println!(
+        "read through hard link: {:?}",
+        fs::read_to_string("hard.txt")?
+    );
 
     let f = File::options().write(true).open("target.txt")?;
     let when = UNIX_EPOCH + Duration::new(1_500_000_000, 250);
     f.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))?;
     let m = fs::metadata("hard.txt")?;
-    println!("modified: {:?}", m.modified()?.duration_since(UNIX_EPOCH).unwrap());
-    println!("accessed: {:?}", m.accessed()?.duration_since(UNIX_EPOCH).unwrap());
+    println!(
+        "modified: {:?}",
+        m.modified()?.duration_since(UNIX_EPOCH).unwrap()
+    );
+    println!(
+        "accessed: {:?}",
+        m.accessed()?.duration_since(UNIX_EPOCH).unwrap()
+    );
     f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(86_400))?;
-    println!("modified again: {:?}", fs::metadata("target.txt")?.modified()?.duration_since(UNIX_EPOCH).unwrap());
+    println!(
+        "modified again: {:?}",
+        fs::metadata("target.txt")?
+            .modified()?
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+    );
     println!("dir metadata: {}", fs::metadata(".")?.is_dir());
     println!("file len: {}", f.metadata()?.len());
     drop(f);

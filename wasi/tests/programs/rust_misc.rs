@@ -27,7 +27,10 @@ fn main() {
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_millis(15));
     let slept = t0.elapsed();
-    println!("slept at least 15ms: {}", slept >= Duration::from_millis(15));
+    println!(
+        "slept at least 15ms: {}",
+        slept >= Duration::from_millis(15)
+    );
     println!("slept under 2s: {}", slept < Duration::from_secs(2));
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     println!("after 2020: {}", now.as_secs() > 1_577_836_800);
