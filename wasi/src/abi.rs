@@ -53,6 +53,12 @@ impl<'a> GuestMemory<'a> {
         self.width
     }
 
+    /// `ptr + delta`, the address of a field or element; wrapping past the
+    /// end of the address space is `EFAULT`.
+    pub fn offset(ptr: u64, delta: u64) -> Result<u64, Errno> {
+        ptr.checked_add(delta).ok_or(Errno::FAULT)
+    }
+
     fn range(&self, ptr: u64, len: u64) -> Result<std::ops::Range<usize>, Errno> {
         let end = ptr.checked_add(len).ok_or(Errno::FAULT)?;
         if end > self.bytes.len() as u64 {

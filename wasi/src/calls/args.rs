@@ -2,16 +2,20 @@
 //! array of pointer-sized entries plus one buffer of bytes.
 
 use super::{Call, CallResult, arg64};
+use crate::abi::GuestMemory;
 
 /// Writes `strings` as `char *vec[]` at `vec` and their bytes at `buf`.
 fn write_strings(call: &mut Call<'_>, strings: &[Vec<u8>], vec: u64, buf: u64) -> CallResult {
     let ptr_bytes = call.mem.width().pointer_bytes();
     let mut at = buf;
-    for (i, s) in (0u64..).zip(strings) {
-        call.mem.write_size(vec + i * ptr_bytes, at)?;
+    let mut slot = vec;
+    for s in strings {
+        call.mem.write_size(slot, at)?;
         call.mem.write_bytes(at, s)?;
-        call.mem.write_u8(at + s.len() as u64, 0)?;
-        at += s.len() as u64 + 1;
+        let nul = GuestMemory::offset(at, s.len() as u64)?;
+        call.mem.write_u8(nul, 0)?;
+        at = GuestMemory::offset(nul, 1)?;
+        slot = GuestMemory::offset(slot, ptr_bytes)?;
     }
     Ok(())
 }

@@ -187,7 +187,7 @@ pub(crate) fn fd_pread(call: &mut Call<'_>, a: &[u64]) -> CallResult {
             Err(e) => return Err(Errno::from(e).into()),
         };
         total += got;
-        offset += got;
+        offset = offset.saturating_add(got);
         if got < len {
             break;
         }
@@ -211,7 +211,7 @@ pub(crate) fn fd_pwrite(call: &mut Call<'_>, a: &[u64]) -> CallResult {
             Err(e) => return Err(Errno::from(e).into()),
         };
         total += put;
-        offset += put;
+        offset = offset.saturating_add(put);
         if put < len {
             break;
         }
@@ -445,7 +445,7 @@ pub(crate) fn fd_prestat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let ptr = arg64(a, 1);
     // `prestat` is a tag byte and a `size`, aligned like a `size`: 8 bytes on
     // wasm32, 16 on wasm64.
-    let len_at = ptr + call.mem.width().pointer_bytes();
+    let len_at = GuestMemory::offset(ptr, call.mem.width().pointer_bytes())?;
     call.mem.write_u8(ptr, PREOPENTYPE_DIR)?;
     call.mem.write_size(len_at, name.len() as u64)?;
     Ok(())
