@@ -247,11 +247,46 @@ static void links_and_times(void) {
     CHECK(unlink("target.txt") == 0);
 }
 
+/* More entries than one fd_readdir buffer of wasi-libc holds (32 KiB):
+ * the listing continues from a cookie. */
+static void many_entries(void) {
+    CHECK(mkdir("many", 0755) == 0);
+    char path[256], pad[101];
+    memset(pad, 'x', 100);
+    pad[100] = 0;
+    for (int i = 0; i < 300; i++) {
+        snprintf(path, sizeof path, "many/%s_%03d", pad, i);
+        int fd = open(path, O_WRONLY | O_CREAT, 0644);
+        CHECK(fd >= 0);
+        close(fd);
+    }
+    DIR *d = opendir("many");
+    CHECK(d != NULL);
+    int count = 0, sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        count++;
+        sum += atoi(e->d_name + 101);
+    }
+    rewinddir(d);
+    int again = 0;
+    while ((e = readdir(d)) != NULL) again++;
+    closedir(d);
+    printf("many entries: %d, index sum %d, after rewind %d\n", count, sum, again);
+    for (int i = 0; i < 300; i++) {
+        snprintf(path, sizeof path, "many/%s_%03d", pad, i);
+        CHECK(unlink(path) == 0);
+    }
+    CHECK(rmdir("many") == 0);
+}
+
 int main(void) {
     stdio_files();
     posix_files();
     directories();
     links_and_times();
+    many_entries();
     CHECK(unlink("notes.txt") == 0);
     list(".");
     printf("done\n");

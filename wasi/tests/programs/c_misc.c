@@ -1,5 +1,6 @@
 /* The process side: arguments, environment, stdin, clocks, sleeping,
  * random bytes and the exit status. Prints only what is deterministic. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) printf("env: %s\n", env[i]);
     printf("getenv(GREETING) = %s\n", getenv("GREETING") ? getenv("GREETING") : "(null)");
     printf("getenv(ABSENT) = %s\n", getenv("ABSENT") ? getenv("ABSENT") : "(null)");
+
+    struct pollfd pfd = {0, POLLIN, 0};
+    int ready = poll(&pfd, 1, 1000);
+    printf("poll stdin: %d, readable %d\n", ready, (pfd.revents & POLLIN) != 0);
 
     char line[256];
     int lines = 0;
