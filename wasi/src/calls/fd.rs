@@ -117,26 +117,39 @@ fn write_handle(handle: &mut Handle, src: &[u8]) -> Result<usize, Errno> {
     }
 }
 
+/// Transfers over each `(buf, len)` iovec in turn with `op`, which returns
+/// the bytes moved, as `readv`/`writev` do: a short transfer ends the call
+/// (so does any data when `first_data_ends`, for streams that would block
+/// waiting for more), and an error after some data is a short transfer.
+fn each_iovec(
+    iovs: &[(u64, u64)],
+    first_data_ends: bool,
+    mut op: impl FnMut(u64, u64) -> Result<u64, Errno>,
+) -> Result<u64, Errno> {
+    let mut total = 0u64;
+    for &(buf, len) in iovs {
+        let moved = match op(buf, len) {
+            Ok(n) => n,
+            Err(_) if total > 0 => break,
+            Err(e) => return Err(e),
+        };
+        total += moved;
+        if moved < len || (first_data_ends && moved > 0) {
+            break;
+        }
+    }
+    Ok(total)
+}
+
 pub(crate) fn fd_read(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let iovs = call.mem.iovecs(arg64(a, 1), arg64(a, 2))?;
     let entry = call.ctx.entry(arg32(a, 0))?;
     entry.require(rights::FD_READ)?;
     let is_stream = matches!(entry.handle, Handle::Stream { .. });
-    let mut total = 0u64;
-    for (buf, len) in iovs {
-        let dst = call.mem.slice_mut(buf, len)?;
-        let got = match read_handle(&mut entry.handle, dst) {
-            Ok(n) => n as u64,
-            Err(_) if total > 0 => break,
-            Err(e) => return Err(e.into()),
-        };
-        total += got;
-        // A short read ends the call; so does any data from a stream, which
-        // would otherwise block waiting for more.
-        if got < len || (is_stream && got > 0) {
-            break;
-        }
-    }
+    let mem = &mut call.mem;
+    let total = each_iovec(&iovs, is_stream, |buf, len| {
+        read_handle(&mut entry.handle, mem.slice_mut(buf, len)?).map(|n| n as u64)
+    })?;
     call.mem.write_size(arg64(a, 3), total)?;
     Ok(())
 }
@@ -145,19 +158,10 @@ pub(crate) fn fd_write(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let iovs = call.mem.iovecs(arg64(a, 1), arg64(a, 2))?;
     let entry = call.ctx.entry(arg32(a, 0))?;
     entry.require(rights::FD_WRITE)?;
-    let mut total = 0u64;
-    for (buf, len) in iovs {
-        let src = call.mem.slice(buf, len)?;
-        let put = match write_handle(&mut entry.handle, src) {
-            Ok(n) => n as u64,
-            Err(_) if total > 0 => break,
-            Err(e) => return Err(e.into()),
-        };
-        total += put;
-        if put < len {
-            break;
-        }
-    }
+    let mem = &call.mem;
+    let total = each_iovec(&iovs, false, |buf, len| {
+        write_handle(&mut entry.handle, mem.slice(buf, len)?).map(|n| n as u64)
+    })?;
     call.mem.write_size(arg64(a, 3), total)?;
     Ok(())
 }
@@ -178,20 +182,12 @@ pub(crate) fn fd_pread(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let entry = call.ctx.entry(arg32(a, 0))?;
     entry.require(rights::FD_READ | rights::FD_SEEK)?;
     let file = positional(&entry.handle)?;
-    let mut total = 0u64;
-    for (buf, len) in iovs {
-        let dst = call.mem.slice_mut(buf, len)?;
-        let got = match file.read_at(dst, offset) {
-            Ok(n) => n as u64,
-            Err(_) if total > 0 => break,
-            Err(e) => return Err(Errno::from(e).into()),
-        };
-        total += got;
-        offset = offset.saturating_add(got);
-        if got < len {
-            break;
-        }
-    }
+    let mem = &mut call.mem;
+    let total = each_iovec(&iovs, false, |buf, len| {
+        let n = file.read_at(mem.slice_mut(buf, len)?, offset)? as u64;
+        offset = offset.saturating_add(n);
+        Ok(n)
+    })?;
     call.mem.write_size(arg64(a, 4), total)?;
     Ok(())
 }
@@ -202,20 +198,12 @@ pub(crate) fn fd_pwrite(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let entry = call.ctx.entry(arg32(a, 0))?;
     entry.require(rights::FD_WRITE | rights::FD_SEEK)?;
     let file = positional(&entry.handle)?;
-    let mut total = 0u64;
-    for (buf, len) in iovs {
-        let src = call.mem.slice(buf, len)?;
-        let put = match file.write_at(src, offset) {
-            Ok(n) => n as u64,
-            Err(_) if total > 0 => break,
-            Err(e) => return Err(Errno::from(e).into()),
-        };
-        total += put;
-        offset = offset.saturating_add(put);
-        if put < len {
-            break;
-        }
-    }
+    let mem = &call.mem;
+    let total = each_iovec(&iovs, false, |buf, len| {
+        let n = file.write_at(mem.slice(buf, len)?, offset)? as u64;
+        offset = offset.saturating_add(n);
+        Ok(n)
+    })?;
     call.mem.write_size(arg64(a, 4), total)?;
     Ok(())
 }
