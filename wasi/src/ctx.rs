@@ -158,7 +158,7 @@ impl Read for HostIn {
 pub struct WasiCtxBuilder {
     args: Vec<Vec<u8>>,
     env: Vec<Vec<u8>>,
-    stdio: [Option<FdEntry>; 3],
+    stdio: [FdEntry; 3],
     preopens: Vec<FdEntry>,
 }
 
@@ -183,9 +183,9 @@ impl WasiCtxBuilder {
             args: Vec::new(),
             env: Vec::new(),
             stdio: [
-                Some(stream_entry(Stream::Reader(Box::new(io::empty())), None)),
-                Some(stream_entry(Stream::Writer(Box::new(io::sink())), None)),
-                Some(stream_entry(Stream::Writer(Box::new(io::sink())), None)),
+                stream_entry(Stream::Reader(Box::new(io::empty())), None),
+                stream_entry(Stream::Writer(Box::new(io::sink())), None),
+                stream_entry(Stream::Writer(Box::new(io::sink())), None),
             ],
             preopens: Vec::new(),
         }
@@ -229,37 +229,37 @@ impl WasiCtxBuilder {
     /// Gives the guest the host's stdin, stdout and stderr.
     pub fn inherit_stdio(mut self) -> Self {
         self.stdio = [
-            Some(stream_entry(
+            stream_entry(
                 Stream::Reader(Box::new(HostIn)),
                 Some(rustix::stdio::stdin()),
-            )),
-            Some(stream_entry(
+            ),
+            stream_entry(
                 Stream::Writer(Box::new(HostOut(rustix::stdio::stdout()))),
                 Some(rustix::stdio::stdout()),
-            )),
-            Some(stream_entry(
+            ),
+            stream_entry(
                 Stream::Writer(Box::new(HostOut(rustix::stdio::stderr()))),
                 Some(rustix::stdio::stderr()),
-            )),
+            ),
         ];
         self
     }
 
     /// The guest's stdin reads from `r`.
     pub fn stdin(mut self, r: impl Read + Send + 'static) -> Self {
-        self.stdio[0] = Some(stream_entry(Stream::Reader(Box::new(r)), None));
+        self.stdio[0] = stream_entry(Stream::Reader(Box::new(r)), None);
         self
     }
 
     /// The guest's stdout writes to `w`.
     pub fn stdout(mut self, w: impl Write + Send + 'static) -> Self {
-        self.stdio[1] = Some(stream_entry(Stream::Writer(Box::new(w)), None));
+        self.stdio[1] = stream_entry(Stream::Writer(Box::new(w)), None);
         self
     }
 
     /// The guest's stderr writes to `w`.
     pub fn stderr(mut self, w: impl Write + Send + 'static) -> Self {
-        self.stdio[2] = Some(stream_entry(Stream::Writer(Box::new(w)), None));
+        self.stdio[2] = stream_entry(Stream::Writer(Box::new(w)), None);
         self
     }
 
@@ -300,12 +300,7 @@ impl WasiCtxBuilder {
     /// in the order they were added.
     pub fn build(self) -> WasiCtx {
         let mut fds = BTreeMap::new();
-        for (fd, entry) in (0u32..).zip(self.stdio) {
-            if let Some(entry) = entry {
-                fds.insert(fd, entry);
-            }
-        }
-        for (fd, entry) in (3u32..).zip(self.preopens) {
+        for (fd, entry) in (0u32..).zip(self.stdio.into_iter().chain(self.preopens)) {
             fds.insert(fd, entry);
         }
         WasiCtx {

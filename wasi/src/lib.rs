@@ -88,18 +88,20 @@ pub fn add_to_linker_with_width<T: 'static>(
             syscall.name,
             ty,
             move |caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| {
-                let args: Vec<u64> = args
-                    .iter()
-                    .map(|v| match v {
+                // No allocation per call: path_open, the widest, has 9.
+                let mut raw = [0u64; calls::MAX_PARAMS];
+                for (slot, v) in raw.iter_mut().zip(args) {
+                    *slot = match v {
                         // Pointers, sizes and flags are unsigned.
                         Val::I32(x) => u64::from(*x as u32),
                         Val::I64(x) => *x as u64,
                         _ => 0,
-                    })
-                    .collect();
-                let outcome = dispatch(caller, width, get_ctx, syscall.run, &args);
+                    };
+                }
+                let args = &raw[..args.len().min(calls::MAX_PARAMS)];
+                let outcome = dispatch(caller, width, get_ctx, syscall.run, args);
                 if tracing() {
-                    trace(syscall.name, &args, &outcome);
+                    trace(syscall.name, args, &outcome);
                 }
                 match outcome {
                     Ok(()) => set_errno(results, 0),

@@ -187,6 +187,9 @@ pub(crate) static SYSCALLS: &[Syscall] = &[
     syscall!(sock_shutdown, sock::sock_shutdown, [I32, I32]),
 ];
 
+/// The most parameters a function has (`path_open`).
+pub(crate) const MAX_PARAMS: usize = 9;
+
 /// An `I32` argument as the `u32` it is.
 pub(crate) fn arg32(args: &[u64], i: usize) -> u32 {
     args.get(i).copied().unwrap_or(0) as u32
@@ -208,5 +211,9 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), 46);
+        assert_eq!(
+            SYSCALLS.iter().map(|s| s.params.len()).max(),
+            Some(MAX_PARAMS)
+        );
     }
 }

@@ -7,20 +7,19 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 
 use super::fd::{statx, timestamps, write_filestat};
 use super::{Call, CallResult, arg32, arg64};
-use crate::ctx::{FdEntry, Handle};
+use crate::ctx::{FdEntry, Handle, WasiCtx};
 use crate::sandbox::{self, Split};
 use crate::types::{Errno, LOOKUP_SYMLINK_FOLLOW, fdflags, filetype, oflags, rights};
 
-/// The directory behind `fd`, duplicated so the fd table is free again,
-/// after checking the fd has the rights `needed`.
-fn dir_of(call: &mut Call<'_>, fd: u32, needed: u64) -> Result<(OwnedFd, u64), Errno> {
-    let entry = call.ctx.entry(fd)?;
+/// The directory behind `fd` and the rights it hands down, after checking
+/// the fd has the rights `needed`.
+fn dir_of(ctx: &WasiCtx, fd: u32, needed: u64) -> Result<(BorrowedFd<'_>, u64), Errno> {
+    let entry = ctx.fds.get(&fd).ok_or(Errno::BADF)?;
     let Handle::Dir { fd: dir, .. } = &entry.handle else {
         return Err(Errno::NOTDIR);
     };
     entry.require(needed)?;
-    let dup = rustix::io::fcntl_dupfd_cloexec(dir, 0)?;
-    Ok((dup, entry.inheriting))
+    Ok((dir.as_fd(), entry.inheriting))
 }
 
 /// The guest path at `(ptr, len)`.
@@ -34,8 +33,8 @@ fn at(split: &Split) -> (BorrowedFd<'_>, &std::ffi::OsStr) {
 
 pub(crate) fn path_create_directory(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let path = path_arg(call, a, 1)?;
-    let (dir, _) = dir_of(call, arg32(a, 0), rights::PATH_CREATE_DIRECTORY)?;
-    let split = sandbox::split(dir.as_fd(), &path, Errno::EXIST)?;
+    let (dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_CREATE_DIRECTORY)?;
+    let split = sandbox::split(dir, &path, Errno::EXIST)?;
     let (parent, name) = at(&split);
     rustix::fs::mkdirat(parent, name, Mode::from_bits_truncate(0o777))?;
     Ok(())
@@ -55,8 +54,8 @@ fn open_path(dir: BorrowedFd<'_>, path: &[u8], lookup: u32) -> Result<OwnedFd, E
 
 pub(crate) fn path_filestat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let path = path_arg(call, a, 2)?;
-    let (dir, _) = dir_of(call, arg32(a, 0), rights::PATH_FILESTAT_GET)?;
-    let target = open_path(dir.as_fd(), &path, arg32(a, 1))?;
+    let (dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_FILESTAT_GET)?;
+    let target = open_path(dir, &path, arg32(a, 1))?;
     let st = statx(target.as_fd())?;
     write_filestat(&mut call.mem, arg64(a, 4), Some(&st))?;
     Ok(())
@@ -65,8 +64,8 @@ pub(crate) fn path_filestat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
 pub(crate) fn path_filestat_set_times(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let path = path_arg(call, a, 2)?;
     let times = timestamps(arg64(a, 4), arg64(a, 5), arg32(a, 6) as u16)?;
-    let (dir, _) = dir_of(call, arg32(a, 0), rights::PATH_FILESTAT_SET_TIMES)?;
-    let target = open_path(dir.as_fd(), &path, arg32(a, 1))?;
+    let (dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_FILESTAT_SET_TIMES)?;
+    let target = open_path(dir, &path, arg32(a, 1))?;
     // Set the times of what the O_PATH fd names (the link itself when not
     // following), not of anything reached again by name.
     rustix::fs::utimensat(
@@ -81,13 +80,13 @@ pub(crate) fn path_filestat_set_times(call: &mut Call<'_>, a: &[u64]) -> CallRes
 pub(crate) fn path_link(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let old_path = path_arg(call, a, 2)?;
     let new_path = path_arg(call, a, 5)?;
-    let (old_dir, _) = dir_of(call, arg32(a, 0), rights::PATH_LINK_SOURCE)?;
-    let (new_dir, _) = dir_of(call, arg32(a, 4), rights::PATH_LINK_TARGET)?;
+    let (old_dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_LINK_SOURCE)?;
+    let (new_dir, _) = dir_of(call.ctx, arg32(a, 4), rights::PATH_LINK_TARGET)?;
     // `SYMLINK_FOLLOW` in the old lookup flags would make the kernel follow a
     // link by name outside the sandbox's control; the link itself is linked,
     // as `linkat` does by default.
-    let old = sandbox::split(old_dir.as_fd(), &old_path, Errno::PERM)?;
-    let new = sandbox::split(new_dir.as_fd(), &new_path, Errno::EXIST)?;
+    let old = sandbox::split(old_dir, &old_path, Errno::PERM)?;
+    let new = sandbox::split(new_dir, &new_path, Errno::EXIST)?;
     let (op, on) = at(&old);
     let (np, nn) = at(&new);
     rustix::fs::linkat(op, on, np, nn, AtFlags::empty())?;
@@ -109,7 +108,7 @@ pub(crate) fn path_open(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     if oflags & oflags::TRUNC != 0 {
         needed |= rights::PATH_FILESTAT_SET_SIZE;
     }
-    let (dir, inheriting) = dir_of(call, arg32(a, 0), needed)?;
+    let (dir, inheriting) = dir_of(call.ctx, arg32(a, 0), needed)?;
     // Rights beyond what the directory hands down are dropped (wasi-libc and
     // Rust's std ask for more than they use), except writing: asking to
     // write where one may not is refused outright.
@@ -148,7 +147,7 @@ pub(crate) fn path_open(call: &mut Call<'_>, a: &[u64]) -> CallResult {
         }
     }
     let fd = sandbox::open_beneath(
-        dir.as_fd(),
+        dir,
         &path,
         flags,
         Mode::from_bits_truncate(0o666),
@@ -181,8 +180,8 @@ pub(crate) fn path_open(call: &mut Call<'_>, a: &[u64]) -> CallResult {
 pub(crate) fn path_readlink(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let path = path_arg(call, a, 1)?;
     let (buf, buf_len) = (arg64(a, 3), arg64(a, 4));
-    let (dir, _) = dir_of(call, arg32(a, 0), rights::PATH_READLINK)?;
-    let split = sandbox::split(dir.as_fd(), &path, Errno::INVAL)?;
+    let (dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_READLINK)?;
+    let split = sandbox::split(dir, &path, Errno::INVAL)?;
     let (parent, name) = at(&split);
     let target = rustix::fs::readlinkat(parent, name, Vec::new())?;
     let bytes = target.as_bytes();
@@ -197,8 +196,8 @@ pub(crate) fn path_readlink(call: &mut Call<'_>, a: &[u64]) -> CallResult {
 
 pub(crate) fn path_remove_directory(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let path = path_arg(call, a, 1)?;
-    let (dir, _) = dir_of(call, arg32(a, 0), rights::PATH_REMOVE_DIRECTORY)?;
-    let split = sandbox::split(dir.as_fd(), &path, Errno::INVAL)?;
+    let (dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_REMOVE_DIRECTORY)?;
+    let split = sandbox::split(dir, &path, Errno::INVAL)?;
     let (parent, name) = at(&split);
     rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?;
     Ok(())
@@ -207,10 +206,10 @@ pub(crate) fn path_remove_directory(call: &mut Call<'_>, a: &[u64]) -> CallResul
 pub(crate) fn path_rename(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let old_path = path_arg(call, a, 1)?;
     let new_path = path_arg(call, a, 4)?;
-    let (old_dir, _) = dir_of(call, arg32(a, 0), rights::PATH_RENAME_SOURCE)?;
-    let (new_dir, _) = dir_of(call, arg32(a, 3), rights::PATH_RENAME_TARGET)?;
-    let old = sandbox::split(old_dir.as_fd(), &old_path, Errno::BUSY)?;
-    let new = sandbox::split(new_dir.as_fd(), &new_path, Errno::BUSY)?;
+    let (old_dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_RENAME_SOURCE)?;
+    let (new_dir, _) = dir_of(call.ctx, arg32(a, 3), rights::PATH_RENAME_TARGET)?;
+    let old = sandbox::split(old_dir, &old_path, Errno::BUSY)?;
+    let new = sandbox::split(new_dir, &new_path, Errno::BUSY)?;
     let (op, on) = at(&old);
     let (np, nn) = at(&new);
     rustix::fs::renameat(op, on, np, nn)?;
@@ -220,13 +219,13 @@ pub(crate) fn path_rename(call: &mut Call<'_>, a: &[u64]) -> CallResult {
 pub(crate) fn path_symlink(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let target = path_arg(call, a, 0)?;
     let path = path_arg(call, a, 3)?;
-    let (dir, _) = dir_of(call, arg32(a, 2), rights::PATH_SYMLINK)?;
+    let (dir, _) = dir_of(call.ctx, arg32(a, 2), rights::PATH_SYMLINK)?;
     // An absolute target could never be followed inside the sandbox, and
     // would point the host's own tools outside it.
     if target.starts_with(b"/") {
         return Err(Errno::NOTCAPABLE.into());
     }
-    let split = sandbox::split(dir.as_fd(), &path, Errno::EXIST)?;
+    let split = sandbox::split(dir, &path, Errno::EXIST)?;
     let (parent, name) = at(&split);
     rustix::fs::symlinkat(sandbox::host_path(&target), parent, name)?;
     Ok(())
@@ -234,8 +233,8 @@ pub(crate) fn path_symlink(call: &mut Call<'_>, a: &[u64]) -> CallResult {
 
 pub(crate) fn path_unlink_file(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let path = path_arg(call, a, 1)?;
-    let (dir, _) = dir_of(call, arg32(a, 0), rights::PATH_UNLINK_FILE)?;
-    let split = sandbox::split(dir.as_fd(), &path, Errno::ISDIR)?;
+    let (dir, _) = dir_of(call.ctx, arg32(a, 0), rights::PATH_UNLINK_FILE)?;
+    let split = sandbox::split(dir, &path, Errno::ISDIR)?;
     let (parent, name) = at(&split);
     rustix::fs::unlinkat(parent, name, AtFlags::empty())?;
     Ok(())
