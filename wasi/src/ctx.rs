@@ -321,3 +321,42 @@ impl Handle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_grants_hold_and_hand_down_no_mutating_right() {
+        let (base, inheriting) = DirPerms::ReadOnly.rights();
+        for rights in [base, inheriting] {
+            assert_eq!(rights & (rights::DIR_MUTATING | rights::FILE_MUTATING), 0);
+            assert_ne!(rights & rights::PATH_OPEN, 0);
+            assert_ne!(rights & rights::FD_READ, 0);
+        }
+        assert_eq!(DirPerms::ReadWrite.rights(), (rights::ALL, rights::ALL));
+    }
+
+    #[test]
+    fn fds_are_stdio_then_preopens_in_order() {
+        let dir = std::env::temp_dir();
+        let ctx = WasiCtxBuilder::new()
+            .preopen_dir(&dir, "/a", DirPerms::ReadOnly)
+            .and_then(|b| b.preopen_dir(&dir, "/b", DirPerms::ReadWrite))
+            .expect("temp dir opens")
+            .build();
+        assert_eq!(ctx.fds.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert!(matches!(&ctx.fds[&4].handle, Handle::Dir { preopen: Some(n), .. } if n == b"/b"));
+        assert_eq!(ctx.free_fd(), Some(5));
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_naming_it() {
+        let err = WasiCtxBuilder::new()
+            .preopen_dir("/no/such/dir", ".", DirPerms::ReadOnly)
+            .err()
+            .expect("fails");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("/no/such/dir"), "{err}");
+    }
+}

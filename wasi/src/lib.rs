@@ -8,8 +8,8 @@
 //! [`abi::GuestMemory`], which knows the width.
 //!
 //! Files are reachable only through preopened directories, and nothing
-//! leaves them (see [`sandbox`](crate::sandbox)): paths are resolved by the
-//! kernel beneath the directory's fd. Every fd carries WASI rights, checked
+//! leaves them: paths are resolved by the kernel beneath the directory's fd
+//! (`openat2` with `RESOLVE_BENEATH`, in `src/sandbox.rs`). Every fd carries WASI rights, checked
 //! on each call; a read-only grant has no rights that change anything.
 //!
 //! ```no_run

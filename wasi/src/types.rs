@@ -345,3 +345,25 @@ pub const SUBCLOCK_ABSTIME: u16 = 1;
 
 /// `preopentype::dir`, the tag of a `prestat`.
 pub const PREOPENTYPE_DIR: u8 = 0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_errors_map_to_wasi_errnos() {
+        assert_eq!(Errno::from_host(rustix::io::Errno::NOENT), Errno::NOENT);
+        assert_eq!(Errno::from_host(rustix::io::Errno::NOTEMPTY), Errno(55));
+        assert_eq!(Errno::from(io::Error::from_raw_os_error(13)), Errno::ACCES);
+        assert_eq!(Errno::from(io::Error::other("x")), Errno::IO);
+        assert_eq!(Errno::NOTCAPABLE.0, 76);
+    }
+
+    #[test]
+    fn rights_sets_are_within_all() {
+        for set in [rights::FILE_MUTATING, rights::DIR_MUTATING, rights::STREAM] {
+            assert_eq!(set & !rights::ALL, 0);
+        }
+        assert_eq!(rights::ALL, (1 << 30) - 1);
+    }
+}

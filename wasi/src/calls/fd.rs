@@ -490,3 +490,53 @@ pub(crate) fn fd_readdir(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     call.mem.write_size(arg64(a, 4), out.len() as u64)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_times_flags() {
+        let t = timestamps(
+            1_500_000_000_000_000_007,
+            0,
+            fstflags::ATIM | fstflags::MTIM_NOW,
+        )
+        .expect("valid");
+        assert_eq!(
+            (t.last_access.tv_sec, t.last_access.tv_nsec),
+            (1_500_000_000, 7)
+        );
+        assert_eq!(t.last_modification.tv_nsec, rustix::fs::UTIME_NOW as _);
+        let t = timestamps(0, 0, 0).expect("valid");
+        assert_eq!(t.last_access.tv_nsec, rustix::fs::UTIME_OMIT as _);
+        assert_eq!(
+            timestamps(0, 0, fstflags::MTIM | fstflags::MTIM_NOW).err(),
+            Some(Errno::INVAL)
+        );
+    }
+
+    #[test]
+    fn a_short_transfer_ends_the_iovec_loop() {
+        let iovs = [(0, 4), (8, 4), (16, 4)];
+        let mut seen = Vec::new();
+        let total = each_iovec(&iovs, false, |buf, _| {
+            seen.push(buf);
+            Ok(if buf == 8 { 2 } else { 4 })
+        });
+        assert_eq!((total, seen), (Ok(6), vec![0, 8]));
+        // An error after data is a short transfer; an error first is the error.
+        let after = each_iovec(
+            &iovs,
+            false,
+            |buf, _| if buf == 0 { Ok(4) } else { Err(Errno::IO) },
+        );
+        assert_eq!(after, Ok(4));
+        assert_eq!(
+            each_iovec(&iovs, false, |_, _| Err(Errno::IO)),
+            Err(Errno::IO)
+        );
+        // A stream stops after the first data.
+        assert_eq!(each_iovec(&iovs, true, |_, _| Ok(1)), Ok(1));
+    }
+}
