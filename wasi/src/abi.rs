@@ -8,6 +8,12 @@ use wrun_runtime::ValType;
 
 use crate::types::Errno;
 
+/// The most buffers one vectored call takes (Linux's `IOV_MAX`).
+pub const IOV_MAX: u64 = 1024;
+
+/// The longest path, terminating NUL included (Linux's `PATH_MAX`).
+pub const PATH_MAX: usize = 4096;
+
 /// The address width of the guest's memory 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryWidth {
@@ -154,6 +160,11 @@ impl<'a> GuestMemory<'a> {
     /// pointer-sized fields each (8 bytes on wasm32, 16 on wasm64). Every
     /// buffer is checked to lie inside the memory.
     pub fn iovecs(&self, ptr: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
+        // More buffers than the host takes in one readv/writev: EINVAL, as
+        // there, and no allocation sized by the guest.
+        if count > IOV_MAX {
+            return Err(Errno::INVAL);
+        }
         let field = self.width.pointer_bytes();
         let total = count.checked_mul(2 * field).ok_or(Errno::FAULT)?;
         self.range(ptr, total)?;
@@ -168,9 +179,14 @@ impl<'a> GuestMemory<'a> {
         Ok(out)
     }
 
-    /// The bytes of a guest string (a path), copied out.
-    pub fn string(&self, ptr: u64, len: u64) -> Result<Vec<u8>, Errno> {
-        self.slice(ptr, len).map(<[u8]>::to_vec)
+    /// The bytes of a guest path, copied out; longer than the host's
+    /// `PATH_MAX` is `ENAMETOOLONG`.
+    pub fn path(&self, ptr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+        let bytes = self.slice(ptr, len)?;
+        if bytes.len() >= PATH_MAX {
+            return Err(Errno::NAMETOOLONG);
+        }
+        Ok(bytes.to_vec())
     }
 }
 
@@ -211,6 +227,7 @@ mod tests {
         assert_eq!(mem.iovecs(0, 2), Ok(vec![(32, 4), (40, 24)]));
         mem.write_u64(24, 25).unwrap();
         assert_eq!(mem.iovecs(0, 2), Err(Errno::FAULT));
+        assert_eq!(mem.iovecs(0, IOV_MAX + 1), Err(Errno::INVAL));
         let mut mem = GuestMemory::new(&mut bytes, MemoryWidth::W32);
         mem.write_u32(0, 8).unwrap();
         mem.write_u32(4, 2).unwrap();

@@ -450,6 +450,7 @@ pub(crate) fn fd_prestat_dir_name(call: &mut Call<'_>, a: &[u64]) -> CallResult 
 
 pub(crate) fn fd_readdir(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let (buf, buf_len, cookie) = (arg64(a, 1), arg64(a, 2), arg64(a, 3));
+    call.mem.slice(buf, buf_len)?;
     let entry = call.ctx.entry(arg32(a, 0))?;
     entry.require(rights::FD_READDIR)?;
     let Handle::Dir { fd, .. } = &entry.handle else {

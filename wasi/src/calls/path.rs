@@ -24,7 +24,7 @@ fn dir_of(ctx: &WasiCtx, fd: u32, needed: u64) -> Result<(BorrowedFd<'_>, u64), 
 
 /// The guest path at `(ptr, len)`.
 fn path_arg(call: &Call<'_>, a: &[u64], i: usize) -> Result<Vec<u8>, Errno> {
-    call.mem.string(arg64(a, i), arg64(a, i + 1))
+    call.mem.path(arg64(a, i), arg64(a, i + 1))
 }
 
 fn at(split: &Split) -> (BorrowedFd<'_>, &std::ffi::OsStr) {

@@ -15,6 +15,8 @@ use crate::types::{Errno, SUBCLOCK_ABSTIME, eventtype, rights};
 
 /// Size of a `subscription` (no pointers: the same on wasm32 and wasm64).
 const SUBSCRIPTION_BYTES: u64 = 48;
+/// The most subscriptions one call takes.
+const MAX_SUBSCRIPTIONS: u64 = 4096;
 /// Size of an `event`.
 const EVENT_BYTES: u64 = 32;
 
@@ -40,7 +42,9 @@ struct Waiter {
 
 pub(crate) fn poll_oneoff(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let (subs, out, count, nevents_ptr) = (arg64(a, 0), arg64(a, 1), arg64(a, 2), arg64(a, 3));
-    if count == 0 {
+    // Like poll(2) beyond its fd limit: EINVAL, and no allocation sized by
+    // the guest.
+    if count == 0 || count > MAX_SUBSCRIPTIONS {
         return Err(Errno::INVAL.into());
     }
     call.mem.slice(
