@@ -9,8 +9,9 @@
 //!
 //! Files are reachable only through preopened directories, and nothing
 //! leaves them: paths are resolved by the kernel beneath the directory's fd
-//! (`openat2` with `RESOLVE_BENEATH`, in `src/sandbox.rs`). Every fd carries WASI rights, checked
-//! on each call; a read-only grant has no rights that change anything.
+//! (`openat2` with `RESOLVE_BENEATH`, in `src/sandbox.rs`). Every fd carries
+//! WASI rights, checked on each call; a read-only grant has no rights that
+//! change anything. See `README.md` for what the `wrun` CLI passes.
 //!
 //! ```no_run
 //! use wrun_runtime::{Engine, Module};
