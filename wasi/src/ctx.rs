@@ -44,10 +44,13 @@ pub(crate) enum Stream {
 /// What an fd refers to.
 pub(crate) enum Handle {
     /// A standard stream; `host_fd` is the inherited host descriptor, if any
-    /// (for `fdstat`, `filestat` and `poll_oneoff`).
+    /// (for `fdstat`, `filestat` and `poll_oneoff`). `nonblocking` is the
+    /// guest's `NONBLOCK` flag, emulated: the host's own descriptor is
+    /// shared with the host's terminal and is left as it is.
     Stream {
         stream: Stream,
         host_fd: Option<BorrowedFd<'static>>,
+        nonblocking: bool,
     },
     /// A file opened through `path_open`.
     File(std::fs::File),
@@ -170,7 +173,11 @@ impl Default for WasiCtxBuilder {
 
 fn stream_entry(stream: Stream, host_fd: Option<BorrowedFd<'static>>) -> FdEntry {
     FdEntry {
-        handle: Handle::Stream { stream, host_fd },
+        handle: Handle::Stream {
+            stream,
+            host_fd,
+            nonblocking: false,
+        },
         base: rights::STREAM,
         inheriting: 0,
     }

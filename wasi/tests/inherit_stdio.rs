@@ -26,6 +26,23 @@ const ECHO: &str = r#"(module
       (drop (call $st (i32.const 0) (i32.const 200)))
       (call $exit (i32.add (i32.const 40) (i32.load8_u (i32.const 200))))))"#;
 
+/// Sets NONBLOCK on stdin and reads it while it is empty but open: exits
+/// with 10 × (the flags fdstat reports) + the errno of the read.
+const NONBLOCKING_READ: &str = r#"(module
+    (import "wasi_snapshot_preview1" "fd_read" (func $r (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $set (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $st (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+      (local $errno i32)
+      (if (call $set (i32.const 0) (i32.const 4)) (then (call $exit (i32.const 1))))
+      (drop (call $st (i32.const 0) (i32.const 200)))
+      (i32.store (i32.const 0) (i32.const 100))
+      (i32.store (i32.const 4) (i32.const 64))
+      (local.set $errno (call $r (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (call $exit (i32.add (i32.mul (i32.load16_u (i32.const 202)) (i32.const 10)) (local.get $errno)))))"#;
+
 const CHILD_VAR: &str = "WRUN_WASI_INHERIT_STDIO_CHILD";
 
 #[test]
@@ -33,7 +50,12 @@ fn child_runs_the_guest_on_inherited_stdio() {
     if std::env::var_os(CHILD_VAR).is_none() {
         return;
     }
-    let module = Module::new(&Engine::default(), ECHO).expect("valid");
+    let wat = if std::env::var_os(CHILD_VAR).is_some_and(|v| v == "nonblocking") {
+        NONBLOCKING_READ
+    } else {
+        ECHO
+    };
+    let module = Module::new(&Engine::default(), wat).expect("valid");
     let ctx = WasiCtxBuilder::new().inherit_stdio().build();
     let status = wrun_wasi::run_command(&module, ctx).expect("runs");
     // Leave before the test harness prints anything more.
@@ -72,4 +94,26 @@ fn guest_uses_the_hosts_stdin_stdout_and_stderr() {
         Some(40),
         "stdout: {stdout}\nstderr: {stderr}"
     );
+}
+
+#[test]
+fn nonblocking_stdin_is_emulated_without_touching_the_host_fd() {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "child_runs_the_guest_on_inherited_stdio",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_VAR, "nonblocking")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn the test binary");
+    // Held open and empty while the guest reads.
+    let stdin = child.stdin.take().expect("stdin");
+    let status = child.wait().expect("child");
+    drop(stdin);
+    // fdstat says NONBLOCK (4); the read is EAGAIN (6) instead of blocking.
+    assert_eq!(status.code(), Some(4 * 10 + 6));
 }

@@ -7,6 +7,7 @@ use std::num::NonZeroU64;
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::FileExt;
 
+use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{
     Advice, AtFlags, FallocateFlags, OFlags, SeekFrom, StatxFlags, Timespec, Timestamps,
 };
@@ -91,8 +92,21 @@ fn read_handle(handle: &mut Handle, dst: &mut [u8]) -> Result<usize, Errno> {
     match handle {
         Handle::Stream {
             stream: Stream::Reader(r),
-            ..
-        } => Ok(r.read(dst)?),
+            host_fd,
+            nonblocking,
+        } => {
+            if *nonblocking && let Some(fd) = host_fd {
+                let mut probe = [PollFd::new(fd, PollFlags::IN)];
+                let zero = rustix::time::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                if rustix::event::poll(&mut probe, Some(&zero))? == 0 {
+                    return Err(Errno::AGAIN);
+                }
+            }
+            Ok(r.read(dst)?)
+        }
         Handle::Stream { .. } => Err(Errno::BADF),
         Handle::File(f) => Ok(f.read(dst)?),
         Handle::Dir { .. } => Err(Errno::ISDIR),
@@ -266,6 +280,12 @@ pub(crate) fn fd_fdstat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let entry = call.ctx.entry(arg32(a, 0))?;
     let ftype = handle_filetype(&entry.handle)?;
     let mut flags = 0u16;
+    if let Handle::Stream {
+        nonblocking: true, ..
+    } = entry.handle
+    {
+        flags |= fdflags::NONBLOCK;
+    }
     if let Handle::File(_) = entry.handle {
         let host = rustix::fs::fcntl_getfl(entry.handle.host_fd().ok_or(Errno::BADF)?)?;
         for (h, w) in [
@@ -292,21 +312,29 @@ pub(crate) fn fd_fdstat_set_flags(call: &mut Call<'_>, a: &[u64]) -> CallResult 
     let wanted = arg32(a, 1) as u16;
     let entry = call.ctx.entry(arg32(a, 0))?;
     entry.require(rights::FD_FDSTAT_SET_FLAGS)?;
-    match &entry.handle {
+    match &mut entry.handle {
         Handle::File(f) => {
             // Linux changes only O_APPEND and O_NONBLOCK on an open file.
             if wanted & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
                 return Err(Errno::NOTSUP.into());
             }
-            let mut host = rustix::fs::fcntl_getfl(f)?;
+            let mut host = rustix::fs::fcntl_getfl(&*f)?;
             host.set(OFlags::APPEND, wanted & fdflags::APPEND != 0);
             host.set(OFlags::NONBLOCK, wanted & fdflags::NONBLOCK != 0);
-            rustix::fs::fcntl_setfl(f, host)?;
+            rustix::fs::fcntl_setfl(&*f, host)?;
             Ok(())
         }
-        // The host's own streams are not the guest's to reconfigure.
-        Handle::Stream { .. } | Handle::Dir { .. } if wanted == 0 => Ok(()),
-        Handle::Stream { .. } | Handle::Dir { .. } => Err(Errno::NOTSUP.into()),
+        // Only NONBLOCK means something on a stream (APPEND is moot, as on
+        // a pipe); it is emulated so the host's descriptor stays blocking.
+        Handle::Stream { nonblocking, .. } => {
+            if wanted & !(fdflags::NONBLOCK | fdflags::APPEND) != 0 {
+                return Err(Errno::NOTSUP.into());
+            }
+            *nonblocking = wanted & fdflags::NONBLOCK != 0;
+            Ok(())
+        }
+        Handle::Dir { .. } if wanted == 0 => Ok(()),
+        Handle::Dir { .. } => Err(Errno::NOTSUP.into()),
     }
 }
 
