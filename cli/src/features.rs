@@ -113,7 +113,7 @@ pub const PROPOSALS: &[Proposal] = &[
     interp("wide-arithmetic", "128-bit add/sub/mul helpers", NotYet),
     interp(
         "custom-page-sizes",
-        "memories with 1-byte pages",
+        "1-byte pages: modelled in the runtime, but validation does not enable them yet",
         ParsedUntested,
     ),
 ];

@@ -41,6 +41,11 @@ Exit codes: 0 success; 1 error (bad file, malformed or invalid module,
 link error, limit exceeded); 2 bad command line; 134 the program trapped
 or an exception escaped to the host.";
 
+const RUN_AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 error (bad file, malformed or invalid module,
+unknown import, limit exceeded); 134 the program trapped (the message and
+its wasm backtrace go to stderr) or an exception escaped.";
+
 #[derive(Parser, Debug)]
 #[command(name = "wrun", version, about = "A WebAssembly 3.0 runtime", after_help = AFTER_HELP)]
 struct Cli {
@@ -51,6 +56,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a module's `_start`, or call one export with `--invoke`.
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
     /// Check that a module is well formed and valid.
     Validate {

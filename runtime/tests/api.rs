@@ -723,3 +723,128 @@ fn compile_errors_carry_kind_and_offset() {
         other => panic!("expected a compile error, got {other:?}"),
     }
 }
+
+// ---- re-entrancy ----------------------------------------------------------------------
+
+#[test]
+fn host_function_calls_back_into_wasm() {
+    let wat = r#"(module $reenter
+        (import "host" "twice" (func $twice (param i32) (result i32)))
+        (func $inc (export "inc") (param i32) (result i32)
+            local.get 0 i32.const 1 i32.add)
+        (func $boom (export "boom") (param i32) (result i32) unreachable)
+        (func (export "run") (param i32) (result i32)
+            local.get 0 call $twice))"#;
+    let (mut store, instance) = instantiate_with(&Config::new(), "inc", wat, |l| {
+        l.func_wrap(
+            "host",
+            "twice",
+            |mut caller: Caller<'_, &'static str>, x: i32| -> Result<i32, Error> {
+                let name = *caller.data();
+                let f = caller
+                    .get_export(name)
+                    .and_then(Extern::into_func)
+                    .ok_or_else(|| Error::from(Trap::host("no such export")))?;
+                let mut out = [Val::I32(0)];
+                f.call(&mut caller, &[Val::I32(x)], &mut out)?;
+                f.call(&mut caller, &[out[0]], &mut out)?;
+                match out[0] {
+                    Val::I32(r) => Ok(r),
+                    _ => Err(Trap::host("bad result").into()),
+                }
+            },
+        )
+        .unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        call(&mut store, instance, "run", &[Val::I32(40)]).unwrap(),
+        [Val::I32(42)]
+    );
+    // A trap in the inner wasm call propagates through the host function.
+    *store.data_mut() = "boom";
+    let trap = expect_trap(call(&mut store, instance, "run", &[Val::I32(0)]));
+    assert_eq!(trap.kind(), TrapKind::Unreachable);
+    assert_eq!(frame_names(&trap).first().map(String::as_str), Some("boom"));
+    // And the store still works afterwards.
+    *store.data_mut() = "inc";
+    assert_eq!(
+        call(&mut store, instance, "run", &[Val::I32(1)]).unwrap(),
+        [Val::I32(3)]
+    );
+}
+
+#[test]
+fn exception_thrown_through_a_host_function_is_caught_by_wasm() {
+    let wat = r#"(module
+        (import "host" "call" (func $call))
+        (tag $t (export "t") (param i32))
+        (func (export "thrower") i32.const 11 throw $t)
+        (func (export "run") (result i32)
+            (block $h (result i32)
+                (try_table (catch $t $h) call $call)
+                i32.const -1)))"#;
+    let (mut store, instance) = instantiate_with(&Config::new(), (), wat, |l| {
+        l.func_wrap(
+            "host",
+            "call",
+            |mut caller: Caller<'_, ()>| -> Result<(), Error> {
+                let f = caller
+                    .get_export("thrower")
+                    .and_then(Extern::into_func)
+                    .ok_or_else(|| Error::from(Trap::host("no thrower")))?;
+                f.call(&mut caller, &[], &mut [])
+            },
+        )
+        .unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        call(&mut store, instance, "run", &[]).unwrap(),
+        [Val::I32(11)]
+    );
+}
+
+#[test]
+fn tail_calls_run_in_constant_stack() {
+    let wat = r#"(module
+        (func $count (export "count") (param i64 i64) (result i64)
+            local.get 0 i64.eqz
+            if (result i64)
+                local.get 1
+            else
+                local.get 0 i64.const 1 i64.sub
+                local.get 1 i64.const 1 i64.add
+                return_call $count
+            end))"#;
+    let mut config = Config::new();
+    config.max_call_depth(1000);
+    let (mut store, instance) = instantiate_with(&config, (), wat, |_| {}).unwrap();
+    assert_eq!(
+        call(
+            &mut store,
+            instance,
+            "count",
+            &[Val::I64(1_000_000), Val::I64(0)]
+        )
+        .unwrap(),
+        [Val::I64(1_000_000)]
+    );
+}
+
+#[test]
+fn trap_in_start_function_fails_instantiation() {
+    let err = instantiate_err(
+        &Config::new(),
+        (),
+        r#"(module $s (func $init unreachable) (start $init))"#,
+        |_| {},
+    );
+    match err {
+        Error::Trap(t) => {
+            assert_eq!(t.kind(), TrapKind::Unreachable);
+            assert_eq!(frame_names(&t), ["init"]);
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
