@@ -848,3 +848,19 @@ fn trap_in_start_function_fails_instantiation() {
         other => panic!("expected a trap, got {other:?}"),
     }
 }
+
+#[test]
+fn handles_from_another_store_are_usage_errors() {
+    let (mut store_a, instance_a) = instantiate(GROW);
+    let (mut store_b, _instance_b) = instantiate(GROW);
+    let grow = instance_a.get_func(&store_a, "grow").unwrap();
+    let mut out = [Val::I32(0)];
+    assert!(matches!(
+        grow.call(&mut store_b, &[Val::I32(0)], &mut out),
+        Err(Error::Usage(_))
+    ));
+    assert!(instance_a.get_export(&store_b, "grow").is_none());
+    // The handle still works in its own store.
+    grow.call(&mut store_a, &[Val::I32(0)], &mut out).unwrap();
+    assert_eq!(out, [Val::I32(1)]);
+}
