@@ -46,48 +46,45 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times.get(times.len() / 2).copied().unwrap_or_default()
 }
 
-/// Calls `run(n)` `reps` times, checking every result against `expected`.
-fn measure(
-    engine: &'static str,
-    runner: &mut dyn Runner,
-    w: &Workload,
-    n: i32,
-    reps: usize,
-    expected: i64,
-) -> Result<Measured, String> {
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let (result, elapsed) = runner
-            .call(n)
-            .map_err(|e| format!("{} on {engine}: {e}", w.name))?;
-        if result != expected {
-            return Err(format!(
-                "{} on {engine}: result {result} differs from the native result {expected}",
-                w.name
-            ));
-        }
-        times.push(elapsed);
-    }
-    Ok(Measured {
-        engine,
-        median: median(times),
-    })
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1e3)
 }
 
+/// Prepares the workload on every engine, then calls `run(n)` `reps`
+/// times on each, round-robin so that a change in machine load affects
+/// all engines alike, checking every result against the native one.
 fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, String> {
     let mut native = Native(w.native);
     let (expected, _) = native.call(n)?;
-    let mut rows = Vec::new();
+    let mut runners: Vec<(&'static str, Box<dyn Runner>)> = Vec::new();
     for (engine, prepare) in ENGINES {
-        let mut runner = prepare(w.source).map_err(|e| format!("{} on {engine}: {e}", w.name))?;
-        rows.push(measure(engine, runner.as_mut(), w, n, reps, expected)?);
+        let runner = prepare(w.source).map_err(|e| format!("{} on {engine}: {e}", w.name))?;
+        runners.push((engine, runner));
     }
-    rows.push(measure("native", &mut native, w, n, reps, expected)?);
-    Ok(rows)
+    runners.push(("native", Box::new(native)));
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); runners.len()];
+    for _ in 0..reps {
+        for ((engine, runner), times) in runners.iter_mut().zip(&mut times) {
+            let (result, elapsed) = runner
+                .call(n)
+                .map_err(|e| format!("{} on {engine}: {e}", w.name))?;
+            if result != expected {
+                return Err(format!(
+                    "{} on {engine}: result {result} differs from the native result {expected}",
+                    w.name
+                ));
+            }
+            times.push(elapsed);
+        }
+    }
+    Ok(runners
+        .iter()
+        .zip(times)
+        .map(|((engine, _), times)| Measured {
+            engine,
+            median: median(times),
+        })
+        .collect())
 }
 
 fn main() -> ExitCode {
@@ -144,4 +141,31 @@ fn main() -> ExitCode {
     }
     println!("median of {reps} run(s) each; every result matched the native one");
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_that_differs_from_native_is_an_error() {
+        let wrong = Workload {
+            native: |_| 12345,
+            ..WORKLOADS[0]
+        };
+        let err = run_workload(&wrong, 10, 1)
+            .err()
+            .expect("mismatch reported");
+        assert!(
+            err.contains("differs from the native result 12345"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_engine_and_native_are_measured() {
+        let rows = run_workload(&WORKLOADS[0], 10, 3).expect("fib(10) agrees");
+        let engines: Vec<&str> = rows.iter().map(|m| m.engine).collect();
+        assert_eq!(engines, ["wrun", "wasmi", "native"]);
+    }
 }
