@@ -305,6 +305,11 @@ fn bad_flags_are_usage_errors() {
     assert!(stderr(&o).contains("lots"), "{}", stderr(&o));
     let o = wrun(&[]);
     assert_eq!(code(&o), USAGE);
+    let o = wrun(&["spec", "--frobnicate"]);
+    assert_eq!(code(&o), USAGE);
+    let o = wrun(&["run", "--max-memory", "12Q", "x.wasm"]);
+    assert_eq!(code(&o), USAGE);
+    assert!(stderr(&o).contains("unknown size suffix"), "{}", stderr(&o));
     let o = wrun(&["--help"]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("Exit codes"), "{}", stdout(&o));
