@@ -8,9 +8,82 @@ use wasmparser::{Validator, WasmFeatures};
 use crate::error::{CompileError, CompileErrorKind, Error, Result};
 use crate::types::{FuncType, HeapType, RefType, TypeId, ValType};
 
+/// A WebAssembly proposal that can be switched on or off in a [`Config`].
+/// The default set is Wasm 3.0 (minus threads); older proposal test suites
+/// run with the set of their era, since Wasm 3.0 relaxed rules they assert
+/// (e.g. multi-memory made a second memory valid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Proposal {
+    /// Mutable imported/exported globals.
+    MutableGlobal,
+    /// Sign-extension operators.
+    SignExtension,
+    /// Non-trapping float-to-int conversions.
+    SaturatingFloatToInt,
+    /// Multiple results and block parameters.
+    MultiValue,
+    /// Bulk memory and table operations, passive segments.
+    BulkMemory,
+    /// Reference types and multiple tables.
+    ReferenceTypes,
+    /// 128-bit SIMD (validated; not executable yet).
+    Simd,
+    /// Relaxed SIMD (validated; not executable yet).
+    RelaxedSimd,
+    /// 64-bit memories and tables.
+    Memory64,
+    /// Multiple memories.
+    MultiMemory,
+    /// Tail calls.
+    TailCall,
+    /// Typed function references.
+    FunctionReferences,
+    /// Exception handling with `try_table` and exnref.
+    Exceptions,
+    /// The legacy `try`/`catch`/`delegate`/`rethrow` instructions.
+    LegacyExceptions,
+    /// Extended constant expressions.
+    ExtendedConst,
+    /// Garbage collection (validated; not executable yet).
+    Gc,
+    /// Threads and atomics (validated; not executable).
+    Threads,
+    /// Custom page sizes.
+    CustomPageSizes,
+    /// 128-bit wide arithmetic (validated; not executable).
+    WideArithmetic,
+}
+
+impl Proposal {
+    fn flags(self) -> WasmFeatures {
+        match self {
+            Proposal::MutableGlobal => WasmFeatures::MUTABLE_GLOBAL,
+            Proposal::SignExtension => WasmFeatures::SIGN_EXTENSION,
+            Proposal::SaturatingFloatToInt => WasmFeatures::SATURATING_FLOAT_TO_INT,
+            Proposal::MultiValue => WasmFeatures::MULTI_VALUE,
+            Proposal::BulkMemory => WasmFeatures::BULK_MEMORY,
+            Proposal::ReferenceTypes => WasmFeatures::REFERENCE_TYPES,
+            Proposal::Simd => WasmFeatures::SIMD,
+            Proposal::RelaxedSimd => WasmFeatures::RELAXED_SIMD,
+            Proposal::Memory64 => WasmFeatures::MEMORY64,
+            Proposal::MultiMemory => WasmFeatures::MULTI_MEMORY,
+            Proposal::TailCall => WasmFeatures::TAIL_CALL,
+            Proposal::FunctionReferences => WasmFeatures::FUNCTION_REFERENCES,
+            Proposal::Exceptions => WasmFeatures::EXCEPTIONS,
+            Proposal::LegacyExceptions => WasmFeatures::LEGACY_EXCEPTIONS,
+            Proposal::ExtendedConst => WasmFeatures::EXTENDED_CONST,
+            Proposal::Gc => WasmFeatures::GC,
+            Proposal::Threads => WasmFeatures::THREADS,
+            Proposal::CustomPageSizes => WasmFeatures::CUSTOM_PAGE_SIZES,
+            Proposal::WideArithmetic => WasmFeatures::WIDE_ARITHMETIC,
+        }
+    }
+}
+
 /// Settings that apply to every module and store of an engine.
 #[derive(Clone, Debug)]
 pub struct Config {
+    pub(crate) features: WasmFeatures,
     pub(crate) max_memory_bytes: u64,
     pub(crate) max_table_elements: u64,
     pub(crate) max_call_depth: u32,
@@ -21,6 +94,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            features: default_features(),
             max_memory_bytes: 4 << 30,
             max_table_elements: 10_000_000,
             max_call_depth: 50_000,
@@ -34,6 +108,26 @@ impl Config {
     /// The default configuration.
     pub fn new() -> Config {
         Config::default()
+    }
+
+    /// Enables or disables a proposal for modules compiled by the engine.
+    pub fn wasm_proposal(&mut self, proposal: Proposal, enable: bool) -> &mut Config {
+        self.features.set(proposal.flags(), enable);
+        self
+    }
+
+    /// Enables exactly the Wasm 1.0 feature set plus `extra`.
+    pub fn wasm_1_0_with(&mut self, extra: &[Proposal]) -> &mut Config {
+        self.features = WasmFeatures::WASM1;
+        for p in extra {
+            self.features.insert(p.flags());
+        }
+        self
+    }
+
+    /// Whether a proposal is enabled.
+    pub fn proposal_enabled(&self, proposal: Proposal) -> bool {
+        self.features.contains(proposal.flags())
     }
 
     /// The most bytes any one linear memory may hold. Instantiating a memory
@@ -152,7 +246,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// An engine with the given configuration.
     pub fn new(config: &Config) -> Engine {
-        let features = enabled_features();
+        let features = config.features;
         Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
@@ -196,7 +290,17 @@ impl Engine {
 
     /// Whether canonical type `sub` matches `sup` (Wasm 3.0 §3.3.2 subtyping).
     pub(crate) fn type_matches(&self, sub: TypeId, sup: TypeId) -> bool {
-        sub == sup || self.registry().is_subtype(sub, sup)
+        if sub == sup {
+            return true;
+        }
+        let reg = self.registry();
+        if reg.is_subtype(sub, sup) {
+            return true;
+        }
+        // Without GC there are no rec groups and wasmparser does not
+        // canonicalise ids: function types are then equal by structure.
+        !self.inner.features.contains(WasmFeatures::GC)
+            && matches!((reg.get(sub), reg.get(sup)), (Some(a), Some(b)) if a.func.is_some() && a.func == b.func)
     }
 
     /// Gives a host-defined signature its canonical id by validating a
@@ -241,10 +345,11 @@ impl Engine {
     }
 }
 
-/// The proposals wrun accepts at validation. Threads are masked off (the
-/// WASM3 preset includes them); SIMD and GC validate but are refused at
-/// translation with an "unsupported" error until their tiers exist.
-fn enabled_features() -> WasmFeatures {
+/// The proposals wrun accepts at validation by default: Wasm 3.0. Threads
+/// are masked off (the WASM3 preset includes them); SIMD and GC validate but
+/// are refused at translation with an "unsupported" error until their tiers
+/// exist.
+fn default_features() -> WasmFeatures {
     let mut f = WasmFeatures::WASM3;
     f.remove(WasmFeatures::THREADS);
     f.remove(WasmFeatures::SHARED_EVERYTHING_THREADS);

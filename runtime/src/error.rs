@@ -212,6 +212,9 @@ pub enum Error {
     Limit(String),
     /// A host-side usage error (wrong argument types, foreign store, …).
     Usage(String),
+    /// A host function ended the program with an exit status (WASI
+    /// `proc_exit`); it unwinds every wasm frame like a trap but is not one.
+    Exit(i32),
 }
 
 impl Error {
@@ -255,6 +258,7 @@ impl fmt::Display for Error {
             Error::Exception(e) => write!(f, "uncaught wasm exception (tag {:?})", e.tag()),
             Error::Limit(m) => write!(f, "limit exceeded: {m}"),
             Error::Usage(m) => write!(f, "{m}"),
+            Error::Exit(code) => write!(f, "exited with status {code}"),
         }
     }
 }

@@ -388,7 +388,7 @@ pub(crate) fn new_memory(store: &mut StoreInner, ty: MemoryType) -> Result<u32> 
         .max
         .and_then(|m| m.checked_mul(ty.page_size()))
         .unwrap_or(u64::MAX);
-    let bytes = ty.min.checked_mul(ty.page_size()).unwrap_or(u64::MAX);
+    let bytes = ty.min.saturating_mul(ty.page_size());
     if bytes > config_max || usize::try_from(bytes).is_err() {
         return Err(Error::Limit(format!(
             "memory of {} pages ({bytes} bytes) exceeds the configured maximum of {config_max} bytes per memory",
@@ -424,6 +424,38 @@ pub(crate) fn new_table(store: &mut StoreInner, ty: TableType, init: RawVal) -> 
         max_elems,
     });
     Ok(store.tables.len() as u32 - 1)
+}
+
+/// Wasm 1.0 §4.5.4: without bulk memory, every active segment is checked
+/// before any is written, and a misfit makes the module unlinkable.
+fn check_segments_fit(
+    inner: &StoreInner,
+    m: &crate::module::ModuleInner,
+    data: &InstanceData,
+) -> Result<()> {
+    for seg in &m.elems {
+        if let ElemMode::Active { table, offset } = &seg.mode {
+            let offset = eval_const(inner, &data.funcs, &data.globals, offset)? as u32 as u64;
+            let len = inner.tables[data.tables[*table as usize] as usize]
+                .elems
+                .len() as u64;
+            if offset + seg.items.len() as u64 > len {
+                return Err(Error::Link("elements segment does not fit".into()));
+            }
+        }
+    }
+    for seg in &m.datas {
+        if let DataMode::Active { mem, offset } = &seg.mode {
+            let offset = eval_const(inner, &data.funcs, &data.globals, offset)? as u32 as u64;
+            let len = inner.memories[data.memories[*mem as usize] as usize]
+                .data
+                .len() as u64;
+            if offset + seg.bytes.len() as u64 > len {
+                return Err(Error::Link("data segment does not fit".into()));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn instantiate<T: 'static>(
@@ -517,6 +549,14 @@ pub(crate) fn instantiate<T: 'static>(
         index: instance_index,
     };
 
+    if !inner
+        .engine
+        .inner
+        .features
+        .contains(wasmparser::WasmFeatures::BULK_MEMORY)
+    {
+        check_segments_fit(inner, m, &data)?;
+    }
     // Active segments, in order (Wasm 3.0 §4.5.4 steps 14–15): a segment
     // out of bounds traps, leaving earlier writes in place.
     for (i, seg) in m.elems.iter().enumerate() {

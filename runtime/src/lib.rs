@@ -19,7 +19,7 @@ mod store;
 mod types;
 mod values;
 
-pub use engine::{Config, Engine};
+pub use engine::{Config, Engine, Proposal};
 pub use error::{CompileError, CompileErrorKind, Error, FrameInfo, Result, Trap, TrapKind};
 pub use func::{Caller, Func, HostFn, IntoFunc, WasmResults, WasmTy, WithCaller};
 pub use instance::{Extern, Global, Instance, Memory, Table, Tag};

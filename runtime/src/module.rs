@@ -297,6 +297,12 @@ impl Module {
         })
     }
 
+    /// The types of every memory, imported ones first (memory 0 decides
+    /// whether WASI pointers are 32- or 64-bit).
+    pub fn memory_types(&self) -> &[MemoryType] {
+        &self.inner.memories
+    }
+
     /// The module's sections in binary order.
     pub fn sections(&self) -> &[SectionInfo] {
         &self.inner.sections

@@ -28,6 +28,26 @@ fn from_f64(x: f64) -> u64 {
     x.to_bits()
 }
 
+/// Rounding may hand a signalling NaN input back unchanged; the spec wants
+/// an arithmetic NaN (quiet bit set) from every float operator (§4.3.3).
+#[inline(always)]
+fn quiet_f32(x: f32) -> f32 {
+    if x.is_nan() {
+        f32::from_bits(x.to_bits() | 0x0040_0000)
+    } else {
+        x
+    }
+}
+
+#[inline(always)]
+fn quiet_f64(x: f64) -> f64 {
+    if x.is_nan() {
+        f64::from_bits(x.to_bits() | 0x0008_0000_0000_0000)
+    } else {
+        x
+    }
+}
+
 #[inline(always)]
 fn b(x: bool) -> u64 {
     u64::from(x)
@@ -200,12 +220,10 @@ pub(crate) fn exec(op: NumOp, stack: &mut [u64], sp: &mut usize) -> Result<(), T
             }
         }),
         N::I32DivU => bin_trap!(|a, c| {
-            let (a, c) = (u32_(a), u32_(c));
-            if c == 0 {
-                Err(TrapKind::IntegerDivideByZero)
-            } else {
-                Ok(u32c(a / c))
-            }
+            u32_(a)
+                .checked_div(u32_(c))
+                .map(u32c)
+                .ok_or(TrapKind::IntegerDivideByZero)
         }),
         N::I32RemS => bin_trap!(|a, c| {
             let (a, c) = (i32_(a), i32_(c));
@@ -247,13 +265,9 @@ pub(crate) fn exec(op: NumOp, stack: &mut [u64], sp: &mut usize) -> Result<(), T
                 Ok((a / c) as u64)
             }
         }),
-        N::I64DivU => bin_trap!(|a: u64, c: u64| {
-            if c == 0 {
-                Err(TrapKind::IntegerDivideByZero)
-            } else {
-                Ok(a / c)
-            }
-        }),
+        N::I64DivU => {
+            bin_trap!(|a: u64, c: u64| a.checked_div(c).ok_or(TrapKind::IntegerDivideByZero))
+        }
         N::I64RemS => bin_trap!(|a: u64, c: u64| {
             let (a, c) = (a as i64, c as i64);
             if c == 0 {
@@ -279,11 +293,11 @@ pub(crate) fn exec(op: NumOp, stack: &mut [u64], sp: &mut usize) -> Result<(), T
         N::I64Rotr => bin!(|a: u64, c: u64| a.rotate_right((c % 64) as u32)),
         N::F32Abs => un!(|a: u64| a & 0x7fff_ffff),
         N::F32Neg => un!(|a: u64| (a ^ 0x8000_0000) & 0xffff_ffff),
-        N::F32Ceil => un!(|a| from_f32(f32_of(a).ceil())),
-        N::F32Floor => un!(|a| from_f32(f32_of(a).floor())),
-        N::F32Trunc => un!(|a| from_f32(f32_of(a).trunc())),
-        N::F32Nearest => un!(|a| from_f32(f32_of(a).round_ties_even())),
-        N::F32Sqrt => un!(|a| from_f32(f32_of(a).sqrt())),
+        N::F32Ceil => un!(|a| from_f32(quiet_f32(f32_of(a).ceil()))),
+        N::F32Floor => un!(|a| from_f32(quiet_f32(f32_of(a).floor()))),
+        N::F32Trunc => un!(|a| from_f32(quiet_f32(f32_of(a).trunc()))),
+        N::F32Nearest => un!(|a| from_f32(quiet_f32(f32_of(a).round_ties_even()))),
+        N::F32Sqrt => un!(|a| from_f32(quiet_f32(f32_of(a).sqrt()))),
         N::F32Add => bin!(|a, c| from_f32(f32_of(a) + f32_of(c))),
         N::F32Sub => bin!(|a, c| from_f32(f32_of(a) - f32_of(c))),
         N::F32Mul => bin!(|a, c| from_f32(f32_of(a) * f32_of(c))),
@@ -293,11 +307,11 @@ pub(crate) fn exec(op: NumOp, stack: &mut [u64], sp: &mut usize) -> Result<(), T
         N::F32Copysign => bin!(|a: u64, c: u64| (a & 0x7fff_ffff) | (c & 0x8000_0000)),
         N::F64Abs => un!(|a: u64| a & 0x7fff_ffff_ffff_ffff),
         N::F64Neg => un!(|a: u64| a ^ 0x8000_0000_0000_0000),
-        N::F64Ceil => un!(|a| from_f64(f64_of(a).ceil())),
-        N::F64Floor => un!(|a| from_f64(f64_of(a).floor())),
-        N::F64Trunc => un!(|a| from_f64(f64_of(a).trunc())),
-        N::F64Nearest => un!(|a| from_f64(f64_of(a).round_ties_even())),
-        N::F64Sqrt => un!(|a| from_f64(f64_of(a).sqrt())),
+        N::F64Ceil => un!(|a| from_f64(quiet_f64(f64_of(a).ceil()))),
+        N::F64Floor => un!(|a| from_f64(quiet_f64(f64_of(a).floor()))),
+        N::F64Trunc => un!(|a| from_f64(quiet_f64(f64_of(a).trunc()))),
+        N::F64Nearest => un!(|a| from_f64(quiet_f64(f64_of(a).round_ties_even()))),
+        N::F64Sqrt => un!(|a| from_f64(quiet_f64(f64_of(a).sqrt()))),
         N::F64Add => bin!(|a, c| from_f64(f64_of(a) + f64_of(c))),
         N::F64Sub => bin!(|a, c| from_f64(f64_of(a) - f64_of(c))),
         N::F64Mul => bin!(|a, c| from_f64(f64_of(a) * f64_of(c))),
