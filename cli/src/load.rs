@@ -45,9 +45,16 @@ pub fn compile(engine: &Engine, path: &Path) -> Result<Module, Failure> {
     Module::from_binary(engine, &binary).map_err(|e| file_error(path, &e))
 }
 
-/// An error about the module in `path`, with the right exit code.
+/// An error about the module in `path`, with the right exit code. A
+/// program that exits (WASI `proc_exit`) ends silently with its status.
 pub fn file_error(path: &Path, e: &Error) -> Failure {
     let code = match e {
+        Error::Exit(status) => {
+            return Failure {
+                message: String::new(),
+                code: *status,
+            };
+        }
         Error::Trap(_) | Error::Exception(_) => exit::TRAP,
         _ => exit::ERROR,
     };
@@ -80,6 +87,22 @@ pub fn validate(path: &Path) -> Result<i32, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_error() {
+        let path = Path::new("m.wasm");
+        let exit = file_error(path, &Error::Exit(3));
+        assert_eq!((exit.code, exit.message.as_str()), (3, ""));
+        let trap = file_error(path, &Error::Trap(wrun_runtime::Trap::host("x")));
+        assert_eq!(trap.code, exit::TRAP);
+        let link = file_error(path, &Error::Link("unknown import".into()));
+        assert_eq!(link.code, exit::ERROR);
+        assert!(
+            link.message.starts_with("m.wasm: link error"),
+            "{}",
+            link.message
+        );
+    }
 
     #[test]
     fn text_errors_become_one_line() {

@@ -146,7 +146,8 @@ fn parse_byte_size(text: &str) -> Result<u64, String> {
 /// A failed command: what to print and the exit code.
 #[derive(Debug)]
 pub struct Failure {
-    /// One line, without the `wrun: ` prefix.
+    /// One line, without the `wrun: ` prefix; empty when the program chose
+    /// its own exit status.
     pub message: String,
     /// One of the [`exit`] codes.
     pub code: i32,
@@ -222,7 +223,9 @@ fn main() -> ExitCode {
     let code = match outcome {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("wrun: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("wrun: {}", failure.message);
+            }
             failure.code
         }
     };

@@ -107,6 +107,7 @@ fn call(
     func.call(&mut *store, params, &mut results).map_err(|e| {
         let mut failure = file_error(path, &e);
         let what = match &e {
+            Error::Exit(_) => return failure,
             Error::Trap(trap) => format!("trap: {}", describe_trap(trap)),
             Error::Exception(exn) => {
                 let tag = exported_tag_name(store, instance, exn.tag())
