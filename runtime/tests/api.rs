@@ -864,3 +864,109 @@ fn handles_from_another_store_are_usage_errors() {
     grow.call(&mut store_a, &[Val::I32(0)], &mut out).unwrap();
     assert_eq!(out, [Val::I32(1)]);
 }
+
+// ---- host-created entities ---------------------------------------------------------------
+
+#[test]
+fn host_created_memory_global_table_and_tag_are_importable() {
+    use wrun_runtime::{Global, GlobalType, Memory, MemoryType, RefType, Table, TableType, Tag};
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let memory = Memory::new(&mut store, MemoryType::new(1, Some(2))).unwrap();
+    let counter = Global::new(
+        &mut store,
+        GlobalType {
+            content: ValType::I32,
+            mutable: true,
+        },
+        Val::I32(10),
+    )
+    .unwrap();
+    let table = Table::new(
+        &mut store,
+        TableType {
+            element: RefType::FUNCREF,
+            min: 2,
+            max: None,
+            table64: false,
+        },
+        Val::FuncRef(None),
+    )
+    .unwrap();
+    let tag = Tag::new(&mut store, &FuncType::new([ValType::I32], [])).unwrap();
+    let answer = Func::wrap(&mut store, || 42i32).unwrap();
+    table
+        .set(&mut store, 1, Val::FuncRef(Some(answer)))
+        .unwrap();
+
+    let mut linker = Linker::new(&engine);
+    linker
+        .define("env", "memory", memory)
+        .unwrap()
+        .define("env", "counter", counter)
+        .unwrap()
+        .define("env", "table", table)
+        .unwrap()
+        .define("env", "oops", tag)
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "env" "memory" (memory 1))
+            (import "env" "counter" (global $c (mut i32)))
+            (import "env" "table" (table 2 funcref))
+            (import "env" "oops" (tag $oops (param i32)))
+            (type $answer (func (result i32)))
+            (func (export "run") (result i32)
+                global.get $c i32.const 1 i32.add global.set $c
+                i32.const 8 i32.const 1 call_indirect (type $answer) i32.store
+                i32.const 8 i32.load)
+            (func (export "throw") i32.const 1 throw $oops)
+            (func (export "grow") (result i32) i32.const 5 memory.grow))"#,
+    )
+    .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    assert_eq!(
+        call(&mut store, instance, "run", &[]).unwrap(),
+        [Val::I32(42)]
+    );
+    assert_eq!(counter.get(&store), Val::I32(11));
+    assert_eq!(&memory.data(&store)[8..12], &42i32.to_le_bytes());
+    // The memory's own maximum (2 pages) bounds memory.grow.
+    assert_eq!(
+        call(&mut store, instance, "grow", &[]).unwrap(),
+        [Val::I32(-1)]
+    );
+    match call(&mut store, instance, "throw", &[]) {
+        Err(Error::Exception(exn)) => assert_eq!(exn.tag(), tag),
+        other => panic!("expected an exception, got {other:?}"),
+    }
+    // An immutable import of a mutable global does not link (Wasm 3.0 §3.4.2).
+    let wants_const = Module::new(&engine, r#"(module (import "env" "g" (global i32)))"#).unwrap();
+    let err = Instance::new(&mut store, &wants_const, &[counter.into()]).unwrap_err();
+    assert!(matches!(err, Error::Link(_)), "{err:?}");
+    // Entities of another store are refused.
+    let mut other = Store::new(&engine, ());
+    let err = Instance::new(&mut other, &wants_const, &[counter.into()]).unwrap_err();
+    assert!(matches!(err, Error::Usage(_)), "{err:?}");
+}
+
+#[test]
+fn table_api_grows_and_bounds_checks() {
+    let (mut store, instance) = instantiate(
+        r#"(module (table (export "t") 1 3 funcref)
+             (func (export "size") (result i32) table.size 0))"#,
+    );
+    let table = instance.get_table(&store, "t").unwrap();
+    assert_eq!(table.size(&store), 1);
+    assert_eq!(table.grow(&mut store, 2, Val::FuncRef(None)).unwrap(), 1);
+    assert_eq!(
+        call(&mut store, instance, "size", &[]).unwrap(),
+        [Val::I32(3)]
+    );
+    assert!(table.grow(&mut store, 1, Val::FuncRef(None)).is_err());
+    assert_eq!(table.get(&store, 2), Some(Val::FuncRef(None)));
+    assert_eq!(table.get(&store, 3), None);
+    assert!(table.set(&mut store, 3, Val::FuncRef(None)).is_err());
+    assert!(table.set(&mut store, 0, Val::ExternRef(None)).is_err());
+}
