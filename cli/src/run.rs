@@ -1,6 +1,8 @@
 //! `wrun run`: compile, link, instantiate, then run `_start` or the
 //! `--invoke`d export.
 
+use std::path::Path;
+
 use wrun_runtime::{Config, Engine, Error, Extern, Func, Instance, Linker, Store, Tag, Trap, Val};
 
 use crate::load::{compile, file_error};
@@ -37,7 +39,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     let linker = Linker::<()>::new(&engine);
     let instance = linker
         .instantiate(&mut store, &module)
-        .map_err(|e| file_error(path, &e))?;
+        .map_err(|e| run_failure(path, "instantiating", &e, None))?;
 
     let Some(name) = &args.invoke else {
         // A module without `_start` has done its work by instantiating (its
@@ -93,7 +95,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
 fn call(
     store: &mut Store<()>,
     instance: Instance,
-    path: &std::path::Path,
+    path: &Path,
     name: &str,
     func: Func,
     params: &[Val],
@@ -105,22 +107,31 @@ fn call(
         .map(|t| Val::default_for(*t).unwrap_or(Val::FuncRef(None)))
         .collect();
     func.call(&mut *store, params, &mut results).map_err(|e| {
-        let mut failure = file_error(path, &e);
-        let what = match &e {
-            Error::Exit(_) => return failure,
-            Error::Trap(trap) => format!("trap: {}", describe_trap(trap)),
-            Error::Exception(exn) => {
-                let tag = exported_tag_name(store, instance, exn.tag())
-                    .map(|n| format!(" with tag `{n}`"))
-                    .unwrap_or_default();
-                format!("uncaught wasm exception{tag}")
-            }
-            other => other.to_string(),
+        let tag = match &e {
+            Error::Exception(exn) => exported_tag_name(store, instance, exn.tag()),
+            _ => None,
         };
-        failure.message = format!("{}: calling `{name}`: {what}", path.display());
-        failure
+        run_failure(path, &format!("calling `{name}`"), &e, tag)
     })?;
     Ok(results)
+}
+
+/// The failure for an error raised while wasm code ran (`during` says
+/// what was running): traps with their backtrace, exceptions with the
+/// name their tag is exported under, if any.
+fn run_failure(path: &Path, during: &str, e: &Error, tag_name: Option<String>) -> Failure {
+    let mut failure = file_error(path, e);
+    let what = match e {
+        Error::Exit(_) => return failure,
+        Error::Trap(trap) => format!("trap: {}", describe_trap(trap)),
+        Error::Exception(_) => match tag_name {
+            Some(name) => format!("uncaught wasm exception with tag `{name}`"),
+            None => "uncaught wasm exception".to_string(),
+        },
+        other => other.to_string(),
+    };
+    failure.message = format!("{}: {during}: {what}", path.display());
+    failure
 }
 
 /// Frames printed from each end of a long backtrace (deep recursion makes

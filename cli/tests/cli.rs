@@ -136,6 +136,22 @@ fn run_calls_start() {
 }
 
 #[test]
+fn trap_in_the_start_function_is_reported_like_any_trap() {
+    let file = write(
+        "start-trap",
+        "st.wat",
+        "(module $s (func $init unreachable) (start $init))",
+    );
+    let o = wrun(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "valid, it only traps when run");
+    let o = wrun(&[file.to_str().unwrap()]);
+    assert_eq!(code(&o), TRAP);
+    let err = stderr(&o);
+    assert!(err.contains("instantiating: trap: unreachable"), "{err}");
+    assert!(err.contains("0: s!init"), "{err}");
+}
+
+#[test]
 fn trap_reports_message_and_backtrace() {
     let file = write("trap", "arith.wat", ARITH);
     let o = wrun(&["--invoke", "trap", file.to_str().unwrap()]);
