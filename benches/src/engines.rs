@@ -1,0 +1,96 @@
+//! The engines a workload runs on, behind one small interface: compile and
+//! instantiate once, then call `run(n)` as often as needed.
+
+use std::time::{Duration, Instant};
+
+/// A workload instantiated on one engine.
+pub trait Runner {
+    /// Calls `run(n)`; returns the result and the time the call took.
+    fn call(&mut self, n: i32) -> Result<(i64, Duration), String>;
+}
+
+/// Compiles and instantiates a workload's source on one engine.
+pub type Prepare = fn(&str) -> Result<Box<dyn Runner>, String>;
+
+/// The engines in table order, with the function that prepares a workload.
+pub const ENGINES: &[(&str, Prepare)] = &[("wrun", Wrun::prepare), ("wasmi", Wasmi::prepare)];
+
+/// wrun's interpreter with its default configuration.
+struct Wrun {
+    store: wrun_runtime::Store<()>,
+    run: wrun_runtime::Func,
+}
+
+impl Wrun {
+    fn prepare(source: &str) -> Result<Box<dyn Runner>, String> {
+        use wrun_runtime::{Engine, Linker, Module, Store};
+        let engine = Engine::default();
+        let module = Module::new(&engine, source).map_err(|e| e.to_string())?;
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .map_err(|e| e.to_string())?;
+        let run = instance.get_func(&store, "run").ok_or("no `run` export")?;
+        Ok(Box::new(Wrun { store, run }))
+    }
+}
+
+impl Runner for Wrun {
+    fn call(&mut self, n: i32) -> Result<(i64, Duration), String> {
+        use wrun_runtime::Val;
+        let mut out = [Val::I64(0)];
+        let start = Instant::now();
+        self.run
+            .call(&mut self.store, &[Val::I32(n)], &mut out)
+            .map_err(|e| e.to_string())?;
+        let elapsed = start.elapsed();
+        match out {
+            [Val::I64(x)] => Ok((x, elapsed)),
+            other => Err(format!("`run` returned {other:?}")),
+        }
+    }
+}
+
+/// wasmi with its default configuration.
+struct Wasmi {
+    store: wasmi::Store<()>,
+    run: wasmi::TypedFunc<i32, i64>,
+}
+
+impl Wasmi {
+    fn prepare(source: &str) -> Result<Box<dyn Runner>, String> {
+        use wasmi::{Engine, Linker, Module, Store};
+        let engine = Engine::default();
+        let module = Module::new(&engine, source).map_err(|e| e.to_string())?;
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::<()>::new(&engine)
+            .instantiate_and_start(&mut store, &module)
+            .map_err(|e| e.to_string())?;
+        let run = instance
+            .get_typed_func::<i32, i64>(&store, "run")
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(Wasmi { store, run }))
+    }
+}
+
+impl Runner for Wasmi {
+    fn call(&mut self, n: i32) -> Result<(i64, Duration), String> {
+        let start = Instant::now();
+        let x = self
+            .run
+            .call(&mut self.store, n)
+            .map_err(|e| e.to_string())?;
+        Ok((x, start.elapsed()))
+    }
+}
+
+/// The workload's native Rust version, as a reference point.
+pub struct Native(pub fn(i32) -> i64);
+
+impl Runner for Native {
+    fn call(&mut self, n: i32) -> Result<(i64, Duration), String> {
+        let start = Instant::now();
+        let x = (self.0)(std::hint::black_box(n));
+        Ok((std::hint::black_box(x), start.elapsed()))
+    }
+}

@@ -1,0 +1,171 @@
+//! `wrun-bench`: runs each workload on wrun's interpreter, on wasmi and
+//! natively, several times, checks that every run computes the native
+//! result, and prints median times and the wrun/wasmi ratio.
+//!
+//! ```text
+//! cargo run --release -p wrun-benches              # measurement sizes
+//! cargo run --release -p wrun-benches -- --quick   # tiny sizes, seconds
+//! ```
+
+mod engines;
+mod workloads;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use engines::{ENGINES, Native, Runner};
+use workloads::{WORKLOADS, Workload};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wrun-bench",
+    about = "wrun's interpreter against wasmi, side by side"
+)]
+struct Args {
+    /// Tiny sizes and one repetition: proves the harness works, in seconds.
+    #[arg(long)]
+    quick: bool,
+    /// Timed calls per engine and workload (the median is reported).
+    #[arg(long, value_name = "N")]
+    reps: Option<usize>,
+    /// Run only these workloads (default: all).
+    #[arg(value_name = "WORKLOAD")]
+    only: Vec<String>,
+}
+
+/// One engine's figures for one workload.
+struct Measured {
+    engine: &'static str,
+    median: Duration,
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+/// Prepares the workload on every engine, then calls `run(n)` `reps`
+/// times on each, round-robin so that a change in machine load affects
+/// all engines alike, checking every result against the native one.
+fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, String> {
+    let mut native = Native(w.native);
+    let (expected, _) = native.call(n)?;
+    let mut runners: Vec<(&'static str, Box<dyn Runner>)> = Vec::new();
+    for (engine, prepare) in ENGINES {
+        let runner = prepare(w.source).map_err(|e| format!("{} on {engine}: {e}", w.name))?;
+        runners.push((engine, runner));
+    }
+    runners.push(("native", Box::new(native)));
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); runners.len()];
+    for _ in 0..reps {
+        for ((engine, runner), times) in runners.iter_mut().zip(&mut times) {
+            let (result, elapsed) = runner
+                .call(n)
+                .map_err(|e| format!("{} on {engine}: {e}", w.name))?;
+            if result != expected {
+                return Err(format!(
+                    "{} on {engine}: result {result} differs from the native result {expected}",
+                    w.name
+                ));
+            }
+            times.push(elapsed);
+        }
+    }
+    Ok(runners
+        .iter()
+        .zip(times)
+        .map(|((engine, _), times)| Measured {
+            engine,
+            median: median(times),
+        })
+        .collect())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let reps = args.reps.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|name| !WORKLOADS.iter().any(|w| w.name == name.as_str()))
+    {
+        let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+        eprintln!(
+            "wrun-bench: unknown workload `{unknown}` (known: {})",
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("wrun-bench: debug build; for meaningful figures use `cargo run --release`");
+    }
+    println!(
+        "{:<8} {:>9} {:>11} {:>11} {:>11} {:>10}  stresses",
+        "workload", "n", "wrun ms", "wasmi ms", "native ms", "wrun/wasmi"
+    );
+    for w in WORKLOADS {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == w.name) {
+            continue;
+        }
+        let n = if args.quick { w.quick } else { w.full };
+        let rows = match run_workload(w, n, reps) {
+            Ok(rows) => rows,
+            Err(e) => {
+                eprintln!("wrun-bench: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let time = |engine: &str| {
+            rows.iter()
+                .find(|m| m.engine == engine)
+                .map(|m| m.median)
+                .unwrap_or_default()
+        };
+        let ratio = time("wrun").as_secs_f64() / time("wasmi").as_secs_f64().max(1e-9);
+        println!(
+            "{:<8} {:>9} {:>11} {:>11} {:>11} {:>9.2}x  {}",
+            w.name,
+            n,
+            ms(time("wrun")),
+            ms(time("wasmi")),
+            ms(time("native")),
+            ratio,
+            w.what
+        );
+    }
+    println!("median of {reps} run(s) each; every result matched the native one");
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_that_differs_from_native_is_an_error() {
+        let wrong = Workload {
+            native: |_| 12345,
+            ..WORKLOADS[0]
+        };
+        let err = run_workload(&wrong, 10, 1)
+            .err()
+            .expect("mismatch reported");
+        assert!(
+            err.contains("differs from the native result 12345"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_engine_and_native_are_measured() {
+        let rows = run_workload(&WORKLOADS[0], 10, 3).expect("fib(10) agrees");
+        let engines: Vec<&str> = rows.iter().map(|m| m.engine).collect();
+        assert_eq!(engines, ["wrun", "wasmi", "native"]);
+    }
+}

@@ -1,0 +1,192 @@
+//! `wrun features`: the one table of what wrun supports. Update
+//! [`PROPOSALS`] and [`INTERFACES`] when a tier gains a feature; the names
+//! are those `Module::features_used` reports.
+
+use serde_json::{Value, json};
+
+/// How far one tier supports a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Implemented and run by the official spec tests.
+    Supported,
+    /// Decoded and validated, but not exercised by tests.
+    ParsedUntested,
+    /// Refused with an "unsupported" error.
+    NotYet,
+}
+
+impl Status {
+    /// The wording in the table and in JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Supported => "supported",
+            Status::ParsedUntested => "parsed; untested",
+            Status::NotYet => "not yet",
+        }
+    }
+}
+
+/// One WebAssembly proposal and its status in each execution tier.
+#[derive(Clone, Copy, Debug)]
+pub struct Proposal {
+    /// The name `wrun inspect` uses.
+    pub name: &'static str,
+    /// What it adds, briefly.
+    pub summary: &'static str,
+    /// The interpreter tier.
+    pub interpreter: Status,
+    /// The JIT tier.
+    pub jit: Status,
+}
+
+const fn interp(name: &'static str, summary: &'static str, interpreter: Status) -> Proposal {
+    Proposal {
+        name,
+        summary,
+        interpreter,
+        jit: Status::NotYet,
+    }
+}
+
+use Status::{NotYet, ParsedUntested, Supported};
+
+/// Every proposal, in the order of the Wasm 3.0 feature list.
+pub const PROPOSALS: &[Proposal] = &[
+    interp("mvp", "WebAssembly 1.0", Supported),
+    interp(
+        "mutable-global",
+        "import and export mutable globals",
+        Supported,
+    ),
+    interp("sign-extension-ops", "i32.extend8_s and friends", Supported),
+    interp(
+        "nontrapping-float-to-int-conversions",
+        "saturating trunc_sat conversions",
+        Supported,
+    ),
+    interp(
+        "multi-value",
+        "several results and block parameters",
+        Supported,
+    ),
+    interp(
+        "bulk-memory",
+        "memory.copy/fill/init, passive segments",
+        Supported,
+    ),
+    interp(
+        "reference-types",
+        "funcref/externref values, table ops",
+        Supported,
+    ),
+    interp("memory64", "64-bit memories and tables", Supported),
+    interp("multi-memory", "several memories per module", Supported),
+    interp("tail-call", "return_call, return_call_indirect", Supported),
+    interp(
+        "exceptions",
+        "tags, try_table, throw_ref, exnref; legacy try/catch/delegate",
+        Supported,
+    ),
+    interp(
+        "function-references",
+        "typed function references, call_ref",
+        Supported,
+    ),
+    interp(
+        "extended-const",
+        "arithmetic in constant expressions",
+        Supported,
+    ),
+    interp(
+        "annotations",
+        "custom annotations in the text format",
+        Supported,
+    ),
+    interp("simd", "128-bit vectors", NotYet),
+    interp(
+        "relaxed-simd",
+        "non-deterministic vector operations",
+        NotYet,
+    ),
+    interp("gc", "structs, arrays, i31, casts", NotYet),
+    interp("threads", "shared memories and atomics", NotYet),
+    interp("wide-arithmetic", "128-bit add/sub/mul helpers", NotYet),
+    interp(
+        "custom-page-sizes",
+        "1-byte pages: modelled in the runtime, but validation does not enable them yet",
+        ParsedUntested,
+    ),
+];
+
+/// Host interfaces, with one status (they do not depend on the tier).
+pub const INTERFACES: &[(&str, &str, Status)] = &[(
+    "wasi-preview1",
+    "wasi_snapshot_preview1, 32- and 64-bit memories",
+    NotYet,
+)];
+
+fn as_json() -> Value {
+    let proposals: Vec<Value> = PROPOSALS
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "summary": p.summary,
+                "interpreter": p.interpreter.label(),
+                "jit": p.jit.label(),
+            })
+        })
+        .collect();
+    let interfaces: Vec<Value> = INTERFACES
+        .iter()
+        .map(|(name, summary, status)| {
+            json!({ "name": name, "summary": summary, "status": status.label() })
+        })
+        .collect();
+    json!({ "proposals": proposals, "interfaces": interfaces })
+}
+
+/// Prints the table (or JSON) to stdout.
+pub fn print(json: bool) {
+    if json {
+        // Rendering a `Value` built from strings cannot fail.
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&as_json()).unwrap_or_default()
+        );
+        return;
+    }
+    let width = PROPOSALS.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    println!(
+        "{:<width$}  {:<17}  {:<9}  summary",
+        "proposal", "interpreter", "jit"
+    );
+    for p in PROPOSALS {
+        println!(
+            "{:<width$}  {:<17}  {:<9}  {}",
+            p.name,
+            p.interpreter.label(),
+            p.jit.label(),
+            p.summary
+        );
+    }
+    println!();
+    println!("{:<width$}  {:<17}  summary", "interface", "status");
+    for (name, summary, status) in INTERFACES {
+        println!("{:<width$}  {:<17}  {summary}", name, status.label());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = PROPOSALS.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}

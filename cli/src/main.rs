@@ -1,0 +1,279 @@
+//! `wrun`, the command line of the wrun WebAssembly runtime.
+//!
+//! `wrun [run] FILE [ARGS..]` runs a module; `validate`, `inspect`,
+//! `features` and `spec` are the other subcommands. Every failure is one
+//! line on stderr and a documented exit code (see [`exit`]), never a panic.
+
+mod features;
+mod inspect;
+mod load;
+mod run;
+mod vals;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The process exit codes `wrun` uses.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The module is malformed or invalid, a file is missing, an import is
+    /// unknown, a limit was exceeded, or another error that is not a trap.
+    pub const ERROR: i32 = 1;
+    /// The command line itself is wrong (unknown flag, missing argument).
+    pub const USAGE: i32 = 2;
+    /// The wasm program trapped or let an exception escape. 134 (128 +
+    /// SIGABRT) is what wasmtime reports for a trap on Unix.
+    pub const TRAP: i32 = 134;
+}
+
+/// The stack of the thread that runs the command: deep enough that neither
+/// the interpreter's host frames nor module translation ever overflow it.
+const MAIN_STACK_BYTES: usize = 256 << 20;
+
+const AFTER_HELP: &str = "\
+`wrun FILE [ARGS..]` is short for `wrun run FILE [ARGS..]`.
+
+Exit codes: 0 success; 1 error (bad file, malformed or invalid module,
+link error, limit exceeded); 2 bad command line; 134 the program trapped
+or an exception escaped to the host.";
+
+const RUN_AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 error (bad file, malformed or invalid module,
+unknown import, limit exceeded); 134 the program trapped (the message and
+its wasm backtrace go to stderr) or an exception escaped.";
+
+#[derive(Parser, Debug)]
+#[command(name = "wrun", version, about = "A WebAssembly 3.0 runtime", after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a module's `_start`, or call one export with `--invoke`.
+    #[command(after_help = RUN_AFTER_HELP)]
+    Run(RunArgs),
+    /// Check that a module is well formed and valid.
+    Validate {
+        /// The module (`.wasm` binary or `.wat` text).
+        file: PathBuf,
+    },
+    /// List a module's imports, exports, sections and the proposals it uses.
+    Inspect {
+        /// The module (`.wasm` binary or `.wat` text).
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every WebAssembly proposal and how far wrun supports it.
+    Features {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run `.wast` spec scripts (by default every embedded official suite).
+    Spec {
+        /// `.wast` files or folders.
+        paths: Vec<PathBuf>,
+        /// Only suites whose name contains this string (e.g. `memory64`).
+        #[arg(long)]
+        suite: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Options of `wrun run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Call this export instead of `_start`; ARGS are its arguments, parsed by
+    /// its parameter types (integers in decimal or 0x hex, floats in
+    /// decimal, `nan` or `inf`), and each result is printed on its own line.
+    #[arg(long, value_name = "NAME")]
+    pub invoke: Option<String>,
+    /// Stop the program with a trap after this much fuel (about one unit per
+    /// instruction).
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// The most bytes one linear memory may hold (suffixes K, M, G, Ki, Mi, Gi).
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+    pub max_memory: Option<u64>,
+    /// The deepest wasm call nesting before a "call stack exhausted" trap.
+    #[arg(long, value_name = "N")]
+    pub max_call_depth: Option<u32>,
+    /// The module (`.wasm` binary or `.wat` text).
+    pub file: PathBuf,
+    /// Arguments for the program, or for the `--invoke`d function.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// Parses `4096`, `64K`, `16Mi`, `4G` … into a byte count.
+fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a byte count (e.g. 65536, 64Ki, 16M)"))?;
+    let scale: u64 = match suffix.trim_end_matches(['B', 'b']) {
+        "" => 1,
+        "K" | "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "unknown size suffix in `{text}` (K, M, G, Ki, Mi, Gi)"
+            ));
+        }
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// A failed command: what to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// One line, without the `wrun: ` prefix; empty when the program chose
+    /// its own exit status.
+    pub message: String,
+    /// One of the [`exit`] codes.
+    pub code: i32,
+}
+
+impl Failure {
+    /// An error that is not a trap.
+    pub fn error(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: exit::ERROR,
+        }
+    }
+}
+
+/// The words that name subcommands; any other first word is a file to run.
+const SUBCOMMANDS: &[&str] = &["run", "validate", "inspect", "features", "spec", "help"];
+
+/// Rewrites `wrun FILE ..` and `wrun --flag .. FILE ..` into `wrun run ..`.
+fn with_implicit_run(mut args: Vec<String>) -> Vec<String> {
+    if let Some(first) = args.get(1) {
+        let is_top_level_flag = matches!(first.as_str(), "-h" | "--help" | "-V" | "--version");
+        if !SUBCOMMANDS.contains(&first.as_str()) && !is_top_level_flag {
+            args.insert(1, "run".to_string());
+        }
+    }
+    args
+}
+
+fn dispatch(cli: Cli) -> Result<i32, Failure> {
+    match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Validate { file } => load::validate(&file),
+        Command::Inspect { file, json } => inspect::inspect(&file, json),
+        Command::Features { json } => {
+            features::print(json);
+            Ok(exit::OK)
+        }
+        Command::Spec { paths, suite, json } => {
+            let opts = wrun_spec::SpecOptions {
+                paths,
+                suite,
+                json,
+                progress: std::io::stderr().is_terminal(),
+            };
+            Ok(wrun_spec::run_cli(&opts))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = with_implicit_run(std::env::args().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with success; the rest is a usage error.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
+        }
+    };
+    let worker = std::thread::Builder::new()
+        .name("wrun".into())
+        .stack_size(MAIN_STACK_BYTES)
+        .spawn(move || dispatch(cli));
+    let outcome = match worker {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            Err(Failure::error(
+                "internal error: the runtime panicked (please report this)",
+            ))
+        }),
+        Err(e) => Err(Failure::error(format!("cannot start the wasm thread: {e}"))),
+    };
+    let code = match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("wrun: {}", failure.message);
+            }
+            failure.code
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn a_file_as_first_word_means_run() {
+        assert_eq!(
+            with_implicit_run(words("wrun a.wasm 1")),
+            words("wrun run a.wasm 1")
+        );
+        assert_eq!(
+            with_implicit_run(words("wrun --invoke f a.wat")),
+            words("wrun run --invoke f a.wat")
+        );
+        assert_eq!(
+            with_implicit_run(words("wrun inspect a.wasm")),
+            words("wrun inspect a.wasm")
+        );
+        assert_eq!(
+            with_implicit_run(words("wrun --help")),
+            words("wrun --help")
+        );
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("65536"), Ok(65536));
+        assert_eq!(parse_byte_size("64Ki"), Ok(65536));
+        assert_eq!(parse_byte_size("2M"), Ok(2_000_000));
+        assert_eq!(parse_byte_size("1GiB"), Ok(1 << 30));
+        assert!(parse_byte_size("lots").is_err());
+        assert!(parse_byte_size("5Q").is_err());
+        assert!(parse_byte_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,177 @@
+//! `wrun run`: compile, link, instantiate, then run `_start` or the
+//! `--invoke`d export.
+
+use std::path::Path;
+
+use wrun_runtime::{Config, Engine, Error, Extern, Func, Instance, Linker, Store, Tag, Trap, Val};
+
+use crate::load::{compile, file_error};
+use crate::{Failure, RunArgs, exit, vals};
+
+/// The engine configuration the run options ask for.
+fn config(args: &RunArgs) -> Config {
+    let mut config = Config::new();
+    if let Some(bytes) = args.max_memory {
+        config.max_memory_bytes(bytes);
+    }
+    if let Some(depth) = args.max_call_depth {
+        config.max_call_depth(depth);
+    }
+    if args.fuel.is_some() {
+        config.consume_fuel(true);
+    }
+    config
+}
+
+/// Runs the module; returns the exit code.
+pub fn run(args: &RunArgs) -> Result<i32, Failure> {
+    let path = &args.file;
+    let engine = Engine::new(&config(args));
+    let module = compile(&engine, path)?;
+    let mut store = Store::new(&engine, ());
+    if let Some(fuel) = args.fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|e| Failure::error(format!("--fuel: {e}")))?;
+    }
+    // No host modules yet (WASI comes later): any import is reported by the
+    // linker as unknown, naming it.
+    let linker = Linker::<()>::new(&engine);
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .map_err(|e| run_failure(path, "instantiating", &e, None))?;
+
+    let Some(name) = &args.invoke else {
+        // A module without `_start` has done its work by instantiating (its
+        // start function ran), as with wasmtime.
+        if let Some(start) = instance.get_func(&store, "_start") {
+            call(&mut store, instance, path, "_start", start, &[])?;
+        }
+        return Ok(exit::OK);
+    };
+
+    let func = instance.get_func(&store, name).ok_or_else(|| {
+        let funcs: Vec<String> = module
+            .exports()
+            .filter(|e| e.ty.kind_name() == "func")
+            .map(|e| format!("`{}`", e.name))
+            .collect();
+        let available = if funcs.is_empty() {
+            "it exports no functions".to_string()
+        } else {
+            format!("exported functions: {}", funcs.join(", "))
+        };
+        Failure::error(format!(
+            "{}: no exported function `{name}` ({available})",
+            path.display()
+        ))
+    })?;
+    let ty = func.ty(&store);
+    if args.args.len() != ty.params().len() {
+        return Err(Failure::error(format!(
+            "`{name}` {ty} takes {} argument(s), {} given",
+            ty.params().len(),
+            args.args.len()
+        )));
+    }
+    let params = args
+        .args
+        .iter()
+        .zip(ty.params())
+        .enumerate()
+        .map(|(i, (text, t))| {
+            vals::parse(text, *t)
+                .map_err(|e| Failure::error(format!("`{name}` argument {}: {e}", i + 1)))
+        })
+        .collect::<Result<Vec<Val>, Failure>>()?;
+    let results = call(&mut store, instance, path, name, func, &params)?;
+    for v in &results {
+        println!("{}", vals::format(v));
+    }
+    Ok(exit::OK)
+}
+
+/// Calls `func`, reporting a trap with its wasm backtrace.
+fn call(
+    store: &mut Store<()>,
+    instance: Instance,
+    path: &Path,
+    name: &str,
+    func: Func,
+    params: &[Val],
+) -> Result<Vec<Val>, Failure> {
+    let ty = func.ty(&*store);
+    let mut results: Vec<Val> = ty
+        .results()
+        .iter()
+        .map(|t| Val::default_for(*t).unwrap_or(Val::FuncRef(None)))
+        .collect();
+    func.call(&mut *store, params, &mut results).map_err(|e| {
+        let tag = match &e {
+            Error::Exception(exn) => exported_tag_name(store, instance, exn.tag()),
+            _ => None,
+        };
+        run_failure(path, &format!("calling `{name}`"), &e, tag)
+    })?;
+    Ok(results)
+}
+
+/// The failure for an error raised while wasm code ran (`during` says
+/// what was running): traps with their backtrace, exceptions with the
+/// name their tag is exported under, if any.
+fn run_failure(path: &Path, during: &str, e: &Error, tag_name: Option<String>) -> Failure {
+    let mut failure = file_error(path, e);
+    let what = match e {
+        Error::Exit(_) => return failure,
+        Error::Trap(trap) => format!("trap: {}", describe_trap(trap)),
+        Error::Exception(_) => match tag_name {
+            Some(name) => format!("uncaught wasm exception with tag `{name}`"),
+            None => "uncaught wasm exception".to_string(),
+        },
+        other => other.to_string(),
+    };
+    failure.message = format!("{}: {during}: {what}", path.display());
+    failure
+}
+
+/// Frames printed from each end of a long backtrace (deep recursion makes
+/// tens of thousands).
+const BACKTRACE_ENDS: usize = 16;
+
+/// The trap's message and its wasm backtrace, innermost frame first, with
+/// the middle of very long backtraces elided.
+fn describe_trap(trap: &Trap) -> String {
+    let rendered = trap.to_string();
+    let message = rendered
+        .split("\nwasm backtrace:")
+        .next()
+        .unwrap_or_default();
+    let frames = trap.backtrace();
+    let mut out = message.to_string();
+    if frames.is_empty() {
+        return out;
+    }
+    out.push_str("\nwasm backtrace:");
+    for (i, frame) in frames.iter().enumerate() {
+        if frames.len() > 2 * BACKTRACE_ENDS && i == BACKTRACE_ENDS {
+            let hidden = frames.len() - 2 * BACKTRACE_ENDS;
+            out.push_str(&format!("\n  ... {hidden} frames omitted ..."));
+        }
+        if frames.len() > 2 * BACKTRACE_ENDS
+            && (BACKTRACE_ENDS..frames.len() - BACKTRACE_ENDS).contains(&i)
+        {
+            continue;
+        }
+        out.push_str(&format!("\n  {i}: {frame}"));
+    }
+    out
+}
+
+/// The name under which the instance exports `tag`, if it does.
+fn exported_tag_name(store: &Store<()>, instance: Instance, tag: Tag) -> Option<String> {
+    instance
+        .exports(store)
+        .into_iter()
+        .find(|(_, ext)| matches!(ext, Extern::Tag(t) if *t == tag))
+        .map(|(name, _)| name)
+}
