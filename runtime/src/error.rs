@@ -255,7 +255,7 @@ impl fmt::Display for Error {
             Error::Compile(e) => write!(f, "{e}"),
             Error::Link(m) => write!(f, "link error: {m}"),
             Error::Trap(t) => write!(f, "trap: {t}"),
-            Error::Exception(e) => write!(f, "uncaught wasm exception (tag {:?})", e.tag()),
+            Error::Exception(e) => write!(f, "uncaught wasm exception (tag #{})", e.tag().index),
             Error::Limit(m) => write!(f, "limit exceeded: {m}"),
             Error::Usage(m) => write!(f, "{m}"),
             Error::Exit(code) => write!(f, "exited with status {code}"),

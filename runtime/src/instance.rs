@@ -615,6 +615,15 @@ pub(crate) fn instantiate<T: 'static>(
     Ok(instance)
 }
 
+/// Fails loudly when a handle is used with a foreign store: an embedder bug
+/// that must not silently read another store's entity (wasmtime does the same).
+fn own<T>(store: &Store<T>, id: StoreId, what: &str) {
+    assert!(
+        store.id() == id,
+        "{what} handle used with a store it does not belong to"
+    );
+}
+
 /// A linear memory in a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Memory {
@@ -634,6 +643,7 @@ impl Memory {
     }
 
     fn inst<'s, T>(&self, store: &'s Store<T>) -> &'s MemoryInst {
+        own(store, self.store, "Memory");
         &store.inner.memories[self.index as usize]
     }
 
@@ -658,12 +668,15 @@ impl Memory {
 
     /// The contents, mutably.
     pub fn data_mut<'s, T: 's>(&self, ctx: &'s mut impl AsContextMut<Data = T>) -> &'s mut [u8] {
-        &mut ctx.as_store_mut().inner.memories[self.index as usize].data
+        let store = ctx.as_store_mut();
+        own(store, self.store, "Memory");
+        &mut store.inner.memories[self.index as usize].data
     }
 
     /// Grows by `delta` pages; returns the old size.
     pub fn grow<T>(&self, mut ctx: impl AsContextMut<Data = T>, delta: u64) -> Result<u64> {
         let store = ctx.as_store_mut();
+        store.inner.check(self.store)?;
         store.inner.memories[self.index as usize]
             .grow(delta)
             .ok_or_else(|| Error::Limit(format!("cannot grow memory by {delta} pages")))
@@ -691,6 +704,7 @@ impl Table {
 
     /// The table's type (its minimum is the current size).
     pub fn ty(&self, ctx: impl AsContext) -> TableType {
+        own(ctx.as_store(), self.store, "Table");
         let t = &ctx.as_store().inner.tables[self.index as usize];
         TableType {
             min: t.elems.len() as u64,
@@ -700,12 +714,14 @@ impl Table {
 
     /// The size in elements.
     pub fn size(&self, ctx: impl AsContext) -> u64 {
+        own(ctx.as_store(), self.store, "Table");
         ctx.as_store().inner.tables[self.index as usize].elems.len() as u64
     }
 
     /// The element at `index`, if in bounds.
     pub fn get(&self, ctx: impl AsContext, index: u64) -> Option<Val> {
         let store = ctx.as_store();
+        own(store, self.store, "Table");
         let t = &store.inner.tables[self.index as usize];
         let cell = *t.elems.get(usize::try_from(index).ok()?)?;
         Some(raw_to_val(store, cell, ValType::Ref(t.ty.element)))
@@ -714,6 +730,7 @@ impl Table {
     /// Sets the element at `index`.
     pub fn set<T>(&self, mut ctx: impl AsContextMut<Data = T>, index: u64, v: Val) -> Result<()> {
         let store = ctx.as_store_mut();
+        store.inner.check(self.store)?;
         let elem = store.inner.tables[self.index as usize].ty.element;
         let raw = val_to_raw(store, &v, ValType::Ref(elem))?;
         let t = &mut store.inner.tables[self.index as usize];
@@ -733,6 +750,7 @@ impl Table {
         init: Val,
     ) -> Result<u64> {
         let store = ctx.as_store_mut();
+        store.inner.check(self.store)?;
         let elem = store.inner.tables[self.index as usize].ty.element;
         let raw = val_to_raw(store, &init, ValType::Ref(elem))?;
         store.inner.tables[self.index as usize]
@@ -762,12 +780,14 @@ impl Global {
 
     /// The global's type.
     pub fn ty(&self, ctx: impl AsContext) -> GlobalType {
+        own(ctx.as_store(), self.store, "Global");
         ctx.as_store().inner.globals[self.index as usize].ty
     }
 
     /// The current value.
     pub fn get(&self, ctx: impl AsContext) -> Val {
         let store = ctx.as_store();
+        own(store, self.store, "Global");
         let g = &store.inner.globals[self.index as usize];
         raw_to_val(store, g.value, g.ty.content)
     }
@@ -775,6 +795,7 @@ impl Global {
     /// Sets the value of a mutable global.
     pub fn set<T>(&self, mut ctx: impl AsContextMut<Data = T>, v: Val) -> Result<()> {
         let store = ctx.as_store_mut();
+        store.inner.check(self.store)?;
         let ty = store.inner.globals[self.index as usize].ty;
         if !ty.mutable {
             return Err(Error::usage("cannot set an immutable global"));
@@ -807,6 +828,7 @@ impl Tag {
     /// The tag's type.
     pub fn ty(&self, ctx: impl AsContext) -> TagType {
         let store = ctx.as_store();
+        own(store, self.store, "Tag");
         let id = store.inner.tags[self.index as usize].ty;
         TagType {
             type_id: id,

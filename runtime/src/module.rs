@@ -683,6 +683,9 @@ fn record_payload(m: &mut ModuleInner, validator: &Validator, payload: &Payload<
                     }
                     TypeRef::Global(g) => {
                         let g = convert_global_type(&m.types, g)?;
+                        if g.mutable {
+                            m.features_used.insert("mutable-global");
+                        }
                         m.globals.push(g);
                         m.num_imported_globals += 1;
                         ImportKind::Global(g)
@@ -756,7 +759,12 @@ fn record_payload(m: &mut ModuleInner, validator: &Validator, payload: &Payload<
                     ExternalKind::Func | ExternalKind::FuncExact => ExportIndex::Func(e.index),
                     ExternalKind::Table => ExportIndex::Table(e.index),
                     ExternalKind::Memory => ExportIndex::Memory(e.index),
-                    ExternalKind::Global => ExportIndex::Global(e.index),
+                    ExternalKind::Global => {
+                        if m.globals.get(e.index as usize).is_some_and(|g| g.mutable) {
+                            m.features_used.insert("mutable-global");
+                        }
+                        ExportIndex::Global(e.index)
+                    }
                     ExternalKind::Tag => ExportIndex::Tag(e.index),
                 };
                 m.exports.push((e.name.to_string(), idx));

@@ -176,6 +176,9 @@ pub(crate) struct StoreInner {
     pub sp: usize,
     /// Saved caller activations.
     pub frames: Vec<Frame>,
+    /// Interpreter invocations in progress (host → wasm re-entries nest
+    /// them); each holds one activation that is not in `frames`.
+    pub nesting: usize,
     pub fuel: Option<u64>,
 }
 
@@ -184,6 +187,17 @@ pub struct Store<T> {
     pub(crate) inner: StoreInner,
     pub(crate) host_funcs: Vec<HostFunc<T>>,
     data: T,
+}
+
+impl<T> std::fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("id", &self.inner.id)
+            .field("instances", &self.inner.instances.len())
+            .field("funcs", &self.inner.funcs.len())
+            .field("memories", &self.inner.memories.len())
+            .finish()
+    }
 }
 
 impl<T> Store<T> {
@@ -206,6 +220,7 @@ impl<T> Store<T> {
                 stack: Vec::new(),
                 sp: 0,
                 frames: Vec::new(),
+                nesting: 0,
                 fuel: if consume_fuel { Some(0) } else { None },
             },
             host_funcs: Vec::new(),

@@ -98,4 +98,21 @@ impl Exn {
     pub fn tag(&self) -> Tag {
         self.tag
     }
+
+    /// The values the exception carries, typed by its tag's signature.
+    pub fn payload(&self, ctx: impl crate::AsContext) -> Vec<Val> {
+        let store = ctx.as_store();
+        let Some(exn) = store.inner.exns.get(self.index as usize) else {
+            return Vec::new();
+        };
+        if store.id() != self.store {
+            return Vec::new();
+        }
+        let ty = self.tag.ty(store);
+        exn.payload
+            .iter()
+            .zip(ty.func.params())
+            .map(|(cell, t)| crate::func::raw_to_val(store, *cell, *t))
+            .collect()
+    }
 }

@@ -541,7 +541,6 @@ fn fuel_is_consumed_and_runs_out() {
 /// A loop whose body makes no call must still be charged on every
 /// iteration.
 #[test]
-#[ignore = "runtime bug: a loop's back edge jumps past the loop's fuel charge"]
 fn fuel_stops_a_loop_without_calls() {
     let wat = r#"(module (func (export "spin") (loop $l (br $l))))"#;
     let (mut store, instance) = instantiate_with(&fuel_config(), (), wat, |_| {}).unwrap();
@@ -969,4 +968,52 @@ fn table_api_grows_and_bounds_checks() {
     assert_eq!(table.get(&store, 3), None);
     assert!(table.set(&mut store, 3, Val::FuncRef(None)).is_err());
     assert!(table.set(&mut store, 0, Val::ExternRef(None)).is_err());
+}
+
+/// A host function that calls back into wasm nests interpreter invocations
+/// on the host stack; endless re-entry must end in a trap, not a host stack
+/// overflow, and each nesting counts toward `max_call_depth`.
+#[test]
+fn host_reentry_is_bounded() {
+    let wat = r#"(module
+        (import "host" "again" (func $again))
+        (func (export "f") (call $again)))"#;
+    let define = |l: &mut Linker<()>| {
+        l.func_wrap(
+            "host",
+            "again",
+            |caller: Caller<'_, ()>| -> Result<(), Error> {
+                let f = caller
+                    .get_export("f")
+                    .and_then(Extern::into_func)
+                    .ok_or_else(|| Error::Usage("no export f".into()))?;
+                let mut caller = caller;
+                f.call(&mut caller, &[], &mut [])
+            },
+        )
+        .expect("define");
+    };
+    for depth in [10, 1_000_000] {
+        let mut config = Config::new();
+        config.max_call_depth(depth);
+        let (mut store, instance) =
+            instantiate_with(&config, (), wat, define).expect("instantiate");
+        let trap = expect_trap(call(&mut store, instance, "f", &[]));
+        assert_eq!(trap.kind(), TrapKind::StackExhausted);
+    }
+}
+
+/// `max_call_depth(n)` allows exactly `n` live activations.
+#[test]
+fn call_depth_limit_is_exact() {
+    let wat = r#"(module
+        (func $down (export "down") (param i32)
+          (if (local.get 0) (then (call $down (i32.sub (local.get 0) (i32.const 1)))))))"#;
+    let mut config = Config::new();
+    config.max_call_depth(5);
+    let (mut store, instance) = instantiate_with(&config, (), wat, |_| {}).expect("instantiate");
+    // down(4) has activations 4,3,2,1,0: five.
+    assert!(call(&mut store, instance, "down", &[Val::I32(4)]).is_ok());
+    let trap = expect_trap(call(&mut store, instance, "down", &[Val::I32(5)]));
+    assert_eq!(trap.kind(), TrapKind::StackExhausted);
 }

@@ -139,7 +139,7 @@ fn corrupted_binaries_get_clean_errors() {
             let i = rng.next() as usize % binary.len();
             binary[i] ^= 1 << (rng.next() % 8);
         }
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             let cut = rng.next() as usize % binary.len();
             binary.truncate(cut);
         }

@@ -33,6 +33,11 @@ enum Action {
     Trap(TrapKind),
 }
 
+/// How many interpreter invocations may nest through host functions that
+/// call back into wasm. Each nesting level costs host stack (unlike wasm
+/// calls), so it has its own bound below any sane `max_call_depth`.
+const MAX_HOST_NESTING: usize = 200;
+
 /// Calls store function `func` with argument cells; returns its result cells.
 pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Result<Vec<RawVal>> {
     let (code, instance) = match store.inner.funcs.get(func as usize).map(|f| &f.kind) {
@@ -50,13 +55,18 @@ pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Res
         .cloned()
         .ok_or_else(|| Error::usage("function of a dangling instance"))?;
     store.inner.ensure_stack();
+    if store.inner.nesting >= MAX_HOST_NESTING {
+        return Err(Trap::new(TrapKind::StackExhausted).into());
+    }
     let base = store.inner.sp;
     if base + args.len() > store.inner.stack.len() {
         return Err(Trap::new(TrapKind::StackExhausted).into());
     }
     store.inner.stack[base..base + args.len()].copy_from_slice(args);
     let entry_frames = store.inner.frames.len();
+    store.inner.nesting += 1;
     let result = run(store, code, instance, base, entry_frames);
+    store.inner.nesting -= 1;
     store.inner.frames.truncate(entry_frames);
     store.inner.sp = base;
     let n = result?;
@@ -181,8 +191,9 @@ fn run<T>(
     mut fp: usize,
     entry_frames: usize,
 ) -> Result<usize> {
+    // Live activations: the saved ones plus one per nested invocation.
     let max_depth = store.inner.engine.inner.config.max_call_depth as usize;
-    if store.inner.frames.len() >= max_depth {
+    if store.inner.frames.len() + store.inner.nesting > max_depth {
         return Err(Trap::new(TrapKind::StackExhausted).into());
     }
     let mut pc: usize = 0;
@@ -414,7 +425,7 @@ fn run<T>(
                             store.inner.stack.copy_within(sp - n..sp, fp);
                             fp
                         } else {
-                            if store.inner.frames.len() >= max_depth {
+                            if store.inner.frames.len() + 1 + store.inner.nesting > max_depth {
                                 let mut t = Trap::new(TrapKind::StackExhausted);
                                 t.set_backtrace(backtrace(
                                     &code,

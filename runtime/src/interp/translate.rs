@@ -95,6 +95,10 @@ impl<'m> FuncTranslator<'m> {
             .ok_or_else(|| Error::usage(format!("function {func_index}: unknown signature")))?;
         let num_params = sig.params().len() as u32;
         let num_results = sig.results().len() as u32;
+        let mut features = BTreeSet::new();
+        if num_results > 1 {
+            features.insert("multi-value");
+        }
 
         let mut reader = body.get_binary_reader();
         fv.read_locals(&mut reader).map_err(wp_err)?;
@@ -139,7 +143,7 @@ impl<'m> FuncTranslator<'m> {
             offset: body.range().start,
             fuel_site: None,
             consume_fuel,
-            features: BTreeSet::new(),
+            features,
         };
         t.start_fuel_segment();
 
@@ -205,7 +209,10 @@ impl<'m> FuncTranslator<'m> {
         self.fuel_site = None;
     }
 
-    fn block_arity(&self, bt: BlockType) -> Result<(u32, u32)> {
+    fn block_arity(&mut self, bt: BlockType) -> Result<(u32, u32)> {
+        if let BlockType::FuncType(_) = bt {
+            self.features.insert("multi-value");
+        }
         Ok(match bt {
             BlockType::Empty => (0, 0),
             BlockType::Type(_) => (0, 1),
@@ -220,13 +227,10 @@ impl<'m> FuncTranslator<'m> {
                     .engine
                     .func_type(id)
                     .ok_or_else(|| Error::usage(format!("block type {idx} is not a function")))?;
-                self.features_mut_insert("multi-value");
                 (f.params().len() as u32, f.results().len() as u32)
             }
         })
     }
-
-    fn features_mut_insert(&self, _name: &'static str) {}
 
     fn push_ctrl(&mut self, kind: CtrlKind, params: u32, results: u32) {
         self.ctrls.push(Ctrl {
@@ -722,6 +726,9 @@ impl<'m> FuncTranslator<'m> {
                 None => return Err(self.unsupported_op(&other)),
             },
         };
+        if let Some(feature) = proposal_of(&instr) {
+            self.features.insert(feature);
+        }
         self.emit(instr);
         Ok(())
     }
@@ -739,6 +746,43 @@ impl<'m> FuncTranslator<'m> {
         };
         unsupported(&what, self.offset)
     }
+}
+
+/// The post-1.0 proposal an instruction comes from, for `wrun inspect`.
+fn proposal_of(instr: &Instr) -> Option<&'static str> {
+    use NumOp as N;
+    Some(match instr {
+        Instr::Num(
+            N::I32Extend8S | N::I32Extend16S | N::I64Extend8S | N::I64Extend16S | N::I64Extend32S,
+        ) => "sign-extension-ops",
+        Instr::Num(
+            N::I32TruncSatF32S
+            | N::I32TruncSatF32U
+            | N::I32TruncSatF64S
+            | N::I32TruncSatF64U
+            | N::I64TruncSatF32S
+            | N::I64TruncSatF32U
+            | N::I64TruncSatF64S
+            | N::I64TruncSatF64U,
+        ) => "nontrapping-float-to-int-conversions",
+        Instr::MemoryFill(_)
+        | Instr::MemoryCopy { .. }
+        | Instr::MemoryInit { .. }
+        | Instr::DataDrop(_)
+        | Instr::TableCopy { .. }
+        | Instr::TableInit { .. }
+        | Instr::ElemDrop(_) => "bulk-memory",
+        Instr::TableGet(_)
+        | Instr::TableSet(_)
+        | Instr::TableSize(_)
+        | Instr::TableGrow(_)
+        | Instr::TableFill(_)
+        | Instr::RefFunc(_)
+        | Instr::RefIsNull => "reference-types",
+        Instr::CallIndirect { table, .. } if *table != 0 => "reference-types",
+        Instr::RefEq => "gc",
+        _ => return None,
+    })
 }
 
 fn wp_err(e: wasmparser::BinaryReaderError) -> Error {
