@@ -108,11 +108,30 @@ pub struct RunArgs {
     /// The deepest wasm call nesting before a "call stack exhausted" trap.
     #[arg(long, value_name = "N")]
     pub max_call_depth: Option<u32>,
+    /// Grant the program read-write access to host directory HOST, seen as
+    /// GUEST (default: the same path). Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+    /// Set an environment variable for the program (nothing from the host
+    /// environment is passed unless given here). Repeatable.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub envs: Vec<(String, String)>,
+    /// Do not grant the default read-only access to the current directory.
+    #[arg(long)]
+    pub no_default_dir: bool,
     /// The module (`.wasm` binary or `.wat` text).
     pub file: PathBuf,
     /// Arguments for the program, or for the `--invoke`d function.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// Parses `K=V` for `--env`.
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not K=V")),
+    }
 }
 
 /// Parses `4096`, `64K`, `16Mi`, `4G` … into a byte count.
@@ -154,6 +173,14 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A bad command line.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: exit::USAGE,
+        }
+    }
+
     /// An error that is not a trap.
     pub fn error(message: impl Into<String>) -> Failure {
         Failure {

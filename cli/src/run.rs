@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use wrun_runtime::{Config, Engine, Error, Extern, Func, Instance, Linker, Store, Tag, Trap, Val};
+use wrun_runtime::{
+    Config, Engine, Error, Extern, Func, Instance, Linker, Module, Store, Tag, Trap, Val,
+};
+use wrun_wasi::{DirPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::load::{compile, file_error};
 use crate::{Failure, RunArgs, exit, vals};
@@ -23,20 +26,69 @@ fn config(args: &RunArgs) -> Config {
     config
 }
 
+/// What host functions see: the program's WASI context.
+pub struct Host {
+    wasi: WasiCtx,
+}
+
+/// The WASI context the options grant: argv, `--env` variables, the
+/// standard streams, `--dir` grants (read-write) and, unless
+/// `--no-default-dir` or a `--dir` already maps `.`, the current directory
+/// read-only.
+fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
+    let argv0 = args.file.display().to_string();
+    let mut builder = WasiCtxBuilder::new()
+        .args(std::iter::once(argv0).chain(args.args.iter().cloned()))
+        .envs(args.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .inherit_stdio();
+    let mut guests = Vec::new();
+    for spec in &args.dirs {
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        if host.is_empty() || guest.is_empty() {
+            return Err(Failure::usage(format!(
+                "--dir `{spec}`: expected HOST[::GUEST]"
+            )));
+        }
+        builder = builder
+            .preopen_dir(host, guest, DirPerms::ReadWrite)
+            .map_err(|e| Failure::error(format!("--dir `{spec}`: {e}")))?;
+        guests.push(guest.to_string());
+    }
+    if !args.no_default_dir && !guests.iter().any(|g| g == ".") {
+        builder = builder
+            .preopen_dir(".", ".", DirPerms::ReadOnly)
+            .map_err(|e| Failure::error(format!("current directory: {e}")))?;
+    }
+    Ok(builder.build())
+}
+
+fn imports_wasi(module: &Module) -> bool {
+    module.imports().any(|i| i.module == wrun_wasi::MODULE_NAME)
+}
+
 /// Runs the module; returns the exit code.
 pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     let path = &args.file;
     let engine = Engine::new(&config(args));
     let module = compile(&engine, path)?;
-    let mut store = Store::new(&engine, ());
+    let mut store = Store::new(
+        &engine,
+        Host {
+            wasi: wasi_ctx(args)?,
+        },
+    );
     if let Some(fuel) = args.fuel {
         store
             .set_fuel(fuel)
             .map_err(|e| Failure::error(format!("--fuel: {e}")))?;
     }
-    // No host modules yet (WASI comes later): any import is reported by the
+    // WASI is the one host module; any other import is reported by the
     // linker as unknown, naming it.
-    let linker = Linker::<()>::new(&engine);
+    let mut linker = Linker::<Host>::new(&engine);
+    if imports_wasi(&module) {
+        wrun_wasi::add_to_linker(&mut linker, &module, |h: &mut Host| &mut h.wasi)
+            .map_err(|e| file_error(path, &e))?;
+    }
     let instance = linker
         .instantiate(&mut store, &module)
         .map_err(|e| run_failure(path, "instantiating", &e, None))?;
@@ -93,7 +145,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
 
 /// Calls `func`, reporting a trap with its wasm backtrace.
 fn call(
-    store: &mut Store<()>,
+    store: &mut Store<Host>,
     instance: Instance,
     path: &Path,
     name: &str,
@@ -168,7 +220,7 @@ fn describe_trap(trap: &Trap) -> String {
 }
 
 /// The name under which the instance exports `tag`, if it does.
-fn exported_tag_name(store: &Store<()>, instance: Instance, tag: Tag) -> Option<String> {
+fn exported_tag_name(store: &Store<Host>, instance: Instance, tag: Tag) -> Option<String> {
     instance
         .exports(store)
         .into_iter()

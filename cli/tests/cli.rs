@@ -305,10 +305,12 @@ fn features_json_is_honest() {
     assert_eq!(status("tail-call").0, "supported");
     assert_eq!(status("simd").0, "not yet");
     assert_eq!(status("gc").0, "not yet");
-    assert_eq!(status("custom-page-sizes").0, "parsed; untested");
+    assert_eq!(status("custom-page-sizes").0, "supported");
     assert_eq!(status("mvp").1, "not yet");
-    assert_eq!(v["interfaces"][0]["name"], "wasi-preview1");
-    assert_eq!(v["interfaces"][0]["status"], "not yet");
+    assert_eq!(v["interfaces"][0]["name"], "wasi-preview1 (wasm32)");
+    assert_eq!(v["interfaces"][0]["status"], "supported");
+    assert_eq!(v["interfaces"][1]["name"], "wasi-preview1 (wasm64)");
+    assert_eq!(v["interfaces"][1]["status"], "supported");
 }
 
 #[test]
@@ -329,4 +331,74 @@ fn bad_flags_are_usage_errors() {
     let o = wrun(&["--help"]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("Exit codes"), "{}", stdout(&o));
+}
+
+/// A WASI program that creates `out.txt` in its first preopened directory
+/// (fd 3), writes "hi" to stdout and the value of `$V` … and exits with the
+/// errno of `path_open` (0 on success).
+const CREATE_FILE: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "out.txt")
+  (data (i32.const 80) "hi\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 80)) (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    ;; oflags: O_CREAT (1); rights: fd_write (1 << 6)
+    (call $exit (call $path_open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 7)
+                  (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16)))))"#;
+
+/// WASI errnos (wasi_snapshot_preview1 `errno`).
+const EBADF: i32 = 8;
+const ENOTCAPABLE: i32 = 76;
+
+#[test]
+fn wasi_current_directory_is_read_only_by_default() {
+    let module = write("wasi-default", "create.wat", CREATE_FILE);
+    let dir = scratch("wasi-default");
+    let out = Command::new(env!("CARGO_BIN_EXE_wrun"))
+        .arg(&module)
+        .current_dir(&dir)
+        .output()
+        .expect("run wrun");
+    assert_eq!(stdout(&out), "hi\n");
+    assert_eq!(code(&out), ENOTCAPABLE, "{}", stderr(&out));
+    assert!(!dir.join("out.txt").exists());
+}
+
+#[test]
+fn wasi_dir_grants_writes() {
+    let module = write("wasi-dir", "create.wat", CREATE_FILE);
+    let granted = scratch("wasi-dir").join("granted");
+    std::fs::create_dir_all(&granted).expect("mkdir");
+    let spec = format!("{}::data", granted.display());
+    let out = wrun(&["run", "--dir", &spec, module.to_str().expect("utf-8 path")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(granted.join("out.txt").exists());
+}
+
+#[test]
+fn wasi_no_default_dir_leaves_no_preopen() {
+    let module = write("wasi-none", "create.wat", CREATE_FILE);
+    let out = wrun(&[
+        "run",
+        "--no-default-dir",
+        module.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code(&out), EBADF, "{}", stderr(&out));
+}
+
+#[test]
+fn wasi_bad_dir_and_env_flags_are_clear_errors() {
+    let module = write("wasi-flags", "create.wat", CREATE_FILE);
+    let m = module.to_str().expect("utf-8 path");
+    let out = wrun(&["run", "--dir", "/no/such/dir", m]);
+    assert_eq!(code(&out), ERROR);
+    assert!(stderr(&out).contains("/no/such/dir"), "{}", stderr(&out));
+    let out = wrun(&["run", "--env", "NOEQUALS", m]);
+    assert_eq!(code(&out), USAGE);
+    assert!(stderr(&out).contains("NOEQUALS"), "{}", stderr(&out));
 }
