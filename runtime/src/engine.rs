@@ -88,6 +88,7 @@ pub struct Config {
     pub(crate) max_table_elements: u64,
     pub(crate) max_call_depth: u32,
     pub(crate) max_stack_cells: usize,
+    pub(crate) max_host_stack_bytes: usize,
     pub(crate) consume_fuel: bool,
 }
 
@@ -99,6 +100,7 @@ impl Default for Config {
             max_table_elements: 10_000_000,
             max_call_depth: 50_000,
             max_stack_cells: 4 << 20,
+            max_host_stack_bytes: 1 << 20,
             consume_fuel: false,
         }
     }
@@ -152,6 +154,14 @@ impl Config {
     /// The size of the value stack in 64-bit cells (locals and operands of all frames).
     pub fn max_stack_cells(&mut self, cells: usize) -> &mut Config {
         self.max_stack_cells = cells.max(1024);
+        self
+    }
+
+    /// The most host stack that host functions calling back into wasm may
+    /// use between them (wasm-to-wasm calls use none). Deeper re-entry traps
+    /// with "call stack exhausted". Default 1 MiB: safe on a 2 MiB thread.
+    pub fn max_host_stack_bytes(&mut self, bytes: usize) -> &mut Config {
+        self.max_host_stack_bytes = bytes;
         self
     }
 

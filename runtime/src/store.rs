@@ -179,6 +179,8 @@ pub(crate) struct StoreInner {
     /// Interpreter invocations in progress (host → wasm re-entries nest
     /// them); each holds one activation that is not in `frames`.
     pub nesting: usize,
+    /// Host stack address of the outermost invocation in progress.
+    pub native_stack_base: usize,
     pub fuel: Option<u64>,
 }
 
@@ -221,6 +223,7 @@ impl<T> Store<T> {
                 sp: 0,
                 frames: Vec::new(),
                 nesting: 0,
+                native_stack_base: 0,
                 fuel: if consume_fuel { Some(0) } else { None },
             },
             host_funcs: Vec::new(),

@@ -31,8 +31,11 @@ macro_rules! numeric_ops {
     ($($name:ident),* $(,)?) => {
         /// Numeric operators that take operands from the stack and push one
         /// result (Wasm 3.0 §4.4.1). Their semantics live in `exec/numeric.rs`.
+        /// The order matters: comparisons first, then arithmetic, then
+        /// conversions (the translator's fusion rules rely on it).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[allow(clippy::enum_variant_names)]
+        #[repr(u8)]
         pub(crate) enum NumOp { $($name),* }
     };
 }
@@ -212,7 +215,12 @@ pub(crate) enum StoreKind {
 
 /// One internal instruction. Indices (`func`, `global`, `mem`, `table`, …)
 /// are the module's own; the executing instance maps them to store entities.
+///
+/// `repr(u8)` gives the enum a tag of its own: without it, Rust folds the
+/// tags of nested enums (`NumOp`, `LoadKind`) into this one, and every
+/// dispatch pays for decoding the packed tag.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(u8)]
 pub(crate) enum Instr {
     /// Trap: unreachable.
     Unreachable,
@@ -270,6 +278,14 @@ pub(crate) enum Instr {
     Const(u64),
     /// Push a numeric result.
     Num(NumOp),
+    /// A binary operator whose right operand is a constant
+    /// (fused `i32.const c; op`).
+    NumImm { op: NumOp, imm: u64 },
+    /// A binary operator whose right operand is a local
+    /// (fused `local.get x; op`).
+    NumLocal { op: NumOp, local: u32 },
+    /// An operator whose i32 result decides a branch (fused `op; br_if`).
+    BrIfNum { op: NumOp, target: BranchTarget },
     /// Load from memory.
     Load(LoadKind, MemArg),
     /// Store to memory.

@@ -33,11 +33,6 @@ enum Action {
     Trap(TrapKind),
 }
 
-/// How many interpreter invocations may nest through host functions that
-/// call back into wasm. Each nesting level costs host stack (unlike wasm
-/// calls), so it has its own bound below any sane `max_call_depth`.
-const MAX_HOST_NESTING: usize = 200;
-
 /// Calls store function `func` with argument cells; returns its result cells.
 pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Result<Vec<RawVal>> {
     let (code, instance) = match store.inner.funcs.get(func as usize).map(|f| &f.kind) {
@@ -55,7 +50,16 @@ pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Res
         .cloned()
         .ok_or_else(|| Error::usage("function of a dangling instance"))?;
     store.inner.ensure_stack();
-    if store.inner.nesting >= MAX_HOST_NESTING {
+    // Wasm calls never grow the host stack, but host functions that call
+    // back into wasm nest invocations on it: bound the bytes they use,
+    // measured from the outermost invocation's stack position.
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    if store.inner.nesting == 0 {
+        store.inner.native_stack_base = here;
+    } else if store.inner.native_stack_base.saturating_sub(here)
+        > store.inner.engine.inner.config.max_host_stack_bytes
+    {
         return Err(Trap::new(TrapKind::StackExhausted).into());
     }
     let base = store.inner.sp;
@@ -205,11 +209,42 @@ fn run<T>(
     loop {
         let action = {
             let inner = &mut store.inner;
+            // The value stack is moved out of the store while this
+            // activation runs, so the loop holds a plain slice (its pointer
+            // and length stay in registers); it goes back before anything
+            // else can see the store.
+            let mut stack_vec = std::mem::take(&mut inner.stack);
+            let stack = &mut stack_vec[..];
+            // SAFETY (both macros): `enter` checked `fp + max_height <=
+            // stack.len()` for this activation, and validation bounds every
+            // local index and operand height of the function below
+            // `max_height` (translate.rs); branch targets and handler
+            // targets stay within those heights.
+            macro_rules! get {
+                ($i:expr) => {{
+                    let i: usize = $i;
+                    debug_assert!(i < stack.len());
+                    unsafe { *stack.get_unchecked(i) }
+                }};
+            }
+            macro_rules! set {
+                ($i:expr, $v:expr) => {{
+                    let i: usize = $i;
+                    let v: RawVal = $v;
+                    debug_assert!(i < stack.len());
+                    unsafe { *stack.get_unchecked_mut(i) = v }
+                }};
+            }
             let instrs = &code.code[..];
-            'dispatch: loop {
-                let instr = instrs[pc];
+            let action = 'dispatch: loop {
+                // Matched in place: copying the whole instruction out first
+                // costs more than the dispatch itself.
+                debug_assert!(pc < instrs.len());
+                // SAFETY: translated code ends with `Return` and every branch
+                // target is an index of the same code, so `pc` stays in bounds.
+                let instr = unsafe { instrs.get_unchecked(pc) };
                 pc += 1;
-                match instr {
+                match *instr {
                     Instr::Unreachable => break Action::Trap(TrapKind::Unreachable),
                     Instr::ConsumeFuel(n) => {
                         if let Some(fuel) = &mut inner.fuel {
@@ -220,35 +255,35 @@ fn run<T>(
                             *fuel -= u64::from(n);
                         }
                     }
-                    Instr::Br(t) => pc = branch(&mut inner.stack, &mut sp, fp, t),
+                    Instr::Br(t) => pc = branch(stack, &mut sp, fp, t),
                     Instr::BrIf(t) => {
                         sp -= 1;
-                        if inner.stack[sp] as u32 != 0 {
-                            pc = branch(&mut inner.stack, &mut sp, fp, t);
+                        if get!(sp) as u32 != 0 {
+                            pc = branch(stack, &mut sp, fp, t);
                         }
                     }
                     Instr::BrIfEqz(target) => {
                         sp -= 1;
-                        if inner.stack[sp] as u32 == 0 {
+                        if get!(sp) as u32 == 0 {
                             pc = target as usize;
                         }
                     }
                     Instr::Jump(target) => pc = target as usize,
                     Instr::BrTable { first, count } => {
                         sp -= 1;
-                        let i = (inner.stack[sp] as u32).min(count);
+                        let i = (get!(sp) as u32).min(count);
                         let t = code.br_tables[(first + i) as usize];
-                        pc = branch(&mut inner.stack, &mut sp, fp, t);
+                        pc = branch(stack, &mut sp, fp, t);
                     }
                     Instr::BrOnNull(t) => {
-                        if inner.stack[sp - 1] == 0 {
+                        if get!(sp - 1) == 0 {
                             sp -= 1;
-                            pc = branch(&mut inner.stack, &mut sp, fp, t);
+                            pc = branch(stack, &mut sp, fp, t);
                         }
                     }
                     Instr::BrOnNonNull(t) => {
-                        if inner.stack[sp - 1] != 0 {
-                            pc = branch(&mut inner.stack, &mut sp, fp, t);
+                        if get!(sp - 1) != 0 {
+                            pc = branch(stack, &mut sp, fp, t);
                         } else {
                             sp -= 1;
                         }
@@ -261,9 +296,9 @@ fn run<T>(
                         sp -= 1;
                         let t = &inner.tables[inst.tables[table as usize] as usize];
                         let index = if t.ty.table64 {
-                            inner.stack[sp]
+                            get!(sp)
                         } else {
-                            inner.stack[sp] & 0xffff_ffff
+                            get!(sp) & 0xffff_ffff
                         };
                         let Some(&cell) = usize::try_from(index).ok().and_then(|i| t.elems.get(i))
                         else {
@@ -277,17 +312,17 @@ fn run<T>(
                         if have != type_id && !inner.engine.type_matches(have, type_id) {
                             break Action::Trap(TrapKind::IndirectCallTypeMismatch);
                         }
-                        if matches!(instr, Instr::CallIndirect { .. }) {
+                        if matches!(*instr, Instr::CallIndirect { .. }) {
                             break Action::Call(addr);
                         }
                         break Action::ReturnCall(addr);
                     }
                     Instr::CallRef | Instr::ReturnCallRef => {
                         sp -= 1;
-                        let Some(addr) = inner.stack[sp].checked_sub(1) else {
+                        let Some(addr) = get!(sp).checked_sub(1) else {
                             break Action::Trap(TrapKind::NullFunctionReference);
                         };
-                        if instr == Instr::CallRef {
+                        if *instr == Instr::CallRef {
                             break Action::Call(addr as u32);
                         }
                         break Action::ReturnCall(addr as u32);
@@ -301,7 +336,7 @@ fn run<T>(
                             .map(|f| f.params().len())
                             .unwrap_or(0);
                         sp -= n;
-                        let payload: Box<[RawVal]> = inner.stack[sp..sp + n].into();
+                        let payload: Box<[RawVal]> = stack[sp..sp + n].into();
                         inner.exns.push(ExnInst {
                             tag: tag_addr,
                             payload,
@@ -310,86 +345,115 @@ fn run<T>(
                     }
                     Instr::ThrowRef => {
                         sp -= 1;
-                        match inner.stack[sp].checked_sub(1) {
+                        match get!(sp).checked_sub(1) {
                             Some(e) => break Action::Throw(e as u32),
                             None => break Action::Trap(TrapKind::NullExceptionReference),
                         }
                     }
-                    Instr::Rethrow(local) => {
-                        match inner.stack[fp + local as usize].checked_sub(1) {
-                            Some(e) => break Action::Throw(e as u32),
-                            None => break Action::Trap(TrapKind::NullExceptionReference),
-                        }
-                    }
+                    Instr::Rethrow(local) => match get!(fp + local as usize).checked_sub(1) {
+                        Some(e) => break Action::Throw(e as u32),
+                        None => break Action::Trap(TrapKind::NullExceptionReference),
+                    },
                     Instr::Drop => sp -= 1,
                     Instr::Select => {
                         sp -= 2;
-                        if inner.stack[sp + 1] as u32 == 0 {
-                            inner.stack[sp - 1] = inner.stack[sp];
+                        if get!(sp + 1) as u32 == 0 {
+                            set!(sp - 1, get!(sp));
                         }
                     }
                     Instr::LocalGet(i) => {
-                        inner.stack[sp] = inner.stack[fp + i as usize];
+                        set!(sp, get!(fp + i as usize));
                         sp += 1;
                     }
                     Instr::LocalSet(i) => {
                         sp -= 1;
-                        inner.stack[fp + i as usize] = inner.stack[sp];
+                        set!(fp + i as usize, get!(sp));
                     }
-                    Instr::LocalTee(i) => inner.stack[fp + i as usize] = inner.stack[sp - 1],
+                    Instr::LocalTee(i) => set!(fp + i as usize, get!(sp - 1)),
                     Instr::GlobalGet(g) => {
-                        inner.stack[sp] = inner.globals[inst.globals[g as usize] as usize].value;
+                        set!(sp, inner.globals[inst.globals[g as usize] as usize].value);
                         sp += 1;
                     }
                     Instr::GlobalSet(g) => {
                         sp -= 1;
-                        inner.globals[inst.globals[g as usize] as usize].value = inner.stack[sp];
+                        inner.globals[inst.globals[g as usize] as usize].value = get!(sp);
                     }
                     Instr::Const(c) => {
-                        inner.stack[sp] = c;
+                        set!(sp, c);
                         sp += 1;
                     }
+                    Instr::NumImm { op, imm } => {
+                        set!(sp, imm);
+                        sp += 1;
+                        // SAFETY: as for `Num`; the pushed operand is in bounds
+                        // because the unfused code pushed it too.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                    }
+                    Instr::NumLocal { op, local } => {
+                        set!(sp, get!(fp + local as usize));
+                        sp += 1;
+                        // SAFETY: as for `NumImm`.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                    }
+                    Instr::BrIfNum { op, target } => {
+                        // SAFETY: as for `Num`.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                        sp -= 1;
+                        if get!(sp) as u32 != 0 {
+                            pc = branch(stack, &mut sp, fp, target);
+                        }
+                    }
                     Instr::Num(op) => {
-                        if let Err(k) = numeric::exec(op, &mut inner.stack, &mut sp) {
+                        // SAFETY: validated code has the operator's operands
+                        // on the stack, within this activation's bounds.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
                             break Action::Trap(k);
                         }
                     }
                     Instr::Load(kind, arg) => {
                         let mem = &inner.memories[inst.memories[arg.mem as usize] as usize];
-                        match memory::load(mem, kind, arg.offset, inner.stack[sp - 1]) {
-                            Some(v) => inner.stack[sp - 1] = v,
+                        match memory::load(mem, kind, arg.offset, get!(sp - 1)) {
+                            Some(v) => set!(sp - 1, v),
                             None => break Action::Trap(TrapKind::MemoryOutOfBounds),
                         }
                     }
                     Instr::Store(kind, arg) => {
                         sp -= 2;
                         let mem = &mut inner.memories[inst.memories[arg.mem as usize] as usize];
-                        let (addr, value) = (inner.stack[sp], inner.stack[sp + 1]);
+                        let (addr, value) = (get!(sp), get!(sp + 1));
                         if memory::store(mem, kind, arg.offset, addr, value).is_none() {
                             break Action::Trap(TrapKind::MemoryOutOfBounds);
                         }
                     }
                     Instr::RefFunc(f) => {
-                        inner.stack[sp] = u64::from(inst.funcs[f as usize]) + 1;
+                        set!(sp, u64::from(inst.funcs[f as usize]) + 1);
                         sp += 1;
                     }
-                    Instr::RefIsNull => inner.stack[sp - 1] = u64::from(inner.stack[sp - 1] == 0),
+                    Instr::RefIsNull => set!(sp - 1, u64::from(get!(sp - 1) == 0)),
                     Instr::RefAsNonNull => {
-                        if inner.stack[sp - 1] == 0 {
+                        if get!(sp - 1) == 0 {
                             break Action::Trap(TrapKind::NullReference);
                         }
                     }
                     Instr::RefEq => {
                         sp -= 1;
-                        inner.stack[sp - 1] = u64::from(inner.stack[sp - 1] == inner.stack[sp]);
+                        set!(sp - 1, u64::from(get!(sp - 1) == get!(sp)));
                     }
-                    other => {
-                        if let Err(k) = memory::exec_bulk(inner, &inst, other, &mut sp) {
+                    _ => {
+                        if let Err(k) = memory::exec_bulk(inner, stack, &inst, instr, &mut sp) {
                             break 'dispatch Action::Trap(k);
                         }
                     }
                 }
-            }
+            };
+            inner.stack = stack_vec;
+            action
         };
 
         match action {

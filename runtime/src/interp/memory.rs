@@ -87,12 +87,12 @@ fn table_index(t: &TableInst, cell: u64) -> u64 {
 /// The bulk and table operators (everything but plain loads and stores).
 pub(crate) fn exec_bulk(
     inner: &mut StoreInner,
+    stack: &mut [u64],
     inst: &InstanceData,
-    instr: Instr,
+    instr: &Instr,
     sp: &mut usize,
 ) -> Result<(), TrapKind> {
-    let stack = &mut inner.stack;
-    match instr {
+    match *instr {
         Instr::MemorySize(m) => {
             let mem = &inner.memories[inst.memories[m as usize] as usize];
             stack[*sp] = mem.pages();

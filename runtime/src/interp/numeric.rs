@@ -133,35 +133,55 @@ const TWO_63: f64 = 9223372036854775808.0;
 const TWO_64: f64 = 18446744073709551616.0;
 
 /// Executes a numeric operator on the top of `stack[..*sp]`.
+///
+/// # Safety
+/// `*sp <= stack.len()` and the operator's operands are on the stack:
+/// `*sp >= 2` for binary operators, `*sp >= 1` for unary ones. Validated
+/// code run by the dispatch loop guarantees both.
 #[inline(always)]
-pub(crate) fn exec(op: NumOp, stack: &mut [u64], sp: &mut usize) -> Result<(), TrapKind> {
+pub(crate) unsafe fn exec(op: NumOp, stack: &mut [u64], sp: &mut usize) -> Result<(), TrapKind> {
     use NumOp as N;
+    debug_assert!(*sp <= stack.len() && *sp >= 1);
+    // SAFETY: the function's precondition bounds every index below.
+    macro_rules! at {
+        ($i:expr) => {
+            unsafe { *stack.get_unchecked($i) }
+        };
+    }
+    macro_rules! put {
+        ($i:expr, $v:expr) => {{
+            let v = $v;
+            unsafe { *stack.get_unchecked_mut($i) = v }
+        }};
+    }
     macro_rules! un {
         ($f:expr) => {{
-            let a = stack[*sp - 1];
-            stack[*sp - 1] = $f(a);
+            let a = at!(*sp - 1);
+            put!(*sp - 1, $f(a));
         }};
     }
     macro_rules! bin {
         ($f:expr) => {{
-            let rhs = stack[*sp - 1];
-            let lhs = stack[*sp - 2];
-            stack[*sp - 2] = $f(lhs, rhs);
+            debug_assert!(*sp >= 2);
+            let rhs = at!(*sp - 1);
+            let lhs = at!(*sp - 2);
+            put!(*sp - 2, $f(lhs, rhs));
             *sp -= 1;
         }};
     }
     macro_rules! bin_trap {
         ($f:expr) => {{
-            let rhs = stack[*sp - 1];
-            let lhs = stack[*sp - 2];
-            stack[*sp - 2] = $f(lhs, rhs)?;
+            debug_assert!(*sp >= 2);
+            let rhs = at!(*sp - 1);
+            let lhs = at!(*sp - 2);
+            put!(*sp - 2, $f(lhs, rhs)?);
             *sp -= 1;
         }};
     }
     macro_rules! un_trap {
         ($f:expr) => {{
-            let a = stack[*sp - 1];
-            stack[*sp - 1] = $f(a)?;
+            let a = at!(*sp - 1);
+            put!(*sp - 1, $f(a)?);
         }};
     }
     let i32_ = |c: u64| c as u32 as i32;
@@ -386,7 +406,8 @@ mod tests {
         let mut stack = [0u64; 4];
         stack[..args.len()].copy_from_slice(args);
         let mut sp = args.len();
-        exec(op, &mut stack, &mut sp)?;
+        // SAFETY: the tests pass every operand the operator takes.
+        unsafe { exec(op, &mut stack, &mut sp)? };
         Ok(stack[sp - 1])
     }
 

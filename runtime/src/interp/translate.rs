@@ -69,6 +69,10 @@ pub(crate) struct FuncTranslator<'m> {
     max_operands: u32,
     offset: u64,
     fuel_site: Option<usize>,
+    /// Code index at which the last label was placed: an instruction at or
+    /// after it may be a branch target, so it must not be fused with the
+    /// one before it.
+    label_at: usize,
     consume_fuel: bool,
     features: BTreeSet<&'static str>,
 }
@@ -142,6 +146,7 @@ impl<'m> FuncTranslator<'m> {
             max_operands: 0,
             offset: body.range().start,
             fuel_site: None,
+            label_at: 0,
             consume_fuel,
             features,
         };
@@ -184,6 +189,30 @@ impl<'m> FuncTranslator<'m> {
         self.code.len() as u32
     }
 
+    /// Records that a branch may land at the current code index.
+    fn mark_label(&mut self) {
+        self.label_at = self.code.len();
+    }
+
+    /// The last instruction, if the next one may be fused into it: it was
+    /// emitted after the last label, so no branch lands between the two.
+    fn fusable_last(&self) -> Option<Instr> {
+        if self.code.len() > self.label_at {
+            self.code.last().copied()
+        } else {
+            None
+        }
+    }
+
+    /// Replaces the last instruction by a fused one, which reports the
+    /// later operator's offset (a trap points at the operator).
+    fn fuse_last(&mut self, instr: Instr) {
+        if let (Some(last), Some(off)) = (self.code.last_mut(), self.offsets.last_mut()) {
+            *last = instr;
+            *off = self.offset as u32;
+        }
+    }
+
     fn emit(&mut self, instr: Instr) -> usize {
         self.code.push(instr);
         self.offsets.push(self.offset as u32);
@@ -198,6 +227,7 @@ impl<'m> FuncTranslator<'m> {
     /// Starts a new straight-line segment whose instructions are charged
     /// together when fuel is on (at function entry and every label).
     fn start_fuel_segment(&mut self) {
+        self.mark_label();
         if self.consume_fuel {
             self.code.push(Instr::ConsumeFuel(0));
             self.offsets.push(self.offset as u32);
@@ -233,6 +263,7 @@ impl<'m> FuncTranslator<'m> {
     }
 
     fn push_ctrl(&mut self, kind: CtrlKind, params: u32, results: u32) {
+        self.mark_label();
         self.ctrls.push(Ctrl {
             kind,
             start_pc: self.pc(),
@@ -286,9 +317,11 @@ impl<'m> FuncTranslator<'m> {
     fn patch(&mut self, site: Patch, pc: u32) {
         match site {
             Patch::Instr(i) => match &mut self.code[i] {
-                Instr::Br(t) | Instr::BrIf(t) | Instr::BrOnNull(t) | Instr::BrOnNonNull(t) => {
-                    t.pc = pc
-                }
+                Instr::Br(t)
+                | Instr::BrIf(t)
+                | Instr::BrOnNull(t)
+                | Instr::BrOnNonNull(t)
+                | Instr::BrIfNum { target: t, .. } => t.pc = pc,
                 Instr::Jump(p) | Instr::BrIfEqz(p) => *p = pc,
                 _ => {}
             },
@@ -302,6 +335,7 @@ impl<'m> FuncTranslator<'m> {
     }
 
     fn end_block(&mut self, ctrl: Ctrl) {
+        self.mark_label();
         let end = self.pc();
         if let Some(site) = ctrl.else_site {
             self.patch(Patch::Instr(site), end);
@@ -372,6 +406,7 @@ impl<'m> FuncTranslator<'m> {
                         c.patches.push(Patch::Instr(site));
                     }
                 }
+                self.mark_label();
                 let pc = self.pc();
                 if let Some(site) = self.ctrls.last_mut().and_then(|c| c.else_site.take()) {
                     self.patch(Patch::Instr(site), pc);
@@ -464,6 +499,7 @@ impl<'m> FuncTranslator<'m> {
                         c.patches.push(Patch::Instr(site));
                     }
                 }
+                self.mark_label();
                 let pc = self.pc();
                 let frame = fv
                     .get_control_frame(0)
@@ -570,7 +606,17 @@ impl<'m> FuncTranslator<'m> {
                     return self.emit_branch(fv, relative_depth, Instr::Br);
                 }
             }
-            O::BrIf { relative_depth } => return self.emit_branch(fv, relative_depth, Instr::BrIf),
+            O::BrIf { relative_depth } => {
+                if let Some(Instr::Num(op)) = self.fusable_last()
+                    && is_condition(op)
+                {
+                    let site = Patch::Instr(self.code.len() - 1);
+                    let target = self.target(fv, relative_depth, site)?;
+                    self.fuse_last(Instr::BrIfNum { op, target });
+                    return Ok(());
+                }
+                return self.emit_branch(fv, relative_depth, Instr::BrIf);
+            }
             O::BrOnNull { relative_depth } => {
                 self.features.insert("function-references");
                 return self.emit_branch(fv, relative_depth, Instr::BrOnNull);
@@ -722,7 +768,18 @@ impl<'m> FuncTranslator<'m> {
             | O::I64ReinterpretF64
             | O::F64ReinterpretI64 => return Ok(()),
             other => match numeric(&other) {
-                Some(n) => Instr::Num(n),
+                Some(op) if is_binary(op) => match self.fusable_last() {
+                    Some(Instr::Const(imm)) => {
+                        self.fuse_last(Instr::NumImm { op, imm });
+                        return Ok(());
+                    }
+                    Some(Instr::LocalGet(local)) => {
+                        self.fuse_last(Instr::NumLocal { op, local });
+                        return Ok(());
+                    }
+                    _ => Instr::Num(op),
+                },
+                Some(op) => Instr::Num(op),
                 None => return Err(self.unsupported_op(&other)),
             },
         };
@@ -746,6 +803,44 @@ impl<'m> FuncTranslator<'m> {
         };
         unsupported(&what, self.offset)
     }
+}
+
+/// Whether an operator takes two operands (and so can take its right one
+/// from a constant or a local). Binary operators are the ones before the
+/// conversions in `NumOp`, minus the unary arithmetic.
+fn is_binary(op: NumOp) -> bool {
+    use NumOp as N;
+    !matches!(
+        op,
+        N::I32Eqz
+            | N::I64Eqz
+            | N::I32Clz
+            | N::I32Ctz
+            | N::I32Popcnt
+            | N::I64Clz
+            | N::I64Ctz
+            | N::I64Popcnt
+            | N::F32Abs
+            | N::F32Neg
+            | N::F32Ceil
+            | N::F32Floor
+            | N::F32Trunc
+            | N::F32Nearest
+            | N::F32Sqrt
+            | N::F64Abs
+            | N::F64Neg
+            | N::F64Ceil
+            | N::F64Floor
+            | N::F64Trunc
+            | N::F64Nearest
+            | N::F64Sqrt
+    ) && (op as u8) < (N::I32WrapI64 as u8)
+}
+
+/// Whether an operator is a comparison (the first group of `NumOp`), whose
+/// i32 result is worth fusing into `br_if`.
+fn is_condition(op: NumOp) -> bool {
+    (op as u8) <= (NumOp::F64Ge as u8)
 }
 
 /// The post-1.0 proposal an instruction comes from, for `wrun inspect`.
