@@ -286,6 +286,35 @@ pub(crate) enum Instr {
     NumLocal { op: NumOp, local: u32 },
     /// An operator whose i32 result decides a branch (fused `op; br_if`).
     BrIfNum { op: NumOp, target: BranchTarget },
+    /// `local.get a; <const imm>; op` — pushes `op(local a, imm)`. The
+    /// immediate is the constant sign-extended from 32 bits, which is the
+    /// right cell for i32 and i64 operators alike.
+    NumLocalImm { op: NumOp, local: u32, imm: i32 },
+    /// `local.get a; local.get b; op` — pushes `op(local a, local b)`.
+    NumLocalLocal { op: NumOp, a: u32, b: u32 },
+    /// `NumLocalImm` whose result goes to local `dst` (`x = y op c`).
+    NumLocalImmSet {
+        op: NumOp,
+        local: u32,
+        imm: i32,
+        dst: u32,
+    },
+    /// `NumLocalLocal` whose result goes to local `dst` (`x = y op z`).
+    NumLocalLocalSet { op: NumOp, a: u32, b: u32, dst: u32 },
+    /// A comparison of a local with a constant deciding a branch.
+    BrIfLocalImm {
+        op: NumOp,
+        local: u32,
+        imm: i32,
+        target: BranchTarget,
+    },
+    /// A comparison of two locals deciding a branch.
+    BrIfLocalLocal {
+        op: NumOp,
+        a: u32,
+        b: u32,
+        target: BranchTarget,
+    },
     /// Load from memory.
     Load(LoadKind, MemArg),
     /// Store to memory.
@@ -330,6 +359,10 @@ pub(crate) enum Instr {
 
 /// A `br_table` target list lives beside the code; this is one entry.
 pub(crate) type BrTableTarget = BranchTarget;
+
+// The code array's density matters to dispatch: fused forms must fit in
+// the size the plain ones already need.
+const _: () = assert!(std::mem::size_of::<Instr>() <= 24);
 
 /// How a handler catches, for `try_table` (Wasm 3.0 §3.3.8.9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

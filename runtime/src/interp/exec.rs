@@ -409,6 +409,82 @@ fn run<T>(
                             pc = branch(stack, &mut sp, fp, target);
                         }
                     }
+                    Instr::NumLocalImm { op, local, imm } => {
+                        set!(sp, get!(fp + local as usize));
+                        set!(sp + 1, imm as i64 as u64);
+                        sp += 2;
+                        // SAFETY: the unfused code pushed both operands too.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                    }
+                    Instr::NumLocalLocal { op, a, b } => {
+                        set!(sp, get!(fp + a as usize));
+                        set!(sp + 1, get!(fp + b as usize));
+                        sp += 2;
+                        // SAFETY: as for `NumLocalImm`.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                    }
+                    Instr::NumLocalImmSet {
+                        op,
+                        local,
+                        imm,
+                        dst,
+                    } => {
+                        set!(sp, get!(fp + local as usize));
+                        set!(sp + 1, imm as i64 as u64);
+                        sp += 2;
+                        // SAFETY: as for `NumLocalImm`.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                        sp -= 1;
+                        set!(fp + dst as usize, get!(sp));
+                    }
+                    Instr::NumLocalLocalSet { op, a, b, dst } => {
+                        set!(sp, get!(fp + a as usize));
+                        set!(sp + 1, get!(fp + b as usize));
+                        sp += 2;
+                        // SAFETY: as for `NumLocalImm`.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                        sp -= 1;
+                        set!(fp + dst as usize, get!(sp));
+                    }
+                    Instr::BrIfLocalImm {
+                        op,
+                        local,
+                        imm,
+                        target,
+                    } => {
+                        set!(sp, get!(fp + local as usize));
+                        set!(sp + 1, imm as i64 as u64);
+                        sp += 2;
+                        // SAFETY: as for `NumLocalImm`.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                        sp -= 1;
+                        if get!(sp) as u32 != 0 {
+                            pc = branch(stack, &mut sp, fp, target);
+                        }
+                    }
+                    Instr::BrIfLocalLocal { op, a, b, target } => {
+                        set!(sp, get!(fp + a as usize));
+                        set!(sp + 1, get!(fp + b as usize));
+                        sp += 2;
+                        // SAFETY: as for `NumLocalImm`.
+                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                            break Action::Trap(k);
+                        }
+                        sp -= 1;
+                        if get!(sp) as u32 != 0 {
+                            pc = branch(stack, &mut sp, fp, target);
+                        }
+                    }
                     Instr::Num(op) => {
                         // SAFETY: validated code has the operator's operands
                         // on the stack, within this activation's bounds.

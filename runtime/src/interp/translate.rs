@@ -321,7 +321,9 @@ impl<'m> FuncTranslator<'m> {
                 | Instr::BrIf(t)
                 | Instr::BrOnNull(t)
                 | Instr::BrOnNonNull(t)
-                | Instr::BrIfNum { target: t, .. } => t.pc = pc,
+                | Instr::BrIfNum { target: t, .. }
+                | Instr::BrIfLocalImm { target: t, .. }
+                | Instr::BrIfLocalLocal { target: t, .. } => t.pc = pc,
                 Instr::Jump(p) | Instr::BrIfEqz(p) => *p = pc,
                 _ => {}
             },
@@ -607,12 +609,19 @@ impl<'m> FuncTranslator<'m> {
                 }
             }
             O::BrIf { relative_depth } => {
-                if let Some(Instr::Num(op)) = self.fusable_last()
-                    && is_condition(op)
+                let placeholder = BranchTarget {
+                    pc: 0,
+                    height: 0,
+                    arity: 0,
+                };
+                if let Some(last) = self.fusable_last()
+                    && branch_on(last, placeholder).is_some()
                 {
                     let site = Patch::Instr(self.code.len() - 1);
                     let target = self.target(fv, relative_depth, site)?;
-                    self.fuse_last(Instr::BrIfNum { op, target });
+                    if let Some(fused) = branch_on(last, target) {
+                        self.fuse_last(fused);
+                    }
                     return Ok(());
                 }
                 return self.emit_branch(fv, relative_depth, Instr::BrIf);
@@ -687,7 +696,27 @@ impl<'m> FuncTranslator<'m> {
             O::Drop => Instr::Drop,
             O::Select | O::TypedSelect { .. } => Instr::Select,
             O::LocalGet { local_index } => Instr::LocalGet(local_index),
-            O::LocalSet { local_index } => Instr::LocalSet(local_index),
+            O::LocalSet { local_index } => match self.fusable_last() {
+                Some(Instr::NumLocalImm { op, local, imm }) => {
+                    self.fuse_last(Instr::NumLocalImmSet {
+                        op,
+                        local,
+                        imm,
+                        dst: local_index,
+                    });
+                    return Ok(());
+                }
+                Some(Instr::NumLocalLocal { op, a, b }) => {
+                    self.fuse_last(Instr::NumLocalLocalSet {
+                        op,
+                        a,
+                        b,
+                        dst: local_index,
+                    });
+                    return Ok(());
+                }
+                _ => Instr::LocalSet(local_index),
+            },
             O::LocalTee { local_index } => Instr::LocalTee(local_index),
             O::GlobalGet { global_index } => Instr::GlobalGet(global_index),
             O::GlobalSet { global_index } => Instr::GlobalSet(global_index),
@@ -770,11 +799,48 @@ impl<'m> FuncTranslator<'m> {
             other => match numeric(&other) {
                 Some(op) if is_binary(op) => match self.fusable_last() {
                     Some(Instr::Const(imm)) => {
-                        self.fuse_last(Instr::NumImm { op, imm });
+                        // `local.get a; const; op` becomes one instruction
+                        // when the constant survives a 32-bit round trip.
+                        // 32-bit operators read only the low half of a cell.
+                        let small = imm as i64 as i32;
+                        let fits = !has_64bit_operands(op) || small as i64 as u64 == imm;
+                        let before = self.code.len().checked_sub(2).map(|i| self.code[i]);
+                        match before {
+                            Some(Instr::LocalGet(local))
+                                if fits && self.code.len() - 1 > self.label_at =>
+                            {
+                                self.code.pop();
+                                self.offsets.pop();
+                                if let Some(Instr::ConsumeFuel(n)) =
+                                    self.fuel_site.and_then(|s| self.code.get_mut(s))
+                                {
+                                    *n = n.saturating_sub(1);
+                                }
+                                self.fuse_last(Instr::NumLocalImm {
+                                    op,
+                                    local,
+                                    imm: small,
+                                });
+                            }
+                            _ => self.fuse_last(Instr::NumImm { op, imm }),
+                        }
                         return Ok(());
                     }
-                    Some(Instr::LocalGet(local)) => {
-                        self.fuse_last(Instr::NumLocal { op, local });
+                    Some(Instr::LocalGet(b)) => {
+                        let before = self.code.len().checked_sub(2).map(|i| self.code[i]);
+                        match before {
+                            Some(Instr::LocalGet(a)) if self.code.len() - 1 > self.label_at => {
+                                self.code.pop();
+                                self.offsets.pop();
+                                if let Some(Instr::ConsumeFuel(n)) =
+                                    self.fuel_site.and_then(|s| self.code.get_mut(s))
+                                {
+                                    *n = n.saturating_sub(1);
+                                }
+                                self.fuse_last(Instr::NumLocalLocal { op, a, b });
+                            }
+                            _ => self.fuse_last(Instr::NumLocal { op, local: b }),
+                        }
                         return Ok(());
                     }
                     _ => Instr::Num(op),
@@ -835,6 +901,69 @@ fn is_binary(op: NumOp) -> bool {
             | N::F64Nearest
             | N::F64Sqrt
     ) && (op as u8) < (N::I32WrapI64 as u8)
+}
+
+/// The fused conditional branch of a comparison instruction, if it is one.
+fn branch_on(last: Instr, target: BranchTarget) -> Option<Instr> {
+    Some(match last {
+        Instr::Num(op) if is_condition(op) => Instr::BrIfNum { op, target },
+        Instr::NumLocalImm { op, local, imm } if is_condition(op) => Instr::BrIfLocalImm {
+            op,
+            local,
+            imm,
+            target,
+        },
+        Instr::NumLocalLocal { op, a, b } if is_condition(op) => {
+            Instr::BrIfLocalLocal { op, a, b, target }
+        }
+        _ => return None,
+    })
+}
+
+/// Whether a binary operator's operands are 64 bits wide (i64 or f64).
+fn has_64bit_operands(op: NumOp) -> bool {
+    use NumOp as N;
+    matches!(
+        op,
+        N::I64Eq
+            | N::I64Ne
+            | N::I64LtS
+            | N::I64LtU
+            | N::I64GtS
+            | N::I64GtU
+            | N::I64LeS
+            | N::I64LeU
+            | N::I64GeS
+            | N::I64GeU
+            | N::F64Eq
+            | N::F64Ne
+            | N::F64Lt
+            | N::F64Gt
+            | N::F64Le
+            | N::F64Ge
+            | N::I64Add
+            | N::I64Sub
+            | N::I64Mul
+            | N::I64DivS
+            | N::I64DivU
+            | N::I64RemS
+            | N::I64RemU
+            | N::I64And
+            | N::I64Or
+            | N::I64Xor
+            | N::I64Shl
+            | N::I64ShrS
+            | N::I64ShrU
+            | N::I64Rotl
+            | N::I64Rotr
+            | N::F64Add
+            | N::F64Sub
+            | N::F64Mul
+            | N::F64Div
+            | N::F64Min
+            | N::F64Max
+            | N::F64Copysign
+    )
 }
 
 /// Whether an operator is a comparison (the first group of `NumOp`), whose
