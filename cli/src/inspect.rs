@@ -6,7 +6,6 @@ use std::path::Path;
 use serde_json::{Value, json};
 use wrun_runtime::{Engine, Module};
 
-use crate::load::compile;
 use crate::{Failure, exit};
 
 /// Everything `inspect` prints, gathered once for both output forms.
@@ -45,6 +44,8 @@ fn describe(path: &Path, module: &Module) -> Value {
         "exports": exports,
         "sections": sections,
         "features": features,
+        "runnable": module.unsupported().is_none(),
+        "unsupported": module.unsupported().map(|e| e.to_string()),
     })
 }
 
@@ -100,11 +101,16 @@ fn print_text(d: &Value) {
     } else {
         println!("features used: {}", features.join(", "));
     }
+    if let Some(why) = d["unsupported"].as_str() {
+        println!("runs on wrun: no ({why})");
+    }
 }
 
 /// Prints the description of the module in `path`.
 pub fn inspect(path: &Path, json: bool) -> Result<i32, Failure> {
-    let module = compile(&Engine::default(), path)?;
+    let binary = crate::load::read_binary(path)?;
+    let module = wrun_runtime::Module::for_inspection(&Engine::default(), &binary)
+        .map_err(|e| crate::load::file_error(path, &e))?;
     let description = describe(path, &module);
     if json {
         let text = serde_json::to_string_pretty(&description)

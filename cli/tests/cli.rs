@@ -402,3 +402,32 @@ fn wasi_bad_dir_and_env_flags_are_clear_errors() {
     assert_eq!(code(&out), USAGE);
     assert!(stderr(&out).contains("NOEQUALS"), "{}", stderr(&out));
 }
+
+#[test]
+fn inspect_describes_modules_wrun_cannot_run_yet() {
+    let module = write(
+        "inspect-simd",
+        "simd.wat",
+        r#"(module (func (export "f") (result i32)
+             (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4))))"#,
+    );
+    let out = wrun(&["inspect", "--json", module.to_str().expect("utf-8 path")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(v["runnable"], false);
+    assert!(v["unsupported"].as_str().unwrap_or("").contains("SIMD"));
+    assert!(
+        v["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .any(|f| f == "simd")
+    );
+    let out = wrun(&["run", "--invoke", "f", module.to_str().expect("utf-8 path")]);
+    assert_eq!(code(&out), ERROR);
+    assert!(
+        stderr(&out).contains("unsupported: SIMD"),
+        "{}",
+        stderr(&out)
+    );
+}

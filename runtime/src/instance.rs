@@ -464,6 +464,9 @@ pub(crate) fn instantiate<T: 'static>(
     imports: &[Extern],
 ) -> Result<Instance> {
     let m = &module.inner;
+    if let Some(e) = &m.unsupported {
+        return Err(e.clone());
+    }
     if !crate::Engine::same(&m.engine, &store.inner.engine) {
         return Err(Error::usage("module was compiled by a different engine"));
     }

@@ -133,6 +133,9 @@ pub(crate) struct ModuleInner {
     pub func_names: HashMap<u32, String>,
     pub sections: Vec<SectionInfo>,
     pub features_used: BTreeSet<&'static str>,
+    /// Why the module cannot run, for a module compiled for inspection
+    /// only (`Module::for_inspection`); such a module has no code.
+    pub unsupported: Option<Error>,
 }
 
 /// A compiled module, ready to instantiate; cheap to clone.
@@ -248,6 +251,18 @@ impl Module {
 
     /// Compiles a binary module.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        let module = Module::for_inspection(engine, bytes)?;
+        match &module.inner.unsupported {
+            Some(e) => Err(e.clone()),
+            None => Ok(module),
+        }
+    }
+
+    /// Decodes and validates a binary module for its imports, exports,
+    /// sections and features, even if it uses something wrun cannot run
+    /// yet (SIMD, GC). Instantiating such a module fails with the
+    /// "unsupported" error; `Module::unsupported` tells it up front.
+    pub fn for_inspection(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         // Pass 1 reports errors with a throwaway validator: the engine's
         // shared validator cannot be reset after a failed validation.
         Module::validate(engine, bytes)?;
@@ -258,9 +273,7 @@ impl Module {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         validator.reset();
         let result = compile_validated(engine, &mut validator, bytes);
-        if let Err(Error::Compile(e)) = &result
-            && e.kind != CompileErrorKind::Unsupported
-        {
+        if let Err(Error::Compile(_)) = &result {
             // Unreachable after pass 1; if it happens anyway, start a fresh
             // shared validator rather than leave a poisoned one behind.
             *validator = Validator::new_with_features(engine.inner.features);
@@ -268,6 +281,12 @@ impl Module {
         result.map(|inner| Module {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Why the module cannot be instantiated, if it was compiled with
+    /// [`Module::for_inspection`] and uses something wrun does not run yet.
+    pub fn unsupported(&self) -> Option<&Error> {
+        self.inner.unsupported.as_ref()
     }
 
     /// The module's name from its name section.
@@ -543,6 +562,7 @@ fn compile_validated(
         func_names: HashMap::new(),
         sections: Vec::new(),
         features_used: BTreeSet::new(),
+        unsupported: None,
     };
     // An unsupported construct is remembered, not returned at once: the
     // shared validator must see the whole module to stay reusable.
@@ -575,9 +595,18 @@ fn compile_validated(
                             m.code.push(Arc::new(func));
                         }
                         Err(e) => {
-                            // Finish validating this body so the validator stays usable.
+                            if let Error::Compile(c) = &e {
+                                for (word, feature) in
+                                    [("SIMD", "simd"), ("GC", "gc"), ("threads", "threads")]
+                                {
+                                    if c.message.contains(word) {
+                                        m.features_used.insert(feature);
+                                    }
+                                }
+                            }
+                            // The module validator does not depend on this
+                            // body's validator, so abandoning it is fine.
                             deferred = Some(e);
-                            fv = to_validate_again(fv, &body)?;
                         }
                     }
                 } else {
@@ -590,19 +619,12 @@ fn compile_validated(
         }
     }
     if let Some(e) = deferred {
-        return Err(e);
+        // Only "unsupported" errors are deferred; the module stays
+        // inspectable but cannot run.
+        m.code.clear();
+        m.unsupported = Some(e);
     }
     Ok(m)
-}
-
-/// After a translation error mid-body, validation of that body cannot be
-/// resumed, but the module-level validator does not depend on it: function
-/// bodies are validated independently. Nothing more to do.
-fn to_validate_again<T: wasmparser::WasmModuleResources>(
-    fv: wasmparser::FuncValidator<T>,
-    _body: &wasmparser::FunctionBody<'_>,
-) -> Result<wasmparser::FuncValidator<T>> {
-    Ok(fv)
 }
 
 fn record_payload(m: &mut ModuleInner, validator: &Validator, payload: &Payload<'_>) -> Result<()> {
