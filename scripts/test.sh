@@ -6,12 +6,10 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-# Tool installs for suites that need them (each script is idempotent).
-for setup in scripts/guest-x86-ci.sh scripts/wasi-test-deps.sh; do
-  if [ -f "$setup" ] && grep -q "^setup()" "$setup" 2>/dev/null; then
-    bash "$setup" setup
-  fi
-done
+# Tool installs for suites that need them (idempotent): clang, lld,
+# wasi-libc and compiler-rt for wasm32, the wasm32-wasip1 target, nightly
+# rust-src for the wasm64 builds.
+bash scripts/wasi-test-deps.sh
 
 echo "== cargo test (workspace, release)"
 cargo test --workspace --release
