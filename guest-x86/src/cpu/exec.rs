@@ -1,0 +1,99 @@
+//! The fetch–decode–execute step and dispatch to the instruction families.
+
+use super::decode::{DecodeError, Insn, MAX_INSN_LEN, decode};
+use super::fault::{Exception, Stop};
+use super::state::{Cpu, CpuMode};
+use super::table::{Family, Map};
+use super::{alu, bits, control, muldiv, shift, sse, stack, string, system};
+use crate::mmu::Memory;
+
+impl Cpu {
+    /// Executes one instruction. On an exception RIP is left at the
+    /// faulting instruction (fault semantics, SDM Vol.3A §6.5).
+    pub fn step<M: Memory>(&mut self, mem: &mut M) -> Result<(), Stop> {
+        let start = self.rip;
+        let fetch_at = start.wrapping_add(self.seg_base(super::SegReg::Cs));
+        let mut bytes = [0u8; MAX_INSN_LEN];
+        let available = mem.fetch(fetch_at, &mut bytes);
+        let insn = match decode(&bytes[..available], self.mode) {
+            Ok(insn) => insn,
+            Err(DecodeError::Truncated) => {
+                let addr = fetch_at.wrapping_add(available as u64);
+                return Err(Stop::Exception(Exception::PageFault {
+                    addr,
+                    write: false,
+                    fetch: true,
+                }));
+            }
+            Err(DecodeError::TooLong) => {
+                return Err(Stop::Exception(Exception::GeneralProtection(0)));
+            }
+            Err(DecodeError::Invalid) => return Err(Stop::Exception(Exception::InvalidOpcode)),
+        };
+        self.rip = start.wrapping_add(insn.len as u64);
+        if self.mode != CpuMode::Bits64 {
+            self.rip &= if self.mode == CpuMode::Bits32 {
+                0xffff_ffff
+            } else {
+                0xffff
+            };
+        }
+        self.tsc = self.tsc.wrapping_add(1);
+        match self.execute(mem, &insn) {
+            Err(Stop::Exception(e)) => {
+                self.rip = start;
+                if let Exception::PageFault { addr, .. } = e {
+                    self.cr2 = addr;
+                }
+                Err(Stop::Exception(e))
+            }
+            other => other,
+        }
+    }
+
+    /// Executes a decoded instruction whose RIP has already been advanced.
+    pub fn execute<M: Memory>(&mut self, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
+        if insn.lock && !lock_allowed(insn) {
+            // SDM Vol.2A LOCK: #UD unless a read-modify-write of memory.
+            return Err(Exception::InvalidOpcode.into());
+        }
+        match insn.info.family {
+            Family::Alu => alu::execute(self, mem, insn),
+            Family::Move => alu::execute_move(self, mem, insn),
+            Family::Shift => shift::execute(self, mem, insn),
+            Family::MulDiv => muldiv::execute(self, mem, insn),
+            Family::Bits => bits::execute(self, mem, insn),
+            Family::String => string::execute(self, mem, insn),
+            Family::Control => control::execute(self, mem, insn),
+            Family::Stack => stack::execute(self, mem, insn),
+            Family::System => system::execute(self, mem, insn),
+            Family::Sse => sse::execute(self, mem, insn),
+            Family::X87 | Family::Prefix | Family::Invalid => Err(Exception::InvalidOpcode.into()),
+        }
+    }
+}
+
+/// Opcodes that accept LOCK with a memory destination (SDM Vol.2A LOCK).
+fn lock_allowed(insn: &Insn) -> bool {
+    if insn.mem.is_none() {
+        return false;
+    }
+    let group = insn.reg & 7;
+    match insn.map {
+        Map::OneByte => match insn.opcode {
+            0x00..=0x3f => insn.opcode & 7 < 2 && insn.opcode & 0x38 != 0x38,
+            0x80..=0x83 => group != 7,
+            0x86 | 0x87 => true,
+            0xf6 | 0xf7 => group == 2 || group == 3,
+            0xfe | 0xff => group < 2,
+            _ => false,
+        },
+        Map::Map0F => match insn.opcode {
+            0xab | 0xb3 | 0xbb | 0xb0 | 0xb1 | 0xc0 | 0xc1 => true,
+            0xba => group >= 5,
+            0xc7 => group == 1,
+            _ => false,
+        },
+        _ => false,
+    }
+}

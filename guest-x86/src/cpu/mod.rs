@@ -1,0 +1,25 @@
+//! The x86 processor: architectural state, the decoder and execution,
+//! grouped by instruction family (one file per family, like wasmi's
+//! `executor/instrs/`).
+
+mod alu;
+mod bits;
+mod control;
+pub mod cpuid;
+pub mod decode;
+mod exec;
+pub mod fault;
+pub mod flags;
+mod muldiv;
+mod operand;
+mod shift;
+mod sse;
+mod stack;
+pub mod state;
+mod string;
+mod system;
+pub mod table;
+
+pub use decode::{Insn, decode};
+pub use fault::{Exception, Stop};
+pub use state::{Cpu, CpuMode, Reg, SegReg};

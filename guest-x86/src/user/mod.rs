@@ -1,0 +1,1 @@
+//! Linux user mode: static ELF loader and syscall layer.
