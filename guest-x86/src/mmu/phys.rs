@@ -48,6 +48,11 @@ impl PhysMem {
         self.free.push(id);
     }
 
+    /// Frames that can still be allocated.
+    pub fn frames_left(&self) -> usize {
+        self.max_frames - self.frames.len() + self.free.len()
+    }
+
     /// Frames currently allocated.
     pub fn frames_in_use(&self) -> usize {
         self.frames.len() - self.free.len()

@@ -16,8 +16,12 @@ pub const PROT_EXEC: u8 = 4;
 
 const TLB_ENTRIES: usize = 256;
 
+/// Frame id of a page whose frame is allocated on first touch.
+const LAZY: FrameId = FrameId::MAX;
+
 #[derive(Clone, Copy)]
 struct Page {
+    /// Backing frame, or `LAZY` until first access (zero-filled on demand).
     frame: FrameId,
     prot: u8,
 }
@@ -56,17 +60,38 @@ impl AddressSpace {
     }
 
     /// Maps zeroed pages over `[addr, addr+len)` (page-rounded) with `prot`;
-    /// pages already mapped are replaced.
+    /// pages already mapped are replaced. Frames are allocated on first touch.
     pub fn map(&mut self, addr: u64, len: u64, prot: u8) -> Result<(), OutOfMemory> {
         let (first, last) = page_range(addr, len);
+        if last.saturating_sub(first) > USER_TOP / PAGE_SIZE {
+            return Err(OutOfMemory);
+        }
         for vpn in first..last {
-            let frame = self.phys.alloc()?;
-            if let Some(old) = self.pages.insert(vpn, Page { frame, prot }) {
-                self.phys.release(old.frame);
+            if let Some(old) = self.pages.insert(vpn, Page { frame: LAZY, prot }) {
+                self.release(old);
             }
         }
         self.flush_tlb();
         Ok(())
+    }
+
+    /// Maps the pages of the range that are not mapped yet and adds `prot`
+    /// to those that are (ELF segments may share a page).
+    pub fn map_merge(&mut self, addr: u64, len: u64, prot: u8) {
+        let (first, last) = page_range(addr, len);
+        for vpn in first..last {
+            self.pages
+                .entry(vpn)
+                .and_modify(|p| p.prot |= prot)
+                .or_insert(Page { frame: LAZY, prot });
+        }
+        self.flush_tlb();
+    }
+
+    fn release(&mut self, page: Page) {
+        if page.frame != LAZY {
+            self.phys.release(page.frame);
+        }
     }
 
     /// Unmaps every page in `[addr, addr+len)`.
@@ -76,7 +101,7 @@ impl AddressSpace {
             self.pages.range(first..last).map(|(&vpn, _)| vpn).collect();
         for vpn in victims {
             if let Some(page) = self.pages.remove(&vpn) {
-                self.phys.release(page.frame);
+                self.release(page);
             }
         }
         self.flush_tlb();
@@ -130,17 +155,39 @@ impl AddressSpace {
 
     #[inline]
     fn translate(&mut self, vpn: u64) -> Option<(FrameId, u8)> {
-        let slot = &mut self.tlb[(vpn as usize) % TLB_ENTRIES];
-        if slot.vpn == vpn {
-            return Some((slot.frame, slot.prot));
+        let slot = (vpn as usize) % TLB_ENTRIES;
+        if self.tlb[slot].vpn == vpn {
+            return Some((self.tlb[slot].frame, self.tlb[slot].prot));
         }
-        let page = *self.pages.get(&vpn)?;
-        *slot = TlbEntry {
-            vpn,
-            frame: page.frame,
-            prot: page.prot,
-        };
-        Some((page.frame, page.prot))
+        let page = self.pages.get_mut(&vpn)?;
+        if page.frame == LAZY {
+            page.frame = self.phys.alloc().ok()?;
+        }
+        let (frame, prot) = (page.frame, page.prot);
+        self.tlb[slot] = TlbEntry { vpn, frame, prot };
+        Some((frame, prot))
+    }
+
+    /// Copies mapped, already-touched bytes without changing any state
+    /// (diagnostics); stops at the first byte it cannot provide.
+    pub fn peek_fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = addr.wrapping_add(i as u64);
+            match self.pages.get(&(a / PAGE_SIZE)) {
+                Some(p) if p.frame != LAZY => {
+                    let mut one = [0u8];
+                    self.phys.read(p.frame, (a % PAGE_SIZE) as usize, &mut one);
+                    *b = one[0];
+                }
+                _ => return i,
+            }
+        }
+        buf.len()
+    }
+
+    /// Permissions of the page holding `addr`, if mapped.
+    pub fn prot_at(&self, addr: u64) -> Option<u8> {
+        self.pages.get(&(addr / PAGE_SIZE)).map(|p| p.prot)
     }
 
     /// Copies bytes regardless of permissions (loader and kernel use):
