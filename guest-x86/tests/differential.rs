@@ -585,6 +585,7 @@ impl Rng {
 }
 
 /// SSE forms in scope: (mandatory prefix, opcode).
+#[rustfmt::skip]
 const SSE_FORMS: &[(u8, u8)] = &[
     (0, 0x10),
     (0x66, 0x10),
@@ -639,6 +640,15 @@ const SSE_FORMS: &[(u8, u8)] = &[
     (0x66, 0xc6),
     (0x66, 0xd6),
     (0x66, 0xd7),
+    // Floating point (softfloat): arithmetic, MIN/MAX, SQRT, CMPcc in all four shapes.
+    (0, 0x51), (0x66, 0x51), (0xf3, 0x51), (0xf2, 0x51), (0, 0x58), (0x66, 0x58), (0xf3, 0x58), (0xf2, 0x58),
+    (0, 0x59), (0x66, 0x59), (0xf3, 0x59), (0xf2, 0x59), (0, 0x5c), (0x66, 0x5c), (0xf3, 0x5c), (0xf2, 0x5c),
+    (0, 0x5d), (0x66, 0x5d), (0xf3, 0x5d), (0xf2, 0x5d), (0, 0x5e), (0x66, 0x5e), (0xf3, 0x5e), (0xf2, 0x5e),
+    (0, 0x5f), (0x66, 0x5f), (0xf3, 0x5f), (0xf2, 0x5f), (0, 0xc2), (0x66, 0xc2), (0xf3, 0xc2), (0xf2, 0xc2),
+    // Comparisons into RFLAGS and conversions.
+    (0, 0x2e), (0x66, 0x2e), (0, 0x2f), (0x66, 0x2f), (0xf3, 0x2a), (0xf2, 0x2a), (0xf3, 0x2c), (0xf2, 0x2c),
+    (0xf3, 0x2d), (0xf2, 0x2d), (0, 0x5a), (0x66, 0x5a), (0xf3, 0x5a), (0xf2, 0x5a), (0, 0x5b), (0x66, 0x5b),
+    (0xf3, 0x5b), (0x66, 0xe6), (0xf3, 0xe6), (0xf2, 0xe6),
 ];
 
 /// Integer 66-prefixed packed ops in scope.
@@ -938,17 +948,92 @@ impl Generator {
         }
         let mut xmm = [0u128; 16];
         for x in xmm.iter_mut() {
-            *x = ((rng.interesting() as u128) << 64) | rng.interesting() as u128;
+            *x = match rng.below(4) {
+                0 | 1 => ((rng.interesting() as u128) << 64) | rng.interesting() as u128,
+                2 => (0..2).fold(0u128, |acc, i| {
+                    let lane = if rng.chance(50) {
+                        F64_SPECIAL[rng.below(14) as usize]
+                    } else {
+                        float64(rng)
+                    };
+                    acc | (lane as u128) << (64 * i)
+                }),
+                _ => (0..4).fold(0u128, |acc, i| {
+                    let lane = if rng.chance(50) {
+                        F32_SPECIAL[rng.below(14) as usize]
+                    } else {
+                        float32(rng)
+                    };
+                    acc | (lane as u128) << (32 * i)
+                }),
+            };
+        }
+        for chunk in scratch.chunks_mut(8) {
+            if rng.chance(30) {
+                chunk.copy_from_slice(&float64(rng).to_le_bytes());
+            }
         }
         let rflags = 0x202 | (rng.next() & 0x8d5) | if rng.chance(10) { 0x400 } else { 0 };
+        // MXCSR: random rounding, DAZ, FTZ and sticky flags; exceptions
+        // mostly masked, sometimes not (then #XM must match SIGFPE).
+        let mut mxcsr = (rng.next() as u32 & 0xe07f) | 0x1f80;
+        if rng.chance(10) {
+            mxcsr &= !(rng.next() as u32 & 0x1f80);
+        }
         State {
             gpr,
             rflags,
-            mxcsr: 0x1f80,
+            mxcsr,
             xmm,
             scratch,
         }
     }
+}
+
+/// Float encodings worth hitting: zeros, denormals, extremes, infinities, NaNs.
+const F64_SPECIAL: [u64; 14] = [
+    0,
+    0x8000_0000_0000_0000,
+    0x3ff0_0000_0000_0000,
+    0xbff8_0000_0000_0000,
+    0x7ff0_0000_0000_0000,
+    0xfff0_0000_0000_0000,
+    0x7ff8_0000_0000_0001,
+    0x7ff0_0000_0000_0001,
+    0x0000_0000_0000_0001,
+    0x000f_ffff_ffff_ffff,
+    0x0010_0000_0000_0000,
+    0x7fef_ffff_ffff_ffff,
+    0x4330_0000_0000_0000,
+    0x41e0_0000_0000_0000,
+];
+const F32_SPECIAL: [u32; 14] = [
+    0,
+    0x8000_0000,
+    0x3f80_0000,
+    0xbfc0_0000,
+    0x7f80_0000,
+    0xff80_0000,
+    0x7fc0_0001,
+    0x7f80_0001,
+    1,
+    0x007f_ffff,
+    0x0080_0000,
+    0x7f7f_ffff,
+    0x4b00_0000,
+    0x4f00_0000,
+];
+
+/// A double with a moderate exponent (so arithmetic stays interesting).
+fn float64(rng: &mut Rng) -> u64 {
+    let exponent = 1023 - 40 + rng.below(80);
+    (rng.next() & 0x800f_ffff_ffff_ffff) | (exponent << 52)
+}
+
+/// A single with a moderate exponent.
+fn float32(rng: &mut Rng) -> u32 {
+    let exponent = 127 - 20 + rng.below(40) as u32;
+    (rng.next() as u32 & 0x807f_ffff) | (exponent << 23)
 }
 
 fn signal_for(e: Exception) -> i32 {
@@ -1094,7 +1179,13 @@ fn run(sequences: u64, seed: u64) -> Stats {
                 disassemble(&g.bytes, test_start),
                 {
                     let regs: Vec<String> = init.gpr.iter().map(|r| format!("{r:#x}")).collect();
-                    format!("init gpr {}", regs.join(" "))
+                    let xmms: Vec<String> = init.xmm.iter().map(|r| format!("{r:032x}")).collect();
+                    format!(
+                        "init gpr {}\n  init mxcsr {:#x} xmm {}",
+                        regs.join(" "),
+                        init.mxcsr,
+                        xmms.join(" ")
+                    )
                 }
             ));
         }

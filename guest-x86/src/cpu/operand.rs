@@ -73,6 +73,17 @@ impl Cpu {
         }
     }
 
+    /// Checks the 16-byte alignment an SSE operand demands. Misalignment
+    /// raises #GP(0) before any canonical-address (#SS/#GP) check.
+    pub(crate) fn check_aligned16(&self, insn: &Insn) -> Result<(), Exception> {
+        match &insn.mem {
+            Some(m) if !self.linear_address(insn, m).is_multiple_of(16) => {
+                Err(Exception::GeneralProtection(0))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Reads `size` bytes (1, 2, 4, 8) of memory, zero-extended.
     #[inline]
     pub(crate) fn read_mem<M: Memory>(

@@ -85,6 +85,9 @@ impl Cpu {
         insn: &Insn,
         aligned: bool,
     ) -> Result<u128, Exception> {
+        if aligned {
+            self.check_aligned16(insn)?;
+        }
         match self.rm_loc(insn)? {
             Loc::Reg(r) => Ok(self.xmm[r as usize]),
             Loc::Mem(addr) => {
@@ -122,6 +125,9 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     match insn.map {
         Map::Map0F => {}
         _ => return ud(),
+    }
+    if let Some(result) = super::sse_float::execute(cpu, mem, insn) {
+        return result;
     }
     let op = insn.opcode;
     match (prefix, op) {
@@ -368,6 +374,9 @@ fn store_xmm<M: Memory>(
     value: u128,
     aligned: bool,
 ) -> Result<(), Exception> {
+    if aligned {
+        cpu.check_aligned16(insn)?;
+    }
     match cpu.rm_loc(insn)? {
         Loc::Reg(r) => {
             cpu.xmm[r as usize] = value;
