@@ -157,27 +157,7 @@ fn corpus() -> Vec<Case> {
 }
 
 /// Entries that are known to differ, with the reason.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "printf-float",
-        "x87 not implemented yet (FNSTCW in glibc's strtod path)",
-    ),
-    ("seq", "x87 not implemented yet (FNSTCW)"),
-    ("seq-sep", "x87 not implemented yet (FNSTCW)"),
-    ("sort-n", "x87 not implemented yet (FNSTCW)"),
-    (
-        "awk-fields",
-        "SSE floating point (CVTSI2SD) not implemented yet",
-    ),
-    (
-        "awk-sum",
-        "SSE floating point (CVTSI2SD) not implemented yet",
-    ),
-    (
-        "awk-printf",
-        "SSE floating point (CVTSI2SD) not implemented yet",
-    ),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 fn busybox() -> PathBuf {
     let path = PathBuf::from(std::env::var("BUSYBOX").unwrap_or_else(|_| "/bin/busybox".into()));

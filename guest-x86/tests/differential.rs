@@ -27,12 +27,16 @@ const IN_GPR: u64 = STATE;
 const IN_FLAGS: u64 = STATE + 0x80;
 const IN_MXCSR: u64 = STATE + 0x88;
 const IN_XMM: u64 = STATE + 0x90;
-const OUT_GPR: u64 = STATE + 0x200;
-const OUT_FLAGS: u64 = STATE + 0x280;
-const OUT_MXCSR: u64 = STATE + 0x288;
-const OUT_XMM: u64 = STATE + 0x290;
-const SAVE_RSP: u64 = STATE + 0x400;
-const AREA_LEN: usize = 0x200;
+/// FXSAVE image (x87 state) inside each area.
+const IN_FX: u64 = STATE + 0x200;
+const OUT_GPR: u64 = STATE + 0x400;
+const OUT_FLAGS: u64 = STATE + 0x480;
+const OUT_MXCSR: u64 = STATE + 0x488;
+const OUT_XMM: u64 = STATE + 0x490;
+const OUT_FX: u64 = STATE + 0x600;
+const SAVE_RSP: u64 = STATE + 0x900;
+const DEFAULT_MXCSR: u64 = STATE + 0x908;
+const AREA_LEN: usize = 0x400;
 
 const FLAGS_COMPARED: u64 = 0x8d5 | 0x400; // CF PF AF ZF SF OF + DF
 
@@ -58,7 +62,17 @@ struct State {
     rflags: u64,
     mxcsr: u32,
     xmm: [u128; 16],
+    x87: X87,
     scratch: Vec<u8>,
+}
+
+/// The x87 state compared: control, status, abridged tags, ST(0)–ST(7).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct X87 {
+    fcw: u16,
+    fsw: u16,
+    ftw: u8,
+    st: [u128; 8],
 }
 
 impl State {
@@ -71,6 +85,15 @@ impl State {
         a[0x88..0x8c].copy_from_slice(&self.mxcsr.to_le_bytes());
         for (i, x) in self.xmm.iter().enumerate() {
             a[0x90 + i * 16..0xa0 + i * 16].copy_from_slice(&x.to_le_bytes());
+        }
+        // FXSAVE layout (SDM Vol.2A Table 3-53): FCW, FSW, FTW, MXCSR, ST(i).
+        let fx = &mut a[0x200..0x400];
+        fx[0..2].copy_from_slice(&self.x87.fcw.to_le_bytes());
+        fx[2..4].copy_from_slice(&self.x87.fsw.to_le_bytes());
+        fx[4] = self.x87.ftw;
+        fx[24..28].copy_from_slice(&self.mxcsr.to_le_bytes());
+        for (i, v) in self.x87.st.iter().enumerate() {
+            fx[32 + 16 * i..42 + 16 * i].copy_from_slice(&v.to_le_bytes()[..10]);
         }
         a
     }
@@ -90,6 +113,21 @@ impl State {
             rflags: u64_at(0x80),
             mxcsr: u32::from_le_bytes(a[0x88..0x8c].try_into().unwrap()),
             xmm,
+            x87: {
+                let fx = &a[0x200..0x400];
+                let mut st = [0u128; 8];
+                for (i, v) in st.iter_mut().enumerate() {
+                    let mut b = [0u8; 16];
+                    b[..10].copy_from_slice(&fx[32 + 16 * i..42 + 16 * i]);
+                    *v = u128::from_le_bytes(b);
+                }
+                X87 {
+                    fcw: u16::from_le_bytes([fx[0], fx[1]]),
+                    fsw: u16::from_le_bytes([fx[2], fx[3]]),
+                    ftw: fx[4],
+                    st,
+                }
+            },
             scratch,
         }
     }
@@ -129,6 +167,8 @@ fn prologue() -> Vec<u8> {
     let mut c = vec![0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57];
     c.extend_from_slice(&[0x48, 0x89, 0x24, 0x25]);
     abs32(&mut c, SAVE_RSP);
+    c.extend_from_slice(&[0x0f, 0xae, 0x0c, 0x25]); // fxrstor [IN_FX]
+    abs32(&mut c, IN_FX);
     c.extend_from_slice(&[0x0f, 0xae, 0x14, 0x25]); // ldmxcsr
     abs32(&mut c, IN_MXCSR);
     for r in 0..16 {
@@ -158,6 +198,11 @@ fn epilogue() -> Vec<u8> {
     for r in 0..16 {
         movdqu_abs(&mut c, r, OUT_XMM + 16 * r as u64, true);
     }
+    c.extend_from_slice(&[0x0f, 0xae, 0x04, 0x25]); // fxsave [OUT_FX]
+    abs32(&mut c, OUT_FX);
+    c.extend_from_slice(&[0xdb, 0xe3]); // fninit: leave a clean x87 for Rust
+    c.extend_from_slice(&[0x0f, 0xae, 0x14, 0x25]); // ldmxcsr [DEFAULT_MXCSR]
+    abs32(&mut c, DEFAULT_MXCSR);
     c.push(0xfc); // cld: the ABI requires DF = 0 on return
     c.extend_from_slice(&[
         0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3,
@@ -189,6 +234,8 @@ fn map_test_pages() {
         map_fixed(DATA, 4096, 3);
         map_fixed(DATA + 0x1000, 4096, 0);
         map_fixed(STATE, 4096, 3);
+        // SAFETY: STATE was just mapped read/write by us.
+        unsafe { (DEFAULT_MXCSR as *mut u32).write(0x1f80) };
     });
 }
 
@@ -370,6 +417,13 @@ fn emulate(full_code: &[u8], test_start: u64, test_end: u64, init: &State) -> Em
     cpu.rflags = init.rflags;
     cpu.mxcsr = init.mxcsr;
     cpu.xmm = init.xmm;
+    cpu.x87.control = init.x87.fcw;
+    cpu.x87.status = init.x87.fsw;
+    cpu.x87.tag = init.x87.ftw;
+    let top = ((init.x87.fsw >> 11) & 7) as usize;
+    for (i, v) in init.x87.st.iter().enumerate() {
+        cpu.x87.regs[(top + i) & 7] = (*v as u64, (*v >> 64) as u16);
+    }
     cpu.rip = test_start;
     let mut undefined = 0u64;
     let mut steps = 0;
@@ -390,34 +444,42 @@ fn emulate(full_code: &[u8], test_start: u64, test_end: u64, init: &State) -> Em
         if let Some(insn) = insn {
             if read_flags(&insn) & undefined != 0 {
                 // Reads a flag an earlier instruction left undefined.
-                return Emulated::Done(
-                    Box::new(State {
-                        gpr: cpu.gpr,
-                        rflags: 0,
-                        mxcsr: 0,
-                        xmm: cpu.xmm,
-                        scratch: Vec::new(),
-                    }),
-                    RESULT_UNDEFINED,
-                );
+                return Emulated::Done(Box::new(final_state(&cpu, Vec::new())), RESULT_UNDEFINED);
             }
             let u = undefined_flags(&insn, &before);
+            if u & RESULT_UNDEFINED != 0 {
+                // The result itself is undefined: nothing after it is comparable.
+                return Emulated::Done(Box::new(final_state(&cpu, Vec::new())), RESULT_UNDEFINED);
+            }
             // Flags written by this instruction replace earlier undefined ones.
             undefined = (undefined & !written_flags(&insn)) | u;
         }
     }
     let mut scratch = vec![0u8; SCRATCH_LEN];
     space.peek(DATA, &mut scratch).unwrap();
-    Emulated::Done(
-        Box::new(State {
-            gpr: cpu.gpr,
-            rflags: cpu.rflags,
-            mxcsr: cpu.mxcsr,
-            xmm: cpu.xmm,
-            scratch,
-        }),
-        undefined,
-    )
+    Emulated::Done(Box::new(final_state(&cpu, scratch)), undefined)
+}
+
+fn final_state(cpu: &Cpu, scratch: Vec<u8>) -> State {
+    let top = ((cpu.x87.status >> 11) & 7) as usize;
+    let mut st = [0u128; 8];
+    for (i, v) in st.iter_mut().enumerate() {
+        let (mant, se) = cpu.x87.regs[(top + i) & 7];
+        *v = ((se as u128) << 64) | mant as u128;
+    }
+    State {
+        gpr: cpu.gpr,
+        rflags: cpu.rflags,
+        mxcsr: cpu.mxcsr,
+        xmm: cpu.xmm,
+        x87: X87 {
+            fcw: cpu.x87.control,
+            fsw: cpu.x87.status,
+            ftw: cpu.x87.tag,
+            st,
+        },
+        scratch,
+    }
 }
 
 const CF: u64 = 1;
@@ -685,8 +747,45 @@ fn in_scope(map: Map, op: u8) -> bool {
                 | (Map::Map0F, 0x0b | 0x0d | 0x18..=0x1f)
         ),
         Family::Sse => map == Map::Map0F,
+        Family::X87 => map == Map::OneByte,
         _ => false,
     }
+}
+
+/// x87 forms the harness leaves out: the transcendental functions, BCD,
+/// FISTTP (SSE3), FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
+/// reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
+fn x87_out_of_scope(bytes: &[u8]) -> bool {
+    let Ok(insn) = decode(bytes, CpuMode::Bits64) else {
+        return false;
+    };
+    if insn.map != Map::OneByte || !(0xd8..=0xdf).contains(&insn.opcode) {
+        return false;
+    }
+    let reg = insn.reg & 7;
+    if insn.md != 3 {
+        return match insn.opcode {
+            0xd9 => matches!(reg, 1 | 6),
+            0xdb => matches!(reg, 1 | 4 | 6),
+            0xdd => matches!(reg, 1 | 4 | 5 | 6),
+            0xdf => matches!(reg, 1 | 4 | 6),
+            _ => false,
+        };
+    }
+    let modrm = 0xc0 | (reg << 3) | (insn.rm & 7);
+    let documented = match insn.opcode {
+        0xd8 => true,
+        0xd9 => {
+            matches!(modrm, 0xc0..=0xd0 | 0xe0 | 0xe1 | 0xe4 | 0xe5 | 0xe8..=0xee | 0xf4 | 0xf6..=0xf8 | 0xfa | 0xfc | 0xfd)
+        }
+        0xda => matches!(modrm, 0xc0..=0xdf | 0xe9),
+        0xdb => matches!(modrm, 0xc0..=0xdf | 0xe2 | 0xe3 | 0xe8..=0xf7),
+        0xdc => matches!(modrm, 0xc0..=0xcf | 0xe0..=0xff),
+        0xdd => matches!(modrm, 0xc0..=0xc7 | 0xd0..=0xef),
+        0xde => matches!(modrm, 0xc0..=0xcf | 0xd9 | 0xe0..=0xff),
+        _ => matches!(modrm, 0xe0 | 0xe8..=0xf7),
+    };
+    !documented
 }
 
 struct Generated {
@@ -721,6 +820,15 @@ impl Generator {
     /// One instruction. Memory operands address the scratch page through
     /// `base` (chosen per sequence) or RIP-relative displacements.
     fn instruction(&mut self, base: u8, index: u8, code_at: u64) -> (Vec<u8>, bool, bool) {
+        loop {
+            let generated = self.instruction_once(base, index, code_at);
+            if !x87_out_of_scope(&generated.0) {
+                return generated;
+            }
+        }
+    }
+
+    fn instruction_once(&mut self, base: u8, index: u8, code_at: u64) -> (Vec<u8>, bool, bool) {
         let rng = &mut self.rng;
         let (map, op) = self.candidates[rng.below(self.candidates.len() as u64) as usize];
         let info = table::lookup(map, op);
@@ -980,14 +1088,58 @@ impl Generator {
         if rng.chance(10) {
             mxcsr &= !(rng.next() as u32 & 0x1f80);
         }
+        // x87: random RC/PC, mostly masked; TOP, tags, condition codes and
+        // masked sticky flags random; ES/B consistent with unmasked flags.
+        let mut fcw = 0x037f | ((rng.below(16) as u16) << 8);
+        if rng.chance(10) {
+            fcw &= !(rng.next() as u16 & 0x3f);
+        }
+        let mut fsw = (rng.next() as u16) & (0x4700 | 0x3800 | 0x3f);
+        fsw &= !(0x3f & !fcw);
+        let ftw = rng.next() as u8;
+        let mut st = [0u128; 8];
+        for v in st.iter_mut() {
+            *v = if rng.chance(40) {
+                F80_SPECIAL[rng.below(F80_SPECIAL.len() as u64) as usize]
+            } else {
+                float80(rng)
+            };
+        }
         State {
             gpr,
             rflags,
             mxcsr,
             xmm,
+            x87: X87 { fcw, fsw, ftw, st },
             scratch,
         }
     }
+}
+
+/// x87 extended encodings: zeros, denormal, pseudo-denormal, unnormal,
+/// infinities, NaNs (quiet, signalling), pseudo-NaN, 1.0, extremes.
+const F80_SPECIAL: [u128; 14] = [
+    0,
+    0x8000_0000_0000_0000_0000,
+    0x0000_0000_0000_0000_0001,
+    0x0000_8000_0000_0000_0001,
+    0x3fff_4000_0000_0000_0000,
+    0x7fff_8000_0000_0000_0000,
+    0xffff_8000_0000_0000_0000,
+    0x7fff_c000_0000_0000_0001,
+    0x7fff_8000_0000_0000_0001,
+    0x7fff_0000_0000_0000_0001,
+    0x3fff_8000_0000_0000_0000,
+    0xbfff_c000_0000_0000_0000,
+    0x7ffe_ffff_ffff_ffff_ffff,
+    0x0001_8000_0000_0000_0000,
+];
+
+/// A normal extended value with a moderate exponent.
+fn float80(rng: &mut Rng) -> u128 {
+    let exponent = 0x3fff - 40 + rng.below(80);
+    let sign = rng.below(2) << 15;
+    (((sign | exponent) as u128) << 64) | (rng.next() | 1 << 63) as u128
 }
 
 /// Float encodings worth hitting: zeros, denormals, extremes, infinities, NaNs.
@@ -1114,6 +1266,7 @@ fn run(sequences: u64, seed: u64) -> Stats {
                     && e.rflags & compared == n.rflags & compared
                     && e.xmm == n.xmm
                     && e.mxcsr == n.mxcsr
+                    && e.x87 == n.x87
                     && e.scratch == n.scratch
                 {
                     stats.agreed_state += 1;
@@ -1144,6 +1297,12 @@ fn run(sequences: u64, seed: u64) -> Stats {
                 }
                 if e.mxcsr != n.mxcsr {
                     diff += &format!("  mxcsr: emu {:#x} host {:#x}\n", e.mxcsr, n.mxcsr);
+                }
+                if e.x87 != n.x87 {
+                    diff += &format!(
+                        "  x87: emu {:x?}\n       host {:x?}\n       init {:x?}\n",
+                        e.x87, n.x87, init.x87
+                    );
                 }
                 for (i, (a, b)) in e.scratch.iter().zip(&n.scratch).enumerate() {
                     if a != b {
@@ -1205,7 +1364,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 #[test]
-fn differential_integer_and_sse() {
+fn differential_integer_sse_x87() {
     let sequences = env_u64("DIFF_SEQUENCES", 100_000);
     let seed = env_u64("DIFF_SEED", 0x5eed_1234_abcd);
     let stats = run(sequences, seed);

@@ -4,7 +4,7 @@ use super::decode::{DecodeError, Insn, MAX_INSN_LEN, decode};
 use super::fault::{Exception, Stop};
 use super::state::{Cpu, CpuMode};
 use super::table::{Family, Map};
-use super::{alu, bits, control, muldiv, shift, sse, stack, string, system};
+use super::{alu, bits, control, muldiv, shift, sse, stack, string, system, x87};
 use crate::mmu::Memory;
 
 impl Cpu {
@@ -68,7 +68,8 @@ impl Cpu {
             Family::Stack => stack::execute(self, mem, insn),
             Family::System => system::execute(self, mem, insn),
             Family::Sse => sse::execute(self, mem, insn),
-            Family::X87 | Family::Prefix | Family::Invalid => Err(Exception::InvalidOpcode.into()),
+            Family::X87 => x87::execute(self, mem, insn),
+            Family::Prefix | Family::Invalid => Err(Exception::InvalidOpcode.into()),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod state;
 mod string;
 mod system;
 pub mod table;
+mod x87;
 
 pub use decode::{Insn, decode};
 pub use fault::{Exception, Stop};

@@ -156,6 +156,8 @@ pub struct Env {
     pub underflow_unmasked: bool,
     /// Exception flags raised so far.
     pub flags: u8,
+    /// The last rounding increased the magnitude (x87 C1).
+    pub rounded_up: bool,
 }
 
 impl Env {
@@ -170,6 +172,7 @@ impl Env {
             x87_nan_rules: false,
             underflow_unmasked: !ue_masked,
             flags: 0,
+            rounded_up: false,
         }
     }
 }
@@ -186,6 +189,18 @@ enum Class {
     Infinity,
     QuietNaN,
     SignalingNaN,
+    /// x87 unnormal, pseudo-NaN or pseudo-infinity: always an invalid operand.
+    Unsupported,
+}
+
+impl Class {
+    /// NaNs and unsupported encodings, which bypass normal arithmetic.
+    fn is_nan_like(self) -> bool {
+        matches!(
+            self,
+            Class::QuietNaN | Class::SignalingNaN | Class::Unsupported
+        )
+    }
 }
 
 fn classify(fmt: Format, bits: u128, env: &mut Env) -> (bool, Class) {
@@ -197,7 +212,7 @@ fn classify(fmt: Format, bits: u128, env: &mut Env) -> (bool, Class) {
     if exp_field == fmt.exp_max_field() {
         if fmt.explicit_int && bits & fmt.int_bit() == 0 {
             // Pseudo-infinity / pseudo-NaN: invalid operands on the x87 (SDM Vol.1 §8.2.2).
-            return (sign, Class::SignalingNaN);
+            return (sign, Class::Unsupported);
         }
         return match (frac == 0, frac & fmt.quiet_bit() != 0) {
             (true, _) => (sign, Class::Infinity),
@@ -228,7 +243,7 @@ fn classify(fmt: Format, bits: u128, env: &mut Env) -> (bool, Class) {
     }
     if fmt.explicit_int && bits & fmt.int_bit() == 0 {
         // Unnormal: an invalid operand for x87 arithmetic.
-        return (sign, Class::SignalingNaN);
+        return (sign, Class::Unsupported);
     }
     let sig = if fmt.explicit_int {
         sig
@@ -278,6 +293,10 @@ pub fn is_nan(fmt: Format, bits: u128) -> bool {
 
 /// Result NaN for a two-operand operation when at least one input is NaN.
 fn propagate_nan(fmt: Format, env: &mut Env, a: u128, ca: Class, b: u128, cb: Class) -> u128 {
+    if ca == Class::Unsupported || cb == Class::Unsupported {
+        env.flags |= exc::INVALID;
+        return fmt.default_nan();
+    }
     let a_nan = matches!(ca, Class::QuietNaN | Class::SignalingNaN);
     let b_nan = matches!(cb, Class::QuietNaN | Class::SignalingNaN);
     if ca == Class::SignalingNaN || cb == Class::SignalingNaN {
@@ -298,9 +317,20 @@ fn propagate_nan(fmt: Format, env: &mut Env, a: u128, ca: Class, b: u128, cb: Cl
 
 /// Shifts `sig` right by `shift` bits and rounds per `rounding`; returns
 /// the kept integer and whether bits were lost.
-fn shift_round(mut sig: u128, mut shift: i32, sign: bool, rounding: Rounding) -> (u128, bool) {
+fn shift_round(sig: u128, shift: i32, sign: bool, rounding: Rounding) -> (u128, bool) {
+    let (kept, inexact, _) = shift_round_up(sig, shift, sign, rounding);
+    (kept, inexact)
+}
+
+/// `shift_round`, also telling whether the magnitude was rounded up.
+fn shift_round_up(
+    mut sig: u128,
+    mut shift: i32,
+    sign: bool,
+    rounding: Rounding,
+) -> (u128, bool, bool) {
     if shift <= 0 {
-        return (sig << (-shift) as u32, false);
+        return (sig << (-shift) as u32, false, false);
     }
     if shift > 126 {
         // Only stickiness matters: keep one sticky bit below the half point.
@@ -316,7 +346,7 @@ fn shift_round(mut sig: u128, mut shift: i32, sign: bool, rounding: Rounding) ->
         Rounding::Up => rem != 0 && !sign,
         Rounding::Down => rem != 0 && sign,
     };
-    (kept + up as u128, rem != 0)
+    (kept + up as u128, rem != 0, up)
 }
 
 /// Rounds `sig × 2^exp` (sig != 0) into `fmt` with `precision` significant
@@ -347,12 +377,14 @@ fn round_pack_precision(
     } else {
         false
     };
+    env.rounded_up = false;
     if tiny && env.flush_to_zero {
         env.flags |= exc::UNDERFLOW | exc::INEXACT;
         return fmt.zero(sign);
     }
     let lsb = e.max(emin) - (p - 1);
-    let (mut kept, inexact) = shift_round(sig, lsb - exp, sign, env.rounding);
+    let (mut kept, inexact, up) = shift_round_up(sig, lsb - exp, sign, env.rounding);
+    env.rounded_up = up;
     let mut lsb = lsb;
     if kept >> p != 0 {
         kept >>= 1;
@@ -377,6 +409,7 @@ fn round_pack_precision(
             Rounding::Up => !sign,
             Rounding::Down => sign,
         };
+        env.rounded_up = to_infinity;
         return if to_infinity {
             fmt.infinity(sign)
         } else {
@@ -434,7 +467,7 @@ pub fn binary_precision(
     let before = env.flags;
     let (sa, ca) = classify(fmt, a, env);
     let (mut sb, cb) = classify(fmt, b, env);
-    let nan = |c: Class| matches!(c, Class::QuietNaN | Class::SignalingNaN);
+    let nan = |c: Class| c.is_nan_like();
     if nan(ca) || nan(cb) {
         keep_denormal_flag(env, before);
         return propagate_nan(fmt, env, a, ca, b, cb);
@@ -567,7 +600,9 @@ pub fn sqrt_precision(fmt: Format, env: &mut Env, a: u128, precision: u32) -> u1
     let before = env.flags;
     let (sign, class) = classify(fmt, a, env);
     match class {
-        Class::QuietNaN | Class::SignalingNaN => propagate_nan(fmt, env, a, class, a, class),
+        Class::QuietNaN | Class::SignalingNaN | Class::Unsupported => {
+            propagate_nan(fmt, env, a, class, a, class)
+        }
         Class::Zero => fmt.zero(sign),
         _ if sign => invalid(fmt, env, before),
         Class::Infinity => fmt.infinity(false),
@@ -619,6 +654,10 @@ pub fn convert(from: Format, to: Format, env: &mut Env, a: u128) -> u128 {
     match class {
         Class::Zero => to.zero(sign),
         Class::Infinity => to.infinity(sign),
+        Class::Unsupported => {
+            env.flags |= exc::INVALID;
+            to.default_nan()
+        }
         Class::QuietNaN | Class::SignalingNaN => {
             if class == Class::SignalingNaN {
                 env.flags |= exc::INVALID;
@@ -675,10 +714,11 @@ pub fn to_integer(fmt: Format, env: &mut Env, a: u128, bits: u32, truncate: bool
         }
         sig << exp as u32
     } else {
-        let (k, inexact) = shift_round(sig, -exp, sign, rounding);
+        let (k, inexact, up) = shift_round_up(sig, -exp, sign, rounding);
         if inexact {
             env.flags |= exc::INEXACT;
         }
+        env.rounded_up = up;
         k
     };
     let limit = 1u128 << (bits - 1);
@@ -720,10 +760,11 @@ pub fn compare(fmt: Format, env: &mut Env, a: u128, b: u128, signaling: bool) ->
     let before = env.flags;
     let (sa, ca) = classify(fmt, a, env);
     let (sb, cb) = classify(fmt, b, env);
-    let nan = |c: Class| matches!(c, Class::QuietNaN | Class::SignalingNaN);
+    let nan = |c: Class| c.is_nan_like();
     if nan(ca) || nan(cb) {
         keep_denormal_flag(env, before);
-        if signaling || ca == Class::SignalingNaN || cb == Class::SignalingNaN {
+        let invalid_operand = |c: Class| matches!(c, Class::SignalingNaN | Class::Unsupported);
+        if signaling || invalid_operand(ca) || invalid_operand(cb) {
             env.flags |= exc::INVALID;
         }
         return Relation::Unordered;
@@ -759,6 +800,107 @@ pub fn compare(fmt: Format, env: &mut Env, a: u128, b: u128, signaling: bool) ->
         },
         (true, false) => Relation::Less,
         (false, true) => Relation::Greater,
+    }
+}
+
+/// Rounds to an integral value in the same format (FRNDINT).
+pub fn round_to_integral(fmt: Format, env: &mut Env, a: u128) -> u128 {
+    let (sign, class) = classify(fmt, a, env);
+    match class {
+        Class::QuietNaN | Class::SignalingNaN | Class::Unsupported => {
+            propagate_nan(fmt, env, a, class, a, class)
+        }
+        Class::Zero | Class::Infinity => a,
+        Class::Finite { sig, exp } => {
+            if exp >= 0 {
+                return a;
+            }
+            let (k, inexact, up) = shift_round_up(sig, -exp, sign, env.rounding);
+            if inexact {
+                env.flags |= exc::INEXACT;
+            }
+            let r = if k == 0 {
+                fmt.zero(sign)
+            } else {
+                round_pack(fmt, env, sign, 0, k)
+            };
+            env.rounded_up = up;
+            r
+        }
+    }
+}
+
+/// Multiplies by 2^n (FSCALE with an already truncated, clamped `n`).
+pub fn scale(fmt: Format, env: &mut Env, a: u128, n: i32) -> u128 {
+    let (sign, class) = classify(fmt, a, env);
+    match class {
+        Class::QuietNaN | Class::SignalingNaN | Class::Unsupported => {
+            propagate_nan(fmt, env, a, class, a, class)
+        }
+        Class::Zero | Class::Infinity => a,
+        Class::Finite { sig, exp } => round_pack(fmt, env, sign, exp + n, sig),
+    }
+}
+
+/// Unpacks a finite non-zero value as (sign, significand, exponent) with
+/// value = sig × 2^exp; `None` for zeros, infinities and NaNs.
+pub fn unpack_finite(fmt: Format, a: u128) -> Option<(bool, u128, i32)> {
+    let mut env = Env::from_mxcsr(0x1f80);
+    match classify(fmt, a, &mut env) {
+        (sign, Class::Finite { sig, exp }) => Some((sign, sig, exp)),
+        _ => None,
+    }
+}
+
+/// Packs `sig × 2^exp` (rounding if needed); zero keeps `sign`.
+pub fn pack(fmt: Format, env: &mut Env, sign: bool, exp: i32, sig: u128) -> u128 {
+    if sig == 0 {
+        fmt.zero(sign)
+    } else {
+        round_pack(fmt, env, sign, exp, sig)
+    }
+}
+
+/// The operand classes FXAM distinguishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// ±0.
+    Zero,
+    /// Denormal (or pseudo-denormal).
+    Denormal,
+    /// Normal finite.
+    Normal,
+    /// ±∞.
+    Infinity,
+    /// Any NaN.
+    NaN,
+    /// Unnormal, pseudo-NaN, pseudo-infinity (x87 "unsupported").
+    Unsupported,
+}
+
+/// Classifies an encoding without raising flags.
+pub fn category(fmt: Format, a: u128) -> Category {
+    let exp_field = (a >> fmt.exp_shift()) & fmt.exp_max_field();
+    let int_ok = !fmt.explicit_int || a & fmt.int_bit() != 0;
+    let frac = a & fmt.frac_mask();
+    if exp_field == fmt.exp_max_field() {
+        if !int_ok {
+            Category::Unsupported
+        } else if frac == 0 {
+            Category::Infinity
+        } else {
+            Category::NaN
+        }
+    } else if exp_field == 0 {
+        if frac == 0 && (!fmt.explicit_int || a & fmt.int_bit() == 0) {
+            Category::Zero
+        } else {
+            Category::Denormal
+        }
+    } else if !int_ok {
+        Category::Unsupported
+    } else {
+        Category::Normal
     }
 }
 
