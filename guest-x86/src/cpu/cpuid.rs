@@ -58,7 +58,10 @@ const EXT_ECX_ABM: u32 = 1 << 5;
 /// Extended leaf 0x8000_0001 EDX: SYSCALL (11), NX (20), RDTSCP (27), LM (29).
 const EXT_EDX: u32 = (1 << 11) | (1 << 20) | (1 << 29);
 
-const VENDOR: &[u8; 12] = b"GenuineIntel";
+/// The emulator follows AMD where vendors differ (16-bit near branches with
+/// a 0x66 prefix in 64-bit mode, BSF/BSR of zero keep the destination), as
+/// its differential oracle is an AMD host, so it says so.
+const VENDOR: &[u8; 12] = b"AuthenticAMD";
 const BRAND: &[u8; 48] = b"wrun guest-x86 virtual CPU\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 
 fn le(bytes: &[u8]) -> u32 {

@@ -194,7 +194,7 @@ pub fn decode(bytes: &[u8], mode: CpuMode) -> Result<Insn, DecodeError> {
         // VEX/EVEX (or LES/LDS/BOUND, which the emulator does not implement).
         return Err(DecodeError::Invalid);
     }
-    if info.family == Family::Prefix {
+    if matches!(info.family, Family::Prefix | Family::Invalid) {
         return Err(DecodeError::Invalid);
     }
 
@@ -401,4 +401,95 @@ fn decode_memory(
         m.seg = seg;
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d64(bytes: &[u8]) -> Insn {
+        decode(bytes, CpuMode::Bits64).expect("valid encoding")
+    }
+
+    #[test]
+    fn rex_and_operand_size() {
+        let i = d64(&[0x48, 0x01, 0xd8]); // add rax, rbx
+        assert_eq!((i.len, i.op_size, i.reg, i.rm), (3, 8, 3, 0));
+        let i = d64(&[0x66, 0x41, 0x01, 0xd8]); // add r8w, bx
+        assert_eq!((i.len, i.op_size, i.rm), (4, 2, 8));
+        // A REX before a legacy prefix is ignored (SDM Vol.2A §2.2.1).
+        let i = d64(&[0x48, 0x66, 0x01, 0xd8]);
+        assert_eq!((i.rex, i.op_size), (0, 2));
+        let i = d64(&[0x50]); // push rax: 64-bit by default
+        assert_eq!(i.op_size, 8);
+    }
+
+    #[test]
+    fn modrm_sib_and_rip_relative() {
+        // mov eax, [rip + 0x10]
+        let i = d64(&[0x8b, 0x05, 0x10, 0, 0, 0]);
+        let m = i.mem.unwrap();
+        assert!(m.rip_relative && m.disp == 0x10 && m.base.is_none());
+        // lea rax, [r12 + r13*4 - 8]
+        let i = d64(&[0x4b, 0x8d, 0x44, 0xac, 0xf8]);
+        let m = i.mem.unwrap();
+        assert_eq!(
+            (m.base, m.index, m.scale, m.disp),
+            (Some(12), Some(13), 4, -8)
+        );
+        // [disp32] through SIB without base or index
+        let i = d64(&[0x8b, 0x04, 0x25, 0x78, 0x56, 0x34, 0x12]);
+        let m = i.mem.unwrap();
+        assert_eq!(
+            (m.base, m.index, m.disp, m.rip_relative),
+            (None, None, 0x1234_5678, false)
+        );
+    }
+
+    #[test]
+    fn sixteen_bit_addressing() {
+        // mov ax, [bp+si+4] in 16-bit code
+        let i = decode(&[0x8b, 0x42, 0x04], CpuMode::Bits16).unwrap();
+        let m = i.mem.unwrap();
+        assert_eq!(
+            (m.base, m.index, m.disp, m.seg),
+            (Some(5), Some(6), 4, SegReg::Ss)
+        );
+        assert_eq!((i.op_size, i.addr_size), (2, 2));
+        // inc eax is 0x40 outside 64-bit mode
+        assert_eq!(decode(&[0x40], CpuMode::Bits32).unwrap().len, 1);
+    }
+
+    #[test]
+    fn invalid_truncated_and_too_long() {
+        assert_eq!(decode(&[0x06], CpuMode::Bits64), Err(DecodeError::Invalid)); // push es
+        assert_eq!(
+            decode(&[0xc4, 0xe2, 0x79], CpuMode::Bits64),
+            Err(DecodeError::Invalid)
+        ); // VEX
+        assert_eq!(
+            decode(&[0x0f], CpuMode::Bits64),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            decode(&[0x8b, 0x05, 0x10], CpuMode::Bits64),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            decode(&[0x66; 15], CpuMode::Bits64),
+            Err(DecodeError::TooLong)
+        );
+    }
+
+    #[test]
+    fn immediates() {
+        let i = d64(&[0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8]); // mov rax, imm64
+        assert_eq!((i.len, i.imm), (10, 0x0807_0605_0403_0201));
+        let i = d64(&[0x48, 0x05, 0xff, 0xff, 0xff, 0xff]); // add rax, -1 (imm32 sign-extended)
+        assert_eq!(i.imm, u64::MAX);
+        let i = d64(&[0xf6, 0xc1, 0x80]); // test cl, 0x80: group 3 /0 has an immediate
+        assert_eq!((i.len, i.imm), (3, 0x80));
+        let i = d64(&[0xf6, 0xd9]); // neg cl: no immediate
+        assert_eq!(i.len, 2);
+    }
 }

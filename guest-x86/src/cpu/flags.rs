@@ -109,3 +109,26 @@ pub fn condition(rflags: u64, cc: u8) -> bool {
     };
     result != (cc & 1 != 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_and_sub_flags() {
+        assert_eq!(add(0x7f, 1, 0, 1), (0x80, OF | SF | AF));
+        assert_eq!(add(0xff, 1, 0, 1), (0, CF | ZF | AF | PF));
+        assert_eq!(sub(0, 1, 0, 4), (0xffff_ffff, CF | SF | AF | PF));
+        assert_eq!(sub(0x8000_0000, 1, 0, 4), (0x7fff_ffff, OF | AF | PF));
+        assert_eq!(add(u64::MAX, 0, 1, 8).1 & (CF | ZF), CF | ZF);
+    }
+
+    #[test]
+    fn conditions() {
+        assert!(condition(ZF, 0x4)); // E
+        assert!(!condition(ZF, 0x5)); // NE
+        assert!(condition(SF, 0xc)); // L: SF != OF
+        assert!(condition(SF | OF, 0xd)); // GE
+        assert!(condition(CF, 0x6)); // BE
+    }
+}

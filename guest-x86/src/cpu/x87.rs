@@ -329,6 +329,8 @@ fn memory_form<M: Memory>(
                 (0xdf, 7) => (8, sf::to_integer(F80, &mut env, value, 64, false) as u128),
                 _ => (2, sf::to_integer(F80, &mut env, value, 16, false) as u128),
             };
+            // Stores to memory do not report #D for a denormal ST(0) (observed on hardware).
+            env.flags &= !exc::DENORMAL;
             cpu.x87_flags(&env)?;
             if size == 10 {
                 cpu.write_mem(mem, addr + 8, 2, (bits >> 64) as u64)?;
@@ -446,7 +448,10 @@ fn compare_st0(
 ) -> X87Result<()> {
     let a = read_for_compare(cpu, 0)?;
     let rel = match (a, operand) {
-        (Some(a), Some(b)) => sf::compare(F80, &mut env, a, b, signaling),
+        (Some(a), Some(b)) => {
+            drop_denormal_with_nan(&mut env, a, b);
+            sf::compare(F80, &mut env, a, b, signaling)
+        }
         _ => {
             // The stack fault is the only exception reported.
             env.flags = 0;
@@ -460,6 +465,26 @@ fn compare_st0(
         cpu.pop();
     }
     Ok(())
+}
+
+/// A NaN (or unsupported) operand suppresses #D from the other operand,
+/// including one raised while converting a memory operand (observed on hardware).
+fn drop_denormal_with_nan(env: &mut Env, a: F80Bits, b: F80Bits) {
+    let nan_like = |v| matches!(sf::category(F80, v), Category::NaN | Category::Unsupported);
+    if nan_like(a) || nan_like(b) {
+        env.flags &= !exc::DENORMAL;
+    }
+}
+
+/// Raises #D for denormal operands of the operations that inspect the
+/// encoding directly (FPREM, FXTRACT).
+fn denormal_operands(env: &mut Env, operands: &[F80Bits]) {
+    if operands
+        .iter()
+        .any(|&v| sf::category(F80, v) == Category::Denormal)
+    {
+        env.flags |= exc::DENORMAL;
+    }
 }
 
 /// Reads a comparison operand; an unmasked stack fault still leaves the
@@ -488,6 +513,7 @@ fn arithmetic(
     let a = cpu.read_st(dst)?;
     let result = match (a, operand) {
         (Some(a), Some(b)) => {
+            drop_denormal_with_nan(&mut env, a, b);
             let (x, y) = if reversed { (b, a) } else { (a, b) };
             let r = sf::binary_precision(F80, &mut env, op, x, y, cpu.precision());
             cpu.x87_flags(&env)?;
@@ -826,6 +852,7 @@ fn fxtract(cpu: &mut Cpu) -> X87Result<()> {
         return Ok(());
     };
     let mut env = cpu.x87_env();
+    denormal_operands(&mut env, &[a]);
     let (exponent, significand) = match sf::unpack_finite(F80, a) {
         Some((sign, sig, exp)) => {
             let top = 127 - sig.leading_zeros() as i32;
@@ -864,6 +891,7 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
         return Ok(());
     };
     let mut env = cpu.x87_env();
+    denormal_operands(&mut env, &[a, b]);
     let (fa, fb) = (sf::unpack_finite(F80, a), sf::unpack_finite(F80, b));
     let (ca, cb) = (sf::category(F80, a), sf::category(F80, b));
     let result = match (fa, fb) {

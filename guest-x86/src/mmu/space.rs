@@ -45,6 +45,7 @@ pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
 /// A paged linear address space.
 pub struct AddressSpace {
     phys: PhysMem,
+    max_bytes: u64,
     pages: BTreeMap<u64, Page>,
     tlb: [TlbEntry; TLB_ENTRIES],
 }
@@ -54,6 +55,7 @@ impl AddressSpace {
     pub fn new(max_bytes: u64) -> AddressSpace {
         AddressSpace {
             phys: PhysMem::new(max_bytes),
+            max_bytes,
             pages: BTreeMap::new(),
             tlb: [TLB_EMPTY; TLB_ENTRIES],
         }
@@ -63,7 +65,9 @@ impl AddressSpace {
     /// pages already mapped are replaced. Frames are allocated on first touch.
     pub fn map(&mut self, addr: u64, len: u64, prot: u8) -> Result<(), OutOfMemory> {
         let (first, last) = page_range(addr, len);
-        if last.saturating_sub(first) > USER_TOP / PAGE_SIZE {
+        // Even lazily mapped, a range larger than all of RAM is refused: it
+        // could never be backed, and its page entries alone would exhaust memory.
+        if last.saturating_sub(first) > self.max_bytes / PAGE_SIZE {
             return Err(OutOfMemory);
         }
         for vpn in first..last {
@@ -77,8 +81,11 @@ impl AddressSpace {
 
     /// Maps the pages of the range that are not mapped yet and adds `prot`
     /// to those that are (ELF segments may share a page).
-    pub fn map_merge(&mut self, addr: u64, len: u64, prot: u8) {
+    pub fn map_merge(&mut self, addr: u64, len: u64, prot: u8) -> Result<(), OutOfMemory> {
         let (first, last) = page_range(addr, len);
+        if last.saturating_sub(first) > self.max_bytes / PAGE_SIZE {
+            return Err(OutOfMemory);
+        }
         for vpn in first..last {
             self.pages
                 .entry(vpn)
@@ -86,6 +93,7 @@ impl AddressSpace {
                 .or_insert(Page { frame: LAZY, prot });
         }
         self.flush_tlb();
+        Ok(())
     }
 
     fn release(&mut self, page: Page) {
@@ -111,15 +119,13 @@ impl AddressSpace {
     /// if some page in it is not mapped.
     pub fn protect(&mut self, addr: u64, len: u64, prot: u8) -> bool {
         let (first, last) = page_range(addr, len);
-        let mut all = true;
-        for vpn in first..last {
-            match self.pages.get_mut(&vpn) {
-                Some(page) => page.prot = prot,
-                None => all = false,
-            }
+        let mut touched = 0u64;
+        for (_, page) in self.pages.range_mut(first..last) {
+            page.prot = prot;
+            touched += 1;
         }
         self.flush_tlb();
-        all
+        touched == last - first
     }
 
     /// True if any page of the range is mapped.

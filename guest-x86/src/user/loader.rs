@@ -136,7 +136,9 @@ pub fn load_elf(space: &mut AddressSpace, image: &[u8]) -> Result<LoadedImage, L
         if flags & PF_X != 0 {
             prot |= PROT_EXEC;
         }
-        space.map_merge(vaddr, memsz, prot);
+        space
+            .map_merge(vaddr, memsz, prot)
+            .map_err(|_| LoadError::OutOfMemory)?;
         space
             .poke(vaddr, data)
             .map_err(|_| LoadError::OutOfMemory)?;

@@ -139,35 +139,35 @@ impl<H: HostOs> Process<H> {
     /// Runs until the program exits or dies.
     pub fn run(&mut self) -> Exit {
         loop {
-            match self.cpu.step(&mut self.mem) {
-                Ok(()) => {}
-                Err(Stop::Syscall) => {
-                    self.syscall();
-                    if let Some(exit) = self.exit.take() {
-                        return exit;
-                    }
-                }
-                Err(Stop::Exception(e)) => return self.fault_exit(e),
-                Err(Stop::SoftwareInterrupt(3)) => {
-                    return Exit::Signal(
-                        signal::SIGTRAP,
-                        alloc::format!("int3 at rip {:#x}", self.cpu.rip),
-                    );
-                }
-                Err(Stop::SoftwareInterrupt(n)) => {
-                    // Linux delivers SIGSEGV for an INT n the IDT does not allow at CPL 3.
-                    return Exit::Signal(
-                        signal::SIGSEGV,
-                        alloc::format!("int {n:#x} at rip {:#x}", self.cpu.rip),
-                    );
-                }
-                Err(Stop::Halt) => {
-                    return Exit::Signal(
-                        signal::SIGSEGV,
-                        alloc::format!("hlt at rip {:#x}", self.cpu.rip),
-                    );
-                }
+            if let Some(exit) = self.step() {
+                return exit;
             }
+        }
+    }
+
+    /// Executes one instruction (and the system call it makes, if any);
+    /// returns how the process ended if it did.
+    pub fn step(&mut self) -> Option<Exit> {
+        match self.cpu.step(&mut self.mem) {
+            Ok(()) => None,
+            Err(Stop::Syscall) => {
+                self.syscall();
+                self.exit.take()
+            }
+            Err(Stop::Exception(e)) => Some(self.fault_exit(e)),
+            Err(Stop::SoftwareInterrupt(3)) => Some(Exit::Signal(
+                signal::SIGTRAP,
+                alloc::format!("int3 at rip {:#x}", self.cpu.rip),
+            )),
+            // Linux delivers SIGSEGV for an INT n the IDT does not allow at CPL 3.
+            Err(Stop::SoftwareInterrupt(n)) => Some(Exit::Signal(
+                signal::SIGSEGV,
+                alloc::format!("int {n:#x} at rip {:#x}", self.cpu.rip),
+            )),
+            Err(Stop::Halt) => Some(Exit::Signal(
+                signal::SIGSEGV,
+                alloc::format!("hlt at rip {:#x}", self.cpu.rip),
+            )),
         }
     }
 

@@ -305,7 +305,11 @@ impl<H: HostOs> Process<H> {
         let host = self.host_fd(fd)?;
         let mut data = Vec::new();
         for (base, len) in self.iovecs(iov, count)? {
-            data.extend_from_slice(&self.read_guest(base, (len as usize).min(MAX_IO))?);
+            let room = MAX_IO - data.len();
+            data.extend_from_slice(&self.read_guest(base, (len as usize).min(room))?);
+            if data.len() >= MAX_IO {
+                break;
+            }
         }
         Ok(self.host.write(host, &data)? as u64)
     }
@@ -641,8 +645,13 @@ impl<H: HostOs> Process<H> {
             if self.mem.any_mapped(old_end, new_end - old_end) {
                 return self.brk;
             }
-            self.mem
-                .map_merge(old_end, new_end - old_end, PROT_READ | PROT_WRITE);
+            if self
+                .mem
+                .map_merge(old_end, new_end - old_end, PROT_READ | PROT_WRITE)
+                .is_err()
+            {
+                return self.brk;
+            }
         } else if new_end < old_end {
             self.mem.unmap(new_end, old_end - new_end);
         }
@@ -689,18 +698,20 @@ impl<H: HostOs> Process<H> {
             .map(target, len, guest_prot(prot))
             .map_err(|_| ENOMEM)?;
         if let Some(host) = file {
-            let mut data = vec![0u8; len as usize];
-            let mut filled = 0;
-            while filled < data.len() {
-                let n = self
-                    .host
-                    .pread(host, &mut data[filled..], offset + filled as u64)?;
+            // Copy the file contents in bounded chunks, up to EOF or `len`.
+            let mut chunk = vec![0u8; 64 << 10];
+            let mut filled = 0u64;
+            while filled < len {
+                let want = chunk.len().min((len - filled) as usize);
+                let n = self.host.pread(host, &mut chunk[..want], offset + filled)?;
                 if n == 0 {
                     break;
                 }
-                filled += n;
+                self.mem
+                    .poke(target + filled, &chunk[..n])
+                    .map_err(|_| ENOMEM)?;
+                filled += n as u64;
             }
-            self.mem.poke(target, &data[..filled]).map_err(|_| ENOMEM)?;
         }
         Ok(target)
     }
