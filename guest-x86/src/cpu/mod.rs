@@ -24,5 +24,6 @@ pub mod table;
 mod x87;
 
 pub use decode::{Insn, decode};
+pub use exec::DecodeCache;
 pub use fault::{Exception, Stop};
 pub use state::{Cpu, CpuMode, Reg, SegReg};

@@ -20,4 +20,9 @@ pub trait Memory {
     /// Copies up to `buf.len()` executable bytes at `addr`, stopping at the
     /// first byte that cannot be fetched; returns how many were copied.
     fn fetch(&mut self, addr: u64, buf: &mut [u8]) -> usize;
+    /// A counter that changes whenever executable bytes or mappings may have
+    /// changed, letting decoded instructions be cached; `None` if untracked.
+    fn code_generation(&self) -> Option<u64> {
+        None
+    }
 }

@@ -45,6 +45,8 @@ pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
 /// A paged linear address space.
 pub struct AddressSpace {
     phys: PhysMem,
+    /// Bumped on every change that may alter executable bytes.
+    code_generation: u64,
     max_bytes: u64,
     pages: BTreeMap<u64, Page>,
     tlb: [TlbEntry; TLB_ENTRIES],
@@ -55,6 +57,7 @@ impl AddressSpace {
     pub fn new(max_bytes: u64) -> AddressSpace {
         AddressSpace {
             phys: PhysMem::new(max_bytes),
+            code_generation: 0,
             max_bytes,
             pages: BTreeMap::new(),
             tlb: [TLB_EMPTY; TLB_ENTRIES],
@@ -156,6 +159,7 @@ impl AddressSpace {
     }
 
     fn flush_tlb(&mut self) {
+        self.code_generation += 1;
         self.tlb = [TLB_EMPTY; TLB_ENTRIES];
     }
 
@@ -225,12 +229,16 @@ impl AddressSpace {
             let a = addr + done as u64;
             let offset = (a % PAGE_SIZE) as usize;
             let n = (PAGE_SIZE as usize - offset).min(buf.len() - done);
-            let (frame, _) = self.translate(a / PAGE_SIZE).ok_or(Exception::PageFault {
+            let (frame, prot) = self.translate(a / PAGE_SIZE).ok_or(Exception::PageFault {
                 addr: a,
                 write: store,
                 fetch: false,
             })?;
             if store {
+                // Loader pokes ignore permissions: any store may change code.
+                if prot & PROT_EXEC != 0 || need == 0 {
+                    self.code_generation += 1;
+                }
                 self.phys.write(frame, offset, &buf[done..done + n]);
             } else {
                 self.phys.read(frame, offset, &mut buf[done..done + n]);
@@ -281,6 +289,9 @@ impl Memory for AddressSpace {
             && prot & PROT_WRITE != 0
             && addr < USER_TOP
         {
+            if prot & PROT_EXEC != 0 {
+                self.code_generation += 1;
+            }
             self.phys.write(frame, offset, data);
             return Ok(());
         }
@@ -291,6 +302,10 @@ impl Memory for AddressSpace {
         }
         let mut owned = alloc::vec::Vec::from(data);
         self.access(addr, &mut owned, PROT_WRITE, true)
+    }
+
+    fn code_generation(&self) -> Option<u64> {
+        Some(self.code_generation)
     }
 
     fn fetch(&mut self, addr: u64, buf: &mut [u8]) -> usize {

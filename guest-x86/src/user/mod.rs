@@ -12,7 +12,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::cpu::{Cpu, Exception, Stop};
+use crate::cpu::{Cpu, DecodeCache, Exception, Stop};
 use crate::mmu::space::AddressSpace;
 use host::{DirEntry, HostFd, HostOs};
 use loader::LoadError;
@@ -88,6 +88,7 @@ pub struct Process<H: HostOs> {
     unknown_reported: BTreeSet<u64>,
     umask: u32,
     exit: Option<Exit>,
+    decode_cache: DecodeCache,
 }
 
 impl<H: HostOs> Process<H> {
@@ -133,6 +134,7 @@ impl<H: HostOs> Process<H> {
             unknown_reported: BTreeSet::new(),
             umask: 0o022,
             exit: None,
+            decode_cache: DecodeCache::default(),
         })
     }
 
@@ -148,7 +150,7 @@ impl<H: HostOs> Process<H> {
     /// Executes one instruction (and the system call it makes, if any);
     /// returns how the process ended if it did.
     pub fn step(&mut self) -> Option<Exit> {
-        match self.cpu.step(&mut self.mem) {
+        match self.cpu.step_cached(&mut self.mem, &mut self.decode_cache) {
             Ok(()) => None,
             Err(Stop::Syscall) => {
                 self.syscall();
