@@ -153,6 +153,72 @@ fn corpus() -> Vec<Case> {
             &["date", "-u", "-d", "@86400", "+%Y-%m-%d %H:%M:%S"],
         ),
         case("uname", &["uname", "-s", "-m"]),
+        // Shell pipelines, substitutions, redirections: fork, pipes, execve of /proc/self/exe.
+        case(
+            "sh-pipeline",
+            &["sh", "-c", "printf '3\\n1\\n2\\n' | sort -n | head -n 2"],
+        ),
+        case(
+            "sh-subst",
+            &["sh", "-c", "n=$(wc -l < lines.txt); echo \"lines: $n\""],
+        ),
+        case(
+            "sh-while-read",
+            &[
+                "sh",
+                "-c",
+                "while read a b; do echo \"$b:$a\"; done < lines.txt | sort -t: -k1 -n",
+            ],
+        ),
+        case(
+            "sh-gzip-roundtrip",
+            &["sh", "-c", "gzip -c lines.txt | gunzip -c | md5sum"],
+        ),
+        case(
+            "sh-awk-pipe",
+            &[
+                "sh",
+                "-c",
+                "cat passwd.txt | awk -F: '{print $1, $3}' | tr a-z A-Z",
+            ],
+        ),
+        case(
+            "sh-heredoc",
+            &["sh", "-c", "cat <<EOF\nhello $((1 + 2))\nEOF"],
+        ),
+        case(
+            "sh-subshell",
+            &["sh", "-c", "(cd dir && ls); echo status $?"],
+        ),
+        case(
+            "sh-xargs",
+            &["sh", "-c", "echo a b c | xargs -n1 echo item"],
+        ),
+        case("sh-find", &["sh", "-c", "find dir -type f | sort"]),
+        case(
+            "sh-exit-status",
+            &[
+                "sh",
+                "-c",
+                "false | true; echo $?; grep -q zzz lines.txt || echo notfound; exit 3",
+            ],
+        ),
+        case(
+            "sh-base64-roundtrip",
+            &[
+                "sh",
+                "-c",
+                "base64 data.bin | base64 -d | cmp - data.bin && echo same",
+            ],
+        ),
+        case(
+            "sh-sha",
+            &[
+                "sh",
+                "-c",
+                "cat data.bin | sha256sum; cat data.bin | sha512sum | cut -c1-32",
+            ],
+        ),
     ]
 }
 

@@ -5,6 +5,7 @@
 //! ```
 //! The guest sees the host's stdin/stdout/stderr, file system and
 //! environment; its exit status becomes ours (128 + N for signal N).
+//! `X86EMU_STRACE=1` prints every system call on stderr.
 
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
             return ExitCode::from(126);
         }
     };
+    process.trace_syscalls = std::env::var_os("X86EMU_STRACE").is_some();
     let exit = process.run();
     if let Exit::Signal(sig, why) = &exit {
         eprintln!(

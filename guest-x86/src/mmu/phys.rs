@@ -10,6 +10,7 @@ use super::PAGE_SIZE;
 pub type FrameId = u32;
 
 /// The frame pool.
+#[derive(Clone)]
 pub struct PhysMem {
     frames: Vec<Box<[u8; PAGE_SIZE as usize]>>,
     free: Vec<FrameId>,

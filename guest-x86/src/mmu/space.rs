@@ -43,6 +43,7 @@ const TLB_EMPTY: TlbEntry = TlbEntry {
 pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
 
 /// A paged linear address space.
+#[derive(Clone)]
 pub struct AddressSpace {
     phys: PhysMem,
     /// Bumped on every change that may alter executable bytes.

@@ -4,6 +4,7 @@
 
 pub mod host;
 pub mod loader;
+mod process;
 #[cfg(feature = "std")]
 pub mod std_host;
 mod syscall;
@@ -68,6 +69,8 @@ struct GuestFile {
     close_on_exec: bool,
     /// Directory listing being served by `getdents64`, and the next index.
     listing: Option<(Vec<DirEntry>, usize)>,
+    /// Set for a pipe end (then `host` is unused).
+    pipe: Option<process::PipeEnd>,
 }
 
 /// A user-mode process: CPU, address space and kernel-side state.
@@ -89,6 +92,10 @@ pub struct Process<H: HostOs> {
     umask: u32,
     exit: Option<Exit>,
     decode_cache: DecodeCache,
+    /// Processes, pipes and the executable image (fork/execve/wait4).
+    procs: process::ProcessTable,
+    /// Print every system call and its result on the host's stderr.
+    pub trace_syscalls: bool,
 }
 
 impl<H: HostOs> Process<H> {
@@ -115,6 +122,7 @@ impl<H: HostOs> Process<H> {
                 status_flags,
                 close_on_exec: false,
                 listing: None,
+                pipe: None,
             })
         };
         let mut host_refs = BTreeMap::new();
@@ -135,6 +143,8 @@ impl<H: HostOs> Process<H> {
             umask: 0o022,
             exit: None,
             decode_cache: DecodeCache::default(),
+            procs: process::ProcessTable::new(image),
+            trace_syscalls: false,
         })
     }
 
@@ -154,9 +164,13 @@ impl<H: HostOs> Process<H> {
             Ok(()) => None,
             Err(Stop::Syscall) => {
                 self.syscall();
-                self.exit.take()
+                let exit = self.exit.take()?;
+                self.finish(exit)
             }
-            Err(Stop::Exception(e)) => Some(self.fault_exit(e)),
+            Err(Stop::Exception(e)) => {
+                let exit = self.fault_exit(e);
+                self.finish(exit)
+            }
             Err(Stop::SoftwareInterrupt(3)) => Some(Exit::Signal(
                 signal::SIGTRAP,
                 alloc::format!("int3 at rip {:#x}", self.cpu.rip),

@@ -45,6 +45,17 @@ impl<H: HostOs> Process<H> {
         let nr = g[0];
         let a = [g[7], g[6], g[2], g[10], g[8], g[9]];
         let result = self.dispatch(nr, a);
+        if self.trace_syscalls {
+            let msg = alloc::format!(
+                "[pid {}] syscall {nr}({:#x}, {:#x}, {:#x}, {:#x}) = {result:?}\n",
+                self.procs.pid,
+                a[0],
+                a[1],
+                a[2],
+                a[3]
+            );
+            let _ = self.host.write(2, msg.as_bytes());
+        }
         self.cpu.gpr[0] = match result {
             Ok(v) => v,
             Err(e) => (-e) as u64,
@@ -78,15 +89,20 @@ impl<H: HostOs> Process<H> {
             32 => self.sys_dup(a[0], 0, false),
             33 => self.sys_dup2(a[0], a[1], false),
             35 | 230 => Ok(0), // nanosleep, clock_nanosleep: the host has no sleep service yet
-            39 | 186 => Ok(PID),
+            39 | 186 => Ok(self.procs.pid),
             40 => self.sys_sendfile(a[0], a[1], a[2], a[3]),
             60 | 231 => {
                 self.exit = Some(Exit::Code(a[0] as i32));
                 Ok(0)
             }
-            61 => Err(ECHILD),
+            22 => self.sys_pipe2(a[0], 0),
+            293 => self.sys_pipe2(a[0], a[1]),
+            56 => self.sys_clone(a[0]),
+            57 | 58 => self.sys_fork(),
+            59 => self.sys_execve(a[0], a[1], a[2]),
+            61 => self.sys_wait4(a[0], a[1], a[2], a[3]),
             62 => self.sys_kill(a[0], a[1]),
-            200 => self.sys_kill(PID, a[1]),
+            200 => self.sys_kill(self.procs.pid, a[1]),
             234 => self.sys_kill(a[1], a[2]),
             63 => self.sys_uname(a[0]),
             72 => self.sys_fcntl(a[0], a[1], a[2]),
@@ -114,7 +130,7 @@ impl<H: HostOs> Process<H> {
             302 => self.sys_prlimit(a[1], a[2], a[3]),
             99 => self.sys_sysinfo(a[0]),
             102 | 104 | 107 | 108 => Ok(0), // getuid, getgid, geteuid, getegid: root
-            110 => Ok(PID - 1),
+            110 => Ok(self.procs.ppid),
             111 | 112 => Ok(PID), // getpgrp, setsid
             157 => self.sys_prctl(a[0]),
             158 => self.sys_arch_prctl(a[0], a[1]),
@@ -122,7 +138,7 @@ impl<H: HostOs> Process<H> {
             202 => Ok(0), // futex: one thread, no contention to wait for
             204 => self.sys_sched_getaffinity(a[1], a[2]),
             217 => self.sys_getdents64(a[0], a[1], a[2]),
-            218 => Ok(PID),
+            218 => Ok(self.procs.pid),
             228 => self.sys_clock_gettime(a[0], a[1]),
             229 => self.sys_clock_getres(a[1]),
             257 => self.sys_openat(a[0], a[1], a[2], a[3]),
@@ -162,7 +178,7 @@ impl<H: HostOs> Process<H> {
     }
 
     /// A NUL-terminated string (at most PATH_MAX bytes).
-    fn read_cstr(&mut self, addr: u64) -> Result<Vec<u8>, Errno> {
+    pub(super) fn read_cstr(&mut self, addr: u64) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::new();
         loop {
             let mut b = [0u8];
@@ -181,18 +197,24 @@ impl<H: HostOs> Process<H> {
 
     // ------------------------------------------------------------ descriptors
 
+    /// The open file behind `fd` (a C int: only the low 32 bits count).
     fn file(&self, fd: u64) -> Result<&GuestFile, Errno> {
         self.fds
-            .get(fd as usize)
+            .get(fd as u32 as usize)
             .and_then(|f| f.as_ref())
             .ok_or(EBADF)
     }
 
+    /// The host handle behind `fd`; pipes have none (ESPIPE).
     fn host_fd(&self, fd: u64) -> Result<u64, Errno> {
-        Ok(self.file(fd)?.host)
+        let file = self.file(fd)?;
+        if file.pipe.is_some() {
+            return Err(ESPIPE);
+        }
+        Ok(file.host)
     }
 
-    fn install(&mut self, file: GuestFile, min: usize) -> Result<u64, Errno> {
+    pub(super) fn install(&mut self, file: GuestFile, min: usize) -> Result<u64, Errno> {
         let slot = (min..)
             .find(|&i| self.fds.get(i).is_none_or(|f| f.is_none()))
             .ok_or(EMFILE)?;
@@ -202,24 +224,18 @@ impl<H: HostOs> Process<H> {
         if slot >= self.fds.len() {
             self.fds.resize(slot + 1, None);
         }
-        *self.host_refs.entry(file.host).or_insert(0) += 1;
+        self.retain(&file);
         self.fds[slot] = Some(file);
         Ok(slot as u64)
     }
 
-    fn close_fd(&mut self, fd: u64) -> Result<(), Errno> {
+    pub(super) fn close_fd(&mut self, fd: u64) -> Result<(), Errno> {
         let file = self
             .fds
-            .get_mut(fd as usize)
+            .get_mut(fd as u32 as usize)
             .and_then(|f| f.take())
             .ok_or(EBADF)?;
-        let refs = self.host_refs.entry(file.host).or_insert(1);
-        *refs -= 1;
-        if *refs == 0 {
-            self.host_refs.remove(&file.host);
-            self.host.close(file.host)?;
-        }
-        Ok(())
+        self.release(&file)
     }
 
     /// Resolves `path` relative to directory descriptor `dirfd`.
@@ -251,6 +267,11 @@ impl<H: HostOs> Process<H> {
     // ------------------------------------------------------------ file I/O
 
     fn sys_read(&mut self, fd: u64, buf: u64, count: u64) -> SysResult {
+        if let Some(end) = self.file(fd)?.pipe {
+            let data = self.pipe_read(end, (count as usize).min(MAX_IO))?;
+            self.write_guest(buf, &data)?;
+            return Ok(data.len() as u64);
+        }
         let host = self.host_fd(fd)?;
         let mut data = vec![0u8; (count as usize).min(MAX_IO)];
         let n = self.host.read(host, &mut data)?;
@@ -267,9 +288,17 @@ impl<H: HostOs> Process<H> {
     }
 
     fn sys_write(&mut self, fd: u64, buf: u64, count: u64) -> SysResult {
-        let host = self.host_fd(fd)?;
         let data = self.read_guest(buf, (count as usize).min(MAX_IO))?;
-        Ok(self.host.write(host, &data)? as u64)
+        self.write_fd(fd, &data)
+    }
+
+    /// Writes to a host file or a pipe.
+    fn write_fd(&mut self, fd: u64, data: &[u8]) -> SysResult {
+        if let Some(end) = self.file(fd)?.pipe {
+            return self.pipe_write(end, data);
+        }
+        let host = self.host_fd(fd)?;
+        Ok(self.host.write(host, data)? as u64)
     }
 
     fn iovecs(&mut self, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
@@ -302,7 +331,7 @@ impl<H: HostOs> Process<H> {
     }
 
     fn sys_writev(&mut self, fd: u64, iov: u64, count: u64) -> SysResult {
-        let host = self.host_fd(fd)?;
+        self.file(fd)?;
         let mut data = Vec::new();
         for (base, len) in self.iovecs(iov, count)? {
             let room = MAX_IO - data.len();
@@ -311,11 +340,15 @@ impl<H: HostOs> Process<H> {
                 break;
             }
         }
-        Ok(self.host.write(host, &data)? as u64)
+        self.write_fd(fd, &data)
     }
 
     fn sys_sendfile(&mut self, out_fd: u64, in_fd: u64, offset_ptr: u64, count: u64) -> SysResult {
-        let (out_host, in_host) = (self.host_fd(out_fd)?, self.host_fd(in_fd)?);
+        // Pipes are not sendfile endpoints here; callers fall back to read/write.
+        let (out_host, in_host) = (
+            self.host_fd(out_fd).map_err(|_| EINVAL)?,
+            self.host_fd(in_fd).map_err(|_| EINVAL)?,
+        );
         let mut data = vec![0u8; (count as usize).min(MAX_IO)];
         let n = if offset_ptr != 0 {
             let offset = self.read_u64(offset_ptr)?;
@@ -352,11 +385,12 @@ impl<H: HostOs> Process<H> {
             status_flags: (flags & (O_ACCMODE | O_APPEND)) as u32,
             close_on_exec: flags & O_CLOEXEC != 0,
             listing: None,
+            pipe: None,
         };
         self.install(file, 0)
     }
 
-    fn sys_close(&mut self, fd: u64) -> SysResult {
+    pub(super) fn sys_close(&mut self, fd: u64) -> SysResult {
         self.close_fd(fd).map(|()| 0)
     }
 
@@ -365,7 +399,10 @@ impl<H: HostOs> Process<H> {
         if whence > 2 {
             return Err(EINVAL);
         }
-        if let Some(f) = self.fds.get_mut(fd as usize).and_then(|f| f.as_mut())
+        if let Some(f) = self
+            .fds
+            .get_mut(fd as u32 as usize)
+            .and_then(|f| f.as_mut())
             && offset == 0
             && whence == 0
         {
@@ -381,6 +418,7 @@ impl<H: HostOs> Process<H> {
     }
 
     fn sys_dup2(&mut self, old: u64, new: u64, cloexec: bool) -> SysResult {
+        let (old, new) = (old as u32 as u64, new as u32 as u64);
         let mut file = self.file(old)?.clone();
         if old == new {
             return Ok(new);
@@ -408,7 +446,11 @@ impl<H: HostOs> Process<H> {
             F_DUPFD_CLOEXEC => self.sys_dup(fd, arg as usize, true),
             F_GETFD => Ok(file.close_on_exec as u64),
             F_SETFD => {
-                if let Some(f) = self.fds.get_mut(fd as usize).and_then(|f| f.as_mut()) {
+                if let Some(f) = self
+                    .fds
+                    .get_mut(fd as u32 as usize)
+                    .and_then(|f| f.as_mut())
+                {
                     f.close_on_exec = arg & 1 != 0;
                 }
                 Ok(0)
@@ -451,7 +493,9 @@ impl<H: HostOs> Process<H> {
         const TIOCGPGRP: u64 = 0x540f;
         const TIOCSPGRP: u64 = 0x5410;
         const TIOCGWINSZ: u64 = 0x5413;
-        let host = self.host_fd(fd)?;
+        let host = self
+            .host_fd(fd)
+            .map_err(|e| if e == ESPIPE { ENOTTY } else { e })?;
         if !self.host.isatty(host) {
             return Err(ENOTTY);
         }
@@ -498,14 +542,21 @@ impl<H: HostOs> Process<H> {
                 },
             ];
             entries.extend(self.host.read_dir(host)?);
-            if let Some(f) = self.fds.get_mut(fd as usize).and_then(|f| f.as_mut()) {
+            if let Some(f) = self
+                .fds
+                .get_mut(fd as u32 as usize)
+                .and_then(|f| f.as_mut())
+            {
                 f.listing = Some((entries, 0));
             }
         }
         let Some(GuestFile {
             listing: Some((entries, next)),
             ..
-        }) = self.fds.get_mut(fd as usize).and_then(|f| f.as_mut())
+        }) = self
+            .fds
+            .get_mut(fd as u32 as usize)
+            .and_then(|f| f.as_mut())
         else {
             return Err(EBADF);
         };
@@ -558,6 +609,16 @@ impl<H: HostOs> Process<H> {
     }
 
     fn sys_fstat(&mut self, fd: u64, buf: u64) -> SysResult {
+        if self.file(fd)?.pipe.is_some() {
+            // S_IFIFO, rw for the owner.
+            let st = FileStat {
+                mode: 0o010600,
+                nlink: 1,
+                blksize: 4096,
+                ..FileStat::default()
+            };
+            return self.write_stat(buf, &st);
+        }
         let host = self.host_fd(fd)?;
         let st = self.host.fstat(host)?;
         self.write_stat(buf, &st)
@@ -771,7 +832,8 @@ impl<H: HostOs> Process<H> {
     }
 
     fn sys_kill(&mut self, pid: u64, sig: u64) -> SysResult {
-        if pid != PID && pid as i64 != 0 && pid as i64 != -1 {
+        let pid = pid as i32 as i64;
+        if pid != self.procs.pid as i64 && pid != 0 && pid != -1 {
             return Err(ESRCH);
         }
         if sig == 0 {
