@@ -46,9 +46,10 @@ pub fn implemented_features() -> (u32, u32) {
     use leaf1_ecx as c;
     use leaf1_edx as d;
     let ecx = c::CX16 | c::MOVBE | c::POPCNT;
-    // The x86-64 baseline (glibc's ISA-level check requires all of these):
-    // FPU and MMX are reported because the baseline demands them.
-    let edx = d::FPU | d::TSC | d::CX8 | d::CMOV | d::CLFSH | d::MMX | d::FXSR | d::SSE | d::SSE2;
+    // MMX is not implemented, so not reported (glibc runs without it). The
+    // FPU bit stands for the x87 unit minus its transcendental functions,
+    // which raise #UD (see cpu/x87.rs).
+    let edx = d::FPU | d::TSC | d::CX8 | d::CMOV | d::CLFSH | d::FXSR | d::SSE | d::SSE2;
     (ecx, edx)
 }
 
