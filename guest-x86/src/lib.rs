@@ -10,3 +10,4 @@ extern crate alloc;
 pub mod cpu;
 pub mod mmu;
 pub mod user;
+pub mod wasi_host;
