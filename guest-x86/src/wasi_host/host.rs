@@ -278,7 +278,7 @@ impl HostOs for WasiHost {
 
     fn getcwd(&mut self) -> Result<Vec<u8>, Errno> {
         // A relative working directory lives under the `.` preopen, which
-        // has no absolute name: like wasi-libc, call the start `/`.
+        // has no absolute name: it is `/` (see `paths`), as in wasi-libc.
         let mut shown = self.cwd.clone();
         shown.absolute = true;
         Ok(shown.to_bytes())

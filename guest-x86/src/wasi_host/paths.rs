@@ -2,8 +2,11 @@
 //! falls under, and the path relative to it. Like wasi-libc: an absolute
 //! path goes to the preopen with the longest matching name; a relative path
 //! goes to a preopen named `.` (or another relative name) after being joined
-//! to the working directory. Paths are handled lexically (`a/../b` is `b`);
-//! the host still refuses anything that leaves its directory.
+//! to the working directory. Unlike wasi-libc, the `.` preopen also serves
+//! as the root for absolute paths no absolute preopen holds, so a shell
+//! that turns `cd dir` into `chdir("/dir")` (getcwd says `/` at the start)
+//! stays where it was. Paths are handled lexically (`a/../b` is `b`); the
+//! host still refuses anything that leaves its directory.
 
 use alloc::vec::Vec;
 
@@ -83,7 +86,8 @@ pub struct Preopen {
 
 /// Finds the preopen that holds `path` (already joined to the working
 /// directory) and the path relative to it; `None` when no preopen does.
-/// The longest matching name wins; among equals, the first preopen.
+/// The longest matching name wins; among equals, the first preopen. An
+/// absolute path no absolute preopen holds goes to `.` as if it were `/`.
 pub fn resolve(preopens: &[Preopen], path: &NormalPath) -> Option<(u32, Vec<u8>)> {
     let mut best: Option<&Preopen> = None;
     for p in preopens {
@@ -94,10 +98,21 @@ pub fn resolve(preopens: &[Preopen], path: &NormalPath) -> Option<(u32, Vec<u8>)
             best = Some(p);
         }
     }
-    let dir = best?;
+    let root_alias = || {
+        let dot = preopens
+            .iter()
+            .find(|p| !p.name.absolute && p.name.parts.is_empty());
+        dot.filter(|_| path.absolute)
+    };
+    let dir = best.or_else(root_alias)?;
+    let skip = if dir.name.absolute == path.absolute {
+        dir.name.parts.len()
+    } else {
+        0 // `.` standing in for `/`
+    };
     let rest = NormalPath {
         absolute: false,
-        parts: path.parts[dir.name.parts.len()..].to_vec(),
+        parts: path.parts[skip..].to_vec(),
     };
     Some((dir.fd, rest.to_bytes()))
 }
@@ -149,6 +164,19 @@ mod tests {
         assert_eq!(r("/etc/passwd", "."), Some((4, "etc/passwd".into())));
         assert_eq!(r("/usr", "."), Some((5, ".".into())));
         assert_eq!(r("b", "/usr"), Some((5, "b".into())));
+    }
+
+    #[test]
+    fn dot_is_the_root_when_nothing_else_is() {
+        let p = preopens(&["/bin", "."]);
+        let r = |path: &str| {
+            resolve(&p, &NormalPath::new(path.as_bytes()))
+                .map(|(fd, rel)| (fd, String::from_utf8(rel).unwrap()))
+        };
+        assert_eq!(r("/dir/x"), Some((4, "dir/x".into())));
+        assert_eq!(r("/"), Some((4, ".".into())));
+        assert_eq!(r("/bin/busybox"), Some((3, "busybox".into())));
+        assert_eq!(r("x"), Some((4, "x".into())));
     }
 
     #[test]
