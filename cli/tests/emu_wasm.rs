@@ -6,9 +6,10 @@
 //!
 //! wrun interprets, so the emulator inside it is slow: the CI subset is
 //! small inputs (run it in release: `cargo test -p wrun-cli --release --test
-//! emu_wasm`; a debug build runs only its first cases). The long run,
-//! `cargo test -p wrun-cli --release --test emu_wasm -- --ignored`, adds
-//! heavier cases. `BUSYBOX` overrides `/bin/busybox`.
+//! emu_wasm`, about 15 s; a debug build runs only its first three cases).
+//! The long run, `cargo test -p wrun-cli --release --test emu_wasm --
+//! --ignored`, adds 31 cases (shell loops and scripts, gzip, 64 KiB
+//! sha256sum …), about a minute. `BUSYBOX` overrides `/bin/busybox`.
 //!
 //! Needs nightly with rust-src (the script installs it) and busybox-static
 //! (`scripts/guest-x86-ci.sh` installs it).
@@ -107,6 +108,22 @@ const fn case(name: &'static str, args: &'static [&'static str]) -> Case {
 }
 
 const LINES: &str = "foo 3\nbar 10\nbaz 7\nqux 1\nfoo 3\nhello world 42\nbanana 5\napple 12\n";
+const PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:User,,,:/home/user:/bin/bash\n";
+const SCRIPT: &str = r#"
+f() { echo "f got $# args: $*"; }
+f a b c
+i=0; total=0
+while [ $i -lt 10 ]; do total=$((total + i * i)); i=$((i + 1)); done
+echo "sum of squares: $total"
+for w in alpha beta gamma; do
+  case $w in
+    a*) echo "$w starts with a" ;;
+    *) echo "$w: ${#w} letters" ;;
+  esac
+done
+x="hello world"; echo "${x%world}there ${x#hello }"
+"#;
 
 /// Small inputs: each runs in well under a second under wrun (release).
 /// The first three are the debug-build subset.
@@ -198,6 +215,58 @@ fn long_cases() -> Vec<Case> {
         ),
         case("factor", &["factor", "360", "97", "1001"]),
         case("sha256sum-64k", &["sha256sum", "big.bin"]),
+        case("sort", &["sh", "-c", "sort lines.txt; sort -r lines.txt"]),
+        Case {
+            name: "tr-d",
+            args: &["tr", "-d", "aeiou"],
+            stdin: b"the quick brown fox\n",
+        },
+        case("cut-fields", &["cut", "-d:", "-f1,3", "passwd.txt"]),
+        case(
+            "grep",
+            &["sh", "-c", "grep -c a lines.txt; grep -v -n o lines.txt"],
+        ),
+        case("sed-range", &["sed", "-n", "2,4p", "lines.txt"]),
+        case(
+            "awk-fields",
+            &["awk", "-F:", "{ print $1, NF }", "passwd.txt"],
+        ),
+        case(
+            "awk-float",
+            &["awk", "BEGIN { printf \"%.3f %d\\n\", 3.14159 * 2, 2^10 }"],
+        ),
+        case(
+            "printf-float",
+            &["printf", "%.3f %e %g\\n", "3.14159", "12345.678", "0.0001"],
+        ),
+        case("gunzip", &["gunzip", "-c", "lines.txt.gz"]),
+        case(
+            "dd",
+            &["dd", "if=data.bin", "bs=16", "count=2", "status=none"],
+        ),
+        case("xxd", &["xxd", "data.bin"]),
+        case("hexdump", &["hexdump", "-C", "data.bin"]),
+        case(
+            "base64-d",
+            &["sh", "-c", "base64 data.bin | base64 -d | md5sum"],
+        ),
+        case(
+            "names",
+            &["sh", "-c", "basename /a/b/c.txt .txt; dirname /a/b/c.txt"],
+        ),
+        case(
+            "test",
+            &["sh", "-c", "test 3 -lt 4 && [ -f lines.txt ] && [ -d dir ]"],
+        ),
+        case("sh-script", &["sh", "script.sh"]),
+        case("fold-rev", &["sh", "-c", "fold -w 5 lines.txt | rev"]),
+        case("nl-tac", &["sh", "-c", "nl lines.txt; tac lines.txt"]),
+        case("uname", &["uname", "-s", "-m"]),
+        case("heredoc", &["sh", "-c", "cat <<EOF\nhello $((1 + 2))\nEOF"]),
+        case(
+            "sh-subst",
+            &["sh", "-c", "n=$(wc -l < lines.txt); echo \"lines: $n\""],
+        ),
     ]
 }
 
@@ -208,6 +277,14 @@ fn workdir(test: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("dir")).expect("create workdir");
     let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).expect("write input");
     w("lines.txt", LINES.as_bytes());
+    w("passwd.txt", PASSWD.as_bytes());
+    w("script.sh", SCRIPT.as_bytes());
+    let gz = Command::new(busybox())
+        .args(["gzip", "-c", "lines.txt"])
+        .current_dir(&dir)
+        .output()
+        .expect("native gzip");
+    w("lines.txt.gz", &gz.stdout);
     let data: Vec<u8> = (0..200u32).map(|i| (i * 37 + 11) as u8).collect();
     w("data.bin", &data);
     let big: Vec<u8> = (0..65536u32)
@@ -336,7 +413,7 @@ fn busybox_subset_matches_native_and_x86emu() {
 }
 
 #[test]
-#[ignore = "long run: several minutes under the interpreter"]
+#[ignore = "long run: heavier cases, about a minute under the interpreter"]
 fn busybox_long_run_matches_native_and_x86emu() {
     let cases = long_cases();
     let failures = three_ways("long", &cases, Duration::from_secs(900));
