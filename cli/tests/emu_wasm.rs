@@ -8,7 +8,7 @@
 //! small inputs (run it in release: `cargo test -p wrun-cli --release --test
 //! emu_wasm`, about 15 s; a debug build runs only its first three cases).
 //! The long run, `cargo test -p wrun-cli --release --test emu_wasm --
-//! --ignored`, adds 31 cases (shell loops and scripts, gzip, 64 KiB
+//! --ignored`, adds 29 cases (shell loops and scripts, gzip, 64 KiB
 //! sha256sum …), about a minute. `BUSYBOX` overrides `/bin/busybox`.
 //!
 //! Needs nightly with rust-src (the script installs it) and busybox-static
