@@ -500,3 +500,38 @@ fn missing_or_non_elf_program_is_an_error_not_a_trap() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sha256sum_with_busybox_in_the_working_folder_and_the_default_grant() {
+    // The command as typed: `wrun emu.wasm --user busybox sha256sum
+    // FILE` in a folder holding busybox, with wrun's default read-only `.`.
+    let dir = workdir("default-grant");
+    std::fs::copy(busybox(), dir.join("busybox")).expect("copy busybox");
+    let native = run(
+        {
+            let mut c = Command::new(dir.join("busybox"));
+            c.args(["sha256sum", "lines.txt", "data.bin"]);
+            c
+        },
+        &dir,
+        b"",
+        Duration::from_secs(60),
+    );
+    let wasm = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wrun"));
+        c.arg(emu_wasm()).args(["--user", "busybox"]).args(args);
+        run(c, &dir, b"", Duration::from_secs(120))
+    };
+    let emulated = wasm(&["sha256sum", "lines.txt", "data.bin"]);
+    assert_eq!(native.status, Some(0));
+    assert_eq!(emulated, native, "{}", show(&emulated));
+    // The default grant is read-only: creating a file is refused.
+    let denied = wasm(&["sh", "-c", "echo x > new.txt"]);
+    assert_eq!(denied.status, Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&denied.stderr),
+        "sh: can't create new.txt: Permission denied\n"
+    );
+    assert!(!dir.join("new.txt").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
