@@ -547,8 +547,9 @@ fn sha256sum_with_busybox_in_the_working_folder_and_the_default_grant() {
 }
 
 /// Differential run of the emulator's two builds: random instruction
-/// blocks in a static ELF, each followed by a dump of RFLAGS, the GPRs and
-/// FXSAVE (x87, MXCSR, XMM0–15) to stdout. `x86emu` (native) and emu.wasm
+/// blocks (integer, SSE/SSE2, x87, rounding controls) in a static ELF, each
+/// followed by a dump of RFLAGS, the GPRs and FXSAVE (x87, MXCSR, XMM0–15)
+/// to stdout. `x86emu` (native) and emu.wasm
 /// (the same Rust compiled to wasm64, on wrun's interpreter) must print the
 /// same bytes: any difference is a miscompiled or mis-interpreted wasm
 /// instruction, not an x86 question. `EMU_DIFF_SEED` and `EMU_DIFF_BLOCKS`
@@ -615,6 +616,9 @@ mod differential {
 
     /// Random values in every GPR but RSP and in every XMM register.
     fn randomize(out: &mut Vec<u8>, rng: &mut Rng) {
+        if rng.below(2) == 0 {
+            out.extend_from_slice(&[0xdb, 0xe3]); // fninit: an empty x87 stack
+        }
         // XMM15 carries each high half in: movq + punpcklqdq (SSE2 only).
         for x in 0..16u8 {
             mov_imm64(out, 0, interesting(rng));
@@ -659,7 +663,9 @@ mod differential {
     fn instruction(out: &mut Vec<u8>, rng: &mut Rng) {
         let (a, b) = (rng.gpr(), rng.gpr());
         let (xa, xb) = (rng.below(16) as u8, rng.below(16) as u8);
-        match rng.below(12) {
+        match rng.below(15) {
+            12 | 13 => x87(out, rng, a),
+            14 => control_words(out, rng),
             // ALU r/m, r in 8/16/32/64 bits.
             0 | 1 => {
                 let op = rng.pick(&[
@@ -798,6 +804,98 @@ mod differential {
                 }
             },
         }
+    }
+
+    /// `[rsp - 8]` ModRM/SIB/disp8 with `reg`: the scratch slot below the
+    /// stack pointer that x87 loads and stores go through.
+    fn scratch(out: &mut Vec<u8>, reg: u8) {
+        out.extend_from_slice(&[0x44 | ((reg & 7) << 3), 0x24, 0xf8]);
+    }
+
+    /// One x87 instruction: loads from a GPR (through memory), stores back
+    /// into one, or register-stack arithmetic, compares and constants.
+    fn x87(out: &mut Vec<u8>, rng: &mut Rng, gpr: u8) {
+        let i = rng.below(8) as u8;
+        match rng.below(4) {
+            0 => {
+                out.extend_from_slice(&[rex(true, gpr, 0), 0x89]); // mov [rsp-8], gpr
+                scratch(out, gpr);
+                let (op, reg) = rng.pick(&[(0xdd, 0), (0xdf, 5), (0xd9, 0), (0xdb, 0)]);
+                out.push(op); // fld m64 / fild m64 / fld m32 / fild m32
+                scratch(out, reg);
+            }
+            1 => {
+                let (op, reg) = rng.pick(&[(0xdd, 3), (0xdf, 7), (0xd9, 3), (0xdd, 2)]);
+                out.push(op); // fstp m64 / fistp m64 / fstp m32 / fst m64
+                scratch(out, reg);
+                out.extend_from_slice(&[rex(true, gpr, 0), 0x8b]); // mov gpr, [rsp-8]
+                scratch(out, gpr);
+            }
+            2 => {
+                let (a, b) = rng.pick(&[
+                    (0xd8, 0xc0), // fadd st, st(i)
+                    (0xd8, 0xc8), // fmul
+                    (0xd8, 0xe0), // fsub
+                    (0xd8, 0xe8), // fsubr
+                    (0xd8, 0xf0), // fdiv
+                    (0xd8, 0xf8), // fdivr
+                    (0xdc, 0xc0), // fadd st(i), st
+                    (0xde, 0xc0), // faddp
+                    (0xde, 0xc8), // fmulp
+                    (0xd9, 0xc8), // fxch
+                    (0xdd, 0xd8), // fstp st(i)
+                    (0xd9, 0xc0), // fld st(i)
+                    (0xdb, 0xe8), // fucomi
+                    (0xdb, 0xf0), // fcomi
+                    (0xda, 0xc0), // fcmovb
+                    (0xdb, 0xc8), // fcmovne
+                    (0xdd, 0xe0), // fucom
+                    (0xd8, 0xd0), // fcom
+                ]);
+                out.extend_from_slice(&[a, b + i]);
+            }
+            _ => {
+                let op = rng.pick(&[
+                    0xe0, // fchs
+                    0xe1, // fabs
+                    0xfa, // fsqrt
+                    0xfc, // frndint
+                    0xfd, // fscale
+                    0xf8, // fprem
+                    0xf4, // fxtract
+                    0xe8, // fld1
+                    0xeb, // fldpi
+                    0xee, // fldz
+                    0xe4, // ftst
+                    0xe5, // fxam
+                ]);
+                out.extend_from_slice(&[0xd9, op]);
+                if rng.below(4) == 0 {
+                    out.extend_from_slice(&[0xdf, 0xe0]); // fnstsw ax
+                }
+            }
+        }
+    }
+
+    /// New rounding and precision controls (exceptions stay masked): x87
+    /// control word and MXCSR with random RC, PC, FTZ and DAZ.
+    fn control_words(out: &mut Vec<u8>, rng: &mut Rng) {
+        let (word, op, reg) = if rng.below(2) == 0 {
+            let pc = rng.pick(&[0u32, 2, 3]);
+            (0x037f | (rng.below(4) as u32) << 10 | pc << 8, 0xd9, 5) // fldcw
+        } else {
+            let daz_ftz = rng.below(4) as u32;
+            let mxcsr = 0x1f80 | (rng.below(4) as u32) << 13 | (daz_ftz & 1) << 6;
+            (mxcsr | (daz_ftz >> 1) << 15, 0xae, 2) // ldmxcsr
+        };
+        out.push(0xc7); // mov dword [rsp-8], word
+        scratch(out, 0);
+        out.extend_from_slice(&word.to_le_bytes());
+        if op == 0xae {
+            out.push(0x0f);
+        }
+        out.push(op);
+        scratch(out, reg);
     }
 
     /// `[rsp + disp32]` ModRM/SIB with `reg`.
