@@ -1,0 +1,59 @@
+//! `x86emu`: runs x86_64 Linux programs on the guest-x86 emulator.
+//!
+//! ```text
+//! x86emu --user PROG [ARGS..]
+//! ```
+//! The guest sees the host's stdin/stdout/stderr, file system and
+//! environment; its exit status becomes ours (128 + N for signal N).
+//! `X86EMU_STRACE=1` prints every system call on stderr.
+
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+
+use guest_x86::user::std_host::StdHost;
+use guest_x86::user::{Exit, Process};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: x86emu --user PROG [ARGS..]");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args.len() < 2 || args[0] != "--user" {
+        return usage();
+    }
+    let program = &args[1];
+    let image = match std::fs::read(program) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("x86emu: cannot read {}: {e}", program.to_string_lossy());
+            return ExitCode::from(127);
+        }
+    };
+    let argv: Vec<Vec<u8>> = args[1..].iter().map(|a| a.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.as_bytes().to_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            e
+        })
+        .collect();
+    let mut process = match Process::new(StdHost::default(), &image, &argv, &envp) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("x86emu: {}: {e}", program.to_string_lossy());
+            return ExitCode::from(126);
+        }
+    };
+    process.trace_syscalls = std::env::var_os("X86EMU_STRACE").is_some();
+    let exit = process.run();
+    if let Exit::Signal(sig, why) = &exit {
+        eprintln!(
+            "x86emu: {} killed by signal {sig}: {why}",
+            program.to_string_lossy()
+        );
+    }
+    ExitCode::from(exit.status() as u8)
+}

@@ -1,0 +1,29 @@
+//! The x86 processor: architectural state, the decoder and execution,
+//! grouped by instruction family (one file per family, like wasmi's
+//! `executor/instrs/`).
+
+mod alu;
+mod bits;
+mod control;
+pub mod cpuid;
+pub mod decode;
+mod exec;
+pub mod fault;
+pub mod flags;
+mod muldiv;
+mod operand;
+mod shift;
+pub mod softfloat;
+mod sse;
+mod sse_float;
+mod stack;
+pub mod state;
+mod string;
+mod system;
+pub mod table;
+mod x87;
+
+pub use decode::{Insn, decode};
+pub use exec::DecodeCache;
+pub use fault::{Exception, Stop};
+pub use state::{Cpu, CpuMode, Reg, SegReg};

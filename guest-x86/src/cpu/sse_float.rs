@@ -1,0 +1,380 @@
+//! SSE/SSE2 floating point: packed and scalar arithmetic, MIN/MAX, SQRT,
+//! comparisons, COMISS/UCOMISS and conversions, computed with `softfloat`
+//! under MXCSR rounding, DAZ/FTZ and exception flags (SDM Vol.1 §11.5).
+
+use super::decode::Insn;
+use super::fault::{Exception, Stop};
+use super::flags::{self, CF, PF, ZF};
+use super::operand::Loc;
+use super::softfloat::{self as sf, BinaryOp, Env, F32, F64, Format, Relation};
+use super::state::Cpu;
+use crate::mmu::Memory;
+
+/// Lane layout selected by the mandatory prefix.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Four singles (no prefix).
+    PackedSingle,
+    /// Two doubles (66).
+    PackedDouble,
+    /// Low single (F3).
+    ScalarSingle,
+    /// Low double (F2).
+    ScalarDouble,
+}
+
+impl Shape {
+    fn from_prefix(prefix: u8) -> Shape {
+        match prefix {
+            0x66 => Shape::PackedDouble,
+            0xf3 => Shape::ScalarSingle,
+            0xf2 => Shape::ScalarDouble,
+            _ => Shape::PackedSingle,
+        }
+    }
+    fn format(self) -> Format {
+        match self {
+            Shape::PackedSingle | Shape::ScalarSingle => F32,
+            _ => F64,
+        }
+    }
+    fn lane_bits(self) -> u32 {
+        if self.format() == F32 { 32 } else { 64 }
+    }
+    fn lanes(self) -> u32 {
+        match self {
+            Shape::PackedSingle => 4,
+            Shape::PackedDouble => 2,
+            _ => 1,
+        }
+    }
+    fn scalar(self) -> bool {
+        matches!(self, Shape::ScalarSingle | Shape::ScalarDouble)
+    }
+}
+
+fn lane(v: u128, bits: u32, i: u32) -> u128 {
+    (v >> (bits * i)) & ((1u128 << bits) - 1)
+}
+
+fn set_lane(v: u128, bits: u32, i: u32, x: u128) -> u128 {
+    let mask = ((1u128 << bits) - 1) << (bits * i);
+    (v & !mask) | ((x << (bits * i)) & mask)
+}
+
+impl Cpu {
+    /// Merges `env`'s flags into MXCSR; an unmasked exception faults with
+    /// #XM before any destination is written (SDM Vol.1 §11.5.1).
+    fn finish_simd(&mut self, env: &Env) -> Result<(), Exception> {
+        self.mxcsr |= env.flags as u32;
+        let masks = (self.mxcsr >> 7) & 0x3f;
+        if env.flags as u32 & !masks != 0 {
+            return Err(Exception::SimdFloatingPoint);
+        }
+        Ok(())
+    }
+
+    /// Source operand for `shape`: full register/aligned m128 for packed,
+    /// the low lane (m32/m64, unaligned) for scalar.
+    fn float_source<M: Memory>(
+        &self,
+        mem: &mut M,
+        insn: &Insn,
+        shape: Shape,
+    ) -> Result<u128, Exception> {
+        if shape.scalar() {
+            match self.rm_loc(insn)? {
+                Loc::Reg(r) => Ok(self.xmm[r as usize]),
+                Loc::Mem(addr) => {
+                    Ok(self.read_mem(mem, addr, (shape.lane_bits() / 8) as u8)? as u128)
+                }
+            }
+        } else {
+            self.check_aligned16(insn)?;
+            match self.rm_loc(insn)? {
+                Loc::Reg(r) => Ok(self.xmm[r as usize]),
+                Loc::Mem(addr) => {
+                    if !addr.is_multiple_of(16) {
+                        return Err(Exception::GeneralProtection(0));
+                    }
+                    self.read_mem128(mem, addr)
+                }
+            }
+        }
+    }
+
+    /// A 64-bit source for the conversions that read two lanes (m64 unaligned).
+    fn low64_source<M: Memory>(&self, mem: &mut M, insn: &Insn) -> Result<u128, Exception> {
+        match self.rm_loc(insn)? {
+            Loc::Reg(r) => Ok(self.xmm[r as usize] & u64::MAX as u128),
+            Loc::Mem(addr) => Ok(self.read_mem(mem, addr, 8)? as u128),
+        }
+    }
+}
+
+/// Executes an SSE floating-point opcode of map 0F; `None` if not one.
+pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Option<Result<(), Stop>> {
+    let prefix = insn.sse_prefix();
+    let op = insn.opcode;
+    let handled = match (prefix, op) {
+        (_, 0x51 | 0x58 | 0x59 | 0x5c..=0x5f) => {
+            arithmetic(cpu, mem, insn, Shape::from_prefix(prefix))
+        }
+        (_, 0xc2) => compare_packed(cpu, mem, insn, Shape::from_prefix(prefix)),
+        (0 | 0x66, 0x2e | 0x2f) => comis(cpu, mem, insn, if prefix == 0 { F32 } else { F64 }),
+        (0xf3 | 0xf2, 0x2a) => int_to_scalar(cpu, mem, insn),
+        (0xf3 | 0xf2, 0x2c | 0x2d) => scalar_to_int(cpu, mem, insn),
+        (_, 0x5a) => convert_precision(cpu, mem, insn, prefix),
+        (_, 0x5b) | (0x66 | 0xf3 | 0xf2, 0xe6) => convert_integers(cpu, mem, insn, prefix),
+        _ => return None,
+    };
+    Some(handled.map_err(Stop::from))
+}
+
+fn arithmetic<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    shape: Shape,
+) -> Result<(), Exception> {
+    let src = cpu.float_source(mem, insn, shape)?;
+    let dst = cpu.xmm[insn.reg as usize];
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let (fmt, bits) = (shape.format(), shape.lane_bits());
+    let mut out = dst;
+    for i in 0..shape.lanes() {
+        let (a, b) = (lane(dst, bits, i), lane(src, bits, i));
+        let r = match insn.opcode {
+            0x51 => sf::sqrt(fmt, &mut env, b),
+            0x58 => sf::binary(fmt, &mut env, BinaryOp::Add, a, b),
+            0x59 => sf::binary(fmt, &mut env, BinaryOp::Mul, a, b),
+            0x5c => sf::binary(fmt, &mut env, BinaryOp::Sub, a, b),
+            0x5e => sf::binary(fmt, &mut env, BinaryOp::Div, a, b),
+            // MIN/MAX: the second operand unless the first strictly wins;
+            // any NaN raises #I and also yields the second (SDM Vol.2B MINPS).
+            0x5d => {
+                let pick = if sf::compare(fmt, &mut env, a, b, true) == Relation::Less {
+                    a
+                } else {
+                    b
+                };
+                sf::denormal_as_zero(fmt, &env, pick)
+            }
+            _ => {
+                let pick = if sf::compare(fmt, &mut env, a, b, true) == Relation::Greater {
+                    a
+                } else {
+                    b
+                };
+                sf::denormal_as_zero(fmt, &env, pick)
+            }
+        };
+        out = set_lane(out, bits, i, r);
+    }
+    cpu.finish_simd(&env)?;
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}
+
+fn compare_packed<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    shape: Shape,
+) -> Result<(), Exception> {
+    let src = cpu.float_source(mem, insn, shape)?;
+    let dst = cpu.xmm[insn.reg as usize];
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let (fmt, bits) = (shape.format(), shape.lane_bits());
+    let predicate = insn.imm & 7;
+    // EQ, UNORD, NEQ, ORD are quiet; LT, LE, NLT, NLE signal on QNaN (SDM Vol.2A CMPPS).
+    let signaling = matches!(predicate, 1 | 2 | 5 | 6);
+    let mut out = dst;
+    for i in 0..shape.lanes() {
+        let rel = sf::compare(
+            fmt,
+            &mut env,
+            lane(dst, bits, i),
+            lane(src, bits, i),
+            signaling,
+        );
+        let truth = match predicate {
+            0 => rel == Relation::Equal,
+            1 => rel == Relation::Less,
+            2 => matches!(rel, Relation::Less | Relation::Equal),
+            3 => rel == Relation::Unordered,
+            4 => rel != Relation::Equal,
+            5 => !matches!(rel, Relation::Less),
+            6 => !matches!(rel, Relation::Less | Relation::Equal),
+            _ => rel != Relation::Unordered,
+        };
+        out = set_lane(out, bits, i, if truth { (1u128 << bits) - 1 } else { 0 });
+    }
+    cpu.finish_simd(&env)?;
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}
+
+fn comis<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn, fmt: Format) -> Result<(), Exception> {
+    let shape = if fmt == F32 {
+        Shape::ScalarSingle
+    } else {
+        Shape::ScalarDouble
+    };
+    let src = cpu.float_source(mem, insn, shape)?;
+    let bits = shape.lane_bits();
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let rel = sf::compare(
+        fmt,
+        &mut env,
+        lane(cpu.xmm[insn.reg as usize], bits, 0),
+        lane(src, bits, 0),
+        insn.opcode == 0x2f,
+    );
+    cpu.finish_simd(&env)?;
+    // SDM Vol.2A COMISD: ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF,SF,AF = 0.
+    let f = match rel {
+        Relation::Unordered => ZF | PF | CF,
+        Relation::Greater => 0,
+        Relation::Less => CF,
+        Relation::Equal => ZF,
+    };
+    cpu.set_status_flags(f & flags::STATUS);
+    Ok(())
+}
+
+fn int_to_scalar<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Exception> {
+    let size = if insn.rex_w() { 8 } else { 4 };
+    let raw = cpu.read_loc(mem, insn, cpu.rm_loc(insn)?, size)?;
+    let value = if size == 8 {
+        raw as i64 as i128
+    } else {
+        raw as u32 as i32 as i128
+    };
+    let (fmt, bits) = if insn.rep == 0xf3 {
+        (F32, 32)
+    } else {
+        (F64, 64)
+    };
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let r = sf::from_integer(fmt, &mut env, value);
+    cpu.finish_simd(&env)?;
+    let d = &mut cpu.xmm[insn.reg as usize];
+    *d = set_lane(*d, bits, 0, r);
+    Ok(())
+}
+
+fn scalar_to_int<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Exception> {
+    let shape = if insn.rep == 0xf3 {
+        Shape::ScalarSingle
+    } else {
+        Shape::ScalarDouble
+    };
+    let src = lane(cpu.float_source(mem, insn, shape)?, shape.lane_bits(), 0);
+    let size: u8 = if insn.rex_w() { 8 } else { 4 };
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let r = sf::to_integer(
+        shape.format(),
+        &mut env,
+        src,
+        size as u32 * 8,
+        insn.opcode == 0x2c,
+    );
+    cpu.finish_simd(&env)?;
+    cpu.write_reg(insn.reg, size, false, r);
+    Ok(())
+}
+
+fn convert_precision<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    prefix: u8,
+) -> Result<(), Exception> {
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let dst = cpu.xmm[insn.reg as usize];
+    let out = match prefix {
+        0 => {
+            // CVTPS2PD: two singles (m64) to two doubles.
+            let src = cpu.low64_source(mem, insn)?;
+            let lo = sf::convert(F32, F64, &mut env, lane(src, 32, 0));
+            let hi = sf::convert(F32, F64, &mut env, lane(src, 32, 1));
+            lo | (hi << 64)
+        }
+        0x66 => {
+            let src = cpu.float_source(mem, insn, Shape::PackedDouble)?;
+            let lo = sf::convert(F64, F32, &mut env, lane(src, 64, 0));
+            let hi = sf::convert(F64, F32, &mut env, lane(src, 64, 1));
+            lo | (hi << 32)
+        }
+        0xf3 => {
+            let src = cpu.float_source(mem, insn, Shape::ScalarSingle)?;
+            set_lane(
+                dst,
+                64,
+                0,
+                sf::convert(F32, F64, &mut env, lane(src, 32, 0)),
+            )
+        }
+        _ => {
+            let src = cpu.float_source(mem, insn, Shape::ScalarDouble)?;
+            set_lane(
+                dst,
+                32,
+                0,
+                sf::convert(F64, F32, &mut env, lane(src, 64, 0)),
+            )
+        }
+    };
+    cpu.finish_simd(&env)?;
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}
+
+fn convert_integers<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    prefix: u8,
+) -> Result<(), Exception> {
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let int32 = |v: u128| v as u32 as i32 as i128;
+    let out = match (insn.opcode, prefix) {
+        (0x5b, 0) => {
+            // CVTDQ2PS.
+            let src = cpu.float_source(mem, insn, Shape::PackedSingle)?;
+            (0..4).fold(0u128, |acc, i| {
+                acc | sf::from_integer(F32, &mut env, int32(lane(src, 32, i))) << (32 * i)
+            })
+        }
+        (0x5b, 0x66 | 0xf3) => {
+            // CVTPS2DQ / CVTTPS2DQ.
+            let src = cpu.float_source(mem, insn, Shape::PackedSingle)?;
+            let truncate = prefix == 0xf3;
+            (0..4).fold(0u128, |acc, i| {
+                acc | (sf::to_integer(F32, &mut env, lane(src, 32, i), 32, truncate) as u128)
+                    << (32 * i)
+            })
+        }
+        (0xe6, 0xf3) => {
+            // CVTDQ2PD: two doublewords (m64).
+            let src = cpu.low64_source(mem, insn)?;
+            (0..2).fold(0u128, |acc, i| {
+                acc | sf::from_integer(F64, &mut env, int32(lane(src, 32, i))) << (64 * i)
+            })
+        }
+        (0xe6, 0x66 | 0xf2) => {
+            // CVTTPD2DQ / CVTPD2DQ: upper half zeroed.
+            let src = cpu.float_source(mem, insn, Shape::PackedDouble)?;
+            let truncate = prefix == 0x66;
+            (0..2).fold(0u128, |acc, i| {
+                acc | (sf::to_integer(F64, &mut env, lane(src, 64, i), 32, truncate) as u128)
+                    << (32 * i)
+            })
+        }
+        _ => return Err(Exception::InvalidOpcode),
+    };
+    cpu.finish_simd(&env)?;
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! String instructions with REP/REPE/REPNE (SDM Vol.2B MOVS, CMPS, STOS,
+//! LODS, SCAS; Vol.2B REP). A fault mid-way leaves the registers of the
+//! finished iterations in place, so the instruction restarts correctly.
+
+use super::decode::Insn;
+use super::fault::{Exception, Stop};
+use super::flags::{self, DF, ZF};
+use super::state::{Cpu, SegReg};
+use crate::mmu::Memory;
+
+const RCX: u8 = 1;
+const RSI: u8 = 6;
+const RDI: u8 = 7;
+
+/// Executes the `String` family.
+pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
+    if insn.opcode < 0xa4 {
+        // INS/OUTS: I/O from CPL 3 with IOPL 0 is #GP(0) (SDM Vol.1 §19.5.1).
+        return Err(Exception::GeneralProtection(0).into());
+    }
+    let size = insn.size_by_low_bit();
+    let step = if cpu.flag(DF) {
+        (size as u64).wrapping_neg()
+    } else {
+        size as u64
+    };
+    let src_base = cpu.seg_base(insn.seg_override.unwrap_or(SegReg::Ds));
+    let dst_base = cpu.seg_base(SegReg::Es);
+    let repeat = insn.rep != 0;
+    // CMPS/SCAS distinguish REPE (F3) from REPNE (F2).
+    let compares = matches!(insn.opcode, 0xa6 | 0xa7 | 0xae | 0xaf);
+    loop {
+        if repeat && cpu.read_addr_reg(insn, RCX) == 0 {
+            return Ok(());
+        }
+        let si = cpu.read_addr_reg(insn, RSI);
+        let di = cpu.read_addr_reg(insn, RDI);
+        match insn.opcode {
+            0xa4 | 0xa5 => {
+                let v = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
+                cpu.write_mem(mem, dst_base.wrapping_add(di), size, v)?;
+                cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
+                cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
+            }
+            0xa6 | 0xa7 => {
+                let a = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
+                let b = cpu.read_mem(mem, dst_base.wrapping_add(di), size)?;
+                let (_, f) = flags::sub(a, b, 0, size);
+                cpu.set_status_flags(f);
+                cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
+                cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
+            }
+            0xaa | 0xab => {
+                cpu.write_mem(
+                    mem,
+                    dst_base.wrapping_add(di),
+                    size,
+                    cpu.read_reg(0, size, false),
+                )?;
+                cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
+            }
+            0xac | 0xad => {
+                let v = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
+                cpu.write_reg(0, size, false, v);
+                cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
+            }
+            _ => {
+                let b = cpu.read_mem(mem, dst_base.wrapping_add(di), size)?;
+                let (_, f) = flags::sub(cpu.read_reg(0, size, false), b, 0, size);
+                cpu.set_status_flags(f);
+                cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
+            }
+        }
+        if !repeat {
+            return Ok(());
+        }
+        let count = cpu.read_addr_reg(insn, RCX).wrapping_sub(1);
+        cpu.write_addr_reg(insn, RCX, count);
+        if compares {
+            let zf = cpu.flag(ZF);
+            if (insn.rep == 0xf3 && !zf) || (insn.rep == 0xf2 && zf) {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,961 @@
+//! The x87 FPU (SDM Vol.1 chapter 8, Vol.2 D8–DF opcodes): register
+//! stack with tags, control/status words, loads/stores in every format,
+//! arithmetic with precision and rounding control, comparisons, FCMOVcc,
+//! constants, FRNDINT/FSCALE/FXTRACT/FPREM, environment save/restore.
+//! All arithmetic is exact 80-bit extended precision through `softfloat`.
+//! Not implemented (#UD): transcendental functions (FSIN, FCOS, FPTAN,
+//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS), BCD (FBLD/FBSTP), FISTTP
+//! (SSE3 is not reported) and FSAVE/FRSTOR.
+
+use super::decode::Insn;
+use super::fault::{Exception, Stop};
+use super::flags::{self, CF, PF, ZF};
+use super::operand::Loc;
+use super::softfloat::{
+    self as sf, BinaryOp, Category, Env, F32, F64, F80, Relation, Rounding, exc,
+};
+use super::state::Cpu;
+use crate::mmu::Memory;
+
+/// Status word bits (SDM Vol.1 §8.1.3).
+mod sw {
+    pub const SF: u16 = 1 << 6;
+    pub const ES: u16 = 1 << 7;
+    pub const C0: u16 = 1 << 8;
+    pub const C1: u16 = 1 << 9;
+    pub const C2: u16 = 1 << 10;
+    pub const C3: u16 = 1 << 14;
+    pub const B: u16 = 1 << 15;
+    pub const CONDITION: u16 = C0 | C1 | C2 | C3;
+    pub const TOP_SHIFT: u32 = 11;
+}
+
+/// An 80-bit register value: bits 0–63 significand, 64–79 sign and exponent.
+type F80Bits = u128;
+
+fn to_bits(reg: (u64, u16)) -> F80Bits {
+    ((reg.1 as u128) << 64) | reg.0 as u128
+}
+
+fn from_bits(bits: F80Bits) -> (u64, u16) {
+    (bits as u64, (bits >> 64) as u16)
+}
+
+/// Why an x87 operation stopped early.
+enum Abort {
+    /// An unmasked exception: state updated, destination untouched.
+    Unmasked,
+    /// An architectural fault (memory, #UD …).
+    Fault(Exception),
+}
+
+impl From<Exception> for Abort {
+    fn from(e: Exception) -> Self {
+        Abort::Fault(e)
+    }
+}
+
+type X87Result<T> = Result<T, Abort>;
+
+impl Cpu {
+    fn top(&self) -> usize {
+        ((self.x87.status >> sw::TOP_SHIFT) & 7) as usize
+    }
+
+    fn set_top(&mut self, top: usize) {
+        self.x87.status =
+            (self.x87.status & !(7 << sw::TOP_SHIFT)) | ((top as u16 & 7) << sw::TOP_SHIFT);
+    }
+
+    fn physical(&self, i: usize) -> usize {
+        (self.top() + i) & 7
+    }
+
+    fn st_valid(&self, i: usize) -> bool {
+        self.x87.tag & (1 << self.physical(i)) != 0
+    }
+
+    fn st(&self, i: usize) -> F80Bits {
+        to_bits(self.x87.regs[self.physical(i)])
+    }
+
+    fn set_st(&mut self, i: usize, v: F80Bits) {
+        let p = self.physical(i);
+        self.x87.regs[p] = from_bits(v);
+        self.x87.tag |= 1 << p;
+    }
+
+    fn x87_env(&self) -> Env {
+        let cw = self.x87.control;
+        Env {
+            rounding: Rounding::from_rc((cw >> 10) as u32),
+            flush_to_zero: false,
+            denormals_are_zero: false,
+            x87_nan_rules: true,
+            underflow_unmasked: cw & exc::UNDERFLOW as u16 == 0,
+            flags: 0,
+            rounded_up: false,
+        }
+    }
+
+    /// Significand precision from the PC field (SDM Vol.1 §8.1.5.2).
+    fn precision(&self) -> u32 {
+        match (self.x87.control >> 8) & 3 {
+            0 => 24,
+            2 => 53,
+            _ => 64,
+        }
+    }
+
+    /// Records `env`'s flags; an unmasked one sets ES/B and aborts the
+    /// operation when it is a pre-computation exception (I, D, Z), so the
+    /// destination stays unchanged (SDM Vol.1 §8.7).
+    fn x87_flags(&mut self, env: &Env) -> X87Result<()> {
+        self.x87_flags_aborting_on(env, 0x7)
+    }
+
+    /// `x87_flags` where only the exceptions in `abort_on` stop the operation.
+    fn x87_flags_aborting_on(&mut self, env: &Env, abort_on: u16) -> X87Result<()> {
+        let mut flags = env.flags as u16;
+        if flags & exc::INVALID as u16 != 0 {
+            // #IA takes priority over #D (SDM Vol.1 §8.7.1): no D with I.
+            flags &= !(exc::DENORMAL as u16);
+        }
+        let unmasked = flags & !self.x87.control & 0x3f;
+        if unmasked & abort_on != 0 {
+            // An unmasked I, D or Z stops the operation: no result, so no
+            // post-computation (O, U, P) flags either, and C1 reads 0.
+            self.x87.status |= (flags & 0x7) | sw::ES | sw::B;
+            self.set_c1(false);
+            return Err(Abort::Unmasked);
+        }
+        self.x87.status |= flags;
+        if unmasked != 0 {
+            self.x87.status |= sw::ES | sw::B;
+        }
+        Ok(())
+    }
+
+    /// Sets C1 as the last rounding left it; clears it otherwise.
+    fn set_c1(&mut self, on: bool) {
+        self.x87.status = (self.x87.status & !sw::C1) | if on { sw::C1 } else { 0 };
+    }
+
+    /// Stack fault (#IS): IE + SF, C1 = overflow. The masked response
+    /// produces the indefinite QNaN.
+    fn stack_fault(&mut self, overflow: bool) -> X87Result<()> {
+        self.x87.status |= exc::INVALID as u16 | sw::SF;
+        self.set_c1(overflow);
+        if self.x87.control & exc::INVALID as u16 == 0 {
+            self.x87.status |= sw::ES | sw::B;
+            return Err(Abort::Unmasked);
+        }
+        Ok(())
+    }
+
+    /// Reads ST(i), raising a stack underflow if it is empty.
+    fn read_st(&mut self, i: usize) -> X87Result<Option<F80Bits>> {
+        if self.st_valid(i) {
+            Ok(Some(self.st(i)))
+        } else {
+            self.stack_fault(false)?;
+            Ok(None)
+        }
+    }
+
+    fn push(&mut self, v: F80Bits) -> X87Result<()> {
+        let new_top = (self.top() + 7) & 7;
+        let value = if self.x87.tag & (1 << new_top) != 0 {
+            self.stack_fault(true)?;
+            F80.default_nan()
+        } else {
+            v
+        };
+        self.set_top(new_top);
+        self.set_st(0, value);
+        Ok(())
+    }
+
+    fn pop(&mut self) {
+        let p = self.physical(0);
+        self.x87.tag &= !(1 << p);
+        self.set_top(self.top() + 1);
+    }
+}
+
+/// The six arithmetic operations of the D8/DC/DA/DE groups by ModRM.reg.
+fn arith_op(reg: u8) -> Option<(BinaryOp, bool)> {
+    // (operation, reversed operands)
+    match reg {
+        0 => Some((BinaryOp::Add, false)),
+        1 => Some((BinaryOp::Mul, false)),
+        4 => Some((BinaryOp::Sub, false)),
+        5 => Some((BinaryOp::Sub, true)),
+        6 => Some((BinaryOp::Div, false)),
+        7 => Some((BinaryOp::Div, true)),
+        _ => None,
+    }
+}
+
+/// Executes an x87 instruction (D8–DF, 9B).
+pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
+    // SDM Vol.3A §2.5: CR0.EM or CR0.TS make x87 instructions fault.
+    if cpu.cr0 & (1 << 2) != 0 {
+        return Err(Exception::DeviceNotAvailable.into());
+    }
+    let op = insn.opcode;
+    let reg = insn.reg & 7;
+    let modrm_low = (insn.rm & 7) as usize;
+    let waiting = !is_non_waiting(op, insn.md, reg, modrm_low);
+    if waiting && cpu.x87.status & sw::ES != 0 {
+        // A pending unmasked exception is delivered now (#MF).
+        return Err(Exception::FloatingPoint.into());
+    }
+    if op == 0x9b {
+        return Ok(());
+    }
+    let result = if insn.md != 3 {
+        memory_form(cpu, mem, insn, op, reg)
+    } else {
+        register_form(cpu, insn, op, reg, modrm_low)
+    };
+    match result {
+        Ok(()) | Err(Abort::Unmasked) => Ok(()),
+        Err(Abort::Fault(e)) => Err(e.into()),
+    }
+}
+
+/// FNINIT, FNCLEX, FNSTSW, FNSTCW, FNSTENV, FLDCW and FLDENV do not check
+/// for pending exceptions (SDM Vol.1 §8.6).
+fn is_non_waiting(op: u8, md: u8, reg: u8, low: usize) -> bool {
+    match (op, md == 3) {
+        (0xd9, false) => matches!(reg, 4..=7),
+        (0xdb, true) => reg == 4 && (low == 2 || low == 3),
+        (0xdd, false) => reg == 7,
+        (0xdf, true) => reg == 4 && low == 0,
+        _ => false,
+    }
+}
+
+fn ud() -> X87Result<()> {
+    Err(Abort::Fault(Exception::InvalidOpcode))
+}
+
+fn memory_form<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    op: u8,
+    reg: u8,
+) -> X87Result<()> {
+    let Loc::Mem(addr) = cpu.rm_loc(insn)? else {
+        return ud();
+    };
+    match (op, reg) {
+        // Arithmetic with a memory operand: m32fp, m64fp, m32int, m16int.
+        (0xd8 | 0xdc | 0xda | 0xde, _) => {
+            let mut env = cpu.x87_env();
+            let operand = match op {
+                0xd8 => sf::convert(F32, F80, &mut env, cpu.read_mem(mem, addr, 4)? as u128),
+                0xdc => sf::convert(F64, F80, &mut env, cpu.read_mem(mem, addr, 8)? as u128),
+                0xda => sf::from_integer(
+                    F80,
+                    &mut env,
+                    cpu.read_mem(mem, addr, 4)? as u32 as i32 as i128,
+                ),
+                _ => sf::from_integer(
+                    F80,
+                    &mut env,
+                    cpu.read_mem(mem, addr, 2)? as u16 as i16 as i128,
+                ),
+            };
+            match reg {
+                2 | 3 => compare_st0(cpu, env, Some(operand), (reg == 3) as u8, true),
+                _ => {
+                    let Some((bop, reversed)) = arith_op(reg) else {
+                        return ud();
+                    };
+                    arithmetic(cpu, env, 0, Some(operand), bop, reversed, false)
+                }
+            }
+        }
+        (0xd9, 0) | (0xdd, 0) | (0xdb, 0) | (0xdf, 0) | (0xdf, 5) | (0xdb, 5) => {
+            let mut env = cpu.x87_env();
+            let value = match (op, reg) {
+                (0xd9, _) => sf::convert(F32, F80, &mut env, cpu.read_mem(mem, addr, 4)? as u128),
+                (0xdd, _) => sf::convert(F64, F80, &mut env, cpu.read_mem(mem, addr, 8)? as u128),
+                (0xdb, 0) => sf::from_integer(
+                    F80,
+                    &mut env,
+                    cpu.read_mem(mem, addr, 4)? as u32 as i32 as i128,
+                ),
+                (0xdf, 0) => sf::from_integer(
+                    F80,
+                    &mut env,
+                    cpu.read_mem(mem, addr, 2)? as u16 as i16 as i128,
+                ),
+                (0xdf, _) => {
+                    sf::from_integer(F80, &mut env, cpu.read_mem(mem, addr, 8)? as i64 as i128)
+                }
+                _ => {
+                    // FLD m80fp: a raw copy, no conversion, no exceptions.
+                    let low = cpu.read_mem(mem, addr, 8)?;
+                    let high = cpu.read_mem(mem, addr + 8, 2)?;
+                    ((high as u128) << 64) | low as u128
+                }
+            };
+            if cpu.x87.tag & (1 << ((cpu.top() + 7) & 7)) != 0 {
+                // Stack overflow: only the stack fault is reported.
+                return cpu.push(value);
+            }
+            // A denormal source is still loaded when #D is unmasked (observed on hardware).
+            cpu.x87_flags_aborting_on(&env, exc::INVALID as u16)?;
+            cpu.set_c1(false);
+            cpu.push(value)
+        }
+        // FST/FSTP m32fp, m64fp; FIST/FISTP m16/m32; FISTP m64; FSTP m80fp.
+        (0xd9, 2 | 3) | (0xdd, 2 | 3) | (0xdb, 2 | 3) | (0xdf, 2 | 3) | (0xdf, 7) | (0xdb, 7) => {
+            let pop = reg == 3 || reg == 7;
+            let mut env = cpu.x87_env();
+            let value = match cpu.read_st(0)? {
+                Some(v) => v,
+                None => F80.default_nan(),
+            };
+            let (size, bits) = match (op, reg) {
+                (0xd9, _) => (4, sf::convert(F80, F32, &mut env, value)),
+                (0xdd, _) => (8, sf::convert(F80, F64, &mut env, value)),
+                (0xdb, 7) => (10, value),
+                (0xdb, _) => (4, sf::to_integer(F80, &mut env, value, 32, false) as u128),
+                (0xdf, 7) => (8, sf::to_integer(F80, &mut env, value, 64, false) as u128),
+                _ => (2, sf::to_integer(F80, &mut env, value, 16, false) as u128),
+            };
+            // Stores to memory do not report #D for a denormal ST(0) (observed on hardware).
+            env.flags &= !exc::DENORMAL;
+            cpu.x87_flags(&env)?;
+            if size == 10 {
+                cpu.write_mem(mem, addr + 8, 2, (bits >> 64) as u64)?;
+                cpu.write_mem(mem, addr, 8, bits as u64)?;
+            } else {
+                cpu.write_mem(mem, addr, size, bits as u64)?;
+            }
+            cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
+            if pop {
+                cpu.pop();
+            }
+            Ok(())
+        }
+        (0xd9, 5) => {
+            // Reserved control bits read as 0, bit 6 as 1 (SDM Vol.1 §8.1.5).
+            cpu.x87.control = (cpu.read_mem(mem, addr, 2)? as u16 & 0x1f7f) | 0x40;
+            update_summary(cpu);
+            Ok(())
+        }
+        (0xd9, 7) => cpu
+            .write_mem(mem, addr, 2, cpu.x87.control as u64)
+            .map_err(Abort::from),
+        (0xdd, 7) => cpu
+            .write_mem(mem, addr, 2, cpu.x87.status as u64)
+            .map_err(Abort::from),
+        (0xd9, 6) => {
+            store_env(cpu, mem, addr, insn.op_size == 2)?;
+            // FNSTENV masks all exceptions after saving (SDM Vol.2A FSTENV).
+            cpu.x87.control |= 0x3f;
+            Ok(())
+        }
+        (0xd9, 4) => load_env(cpu, mem, addr, insn.op_size == 2),
+        _ => ud(),
+    }
+}
+
+/// ES and B follow the unmasked exception flags after FLDCW/FLDENV.
+fn update_summary(cpu: &mut Cpu) {
+    if cpu.x87.status & !cpu.x87.control & 0x3f != 0 {
+        cpu.x87.status |= sw::ES | sw::B;
+    } else {
+        cpu.x87.status &= !(sw::ES | sw::B);
+    }
+}
+
+/// The full two-bit-per-register tag word (SDM Vol.1 §8.1.7).
+fn full_tag_word(cpu: &Cpu) -> u16 {
+    let mut tags = 0u16;
+    for p in 0..8 {
+        let t = if cpu.x87.tag & (1 << p) == 0 {
+            3
+        } else {
+            match sf::category(F80, to_bits(cpu.x87.regs[p])) {
+                Category::Zero => 1,
+                Category::Normal => 0,
+                _ => 2,
+            }
+        };
+        tags |= t << (2 * p);
+    }
+    tags
+}
+
+/// FNSTENV: 28 bytes with a 32-bit operand size, 14 bytes with 16 bits
+/// (SDM Vol.1 Figures 8-9, 8-10); the pointer fields are stored as zero.
+fn store_env<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64, short: bool) -> X87Result<()> {
+    let mut image = [0u8; 28];
+    let stride = if short { 2 } else { 4 };
+    image[0..2].copy_from_slice(&cpu.x87.control.to_le_bytes());
+    image[stride..stride + 2].copy_from_slice(&cpu.x87.status.to_le_bytes());
+    image[2 * stride..2 * stride + 2].copy_from_slice(&full_tag_word(cpu).to_le_bytes());
+    if !short {
+        for o in [2, 6, 10] {
+            image[o..o + 2].copy_from_slice(&0xffffu16.to_le_bytes());
+        }
+    }
+    mem.write(addr, &image[..if short { 14 } else { 28 }])?;
+    Ok(())
+}
+
+fn load_env<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64, short: bool) -> X87Result<()> {
+    let mut image = [0u8; 28];
+    mem.read(addr, &mut image[..if short { 14 } else { 28 }])?;
+    let word = |o: usize| u16::from_le_bytes([image[o], image[o + 1]]);
+    let stride = if short { 2 } else { 4 };
+    cpu.x87.control = (word(0) & 0x1f7f) | 0x40;
+    cpu.x87.status = word(stride);
+    let tags = word(2 * stride);
+    cpu.x87.tag = (0..8)
+        .filter(|p| (tags >> (2 * p)) & 3 != 3)
+        .fold(0u8, |acc, p| acc | 1 << p);
+    update_summary(cpu);
+    Ok(())
+}
+
+/// Sets C3, C2, C0 (and clears C1) from a comparison (SDM Vol.2A FCOM).
+fn set_condition_from(cpu: &mut Cpu, rel: Relation) {
+    let bits = match rel {
+        Relation::Greater => 0,
+        Relation::Less => sw::C0,
+        Relation::Equal => sw::C3,
+        Relation::Unordered => sw::C3 | sw::C2 | sw::C0,
+    };
+    cpu.x87.status = (cpu.x87.status & !sw::CONDITION) | bits;
+}
+
+/// FCOM/FUCOM family against ST(0), popping `pops` times after. An
+/// empty operand (masked stack fault) compares unordered.
+fn compare_st0(
+    cpu: &mut Cpu,
+    mut env: Env,
+    operand: Option<F80Bits>,
+    pops: u8,
+    signaling: bool,
+) -> X87Result<()> {
+    let a = read_for_compare(cpu, 0)?;
+    let rel = match (a, operand) {
+        (Some(a), Some(b)) => {
+            drop_denormal_with_nan(&mut env, a, b);
+            sf::compare(F80, &mut env, a, b, signaling)
+        }
+        _ => {
+            // The stack fault is the only exception reported.
+            env.flags = 0;
+            Relation::Unordered
+        }
+    };
+    // The condition codes are written even when #IA is unmasked.
+    set_condition_from(cpu, rel);
+    cpu.x87_flags(&env)?;
+    for _ in 0..pops {
+        cpu.pop();
+    }
+    Ok(())
+}
+
+/// A NaN (or unsupported) operand suppresses #D from the other operand,
+/// including one raised while converting a memory operand (observed on hardware).
+fn drop_denormal_with_nan(env: &mut Env, a: F80Bits, b: F80Bits) {
+    let nan_like = |v| matches!(sf::category(F80, v), Category::NaN | Category::Unsupported);
+    if nan_like(a) || nan_like(b) {
+        env.flags &= !exc::DENORMAL;
+    }
+}
+
+/// Raises #D for denormal operands of the operations that inspect the
+/// encoding directly (FPREM, FXTRACT).
+fn denormal_operands(env: &mut Env, operands: &[F80Bits]) {
+    if operands
+        .iter()
+        .any(|&v| sf::category(F80, v) == Category::Denormal)
+    {
+        env.flags |= exc::DENORMAL;
+    }
+}
+
+/// Reads a comparison operand; an unmasked stack fault still leaves the
+/// condition codes at "unordered" (observed on hardware).
+fn read_for_compare(cpu: &mut Cpu, i: usize) -> X87Result<Option<F80Bits>> {
+    match cpu.read_st(i) {
+        Err(Abort::Unmasked) => {
+            set_condition_from(cpu, Relation::Unordered);
+            Err(Abort::Unmasked)
+        }
+        other => other,
+    }
+}
+
+/// ST(dst) ← ST(dst) op operand (or operand op ST(dst) when reversed). An
+/// empty operand (masked stack fault) yields the indefinite QNaN.
+fn arithmetic(
+    cpu: &mut Cpu,
+    mut env: Env,
+    dst: usize,
+    operand: Option<F80Bits>,
+    op: BinaryOp,
+    reversed: bool,
+    pop: bool,
+) -> X87Result<()> {
+    let a = cpu.read_st(dst)?;
+    let result = match (a, operand) {
+        (Some(a), Some(b)) => {
+            drop_denormal_with_nan(&mut env, a, b);
+            let (x, y) = if reversed { (b, a) } else { (a, b) };
+            let r = sf::binary_precision(F80, &mut env, op, x, y, cpu.precision());
+            cpu.x87_flags(&env)?;
+            cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
+            r
+        }
+        _ => F80.default_nan(),
+    };
+    cpu.set_st(dst, result);
+    if pop {
+        cpu.pop();
+    }
+    Ok(())
+}
+
+/// Applies a one-operand operation to ST(0); an empty ST(0) becomes the
+/// indefinite QNaN (masked stack fault).
+fn unary_st0(
+    cpu: &mut Cpu,
+    f: impl FnOnce(&mut Cpu, &mut Env, F80Bits) -> F80Bits,
+) -> X87Result<()> {
+    let Some(a) = cpu.read_st(0)? else {
+        cpu.set_st(0, F80.default_nan());
+        return Ok(());
+    };
+    let mut env = cpu.x87_env();
+    let r = f(cpu, &mut env, a);
+    cpu.x87_flags(&env)?;
+    cpu.set_st(0, r);
+    cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
+    Ok(())
+}
+
+fn register_form(cpu: &mut Cpu, insn: &Insn, op: u8, reg: u8, i: usize) -> X87Result<()> {
+    let _ = insn;
+    match (op, reg) {
+        (0xd8, 2 | 3) | (0xdc, 2 | 3) => {
+            let b = read_for_compare(cpu, i)?;
+            let env = cpu.x87_env();
+            compare_st0(cpu, env, b, (reg == 3) as u8, true)
+        }
+        (0xd8, _) => {
+            let Some((bop, reversed)) = arith_op(reg) else {
+                return ud();
+            };
+            let b = cpu.read_st(i)?;
+            let env = cpu.x87_env();
+            arithmetic(cpu, env, 0, b, bop, reversed, false)
+        }
+        // DC and DE: ST(i) ← ST(i) op ST(0). The register forms swap the
+        // SUB/SUBR and DIV/DIVR encodings (SDM Vol.2A FSUB: DC E8+i is FSUB).
+        (0xdc | 0xde, _) if !(op == 0xde && reg == 3) => {
+            let Some((bop, reversed)) = arith_op(reg) else {
+                return ud();
+            };
+            let reversed = if matches!(bop, BinaryOp::Sub | BinaryOp::Div) {
+                !reversed
+            } else {
+                reversed
+            };
+            let b = cpu.read_st(0)?;
+            let env = cpu.x87_env();
+            arithmetic(cpu, env, i, b, bop, reversed, op == 0xde)
+        }
+        (0xde, 3) if i == 1 => {
+            // FCOMPP.
+            let b = read_for_compare(cpu, 1)?;
+            let env = cpu.x87_env();
+            compare_st0(cpu, env, b, 2, true)
+        }
+        (0xd9, 0) => {
+            let v = cpu.read_st(i)?;
+            cpu.set_c1(false);
+            cpu.push(v.unwrap_or(F80.default_nan()))?;
+            if v.is_none() {
+                // The source underflow is what C1 reports (observed on hardware).
+                cpu.set_c1(false);
+            }
+            Ok(())
+        }
+        (0xd9, 1) => {
+            // FXCH.
+            let a = cpu.read_st(0)?.unwrap_or(F80.default_nan());
+            let b = cpu.read_st(i)?.unwrap_or(F80.default_nan());
+            cpu.set_st(0, b);
+            cpu.set_st(i, a);
+            cpu.set_c1(false);
+            Ok(())
+        }
+        (0xd9, 2) if i == 0 => Ok(()), // FNOP
+        (0xd9, 4) => match i {
+            0 | 1 => {
+                // FCHS / FABS.
+                let sign = 1u128 << 79;
+                unary_st0(cpu, |_, _, a| if i == 0 { a ^ sign } else { a & !sign })
+            }
+            4 => {
+                // FTST.
+                let env = cpu.x87_env();
+                compare_st0(cpu, env, Some(0), 0, true)
+            }
+            5 => {
+                fxam(cpu);
+                Ok(())
+            }
+            _ => ud(),
+        },
+        (0xd9, 5) => load_constant(cpu, i),
+        (0xd9, 6) => match i {
+            6 => {
+                cpu.set_top(cpu.top() + 7);
+                cpu.set_c1(false);
+                Ok(())
+            }
+            7 => {
+                cpu.set_top(cpu.top() + 1);
+                cpu.set_c1(false);
+                Ok(())
+            }
+            4 => fxtract(cpu),
+            _ => ud(), // F2XM1, FYL2X, FPTAN, FPATAN, FPREM1 are not implemented
+        },
+        (0xd9, 7) => match i {
+            0 => fprem(cpu),
+            2 => unary_st0(cpu, |cpu, env, a| {
+                sf::sqrt_precision(F80, env, a, cpu.precision())
+            }),
+            4 => unary_st0(cpu, |_, env, a| sf::round_to_integral(F80, env, a)),
+            5 => fscale(cpu),
+            _ => ud(), // FYL2XP1, FSINCOS, FSIN, FCOS
+        },
+        (0xda, 0..=3) | (0xdb, 0..=3) => {
+            // FCMOVcc (SDM Vol.2A FCMOVcc): B, E, BE, U and their negations.
+            let f = cpu.rflags;
+            let c = match reg {
+                0 => f & CF != 0,
+                1 => f & ZF != 0,
+                2 => f & (CF | ZF) != 0,
+                _ => f & PF != 0,
+            };
+            let take = if op == 0xda { c } else { !c };
+            let a = cpu.read_st(0)?;
+            let v = cpu.read_st(i)?;
+            match (a, v) {
+                (Some(_), Some(v)) if take => cpu.set_st(0, v),
+                (Some(_), Some(_)) => {}
+                _ => cpu.set_st(0, F80.default_nan()),
+            }
+            Ok(())
+        }
+        (0xda, 5) if i == 1 => {
+            // FUCOMPP.
+            let b = read_for_compare(cpu, 1)?;
+            let env = cpu.x87_env();
+            compare_st0(cpu, env, b, 2, false)
+        }
+        (0xdb, 4) => match i {
+            2 => {
+                // FNCLEX.
+                cpu.x87.status &= !(0x3f | sw::SF | sw::ES | sw::B);
+                Ok(())
+            }
+            3 => {
+                // FNINIT resets control, status and tags; register contents stay.
+                let regs = cpu.x87.regs;
+                cpu.x87 = super::state::X87State {
+                    regs,
+                    ..Default::default()
+                };
+                Ok(())
+            }
+            _ => ud(),
+        },
+        (0xdb, 5 | 6) | (0xdf, 5 | 6) => {
+            // FUCOMI / FCOMI (and the popping DF forms).
+            let signaling = reg == 6;
+            let unordered = |cpu: &mut Cpu, r: X87Result<Option<F80Bits>>| {
+                if let Err(Abort::Unmasked) = r {
+                    cpu.set_status_flags(ZF | PF | CF);
+                }
+                r
+            };
+            let a = cpu.read_st(0);
+            let a = unordered(cpu, a)?;
+            let b = cpu.read_st(i);
+            let b = unordered(cpu, b)?;
+            let mut env = cpu.x87_env();
+            let rel = match (a, b) {
+                (Some(a), Some(b)) => sf::compare(F80, &mut env, a, b, signaling),
+                _ => {
+                    env.flags = 0;
+                    Relation::Unordered
+                }
+            };
+            let f = match rel {
+                Relation::Unordered => ZF | PF | CF,
+                Relation::Greater => 0,
+                Relation::Less => CF,
+                Relation::Equal => ZF,
+            };
+            cpu.set_status_flags(f & flags::STATUS);
+            cpu.x87_flags(&env)?;
+            if op == 0xdf {
+                cpu.pop();
+            }
+            Ok(())
+        }
+        (0xdd, 0) => {
+            // FFREE.
+            let p = cpu.physical(i);
+            cpu.x87.tag &= !(1 << p);
+            cpu.set_c1(false);
+            Ok(())
+        }
+        (0xdd, 2 | 3) => {
+            // FST/FSTP ST(i).
+            let v = cpu.read_st(0)?.unwrap_or(F80.default_nan());
+            cpu.set_st(i, v);
+            cpu.set_c1(false);
+            if reg == 3 {
+                cpu.pop();
+            }
+            Ok(())
+        }
+        (0xdd, 4 | 5) => {
+            // FUCOM/FUCOMP ST(i).
+            let b = read_for_compare(cpu, i)?;
+            let env = cpu.x87_env();
+            compare_st0(cpu, env, b, (reg == 5) as u8, false)
+        }
+        (0xdf, 4) if i == 0 => {
+            cpu.write_reg(0, 2, false, cpu.x87.status as u64);
+            Ok(())
+        }
+        _ => ud(),
+    }
+}
+
+/// FXAM: C3 C2 C0 class, C1 sign (SDM Vol.2A FXAM).
+fn fxam(cpu: &mut Cpu) {
+    let v = cpu.st(0);
+    let class = if !cpu.st_valid(0) {
+        sw::C3 | sw::C0
+    } else {
+        match sf::category(F80, v) {
+            Category::Unsupported => 0,
+            Category::NaN => sw::C0,
+            Category::Normal => sw::C2,
+            Category::Infinity => sw::C2 | sw::C0,
+            Category::Zero => sw::C3,
+            Category::Denormal => sw::C3 | sw::C2,
+        }
+    };
+    let sign = if (v >> 79) & 1 != 0 { sw::C1 } else { 0 };
+    cpu.x87.status = (cpu.x87.status & !sw::CONDITION) | class | sign;
+}
+
+/// FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ: the irrational
+/// constants are rounded per RC (SDM Vol.1 §8.3.8).
+fn load_constant(cpu: &mut Cpu, i: usize) -> X87Result<()> {
+    // (sign/exponent, truncated significand, rounds up to nearest?)
+    let (se, sig, nearest_up): (u16, u64, bool) = match i {
+        0 => (0x3fff, 0x8000_0000_0000_0000, false),
+        1 => (0x4000, 0xd49a_784b_cd1b_8afe, false),
+        2 => (0x3fff, 0xb8aa_3b29_5c17_f0bb, true),
+        3 => (0x4000, 0xc90f_daa2_2168_c234, true),
+        4 => (0x3ffd, 0x9a20_9a84_fbcf_f798, true),
+        5 => (0x3ffe, 0xb172_17f7_d1cf_79ab, true),
+        6 => (0, 0, false),
+        _ => return ud(),
+    };
+    let exact = i == 0 || i == 6;
+    let up = !exact
+        && match Rounding::from_rc((cpu.x87.control >> 10) as u32) {
+            Rounding::NearestEven => nearest_up,
+            Rounding::Up => true,
+            Rounding::Down | Rounding::TowardZero => false,
+        };
+    cpu.set_c1(false);
+    cpu.push(((se as u128) << 64) | (sig + up as u64) as u128)
+}
+
+/// FSCALE: ST(0) × 2^trunc(ST(1)).
+fn fscale(cpu: &mut Cpu) -> X87Result<()> {
+    let (Some(a), Some(b)) = (cpu.read_st(0)?, cpu.read_st(1)?) else {
+        cpu.set_st(0, F80.default_nan());
+        return Ok(());
+    };
+    let mut env = cpu.x87_env();
+    if sf::is_nan(F80, a) || sf::is_nan(F80, b) {
+        let r = sf::binary(F80, &mut env, BinaryOp::Add, a, b);
+        cpu.x87_flags(&env)?;
+        cpu.set_st(0, r);
+        return Ok(());
+    }
+    let r = match (sf::category(F80, b), sf::category(F80, a)) {
+        (Category::Infinity, Category::Zero) if b >> 79 == 0 => {
+            env.flags |= exc::INVALID;
+            F80.default_nan()
+        }
+        (Category::Infinity, Category::Infinity) if b >> 79 != 0 => {
+            env.flags |= exc::INVALID;
+            F80.default_nan()
+        }
+        (Category::Infinity, Category::Zero | Category::Infinity) => a,
+        (Category::Infinity, _) => {
+            if b >> 79 != 0 {
+                F80.zero(a >> 79 != 0)
+            } else {
+                F80.infinity(a >> 79 != 0)
+            }
+        }
+        _ => {
+            let mut trunc_env = cpu.x87_env();
+            let n = sf::to_integer(F80, &mut trunc_env, b, 64, true) as i64;
+            let n = if trunc_env.flags & exc::INVALID != 0 {
+                if b >> 79 != 0 { -(1 << 20) } else { 1 << 20 }
+            } else {
+                n.clamp(-(1 << 20), 1 << 20)
+            };
+            sf::scale(F80, &mut env, a, n as i32)
+        }
+    };
+    cpu.x87_flags(&env)?;
+    cpu.set_st(0, r);
+    cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
+    Ok(())
+}
+
+/// FXTRACT: ST(0) → exponent, then push the significand.
+fn fxtract(cpu: &mut Cpu) -> X87Result<()> {
+    let Some(a) = cpu.read_st(0)? else {
+        cpu.set_st(0, F80.default_nan());
+        cpu.push(F80.default_nan())?;
+        cpu.set_c1(false);
+        return Ok(());
+    };
+    let mut env = cpu.x87_env();
+    denormal_operands(&mut env, &[a]);
+    let (exponent, significand) = match sf::unpack_finite(F80, a) {
+        Some((sign, sig, exp)) => {
+            let top = 127 - sig.leading_zeros() as i32;
+            let e = exp + top;
+            (
+                sf::from_integer(F80, &mut env, e as i128),
+                sf::pack(F80, &mut env, sign, -top, sig),
+            )
+        }
+        None => match sf::category(F80, a) {
+            Category::Zero => {
+                env.flags |= exc::DIVIDE_BY_ZERO;
+                (F80.infinity(true), a)
+            }
+            Category::Infinity => (F80.infinity(false), a),
+            _ => {
+                let q = sf::binary(F80, &mut env, BinaryOp::Add, a, a);
+                (q, q)
+            }
+        },
+    };
+    cpu.x87_flags(&env)?;
+    cpu.set_st(0, exponent);
+    cpu.push(significand)?;
+    // C1 reads 0 after FXTRACT even on stack overflow (observed on hardware).
+    cpu.set_c1(false);
+    Ok(())
+}
+
+/// FPREM: partial remainder with a truncated quotient (SDM Vol.2A FPREM).
+/// Exponent differences of 64 or more are reduced in steps, C2 = 1.
+fn fprem(cpu: &mut Cpu) -> X87Result<()> {
+    let (Some(a), Some(b)) = (cpu.read_st(0)?, cpu.read_st(1)?) else {
+        cpu.x87.status &= !sw::C2;
+        cpu.set_st(0, F80.default_nan());
+        return Ok(());
+    };
+    let mut env = cpu.x87_env();
+    denormal_operands(&mut env, &[a, b]);
+    let (fa, fb) = (sf::unpack_finite(F80, a), sf::unpack_finite(F80, b));
+    let (ca, cb) = (sf::category(F80, a), sf::category(F80, b));
+    let result = match (fa, fb) {
+        _ if matches!(ca, Category::NaN) || matches!(cb, Category::NaN) => {
+            let r = sf::binary(F80, &mut env, BinaryOp::Add, a, b);
+            (r, 0)
+        }
+        _ if ca == Category::Infinity || cb == Category::Zero => {
+            env.flags |= exc::INVALID;
+            (F80.default_nan(), 0)
+        }
+        (None, _) | (_, None) => (a, 0), // zero dividend or infinite divisor: unchanged
+        (Some((sign, ma, ea)), Some((_, mb, eb))) => {
+            let top_a = ea + 127 - ma.leading_zeros() as i32;
+            let top_b = eb + 127 - mb.leading_zeros() as i32;
+            let d = top_a - top_b;
+            let fits = ea < eb || ((ea - eb) as u32) < ma.leading_zeros();
+            if d < 0 {
+                (a, 0)
+            } else if d < 64 && fits {
+                // Align: both at exponent eb' with a shifted left by (ea - eb).
+                let (na, nb, e) = align(ma, ea, mb, eb);
+                let q = na / nb;
+                let r = na % nb;
+                (sf::pack(F80, &mut env, sign, e, r), q as u64 & 7)
+            } else {
+                // Partial reduction by 32..63 exponent bits per step; real
+                // processors choose the step themselves, so C2 = 1 results
+                // may differ from hardware.
+                let n = 32 + (d % 32);
+                let shift = d - n;
+                let (na, nb, e) = align(ma, ea - shift, mb, eb);
+                let r = na % nb;
+                cpu.x87.status |= sw::C2;
+                (sf::pack(F80, &mut env, sign, e + shift, r), 8)
+            }
+        }
+    };
+    cpu.x87_flags(&env)?;
+    cpu.set_st(0, result.0);
+    let q = result.1;
+    let mut status = cpu.x87.status & !sw::CONDITION;
+    if q == 8 {
+        status |= sw::C2;
+    } else {
+        if q & 4 != 0 {
+            status |= sw::C0;
+        }
+        if q & 2 != 0 {
+            status |= sw::C3;
+        }
+        if q & 1 != 0 {
+            status |= sw::C1;
+        }
+    }
+    cpu.x87.status = status;
+    Ok(())
+}
+
+/// Brings `ma × 2^ea` and `mb × 2^eb` to a common exponent (the smaller).
+fn align(ma: u128, ea: i32, mb: u128, eb: i32) -> (u128, u128, i32) {
+    if ea >= eb {
+        (ma << (ea - eb) as u32, mb, eb)
+    } else {
+        (ma, mb << (eb - ea) as u32, ea)
+    }
+}

@@ -1,0 +1,260 @@
+//! Static x86_64 ELF loader and the initial process stack (System V
+//! AMD64 ABI §3.4.1: argc, argv, envp, auxiliary vector).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use object::Endianness;
+use object::elf::{
+    EM_X86_64, ET_DYN, ET_EXEC, FileHeader64, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, ProgramHeader64,
+};
+use object::read::elf::{FileHeader, ProgramHeader};
+
+use crate::cpu::cpuid;
+use crate::mmu::PAGE_SIZE;
+use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ, PROT_WRITE, USER_TOP};
+
+/// Where a position-independent (ET_DYN) static executable is placed, as Linux does.
+pub const PIE_LOAD_BIAS: u64 = 0x5555_5555_4000;
+/// Top of the initial stack.
+pub const STACK_TOP: u64 = 0x7fff_ffff_f000;
+/// Size reserved for the stack (RLIMIT_STACK default).
+pub const STACK_SIZE: u64 = 8 << 20;
+
+/// Why an executable could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The ELF structure is invalid; the text names the problem.
+    Malformed(String),
+    /// Not an x86_64 executable (the `e_machine` found).
+    WrongMachine(u16),
+    /// A dynamically linked program (has PT_INTERP): not supported yet.
+    Dynamic,
+    /// A segment lies outside the user address space.
+    SegmentOutOfRange {
+        /// Segment virtual address.
+        vaddr: u64,
+        /// Segment size in memory.
+        memsz: u64,
+    },
+    /// The guest memory ceiling was reached.
+    OutOfMemory,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Malformed(why) => write!(f, "malformed ELF file: {why}"),
+            LoadError::WrongMachine(m) => write!(f, "not an x86_64 executable (e_machine {m})"),
+            LoadError::Dynamic => write!(
+                f,
+                "dynamically linked executables (PT_INTERP) are not supported"
+            ),
+            LoadError::SegmentOutOfRange { vaddr, memsz } => {
+                write!(
+                    f,
+                    "segment at {vaddr:#x} (+{memsz:#x}) lies outside the user address space"
+                )
+            }
+            LoadError::OutOfMemory => write!(f, "guest memory limit reached while loading"),
+        }
+    }
+}
+
+/// Facts about a loaded image the stack and the kernel layer need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadedImage {
+    /// Entry point.
+    pub entry: u64,
+    /// Address of the program headers in guest memory (AT_PHDR).
+    pub phdr_addr: u64,
+    /// Number of program headers (AT_PHNUM).
+    pub phnum: u64,
+    /// First byte after the highest segment, page-aligned: the initial brk.
+    pub brk_start: u64,
+}
+
+fn malformed(e: object::read::Error) -> LoadError {
+    LoadError::Malformed(alloc::format!("{e}"))
+}
+
+/// Maps the PT_LOAD segments of `image` into `space`.
+pub fn load_elf(space: &mut AddressSpace, image: &[u8]) -> Result<LoadedImage, LoadError> {
+    let header = FileHeader64::<Endianness>::parse(image).map_err(malformed)?;
+    let endian = header.endian().map_err(malformed)?;
+    if header.e_machine(endian) != EM_X86_64 {
+        return Err(LoadError::WrongMachine(header.e_machine(endian)));
+    }
+    let bias = match header.e_type(endian) {
+        ET_EXEC => 0,
+        ET_DYN => PIE_LOAD_BIAS,
+        other => {
+            return Err(LoadError::Malformed(alloc::format!(
+                "e_type {other} is not an executable"
+            )));
+        }
+    };
+    let phdrs: &[ProgramHeader64<Endianness>] =
+        header.program_headers(endian, image).map_err(malformed)?;
+    if phdrs.iter().any(|p| p.p_type(endian) == PT_INTERP) {
+        return Err(LoadError::Dynamic);
+    }
+    let phoff = header.e_phoff(endian);
+    let mut phdr_addr = 0;
+    let mut brk_start = 0;
+    let mut loaded_any = false;
+    for ph in phdrs.iter().filter(|p| p.p_type(endian) == PT_LOAD) {
+        let vaddr = ph.p_vaddr(endian).wrapping_add(bias);
+        let memsz = ph.p_memsz(endian);
+        let filesz = ph.p_filesz(endian);
+        let offset = ph.p_offset(endian);
+        let end = vaddr
+            .checked_add(memsz)
+            .filter(|&e| e <= USER_TOP && vaddr >= PAGE_SIZE);
+        let Some(end) = end else {
+            return Err(LoadError::SegmentOutOfRange { vaddr, memsz });
+        };
+        if filesz > memsz {
+            return Err(LoadError::Malformed(alloc::format!(
+                "segment at {vaddr:#x} has p_filesz > p_memsz"
+            )));
+        }
+        let data = ph.data(endian, image).map_err(|()| {
+            LoadError::Malformed(alloc::format!(
+                "segment at {vaddr:#x} extends past the end of the file"
+            ))
+        })?;
+        let flags = ph.p_flags(endian);
+        let mut prot = 0;
+        if flags & PF_R != 0 {
+            prot |= PROT_READ;
+        }
+        if flags & PF_W != 0 {
+            prot |= PROT_WRITE;
+        }
+        if flags & PF_X != 0 {
+            prot |= PROT_EXEC;
+        }
+        space
+            .map_merge(vaddr, memsz, prot)
+            .map_err(|_| LoadError::OutOfMemory)?;
+        space
+            .poke(vaddr, data)
+            .map_err(|_| LoadError::OutOfMemory)?;
+        if phoff >= offset && phoff < offset + filesz {
+            phdr_addr = vaddr + (phoff - offset);
+        }
+        brk_start = brk_start.max(end.div_ceil(PAGE_SIZE) * PAGE_SIZE);
+        loaded_any = true;
+    }
+    if !loaded_any {
+        return Err(LoadError::Malformed(String::from("no PT_LOAD segment")));
+    }
+    Ok(LoadedImage {
+        entry: header.e_entry(endian).wrapping_add(bias),
+        phdr_addr,
+        phnum: phdrs.len() as u64,
+        brk_start,
+    })
+}
+
+/// Auxiliary vector keys (linux/auxvec.h).
+mod auxv {
+    pub const AT_NULL: u64 = 0;
+    pub const AT_PHDR: u64 = 3;
+    pub const AT_PHENT: u64 = 4;
+    pub const AT_PHNUM: u64 = 5;
+    pub const AT_PAGESZ: u64 = 6;
+    pub const AT_BASE: u64 = 7;
+    pub const AT_FLAGS: u64 = 8;
+    pub const AT_ENTRY: u64 = 9;
+    pub const AT_UID: u64 = 11;
+    pub const AT_EUID: u64 = 12;
+    pub const AT_GID: u64 = 13;
+    pub const AT_EGID: u64 = 14;
+    pub const AT_PLATFORM: u64 = 15;
+    pub const AT_HWCAP: u64 = 16;
+    pub const AT_CLKTCK: u64 = 17;
+    pub const AT_SECURE: u64 = 23;
+    pub const AT_RANDOM: u64 = 25;
+    pub const AT_HWCAP2: u64 = 26;
+    pub const AT_EXECFN: u64 = 31;
+}
+
+/// Builds the initial stack and returns the entry RSP.
+pub fn setup_stack(
+    space: &mut AddressSpace,
+    image: &LoadedImage,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    random: [u8; 16],
+) -> Result<u64, LoadError> {
+    space
+        .map(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE)
+        .map_err(|_| LoadError::OutOfMemory)?;
+    let mut sp = STACK_TOP;
+    let mut push_bytes = |space: &mut AddressSpace, bytes: &[u8]| -> Result<u64, LoadError> {
+        sp -= bytes.len() as u64 + 1;
+        space.poke(sp, bytes).map_err(|_| LoadError::OutOfMemory)?;
+        space
+            .poke(sp + bytes.len() as u64, &[0])
+            .map_err(|_| LoadError::OutOfMemory)?;
+        Ok(sp)
+    };
+    let execfn = push_bytes(space, argv.first().map(|a| a.as_slice()).unwrap_or(b""))?;
+    let platform = push_bytes(space, b"x86_64")?;
+    let mut arg_ptrs = Vec::new();
+    for a in argv {
+        arg_ptrs.push(push_bytes(space, a)?);
+    }
+    let mut env_ptrs = Vec::new();
+    for e in envp {
+        env_ptrs.push(push_bytes(space, e)?);
+    }
+    sp &= !15;
+    sp -= 16;
+    let random_addr = sp;
+    space
+        .poke(random_addr, &random)
+        .map_err(|_| LoadError::OutOfMemory)?;
+
+    let (_, hwcap) = cpuid::implemented_features();
+    let aux: [(u64, u64); 18] = [
+        (auxv::AT_PHDR, image.phdr_addr),
+        (auxv::AT_PHENT, 56),
+        (auxv::AT_PHNUM, image.phnum),
+        (auxv::AT_PAGESZ, PAGE_SIZE),
+        (auxv::AT_BASE, 0),
+        (auxv::AT_FLAGS, 0),
+        (auxv::AT_ENTRY, image.entry),
+        (auxv::AT_UID, 0),
+        (auxv::AT_EUID, 0),
+        (auxv::AT_GID, 0),
+        (auxv::AT_EGID, 0),
+        (auxv::AT_PLATFORM, platform),
+        (auxv::AT_HWCAP, hwcap as u64),
+        (auxv::AT_CLKTCK, 100),
+        (auxv::AT_SECURE, 0),
+        (auxv::AT_RANDOM, random_addr),
+        (auxv::AT_HWCAP2, 0),
+        (auxv::AT_EXECFN, execfn),
+    ];
+    let mut words: Vec<u64> = Vec::new();
+    words.push(argv.len() as u64);
+    words.extend(&arg_ptrs);
+    words.push(0);
+    words.extend(&env_ptrs);
+    words.push(0);
+    for (k, v) in aux {
+        words.push(k);
+        words.push(v);
+    }
+    words.push(auxv::AT_NULL);
+    words.push(0);
+    sp -= words.len() as u64 * 8;
+    sp &= !15; // SysV ABI: RSP is 16-byte aligned at process entry
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    space.poke(sp, &bytes).map_err(|_| LoadError::OutOfMemory)?;
+    Ok(sp)
+}

@@ -1,0 +1,95 @@
+//! The wasm64 program's main: `emu.wasm --user PROG [ARGS..]`, the same
+//! command line as the native `x86emu`. The guest gets WASI's environment;
+//! `X86EMU_STRACE=1` in it traces system calls on stderr.
+
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+
+use super::host::WasiHost;
+use super::strerror;
+use super::sys;
+use crate::user::host::HostOs;
+use crate::user::host::OpenOptions;
+use crate::user::{Exit, Process};
+
+/// Largest program image read (as `execve` allows).
+const MAX_IMAGE: usize = 256 << 20;
+/// Linux EFBIG, for an image over `MAX_IMAGE`.
+const EFBIG: i64 = 27;
+
+/// Unbuffered writes to WASI's fd 2.
+struct Stderr;
+
+impl Write for Stderr {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s.as_bytes();
+        while !rest.is_empty() {
+            match sys::write(2, rest) {
+                Ok(n) if n > 0 => rest = &rest[n..],
+                _ => return Err(fmt::Error),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prints one line on stderr.
+pub fn eprint(args: fmt::Arguments<'_>) {
+    let _ = Stderr.write_fmt(args);
+    let _ = Stderr.write_str("\n");
+}
+
+/// Reads the whole file at `path` through the host.
+fn read_image(host: &mut WasiHost, path: &[u8]) -> Result<Vec<u8>, i64> {
+    let options = OpenOptions {
+        read: true,
+        ..OpenOptions::default()
+    };
+    let fd = host.open(path, options)?;
+    let mut image = Vec::new();
+    let mut chunk = alloc::vec![0u8; 1 << 16];
+    let result = loop {
+        match host.read(fd, &mut chunk) {
+            Ok(0) => break Ok(image),
+            Ok(n) if image.len() + n <= MAX_IMAGE => image.extend_from_slice(&chunk[..n]),
+            Ok(_) => break Err(EFBIG),
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = host.close(fd);
+    result
+}
+
+/// Runs the command line WASI hands over and returns the exit status.
+pub fn run() -> i32 {
+    let args = sys::args().unwrap_or_default();
+    if args.len() < 3 || args[1] != b"--user" {
+        eprint(format_args!("usage: emu.wasm --user PROG [ARGS..]"));
+        return 2;
+    }
+    let program = &args[2];
+    let name = alloc::string::String::from_utf8_lossy(program);
+    let mut host = WasiHost::new();
+    let image = match read_image(&mut host, program) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprint(format_args!("emu: cannot read {name}: {}", strerror(e)));
+            return 127;
+        }
+    };
+    let envp = sys::environ().unwrap_or_default();
+    let trace = envp.iter().any(|e| e.starts_with(b"X86EMU_STRACE="));
+    let mut process = match Process::new(host, &image, &args[2..], &envp) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint(format_args!("emu: {name}: {e}"));
+            return 126;
+        }
+    };
+    process.trace_syscalls = trace;
+    let exit = process.run();
+    if let Exit::Signal(sig, why) = &exit {
+        eprint(format_args!("emu: {name} killed by signal {sig}: {why}"));
+    }
+    exit.status()
+}

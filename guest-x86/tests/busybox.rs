@@ -1,0 +1,364 @@
+//! Debian's `busybox-static` under `x86emu --user`, compared byte for byte
+//! (stdout, stderr, exit status) with the same invocation run natively.
+//!
+//! Every corpus entry runs. Entries listed in `KNOWN_FAILURES` must still
+//! differ (so the list stays honest: a fixed entry fails the test until it
+//! is removed from the list); every other entry must match exactly.
+//! `BUSYBOX` overrides the binary (default `/bin/busybox`, installed by
+//! `scripts/guest-x86-ci.sh`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One applet invocation.
+struct Case {
+    name: &'static str,
+    args: &'static [&'static str],
+    stdin: &'static [u8],
+    /// Compare stderr too (off only where it carries timings).
+    compare_stderr: bool,
+}
+
+const fn case(name: &'static str, args: &'static [&'static str]) -> Case {
+    Case {
+        name,
+        args,
+        stdin: b"",
+        compare_stderr: true,
+    }
+}
+
+const fn with_stdin(
+    name: &'static str,
+    args: &'static [&'static str],
+    stdin: &'static [u8],
+) -> Case {
+    Case {
+        name,
+        args,
+        stdin,
+        compare_stderr: true,
+    }
+}
+
+const LINES: &str = "foo 3\nbar 10\nbaz 7\nqux 1\nfoo 3\nhello world 42\nbanana 5\napple 12\n";
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nuser:x:1000:1000:User,,,:/home/user:/bin/bash\n";
+const SCRIPT: &str = r#"
+f() { echo "f got $# args: $*"; }
+f a b c
+i=0; total=0
+while [ $i -lt 10 ]; do total=$((total + i * i)); i=$((i + 1)); done
+echo "sum of squares: $total"
+for w in alpha beta gamma; do
+  case $w in
+    a*) echo "$w starts with a" ;;
+    *) echo "$w: ${#w} letters" ;;
+  esac
+done
+x="hello world"; echo "${x%world}there ${x#hello }"
+printf '%05d|%-4s|%x\n' 42 ab 255
+"#;
+
+fn corpus() -> Vec<Case> {
+    vec![
+        case("echo", &["echo", "hello", "world"]),
+        case("printf", &["printf", "%s=%d\\n", "a", "1", "b", "2"]),
+        case(
+            "printf-float",
+            &["printf", "%.3f %e %g\\n", "3.14159", "12345.678", "0.0001"],
+        ),
+        case("seq", &["seq", "1", "10"]),
+        case("seq-sep", &["seq", "-s", ",", "2", "3", "20"]),
+        case("expr", &["expr", "7", "*", "6"]),
+        case("expr-string", &["expr", "length", "abcdef"]),
+        case("wc", &["wc", "lines.txt"]),
+        with_stdin("wc-stdin", &["wc", "-l"], b"a\nb\nc\n"),
+        case("sort", &["sort", "lines.txt"]),
+        case("sort-n", &["sort", "-n", "-k", "2", "lines.txt"]),
+        case("sort-r", &["sort", "-r", "lines.txt"]),
+        case("uniq-c", &["uniq", "-c", "sorted.txt"]),
+        with_stdin("tr-upper", &["tr", "a-z", "A-Z"], b"Hello, World!\n"),
+        with_stdin(
+            "tr-delete",
+            &["tr", "-d", "aeiou"],
+            b"the quick brown fox\n",
+        ),
+        case("cut-fields", &["cut", "-d:", "-f1,3", "passwd.txt"]),
+        case("cut-chars", &["cut", "-c2-5", "lines.txt"]),
+        case("head", &["head", "-n", "3", "lines.txt"]),
+        case("tail", &["tail", "-n", "2", "lines.txt"]),
+        case("od", &["od", "-A", "x", "-t", "x1z", "data.bin"]),
+        case("base64", &["base64", "data.bin"]),
+        case("base64-decode", &["base64", "-d", "b64.txt"]),
+        case("md5sum", &["md5sum", "lines.txt", "data.bin"]),
+        case("sha1sum", &["sha1sum", "lines.txt"]),
+        case("sha256sum", &["sha256sum", "lines.txt", "data.bin"]),
+        case("sha512sum", &["sha512sum", "lines.txt"]),
+        case("xxd", &["xxd", "data.bin"]),
+        case("hexdump", &["hexdump", "-C", "data.bin"]),
+        case("grep-E", &["grep", "-E", "fo+|ba[rz]", "lines.txt"]),
+        case("grep-count", &["grep", "-c", "a", "lines.txt"]),
+        case("grep-vn", &["grep", "-v", "-n", "o", "lines.txt"]),
+        case(
+            "sed-subst",
+            &["sed", "-e", "s/o/0/g", "-e", "/^b/d", "lines.txt"],
+        ),
+        case("sed-range", &["sed", "-n", "2,4p", "lines.txt"]),
+        case(
+            "awk-fields",
+            &["awk", "-F:", "{ print $1, NF }", "passwd.txt"],
+        ),
+        case(
+            "awk-sum",
+            &["awk", "{ s += $NF } END { print s, s / NR }", "lines.txt"],
+        ),
+        case(
+            "awk-printf",
+            &["awk", "BEGIN { printf \"%.3f %d\\n\", 3.14159 * 2, 2^10 }"],
+        ),
+        case("gzip", &["gzip", "-c", "lines.txt"]),
+        case("gunzip", &["gunzip", "-c", "lines.txt.gz"]),
+        Case {
+            name: "dd",
+            args: &["dd", "if=data.bin", "bs=16", "count=2"],
+            stdin: b"",
+            compare_stderr: false,
+        },
+        case("cat", &["cat", "lines.txt", "data.bin"]),
+        case("ls", &["ls", "-1", "dir"]),
+        case("basename", &["basename", "/a/b/c.txt", ".txt"]),
+        case("dirname", &["dirname", "/a/b/c.txt"]),
+        case("false", &["false"]),
+        case("test", &["test", "3", "-lt", "4"]),
+        case(
+            "sh-loop",
+            &[
+                "sh",
+                "-c",
+                "for i in 1 2 3; do echo item $i; done; echo $((6 * 7))",
+            ],
+        ),
+        case("sh-script", &["sh", "script.sh"]),
+        case("fold", &["fold", "-w", "5", "lines.txt"]),
+        case("rev", &["rev", "lines.txt"]),
+        case("nl", &["nl", "lines.txt"]),
+        case("tac", &["tac", "lines.txt"]),
+        case("factor", &["factor", "360", "97", "1001"]),
+        case("cksum", &["cksum", "lines.txt"]),
+        case("stat", &["stat", "-c", "%s %F", "lines.txt"]),
+        case(
+            "date",
+            &["date", "-u", "-d", "@86400", "+%Y-%m-%d %H:%M:%S"],
+        ),
+        case("uname", &["uname", "-s", "-m"]),
+        // Shell pipelines, substitutions, redirections: fork, pipes, execve of /proc/self/exe.
+        case(
+            "sh-pipeline",
+            &["sh", "-c", "printf '3\\n1\\n2\\n' | sort -n | head -n 2"],
+        ),
+        case(
+            "sh-subst",
+            &["sh", "-c", "n=$(wc -l < lines.txt); echo \"lines: $n\""],
+        ),
+        case(
+            "sh-while-read",
+            &[
+                "sh",
+                "-c",
+                "while read a b; do echo \"$b:$a\"; done < lines.txt | sort -t: -k1 -n",
+            ],
+        ),
+        case(
+            "sh-gzip-roundtrip",
+            &["sh", "-c", "gzip -c lines.txt | gunzip -c | md5sum"],
+        ),
+        case(
+            "sh-awk-pipe",
+            &[
+                "sh",
+                "-c",
+                "cat passwd.txt | awk -F: '{print $1, $3}' | tr a-z A-Z",
+            ],
+        ),
+        case(
+            "sh-heredoc",
+            &["sh", "-c", "cat <<EOF\nhello $((1 + 2))\nEOF"],
+        ),
+        case(
+            "sh-subshell",
+            &["sh", "-c", "(cd dir && ls); echo status $?"],
+        ),
+        case(
+            "sh-xargs",
+            &["sh", "-c", "echo a b c | xargs -n1 echo item"],
+        ),
+        case("sh-find", &["sh", "-c", "find dir -type f | sort"]),
+        case(
+            "sh-exit-status",
+            &[
+                "sh",
+                "-c",
+                "false | true; echo $?; grep -q zzz lines.txt || echo notfound; exit 3",
+            ],
+        ),
+        case(
+            "sh-base64-roundtrip",
+            &[
+                "sh",
+                "-c",
+                "base64 data.bin | base64 -d | cmp - data.bin && echo same",
+            ],
+        ),
+        case(
+            "sh-sha",
+            &[
+                "sh",
+                "-c",
+                "cat data.bin | sha256sum; cat data.bin | sha512sum | cut -c1-32",
+            ],
+        ),
+    ]
+}
+
+/// Entries that are known to differ, with the reason.
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
+
+fn busybox() -> PathBuf {
+    let path = PathBuf::from(std::env::var("BUSYBOX").unwrap_or_else(|_| "/bin/busybox".into()));
+    assert!(
+        path.exists(),
+        "{} not found: install Debian's busybox-static (scripts/guest-x86-ci.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn make_workdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("guest-x86-busybox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("dir")).unwrap();
+    let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).unwrap();
+    w("lines.txt", LINES.as_bytes());
+    let mut sorted: Vec<&str> = LINES.lines().collect();
+    sorted.sort();
+    w("sorted.txt", (sorted.join("\n") + "\n").as_bytes());
+    w("passwd.txt", PASSWD.as_bytes());
+    w("script.sh", SCRIPT.as_bytes());
+    let data: Vec<u8> = (0..200u32).map(|i| (i * 37 + 11) as u8).collect();
+    w("data.bin", &data);
+    w("b64.txt", b"aGVsbG8sIGJ1c3lib3ggdW5kZXIgeDg2ZW11Cg==\n");
+    for f in ["b", "a", "c.txt"] {
+        w(&format!("dir/{f}"), b"x");
+    }
+    // A gzip stream made by the native busybox.
+    let gz = Command::new(busybox())
+        .args(["gzip", "-c", "lines.txt"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    w("lines.txt.gz", &gz.stdout);
+    dir
+}
+
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    status: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+fn run(mut cmd: Command, dir: &Path, stdin: &[u8]) -> Outcome {
+    cmd.current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC");
+    let mut child = cmd.spawn().expect("spawn");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    Outcome {
+        status: out.status.code(),
+        stdout: out.stdout,
+        stderr: out.stderr,
+    }
+}
+
+fn show(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    if s.len() > 400 {
+        format!("{}…", &s[..400])
+    } else {
+        s.into_owned()
+    }
+}
+
+#[test]
+fn busybox_applets_match_native() {
+    let bb = busybox();
+    let dir = make_workdir();
+    let emu = env!("CARGO_BIN_EXE_x86emu");
+    let mut passed = Vec::new();
+    let mut unexpected = Vec::new();
+    let mut known = Vec::new();
+    let cases = corpus();
+    for c in &cases {
+        let mut native_cmd = Command::new(&bb);
+        native_cmd.args(c.args);
+        let native = run(native_cmd, &dir, c.stdin);
+        let mut emu_cmd = Command::new(emu);
+        emu_cmd.arg("--user").arg(&bb).args(c.args);
+        let emulated = run(emu_cmd, &dir, c.stdin);
+        let same = native.status == emulated.status
+            && native.stdout == emulated.stdout
+            && (!c.compare_stderr || native.stderr == emulated.stderr);
+        let listed = KNOWN_FAILURES.iter().find(|(n, _)| *n == c.name);
+        match (same, listed) {
+            (true, None) => passed.push(c.name),
+            (false, Some((_, why))) => known.push(format!("{} ({why})", c.name)),
+            (true, Some(_)) => unexpected.push(format!("{}: listed as a known failure but now matches", c.name)),
+            (false, None) => unexpected.push(format!(
+                "{}: {:?}\n  native:   status {:?} stdout {:?} stderr {:?}\n  emulated: status {:?} stdout {:?} stderr {:?}",
+                c.name,
+                c.args,
+                native.status,
+                show(&native.stdout),
+                show(&native.stderr),
+                emulated.status,
+                show(&emulated.stdout),
+                show(&emulated.stderr)
+            )),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "busybox: {} of {} invocations byte-identical",
+        passed.len(),
+        cases.len()
+    );
+    for k in &known {
+        eprintln!("known failure: {k}");
+    }
+    for u in &unexpected {
+        eprintln!("UNEXPECTED {u}");
+    }
+    assert!(
+        unexpected.is_empty(),
+        "{} unexpected results (see stderr)",
+        unexpected.len()
+    );
+}

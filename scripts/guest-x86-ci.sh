@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# CI for the guest-x86 crate. Idempotent: installs what it needs on a fresh
+# Debian machine (busybox-static for the user-mode comparisons, the nightly
+# rust-src component for the wasm64 build), then checks formatting and
+# lints, builds the wasm64 library and runs the release test suite (which
+# includes the differential run against the host CPU and busybox applets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ ! -x /bin/busybox ] || ! /bin/busybox --help 2>&1 | grep -q 'statically linked\|BusyBox'; then
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y busybox-static
+fi
+if ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal
+fi
+rustup component add rust-src --toolchain nightly
+
+echo "== fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy -p guest-x86 --all-targets -- -D warnings
+
+echo "== wasm64 build (no_std + alloc, panic=abort)"
+cargo +nightly build -p guest-x86 --lib --no-default-features \
+    --target wasm64-unknown-unknown -Zbuild-std=core,alloc \
+    --config 'profile.release.panic="abort"' --release
+
+echo "== tests (release)"
+cargo test -p guest-x86 --release
