@@ -226,6 +226,14 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns `wrun inspect m.wasm | head` into a
+    // panic on the next print. A command-line tool should end quietly, as
+    // `cat` does: restore the default action.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = with_implicit_run(std::env::args().collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,

@@ -431,3 +431,25 @@ fn inspect_describes_modules_wrun_cannot_run_yet() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    let module = write("pipe", "m.wat", ARITH);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wrun"))
+        .args(["inspect", module.to_str().expect("utf-8 path")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wrun");
+    // Close our end of stdout at once: every print of wrun hits EPIPE.
+    drop(child.stdout.take());
+    let mut err = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    let _ = child.wait().expect("wait");
+    assert!(!err.contains("panicked"), "{err}");
+}
