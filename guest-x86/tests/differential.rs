@@ -42,6 +42,7 @@ const FLAGS_COMPARED: u64 = 0x8d5 | 0x400; // CF PF AF ZF SF OF + DF
 
 mod ffi {
     unsafe extern "C" {
+        pub fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32;
         pub fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
         -> *mut u8;
         pub fn fork() -> i32;
@@ -302,7 +303,11 @@ fn worker_loop(input: i32, output: i32) -> ! {
         // SAFETY: CODE/STATE/DATA are our own fixed mappings; the code is the
         // stub around the generated sequence and returns with the ABI restored.
         unsafe {
+            // The code page is writable only while it is filled: the guest
+            // must see it read+execute, as the emulator maps it.
+            ffi::mprotect(CODE as *mut u8, 4096, 3);
             std::ptr::copy_nonoverlapping(req[4..].as_ptr(), CODE as *mut u8, code_len);
+            ffi::mprotect(CODE as *mut u8, 4096, 5);
             std::ptr::copy_nonoverlapping(
                 req[4 + CODE_MAX..].as_ptr(),
                 IN_GPR as *mut u8,
@@ -516,6 +521,8 @@ fn read_flags(insn: &Insn) -> u64 {
             0xc0 | 0xc1 | 0xd0..=0xd3 if reg == 2 || reg == 3 => CF,
             0x70..=0x7f | 0x9c | 0x9f | 0xe0 | 0xe1 => ALL,
             0xf5 => CF,
+            // FCMOVcc tests CF, ZF, PF.
+            0xda | 0xdb if insn.md == 3 && insn.reg & 7 < 4 => ALL,
             // A shift by zero leaves every flag as it was: treat as a read.
             0xc0 | 0xc1 | 0xd2 | 0xd3 => ALL,
             _ => 0,
@@ -711,6 +718,9 @@ const SSE_FORMS: &[(u8, u8)] = &[
     (0, 0x2e), (0x66, 0x2e), (0, 0x2f), (0x66, 0x2f), (0xf3, 0x2a), (0xf2, 0x2a), (0xf3, 0x2c), (0xf2, 0x2c),
     (0xf3, 0x2d), (0xf2, 0x2d), (0, 0x5a), (0x66, 0x5a), (0xf3, 0x5a), (0xf2, 0x5a), (0, 0x5b), (0x66, 0x5b),
     (0xf3, 0x5b), (0x66, 0xe6), (0xf3, 0xe6), (0xf2, 0xe6),
+    // SSE3.
+    (0xf3, 0x12), (0xf3, 0x16), (0xf2, 0x12), (0xf2, 0xf0), (0xf2, 0x7c), (0x66, 0x7c), (0xf2, 0x7d),
+    (0x66, 0x7d), (0xf2, 0xd0), (0x66, 0xd0),
 ];
 
 /// Integer 66-prefixed packed ops in scope.
@@ -746,14 +756,20 @@ fn in_scope(map: Map, op: u8) -> bool {
             (Map::OneByte, 0x9e | 0x9f | 0xf5 | 0xf8 | 0xf9 | 0xfc | 0xfd)
                 | (Map::Map0F, 0x0b | 0x0d | 0x18..=0x1f)
         ),
-        Family::Sse => map == Map::Map0F,
+        Family::Sse => match map {
+            Map::Map0F => true,
+            // SSSE3 (66-prefixed): PSHUFB … PABSD, PALIGNR.
+            Map::Map0F38 => matches!(op, 0x00..=0x0b | 0x1c..=0x1e),
+            Map::Map0F3A => op == 0x0f,
+            Map::OneByte => false,
+        },
         Family::X87 => map == Map::OneByte,
         _ => false,
     }
 }
 
 /// x87 forms the harness leaves out: the transcendental functions, BCD,
-/// FISTTP (SSE3), FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
+/// FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
 /// reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
 fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let Ok(insn) = decode(bytes, CpuMode::Bits64) else {
@@ -766,9 +782,9 @@ fn x87_out_of_scope(bytes: &[u8]) -> bool {
     if insn.md != 3 {
         return match insn.opcode {
             0xd9 => matches!(reg, 1 | 6),
-            0xdb => matches!(reg, 1 | 4 | 6),
-            0xdd => matches!(reg, 1 | 4 | 5 | 6),
-            0xdf => matches!(reg, 1 | 4 | 6),
+            0xdb => matches!(reg, 4 | 6),
+            0xdd => matches!(reg, 4..=6),
+            0xdf => matches!(reg, 4 | 6),
             _ => false,
         };
     }
@@ -834,7 +850,9 @@ impl Generator {
         let info = table::lookup(map, op);
         let mut prefixes: Vec<u8> = Vec::new();
         let mut sse_prefix = 0u8;
-        if info.family == Family::Sse {
+        if info.family == Family::Sse && map != Map::Map0F {
+            sse_prefix = 0x66;
+        } else if info.family == Family::Sse {
             if sse_integer_op(op) && rng.chance(50) {
                 sse_prefix = 0x66;
             } else {
@@ -1340,10 +1358,11 @@ fn run(sequences: u64, seed: u64) -> Stats {
                     let regs: Vec<String> = init.gpr.iter().map(|r| format!("{r:#x}")).collect();
                     let xmms: Vec<String> = init.xmm.iter().map(|r| format!("{r:032x}")).collect();
                     format!(
-                        "init gpr {}\n  init mxcsr {:#x} xmm {}",
+                        "init gpr {}\n  init mxcsr {:#x} xmm {}\n  init x87 {:x?}",
                         regs.join(" "),
                         init.mxcsr,
-                        xmms.join(" ")
+                        xmms.join(" "),
+                        init.x87
                     )
                 }
             ));

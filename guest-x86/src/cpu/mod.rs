@@ -16,6 +16,7 @@ mod shift;
 pub mod softfloat;
 mod sse;
 mod sse_float;
+mod ssse3;
 mod stack;
 pub mod state;
 mod string;

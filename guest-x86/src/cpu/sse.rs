@@ -122,6 +122,9 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     let prefix = insn.sse_prefix();
     let dst = insn.reg as usize;
     let ud = || Err(Stop::Exception(Exception::InvalidOpcode));
+    if let Some(result) = super::ssse3::execute(cpu, mem, insn) {
+        return result;
+    }
     match insn.map {
         Map::Map0F => {}
         _ => return ud(),

@@ -126,6 +126,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Option<Res
         (0xf3 | 0xf2, 0x2c | 0x2d) => scalar_to_int(cpu, mem, insn),
         (_, 0x5a) => convert_precision(cpu, mem, insn, prefix),
         (_, 0x5b) | (0x66 | 0xf3 | 0xf2, 0xe6) => convert_integers(cpu, mem, insn, prefix),
+        (0x66 | 0xf2, 0x7c | 0x7d | 0xd0) => horizontal(cpu, mem, insn, prefix),
         _ => return None,
     };
     Some(handled.map_err(Stop::from))
@@ -168,6 +169,52 @@ fn arithmetic<M: Memory>(
                 };
                 sf::denormal_as_zero(fmt, &env, pick)
             }
+        };
+        out = set_lane(out, bits, i, r);
+    }
+    cpu.finish_simd(&env)?;
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}
+
+/// SSE3 HADDPS/HADDPD, HSUBPS/HSUBPD (pairs within each source, low half
+/// from the destination) and ADDSUBPS/ADDSUBPD (subtract even, add odd lanes).
+fn horizontal<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    prefix: u8,
+) -> Result<(), Exception> {
+    let shape = if prefix == 0xf2 {
+        Shape::PackedSingle
+    } else {
+        Shape::PackedDouble
+    };
+    let src = cpu.float_source(mem, insn, shape)?;
+    let dst = cpu.xmm[insn.reg as usize];
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let (fmt, bits, n) = (shape.format(), shape.lane_bits(), shape.lanes());
+    let mut out = 0u128;
+    for i in 0..n {
+        let r = if insn.opcode == 0xd0 {
+            let op = if i % 2 == 0 {
+                BinaryOp::Sub
+            } else {
+                BinaryOp::Add
+            };
+            sf::binary(fmt, &mut env, op, lane(dst, bits, i), lane(src, bits, i))
+        } else {
+            let (v, k) = if i < n / 2 {
+                (dst, 2 * i)
+            } else {
+                (src, 2 * (i - n / 2))
+            };
+            let op = if insn.opcode == 0x7c {
+                BinaryOp::Add
+            } else {
+                BinaryOp::Sub
+            };
+            sf::binary(fmt, &mut env, op, lane(v, bits, k), lane(v, bits, k + 1))
         };
         out = set_lane(out, bits, i, r);
     }

@@ -111,16 +111,17 @@ impl<H: HostOs> Process<H> {
     pub(super) fn release(&mut self, file: &GuestFile) -> Result<(), Errno> {
         if let Some(end) = file.pipe {
             if let Some(slot) = self.procs.pipes.get_mut(end.id)
-                && let Some(p) = slot {
-                    if end.write {
-                        p.writers = p.writers.saturating_sub(1);
-                    } else {
-                        p.readers = p.readers.saturating_sub(1);
-                    }
-                    if p.readers == 0 && p.writers == 0 {
-                        *slot = None;
-                    }
+                && let Some(p) = slot
+            {
+                if end.write {
+                    p.writers = p.writers.saturating_sub(1);
+                } else {
+                    p.readers = p.readers.saturating_sub(1);
                 }
+                if p.readers == 0 && p.writers == 0 {
+                    *slot = None;
+                }
+            }
             return Ok(());
         }
         let refs = self.host_refs.entry(file.host).or_insert(1);
