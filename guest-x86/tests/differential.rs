@@ -908,6 +908,8 @@ impl Generator {
                 // FF /2../5 are indirect and far transfers; 0F C7 other than /1
                 // reaches RDRAND/RDSEED/RDPID, which the emulator does not offer.
                 (Map::OneByte, 0xff) => [0, 1, 6, 7][rng.below(4) as usize],
+                // 8F /1../7 is AMD's XOP prefix space (faults differ by vendor).
+                (Map::OneByte, 0x8f) => 0,
                 (Map::Map0F, 0xc7) => 1,
                 _ => rng.below(8) as u8,
             };
