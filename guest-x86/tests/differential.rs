@@ -758,9 +758,11 @@ fn in_scope(map: Map, op: u8) -> bool {
         ),
         Family::Sse => match map {
             Map::Map0F => true,
-            // SSSE3 (66-prefixed): PSHUFB … PABSD, PALIGNR.
-            Map::Map0F38 => matches!(op, 0x00..=0x0b | 0x1c..=0x1e),
-            Map::Map0F3A => op == 0x0f,
+            // SSSE3 and SSE4.1 (66-prefixed).
+            Map::Map0F38 => {
+                matches!(op, 0x00..=0x0b | 0x10 | 0x14 | 0x15 | 0x17 | 0x1c..=0x1e | 0x20..=0x25 | 0x28..=0x2b | 0x30..=0x35 | 0x38..=0x41)
+            }
+            Map::Map0F3A => matches!(op, 0x08..=0x0f | 0x14..=0x17 | 0x20..=0x22 | 0x40..=0x42),
             Map::OneByte => false,
         },
         Family::X87 => map == Map::OneByte,

@@ -15,6 +15,7 @@ mod operand;
 mod shift;
 pub mod softfloat;
 mod sse;
+mod sse41;
 mod sse_float;
 mod ssse3;
 mod stack;

@@ -65,7 +65,7 @@ fn set_lane(v: u128, bits: u32, i: u32, x: u128) -> u128 {
 impl Cpu {
     /// Merges `env`'s flags into MXCSR; an unmasked exception faults with
     /// #XM before any destination is written (SDM Vol.1 §11.5.1).
-    fn finish_simd(&mut self, env: &Env) -> Result<(), Exception> {
+    pub(super) fn finish_simd(&mut self, env: &Env) -> Result<(), Exception> {
         self.mxcsr |= env.flags as u32;
         let masks = (self.mxcsr >> 7) & 0x3f;
         if env.flags as u32 & !masks != 0 {
