@@ -411,7 +411,21 @@ enum Emulated {
 
 /// Runs the test code (which starts at `test_start`) in the emulator; the
 /// returned mask holds the RFLAGS bits the SDM leaves undefined.
-fn emulate(full_code: &[u8], test_start: u64, test_end: u64, init: &State) -> Emulated {
+/// Instructions the emulator completed, by family (what the run covered).
+#[derive(Default, Debug)]
+struct Coverage {
+    integer: u64,
+    sse: u64,
+    x87: u64,
+}
+
+fn emulate(
+    full_code: &[u8],
+    test_start: u64,
+    test_end: u64,
+    init: &State,
+    coverage: &mut Coverage,
+) -> Emulated {
     let mut space = AddressSpace::new(1 << 20);
     space.map(CODE, 4096, PROT_READ | PROT_EXEC).unwrap();
     space.poke(CODE, full_code).unwrap();
@@ -445,6 +459,13 @@ fn emulate(full_code: &[u8], test_start: u64, test_end: u64, init: &State) -> Em
             Ok(()) => {}
             Err(Stop::Exception(e)) => return Emulated::Fault(e),
             Err(other) => panic!("unexpected stop {other:?}"),
+        }
+        if let Some(insn) = &insn {
+            match insn.info.family {
+                Family::Sse => coverage.sse += 1,
+                Family::X87 => coverage.x87 += 1,
+                _ => coverage.integer += 1,
+            }
         }
         if let Some(insn) = insn {
             if read_flags(&insn) & undefined != 0 {
@@ -760,9 +781,11 @@ fn in_scope(map: Map, op: u8) -> bool {
             Map::Map0F => true,
             // SSSE3 and SSE4.1 (66-prefixed).
             Map::Map0F38 => {
-                matches!(op, 0x00..=0x0b | 0x10 | 0x14 | 0x15 | 0x17 | 0x1c..=0x1e | 0x20..=0x25 | 0x28..=0x2b | 0x30..=0x35 | 0x38..=0x41)
+                matches!(op, 0x00..=0x0b | 0x10 | 0x14 | 0x15 | 0x17 | 0x1c..=0x1e | 0x20..=0x25 | 0x28..=0x2b | 0x30..=0x35 | 0x37..=0x41)
             }
-            Map::Map0F3A => matches!(op, 0x08..=0x0f | 0x14..=0x17 | 0x20..=0x22 | 0x40..=0x42),
+            Map::Map0F3A => {
+                matches!(op, 0x08..=0x0f | 0x14..=0x17 | 0x20..=0x22 | 0x40..=0x42 | 0x60..=0x63)
+            }
             Map::OneByte => false,
         },
         Family::X87 => map == Map::OneByte,
@@ -848,7 +871,13 @@ impl Generator {
 
     fn instruction_once(&mut self, base: u8, index: u8, code_at: u64) -> (Vec<u8>, bool, bool) {
         let rng = &mut self.rng;
-        let (map, op) = self.candidates[rng.below(self.candidates.len() as u64) as usize];
+        // The eight x87 escape opcodes would be drowned among ~700 others:
+        // give them a fixed share.
+        let (map, op) = if rng.chance(12) {
+            (Map::OneByte, 0xd8 + rng.below(8) as u8)
+        } else {
+            self.candidates[rng.below(self.candidates.len() as u64) as usize]
+        };
         let info = table::lookup(map, op);
         let mut prefixes: Vec<u8> = Vec::new();
         let mut sse_prefix = 0u8;
@@ -1258,6 +1287,7 @@ struct Stats {
 }
 
 fn run(sequences: u64, seed: u64) -> Stats {
+    let mut coverage = Coverage::default();
     map_test_pages();
     let mut worker = Worker::spawn();
     let mut generator = Generator::new(seed);
@@ -1275,7 +1305,7 @@ fn run(sequences: u64, seed: u64) -> Stats {
         code.extend_from_slice(&post);
         assert!(code.len() <= CODE_MAX);
         stats.sequences += 1;
-        let emulated = emulate(&code, test_start, test_end, &init);
+        let emulated = emulate(&code, test_start, test_end, &init, &mut coverage);
         let native = worker.run(&code, &init);
         let verdict = match (&emulated, &native) {
             (Emulated::Done(_, mask), _) if mask & RESULT_UNDEFINED != 0 => {
@@ -1376,6 +1406,7 @@ fn run(sequences: u64, seed: u64) -> Stats {
         eprintln!("DIVERGENCE {r}");
     }
     eprintln!("differential: {stats:?}");
+    eprintln!("instructions completed: {coverage:?}");
     stats
 }
 

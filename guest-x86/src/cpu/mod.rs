@@ -16,6 +16,7 @@ mod shift;
 pub mod softfloat;
 mod sse;
 mod sse41;
+mod sse42;
 mod sse_float;
 mod ssse3;
 mod stack;

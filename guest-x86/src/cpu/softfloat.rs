@@ -286,13 +286,11 @@ pub fn quiet(fmt: Format, bits: u128) -> u128 {
     bits | fmt.quiet_bit() | fmt.int_bit()
 }
 
-/// True for any NaN encoding.
+/// True for any NaN encoding, or an x87 encoding that is never a number
+/// (unnormal, pseudo-NaN, pseudo-infinity).
 pub fn is_nan(fmt: Format, bits: u128) -> bool {
     let mut env = Env::from_mxcsr(0x1f80);
-    matches!(
-        classify(fmt, bits, &mut env).1,
-        Class::QuietNaN | Class::SignalingNaN
-    )
+    classify(fmt, bits, &mut env).1.is_nan_like()
 }
 
 /// Result NaN for a two-operand operation when at least one input is NaN.

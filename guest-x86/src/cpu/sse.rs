@@ -128,6 +128,9 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     if let Some(result) = super::sse41::execute(cpu, mem, insn) {
         return result;
     }
+    if let Some(result) = super::sse42::execute(cpu, mem, insn) {
+        return result;
+    }
     match insn.map {
         Map::Map0F => {}
         _ => return ud(),

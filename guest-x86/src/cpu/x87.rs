@@ -228,11 +228,11 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     }
 }
 
-/// FNINIT, FNCLEX, FNSTSW, FNSTCW, FNSTENV, FLDCW and FLDENV do not check
-/// for pending exceptions (SDM Vol.1 §8.6).
+/// FNINIT, FNCLEX, FNSTSW, FNSTCW and FNSTENV do not check for pending
+/// exceptions (SDM Vol.1 §8.6); FLDCW and FLDENV do.
 fn is_non_waiting(op: u8, md: u8, reg: u8, low: usize) -> bool {
     match (op, md == 3) {
-        (0xd9, false) => matches!(reg, 4..=7),
+        (0xd9, false) => matches!(reg, 6 | 7),
         (0xdb, true) => reg == 4 && (low == 2 || low == 3),
         (0xdd, false) => reg == 7,
         (0xdf, true) => reg == 4 && low == 0,
@@ -854,6 +854,7 @@ fn fscale(cpu: &mut Cpu) -> X87Result<()> {
         let r = sf::binary(F80, &mut env, BinaryOp::Add, a, b);
         cpu.x87_flags(&env)?;
         cpu.set_st(0, r);
+        cpu.set_c1(false);
         return Ok(());
     }
     let r = match (sf::category(F80, b), sf::category(F80, a)) {
