@@ -88,7 +88,8 @@ impl<H: HostOs> Process<H> {
             25 => Err(ENOMEM), // mremap: callers fall back to copying
             32 => self.sys_dup(a[0], 0, false),
             33 => self.sys_dup2(a[0], a[1], false),
-            35 | 230 => Ok(0), // nanosleep, clock_nanosleep: the host has no sleep service yet
+            35 => self.sys_nanosleep(a[0]),
+            230 => self.sys_clock_nanosleep(a[0], a[1], a[2]),
             39 | 186 => Ok(self.procs.pid),
             40 => self.sys_sendfile(a[0], a[1], a[2], a[3]),
             60 | 231 => {
@@ -963,6 +964,43 @@ impl<H: HostOs> Process<H> {
             b[8..].copy_from_slice(&1i64.to_le_bytes());
             self.write_guest(tp, &b)?;
         }
+        Ok(0)
+    }
+
+    fn read_timespec(&mut self, addr: u64) -> Result<(i64, i64), Errno> {
+        let (s, ns) = (self.read_u64(addr)? as i64, self.read_u64(addr + 8)? as i64);
+        if s < 0 || !(0..1_000_000_000).contains(&ns) {
+            return Err(EINVAL);
+        }
+        Ok((s, ns))
+    }
+
+    fn sys_nanosleep(&mut self, req: u64) -> SysResult {
+        let (s, ns) = self.read_timespec(req)?;
+        self.host.sleep(s as u64, ns as u32);
+        Ok(0)
+    }
+
+    fn sys_clock_nanosleep(&mut self, clock: u64, flags: u64, req: u64) -> SysResult {
+        const TIMER_ABSTIME: u64 = 1;
+        let (mut s, mut ns) = self.read_timespec(req)?;
+        if flags & TIMER_ABSTIME != 0 {
+            // Sleep until an absolute time on that clock.
+            let which = if matches!(clock, 0 | 5 | 8 | 11) {
+                Clock::Realtime
+            } else {
+                Clock::Monotonic
+            };
+            let (now_s, now_ns) = self.host.clock(which);
+            let total = (s as i128 * 1_000_000_000 + ns as i128)
+                - (now_s as i128 * 1_000_000_000 + now_ns as i128);
+            if total <= 0 {
+                return Ok(0);
+            }
+            s = (total / 1_000_000_000) as i64;
+            ns = (total % 1_000_000_000) as i64;
+        }
+        self.host.sleep(s as u64, ns as u32);
         Ok(0)
     }
 
