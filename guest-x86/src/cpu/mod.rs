@@ -10,6 +10,7 @@ pub mod decode;
 mod exec;
 pub mod fault;
 pub mod flags;
+mod mmx;
 mod muldiv;
 mod operand;
 mod shift;

@@ -96,15 +96,14 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Option<Res
 }
 
 fn run<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Exception> {
+    // PCMPGTQ needs 16-byte alignment (checked before the address is
+    // validated, as for every aligned SSE operand); the string compares do not.
+    if insn.map == Map::Map0F38 {
+        cpu.check_aligned16(insn)?;
+    }
     let b = match cpu.rm_loc(insn)? {
         Loc::Reg(r) => cpu.xmm[r as usize],
-        Loc::Mem(addr) => {
-            // PCMPGTQ needs 16-byte alignment; the string compares do not.
-            if insn.map == Map::Map0F38 {
-                cpu.check_aligned16(insn)?;
-            }
-            cpu.read_mem128(mem, addr)?
-        }
+        Loc::Mem(addr) => cpu.read_mem128(mem, addr)?,
     };
     let dst = insn.reg as usize;
     let a = cpu.xmm[dst];

@@ -1,8 +1,7 @@
 //! SSE3 and SSSE3 integer/data-movement forms on XMM registers (SDM
 //! Vol.2 per mnemonic): MOVSLDUP/MOVSHDUP/MOVDDUP, LDDQU, and the 66-
 //! prefixed 0F38/0F3A SSSE3 operations (PSHUFB, PHADD*/PHSUB*, PMADDUBSW,
-//! PSIGN*, PMULHRSW, PABS*, PALIGNR). The MMX forms are not implemented
-//! (MMX is not reported).
+//! PSIGN*, PMULHRSW, PABS*, PALIGNR), also in their MMX forms (no prefix).
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
@@ -62,6 +61,19 @@ fn sign_op(d: u128, s: u128, bits: u32) -> u128 {
             }) as u64
         }),
     )
+}
+
+/// The MMX (64-bit) form of a map-0F38 SSSE3 operation, derived from the
+/// 128-bit one: horizontal ops see `d` and `s` as one 128-bit source, and
+/// PSHUFB indexes only the 8 bytes.
+fn map38_op_mmx(op: u8, d: u64, s: u64) -> Option<u64> {
+    let (d, s) = (d as u128, s as u128);
+    let r = match op {
+        0x00 => map38_op(op, d, s & 0x8787_8787_8787_8787)?,
+        0x01..=0x03 | 0x05..=0x07 => map38_op(op, d | (s << 64), 0)?,
+        _ => map38_op(op, d, s)?,
+    };
+    Some(r as u64)
 }
 
 /// The SSSE3 two-operand operations of map 0F38 (66 prefix).
@@ -160,6 +172,47 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Option<Res
         (Map::Map0F38, 0x66, op) if map38_op(op, 0, 0).is_some() => cpu
             .xmm_operand(mem, insn, true)
             .map(|s| cpu.xmm[dst] = map38_op(op, cpu.xmm[dst], s).unwrap_or(cpu.xmm[dst])),
+        (Map::Map0F38, 0, op) if map38_op_mmx(op, 0, 0).is_some() => {
+            if cpu.x87.status & (1 << 7) != 0 {
+                return Some(Err(Exception::FloatingPoint.into()));
+            }
+            let s = match cpu.rm_loc(insn) {
+                Ok(Loc::Reg(r)) => Ok(cpu.x87.regs[(r & 7) as usize].0),
+                Ok(Loc::Mem(addr)) => cpu.read_mem(mem, addr, 8),
+                Err(e) => Err(e),
+            };
+            s.map(|s| {
+                let d = cpu.x87.regs[dst & 7].0;
+                // The x87→MMX transition, then the write (SDM Vol.1 §9.5).
+                cpu.x87.tag = 0xff;
+                cpu.x87.status &= !(7 << 11);
+                cpu.x87.regs[dst & 7] = (map38_op_mmx(op, d, s).unwrap_or(d), 0xffff);
+            })
+        }
+        (Map::Map0F3A, 0, 0x0f) => {
+            if cpu.x87.status & (1 << 7) != 0 {
+                return Some(Err(Exception::FloatingPoint.into()));
+            }
+            let s = match cpu.rm_loc(insn) {
+                Ok(Loc::Reg(r)) => Ok(cpu.x87.regs[(r & 7) as usize].0),
+                Ok(Loc::Mem(addr)) => cpu.read_mem(mem, addr, 8),
+                Err(e) => Err(e),
+            };
+            s.map(|s| {
+                // PALIGNR mm: the 16-byte dest:src shifted right by imm bytes.
+                let d = cpu.x87.regs[dst & 7].0;
+                let both = ((d as u128) << 64) | s as u128;
+                let shift = (insn.imm as u32).min(16) * 8;
+                let r = if shift >= 128 {
+                    0
+                } else {
+                    (both >> shift) as u64
+                };
+                cpu.x87.tag = 0xff;
+                cpu.x87.status &= !(7 << 11);
+                cpu.x87.regs[dst & 7] = (r, 0xffff);
+            })
+        }
         (Map::Map0F3A, 0x66, 0x0f) => cpu.xmm_operand(mem, insn, true).map(|s| {
             // PALIGNR: the 32-byte concatenation dest:src shifted right by imm bytes.
             let shift = insn.imm as u32;

@@ -539,26 +539,10 @@ fn arithmetic(
         (Some(a), Some(b)) => {
             drop_denormal_with_nan(&mut env, a, b);
             let (x, y) = if reversed { (b, a) } else { (a, b) };
-            let start = env;
-            let mut r = sf::binary_precision(F80, &mut env, op, x, y, cpu.precision());
-            let unmasked = env.flags as u16 & !cpu.x87.control;
-            if unmasked & (exc::OVERFLOW | exc::UNDERFLOW) as u16 != 0 && unmasked & 0x7 == 0 {
-                // Unmasked overflow/underflow to a register delivers the result
-                // with its exponent biased by ∓24576 (SDM Vol.1 §8.5.4, §8.5.5).
-                let mut biased = start;
-                biased.exponent_bias = if unmasked & exc::OVERFLOW as u16 != 0 {
-                    -24576
-                } else {
-                    24576
-                };
-                r = sf::binary_precision(F80, &mut biased, op, x, y, cpu.precision());
-                // #O/#U stay; #P reflects the biased (delivered) result.
-                env.flags = biased.flags | (env.flags & (exc::OVERFLOW | exc::UNDERFLOW));
-                if r & ((1u128 << 64) - 1) == 0 || biased.flags & exc::INEXACT == 0 {
-                    env.flags &= !exc::INEXACT;
-                }
-                env.rounded_up = biased.rounded_up;
-            }
+            let precision = cpu.precision();
+            let r = compute_biased(cpu, &mut env, |e| {
+                sf::binary_precision(F80, e, op, x, y, precision)
+            });
             cpu.x87_flags(&env)?;
             cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
             r
@@ -572,18 +556,42 @@ fn arithmetic(
     Ok(())
 }
 
+/// Runs a register-result computation; when it raises an unmasked
+/// overflow or underflow (and no unmasked I/D/Z), redoes it with the
+/// exponent biased by ∓24576, which is what the x87 delivers then (SDM
+/// Vol.1 §8.5.4, §8.5.5).
+fn compute_biased(cpu: &Cpu, env: &mut Env, f: impl Fn(&mut Env) -> F80Bits) -> F80Bits {
+    let start = *env;
+    let r = f(env);
+    let unmasked = env.flags as u16 & !cpu.x87.control;
+    if unmasked & (exc::OVERFLOW | exc::UNDERFLOW) as u16 == 0 || unmasked & 0x7 != 0 {
+        return r;
+    }
+    let mut biased = start;
+    biased.exponent_bias = if unmasked & exc::OVERFLOW as u16 != 0 {
+        -24576
+    } else {
+        24576
+    };
+    let r = f(&mut biased);
+    // #O/#U stay; #P reflects the biased (delivered) result.
+    env.flags = biased.flags | (env.flags & (exc::OVERFLOW | exc::UNDERFLOW));
+    if biased.flags & exc::INEXACT == 0 {
+        env.flags &= !exc::INEXACT;
+    }
+    env.rounded_up = biased.rounded_up;
+    r
+}
+
 /// Applies a one-operand operation to ST(0); an empty ST(0) becomes the
 /// indefinite QNaN (masked stack fault).
-fn unary_st0(
-    cpu: &mut Cpu,
-    f: impl FnOnce(&mut Cpu, &mut Env, F80Bits) -> F80Bits,
-) -> X87Result<()> {
+fn unary_st0(cpu: &mut Cpu, f: impl Fn(&Cpu, &mut Env, F80Bits) -> F80Bits) -> X87Result<()> {
     let Some(a) = cpu.read_st(0)? else {
         cpu.set_st(0, F80.default_nan());
         return Ok(());
     };
     let mut env = cpu.x87_env();
-    let r = f(cpu, &mut env, a);
+    let r = compute_biased(cpu, &mut env, |e| f(cpu, e, a));
     cpu.x87_flags(&env)?;
     cpu.set_st(0, r);
     cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
@@ -882,7 +890,7 @@ fn fscale(cpu: &mut Cpu) -> X87Result<()> {
             } else {
                 n.clamp(-(1 << 20), 1 << 20)
             };
-            sf::scale(F80, &mut env, a, n as i32)
+            compute_biased(cpu, &mut env, |e| sf::scale(F80, e, a, n as i32))
         }
     };
     cpu.x87_flags(&env)?;
@@ -956,7 +964,9 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
         return Ok(());
     };
     let mut env = cpu.x87_env();
-    denormal_operands(&mut env, &[a, b]);
+    if !sf::is_nan(F80, a) && !sf::is_nan(F80, b) {
+        denormal_operands(&mut env, &[a, b]);
+    }
     let (fa, fb) = (sf::unpack_finite(F80, a), sf::unpack_finite(F80, b));
     let (ca, cb) = (sf::category(F80, a), sf::category(F80, b));
     let result = match (fa, fb) {
@@ -977,13 +987,20 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             let d = top_a - top_b;
             let fits = ea < eb || ((ea - eb) as u32) < ma.leading_zeros();
             if d < 0 {
-                (a, 0)
+                // Already reduced; a pseudo-denormal comes back normalized.
+                (
+                    compute_biased(cpu, &mut env, |e| sf::pack(F80, e, sign, ea, ma)),
+                    0,
+                )
             } else if d < 64 && fits {
                 // Align: both at exponent eb' with a shifted left by (ea - eb).
                 let (na, nb, e) = align(ma, ea, mb, eb);
                 let q = na / nb;
                 let r = na % nb;
-                (sf::pack(F80, &mut env, sign, e, r), q as u64 & 7)
+                (
+                    compute_biased(cpu, &mut env, |e2| sf::pack(F80, e2, sign, e, r)),
+                    q as u64 & 7,
+                )
             } else {
                 // Partial reduction by 32..63 exponent bits per step; real
                 // processors choose the step themselves, so C2 = 1 results
