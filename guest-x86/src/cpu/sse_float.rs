@@ -117,6 +117,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Option<Res
     let prefix = insn.sse_prefix();
     let op = insn.opcode;
     let handled = match (prefix, op) {
+        (0 | 0xf3, 0x52 | 0x53) => approximate(cpu, mem, insn, Shape::from_prefix(prefix)),
         (_, 0x51 | 0x58 | 0x59 | 0x5c..=0x5f) => {
             arithmetic(cpu, mem, insn, Shape::from_prefix(prefix))
         }
@@ -221,6 +222,67 @@ fn horizontal<M: Memory>(
     cpu.finish_simd(&env)?;
     cpu.xmm[insn.reg as usize] = out;
     Ok(())
+}
+
+/// RCPPS/RCPSS (53) and RSQRTPS/RSQRTSS (52): the SDM only bounds their
+/// error (|rel| ≤ 1.5·2^-12) and vendors' tables differ, so the exact value
+/// is rounded to 12 significant bits (not bit-identical to any processor).
+/// Denormal inputs count as zero, tiny results flush to zero, no flags change.
+fn approximate<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    shape: Shape,
+) -> Result<(), Exception> {
+    let src = cpu.float_source(mem, insn, shape)?;
+    let mut out = cpu.xmm[insn.reg as usize];
+    for i in 0..shape.lanes() {
+        let x = lane(src, 32, i);
+        let sign = x >> 31 & 1 != 0;
+        let exp_field = (x >> 23) & 0xff;
+        let is_zero = exp_field == 0;
+        let r = if exp_field == 0xff && x & 0x7f_ffff != 0 {
+            x | 0x40_0000 // QNaN
+        } else if insn.opcode == 0x53 {
+            if is_zero {
+                F32.infinity(sign)
+            } else if exp_field == 0xff {
+                F32.zero(sign)
+            } else {
+                round12(sf::binary(
+                    F32,
+                    &mut Env::from_mxcsr(0x9fc0),
+                    BinaryOp::Div,
+                    0x3f80_0000,
+                    x,
+                ))
+            }
+        } else if is_zero {
+            F32.infinity(sign)
+        } else if sign {
+            F32.default_nan()
+        } else if exp_field == 0xff {
+            0
+        } else {
+            let mut env = Env::from_mxcsr(0x9fc0);
+            let wide = sf::convert(F32, F64, &mut env, x);
+            let root = sf::sqrt(F64, &mut env, wide);
+            let inv = sf::binary(F64, &mut env, BinaryOp::Div, 0x3ff0_0000_0000_0000, root);
+            round12(sf::convert(F64, F32, &mut env, inv))
+        };
+        out = set_lane(out, 32, i, r);
+    }
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}
+
+/// Rounds a single's significand to 12 bits (nearest), flushing denormals.
+fn round12(x: u128) -> u128 {
+    if (x >> 23) & 0xff == 0 {
+        return x & 0x8000_0000;
+    }
+    let rounded = (x + (1 << 11)) & !0xfff;
+    rounded & 0xffff_ffff
 }
 
 fn compare_packed<M: Memory>(
@@ -424,4 +486,38 @@ fn convert_integers<M: Memory>(
     cpu.finish_simd(&env)?;
     cpu.xmm[insn.reg as usize] = out;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cpu::Cpu;
+    use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
+
+    fn run(code: &[u8], xmm1: u128) -> u128 {
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
+        mem.poke(0x1000, code).unwrap();
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.rip = 0x1000;
+        cpu.xmm[1] = xmm1;
+        cpu.step(&mut mem).unwrap();
+        cpu.xmm[0]
+    }
+
+    #[test]
+    fn reciprocal_approximations_are_close() {
+        // rcpps xmm0, xmm1 on [2.0, 0.0, -4.0, 3.0]
+        let r = run(
+            &[0x0f, 0x53, 0xc1],
+            0x4040_0000_c080_0000_0000_0000_4000_0000,
+        );
+        assert_eq!(r as u32, 0x3f00_0000); // 0.5
+        assert_eq!((r >> 32) as u32, 0x7f80_0000); // +inf
+        assert_eq!((r >> 64) as u32, 0xbe80_0000); // -0.25
+        let third = f32::from_bits((r >> 96) as u32);
+        assert!((third - 1.0 / 3.0).abs() < 1.5 / 4096.0 / 3.0 * 1.01);
+        // rsqrtps xmm0, xmm1 on [4.0, ...]
+        let r = run(&[0x0f, 0x52, 0xc1], 0x4080_0000);
+        assert_eq!(r as u32, 0x3f00_0000); // 0.5
+    }
 }
