@@ -806,19 +806,18 @@ pub fn compare(fmt: Format, env: &mut Env, a: u128, b: u128, signaling: bool) ->
         }
         return Relation::Unordered;
     }
-    let key = |s: bool, c: Class| -> (i8, i32, u128) {
+    let key = |c: Class| -> (i8, i32, u128) {
         // Orders magnitudes: (class rank, exponent of top bit, normalized significand).
         match c {
             Class::Zero => (0, 0, 0),
             Class::Finite { sig, exp } => {
                 let msb = 127 - sig.leading_zeros() as i32;
-                let _ = s;
                 (1, exp + msb, sig << sig.leading_zeros())
             }
             _ => (2, 0, 0),
         }
     };
-    let (ka, kb) = (key(sa, ca), key(sb, cb));
+    let (ka, kb) = (key(ca), key(cb));
     if ka.0 == 0 && kb.0 == 0 {
         return Relation::Equal;
     }

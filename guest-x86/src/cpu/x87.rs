@@ -220,7 +220,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     let result = if insn.md != 3 {
         memory_form(cpu, mem, insn, op, reg)
     } else {
-        register_form(cpu, insn, op, reg, modrm_low)
+        register_form(cpu, op, reg, modrm_low)
     };
     match result {
         Ok(()) | Err(Abort::Unmasked) => Ok(()),
@@ -598,8 +598,7 @@ fn unary_st0(cpu: &mut Cpu, f: impl Fn(&Cpu, &mut Env, F80Bits) -> F80Bits) -> X
     Ok(())
 }
 
-fn register_form(cpu: &mut Cpu, insn: &Insn, op: u8, reg: u8, i: usize) -> X87Result<()> {
-    let _ = insn;
+fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
     match (op, reg) {
         (0xd8, 2 | 3) | (0xdc, 2 | 3) => {
             let b = read_for_compare(cpu, i)?;

@@ -203,9 +203,9 @@ impl<H: HostOs> Process<H> {
         let mut out = [0u8; 8];
         out[..4].copy_from_slice(&(r as u32).to_le_bytes());
         out[4..].copy_from_slice(&(w as u32).to_le_bytes());
-        if let Err(e) = self.mem.write(fds_addr, &out) {
+        if self.mem.write(fds_addr, &out).is_err() {
+            // Undo: the descriptors were never handed out.
             let _ = (self.sys_close(r), self.sys_close(w));
-            let _ = e;
             return Err(EFAULT);
         }
         Ok(0)
@@ -280,10 +280,8 @@ impl<H: HostOs> Process<H> {
         &mut self,
         pid: u64,
         status_addr: u64,
-        options: u64,
         rusage: u64,
     ) -> Result<u64, Errno> {
-        const WNOHANG: u64 = 1;
         let me = self.procs.pid;
         // pid_t is a C int: the upper half of the register is not part of it.
         let wanted = pid as i32 as i64;
@@ -292,7 +290,6 @@ impl<H: HostOs> Process<H> {
         });
         // Children always finish before the parent runs again, so with no
         // zombie left there is nothing to wait for, WNOHANG or not.
-        let _ = options & WNOHANG;
         let Some(index) = found else {
             return Err(ECHILD);
         };

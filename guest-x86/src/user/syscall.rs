@@ -101,7 +101,7 @@ impl<H: HostOs> Process<H> {
             56 => self.sys_clone(a[0]),
             57 | 58 => self.sys_fork(),
             59 => self.sys_execve(a[0], a[1], a[2]),
-            61 => self.sys_wait4(a[0], a[1], a[2], a[3]),
+            61 => self.sys_wait4(a[0], a[1], a[3]),
             62 => self.sys_kill(a[0], a[1]),
             200 => self.sys_kill(self.procs.pid, a[1]),
             234 => self.sys_kill(a[1], a[2]),
@@ -127,8 +127,8 @@ impl<H: HostOs> Process<H> {
                 Ok(old as u64)
             }
             96 => self.sys_gettimeofday(a[0]),
-            97 => self.sys_prlimit(a[0], 0, a[1]),
-            302 => self.sys_prlimit(a[1], a[2], a[3]),
+            97 => self.sys_prlimit(a[0], a[1]),
+            302 => self.sys_prlimit(a[1], a[3]),
             99 => self.sys_sysinfo(a[0]),
             102 | 104 | 107 | 108 => Ok(0), // getuid, getgid, geteuid, getegid: root
             110 => Ok(self.procs.ppid),
@@ -903,10 +903,11 @@ impl<H: HostOs> Process<H> {
         Ok(0)
     }
 
-    fn sys_prlimit(&mut self, resource: u64, new: u64, old: u64) -> SysResult {
+    /// getrlimit/prlimit64: reports fixed limits; new limits are accepted
+    /// and ignored (nothing here enforces them).
+    fn sys_prlimit(&mut self, resource: u64, old: u64) -> SysResult {
         const RLIMIT_STACK: u64 = 3;
         const RLIMIT_NOFILE: u64 = 7;
-        let _ = new;
         if old != 0 {
             let (cur, max) = match resource {
                 RLIMIT_STACK => (STACK_SIZE, u64::MAX),
