@@ -279,6 +279,18 @@ fn corpus() -> Vec<Case> {
             ],
         ),
         case("seq-float", &["seq", "0", "0.25", "1.5"]),
+        case(
+            "sh-trap",
+            &[
+                "sh",
+                "-c",
+                "trap 'echo caught USR1' USR1; kill -USR1 $$; echo after; trap 'echo term' TERM; kill $$; echo end",
+            ],
+        ),
+        case(
+            "sh-killed",
+            &["sh", "-c", "echo before; kill -USR2 $$; echo notreached"],
+        ),
         case("expr-regex", &["expr", "abc123", ":", "[a-z]*\\([0-9]*\\)"]),
     ]
 }

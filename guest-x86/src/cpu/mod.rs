@@ -30,4 +30,5 @@ mod x87;
 pub use decode::{Insn, decode};
 pub use exec::DecodeCache;
 pub use fault::{Exception, Stop};
+pub use sse::{fxrstor, fxsave};
 pub use state::{Cpu, CpuMode, Reg, SegReg};

@@ -158,16 +158,12 @@ impl<H: HostOs> Process<H> {
         }
         if p.readers == 0 {
             const SIGPIPE: u64 = 13;
-            let ignored = self
-                .signal_actions
-                .get(&SIGPIPE)
-                .is_some_and(|a| a[0] == 1 && a[1..8] == [0; 7]);
-            if !ignored {
-                self.exit = Some(Exit::Signal(
-                    SIGPIPE as u8,
-                    alloc::string::String::from("write to a pipe without readers"),
-                ));
-            }
+            let info = super::sigframe::SigInfo {
+                code: 0,
+                value: self.procs.pid,
+                trapno: 0,
+            };
+            self.raise(SIGPIPE, info);
             return Err(EPIPE);
         }
         p.data.extend(data.iter().copied());

@@ -78,6 +78,7 @@ impl<H: HostOs> Process<H> {
             11 => self.sys_munmap(a[0], a[1]),
             12 => Ok(self.sys_brk(a[0])),
             13 => self.sys_rt_sigaction(a[0], a[1], a[2]),
+            15 => self.sys_rt_sigreturn(),
             14 => self.sys_rt_sigprocmask(a[0], a[1], a[2]),
             16 => self.sys_ioctl(a[0], a[1], a[2]),
             17 => self.sys_pread(a[0], a[1], a[2], a[3]),
@@ -843,18 +844,13 @@ impl<H: HostOs> Process<H> {
         if sig > 64 {
             return Err(EINVAL);
         }
-        let handler = self
-            .signal_actions
-            .get(&sig)
-            .map(|a| u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]));
-        if handler == Some(1) {
-            return Ok(0); // SIG_IGN
-        }
-        // Handlers are not delivered yet: the default action (terminate) applies.
-        self.exit = Some(Exit::Signal(
-            sig as u8,
-            alloc::format!("signal {sig} sent to itself"),
-        ));
+        // SI_USER, from our own pid and uid 0; delivered when the call returns.
+        let info = super::sigframe::SigInfo {
+            code: 0,
+            value: self.procs.pid,
+            trapno: 0,
+        };
+        self.raise(sig, info);
         Ok(0)
     }
 
