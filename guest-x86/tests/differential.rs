@@ -774,14 +774,20 @@ fn in_scope(map: Map, op: u8) -> bool {
             Map::Map0F3A => false,
         },
         Family::String => op >= 0xa4,
-        // POPF could set TF/AC; ENTER/LEAVE/RET need a frame: not generated.
+        // POPF could set TF/AC (traps the harness cannot model): not generated.
+        // ENTER/LEAVE use RBP, which often points into the scratch page.
         Family::Stack => matches!(
             (map, op),
-            (Map::OneByte, 0x50..=0x5f | 0x68 | 0x6a | 0x8f | 0x9c)
+            (
+                Map::OneByte,
+                0x50..=0x5f | 0x68 | 0x6a | 0x8f | 0x9c | 0xc8 | 0xc9
+            )
         ),
-        Family::Control => {
-            matches!((map, op), (Map::OneByte, 0x70..=0x7f | 0xe0..=0xe3 | 0xe8 | 0xe9 | 0xeb) | (Map::Map0F, 0x80..=0x8f))
-        }
+        // RET pops a (mostly wild) return address: both sides must fault alike.
+        Family::Control => matches!(
+            (map, op),
+            (Map::OneByte, 0x70..=0x7f | 0xe0..=0xe3 | 0xe8 | 0xe9 | 0xeb | 0xc2 | 0xc3) | (Map::Map0F, 0x80..=0x8f)
+        ),
         Family::System => matches!(
             (map, op),
             (Map::OneByte, 0x9e | 0x9f | 0xf5 | 0xf8 | 0xf9 | 0xfc | 0xfd)
@@ -1096,6 +1102,10 @@ impl Generator {
             *r = rng.interesting();
         }
         gpr[4] = DATA + 0x800;
+        if rng.chance(40) {
+            // A frame pointer inside the scratch page for ENTER/LEAVE.
+            gpr[5] = DATA + 0x900 + rng.below(32) * 8;
+        }
         if let Some(b) = g.base {
             gpr[b as usize] = DATA
                 + 0x400
