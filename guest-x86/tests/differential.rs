@@ -774,13 +774,13 @@ fn in_scope(map: Map, op: u8) -> bool {
             Map::Map0F3A => false,
         },
         Family::String => op >= 0xa4,
-        // POPF could set TF/AC (traps the harness cannot model): not generated.
+        // POPF comes with a controlled image (see `instruction_once`).
         // ENTER/LEAVE use RBP, which often points into the scratch page.
         Family::Stack => matches!(
             (map, op),
             (
                 Map::OneByte,
-                0x50..=0x5f | 0x68 | 0x6a | 0x8f | 0x9c | 0xc8 | 0xc9
+                0x50..=0x5f | 0x68 | 0x6a | 0x8f | 0x9c | 0x9d | 0xc8 | 0xc9
             )
         ),
         // RET pops a (mostly wild) return address: both sides must fault alike.
@@ -895,6 +895,17 @@ impl Generator {
             self.candidates[rng.below(self.candidates.len() as u64) as usize]
         };
         let info = table::lookup(map, op);
+        if (map, op) == (Map::OneByte, 0x9d) {
+            // POPF of a pushed image: status flags, DF, NT, ID, IF and IOPL
+            // vary (user mode may not change the last two); TF and AC would
+            // trap, which the harness does not model.
+            let image =
+                (rng.next() as u32 & (0x0cd5 | 0x0400 | 0x4000 | 0x20_0000 | 0x0200 | 0x3000)) | 2;
+            let mut bytes = vec![0x68];
+            bytes.extend_from_slice(&image.to_le_bytes());
+            bytes.push(0x9d);
+            return (bytes, false, false);
+        }
         let mut prefixes: Vec<u8> = Vec::new();
         let mut sse_prefix = 0u8;
         if info.family == Family::Sse && map != Map::Map0F {
