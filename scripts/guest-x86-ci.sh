@@ -10,7 +10,9 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ ! -x /bin/busybox ] || ! /bin/busybox --help 2>&1 | grep -q 'statically linked\|BusyBox'; then
+# The tests need Debian's *static* busybox at /bin/busybox (the dynamic
+# "busybox" package installs the same path; the emulator runs static ELFs).
+if ! dpkg -s busybox-static >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y busybox-static
 fi

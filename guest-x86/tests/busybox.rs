@@ -219,6 +219,79 @@ fn corpus() -> Vec<Case> {
                 "cat data.bin | sha256sum; cat data.bin | sha512sum | cut -c1-32",
             ],
         ),
+        case("sort-u", &["sort", "-u", "lines.txt"]),
+        case("uniq-d", &["uniq", "-d", "sorted.txt"]),
+        case("paste", &["paste", "-d", ",", "lines.txt", "passwd.txt"]),
+        case("comm", &["comm", "sorted.txt", "sorted.txt"]),
+        case("cmp", &["cmp", "lines.txt", "sorted.txt"]),
+        case("diff", &["diff", "lines.txt", "sorted.txt"]),
+        case(
+            "md5sum-check",
+            &[
+                "sh",
+                "-c",
+                "md5sum lines.txt data.bin > sums && md5sum -c sums",
+            ],
+        ),
+        case(
+            "files",
+            &[
+                "sh",
+                "-c",
+                "mkdir -p t/u && echo x > t/u/f && cp t/u/f t/g && mv t/g t/h && ls -R t && rm -r t && ls",
+            ],
+        ),
+        case(
+            "tee",
+            &[
+                "sh",
+                "-c",
+                "echo hello | tee out.txt | wc -c; cat out.txt; rm out.txt",
+            ],
+        ),
+        case("sha3", &["sha3sum", "lines.txt"]),
+        case("strings", &["strings", "-n", "3", "data.bin"]),
+        case(
+            "sed-script",
+            &["sed", "-n", "-e", "/a/{s/a/A/g;p}", "-e", "$=", "lines.txt"],
+        ),
+        case(
+            "awk-program",
+            &[
+                "awk",
+                "{ n[$1]++ } END { for (k in n) if (n[k] > 1) print k, n[k] }",
+                "lines.txt",
+            ],
+        ),
+        case(
+            "grep-context",
+            &["grep", "-n", "-A1", "-B1", "qux", "lines.txt"],
+        ),
+        case(
+            "printf-many",
+            &[
+                "printf",
+                "%5.2f|%-6s|%04x|%c|%%\\n",
+                "2.5",
+                "ab",
+                "255",
+                "z",
+            ],
+        ),
+        case("seq-float", &["seq", "0", "0.25", "1.5"]),
+        case(
+            "sh-trap",
+            &[
+                "sh",
+                "-c",
+                "trap 'echo caught USR1' USR1; kill -USR1 $$; echo after; trap 'echo term' TERM; kill $$; echo end",
+            ],
+        ),
+        case(
+            "sh-killed",
+            &["sh", "-c", "echo before; kill -USR2 $$; echo notreached"],
+        ),
+        case("expr-regex", &["expr", "abc123", ":", "[a-z]*\\([0-9]*\\)"]),
     ]
 }
 

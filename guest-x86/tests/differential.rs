@@ -42,6 +42,7 @@ const FLAGS_COMPARED: u64 = 0x8d5 | 0x400; // CF PF AF ZF SF OF + DF
 
 mod ffi {
     unsafe extern "C" {
+        pub fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32;
         pub fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
         -> *mut u8;
         pub fn fork() -> i32;
@@ -302,7 +303,11 @@ fn worker_loop(input: i32, output: i32) -> ! {
         // SAFETY: CODE/STATE/DATA are our own fixed mappings; the code is the
         // stub around the generated sequence and returns with the ABI restored.
         unsafe {
+            // The code page is writable only while it is filled: the guest
+            // must see it read+execute, as the emulator maps it.
+            ffi::mprotect(CODE as *mut u8, 4096, 3);
             std::ptr::copy_nonoverlapping(req[4..].as_ptr(), CODE as *mut u8, code_len);
+            ffi::mprotect(CODE as *mut u8, 4096, 5);
             std::ptr::copy_nonoverlapping(
                 req[4 + CODE_MAX..].as_ptr(),
                 IN_GPR as *mut u8,
@@ -406,7 +411,21 @@ enum Emulated {
 
 /// Runs the test code (which starts at `test_start`) in the emulator; the
 /// returned mask holds the RFLAGS bits the SDM leaves undefined.
-fn emulate(full_code: &[u8], test_start: u64, test_end: u64, init: &State) -> Emulated {
+/// Instructions the emulator completed, by family (what the run covered).
+#[derive(Default, Debug)]
+struct Coverage {
+    integer: u64,
+    sse: u64,
+    x87: u64,
+}
+
+fn emulate(
+    full_code: &[u8],
+    test_start: u64,
+    test_end: u64,
+    init: &State,
+    coverage: &mut Coverage,
+) -> Emulated {
     let mut space = AddressSpace::new(1 << 20);
     space.map(CODE, 4096, PROT_READ | PROT_EXEC).unwrap();
     space.poke(CODE, full_code).unwrap();
@@ -440,6 +459,13 @@ fn emulate(full_code: &[u8], test_start: u64, test_end: u64, init: &State) -> Em
             Ok(()) => {}
             Err(Stop::Exception(e)) => return Emulated::Fault(e),
             Err(other) => panic!("unexpected stop {other:?}"),
+        }
+        if let Some(insn) = &insn {
+            match insn.info.family {
+                Family::Sse => coverage.sse += 1,
+                Family::X87 => coverage.x87 += 1,
+                _ => coverage.integer += 1,
+            }
         }
         if let Some(insn) = insn {
             if read_flags(&insn) & undefined != 0 {
@@ -516,6 +542,8 @@ fn read_flags(insn: &Insn) -> u64 {
             0xc0 | 0xc1 | 0xd0..=0xd3 if reg == 2 || reg == 3 => CF,
             0x70..=0x7f | 0x9c | 0x9f | 0xe0 | 0xe1 => ALL,
             0xf5 => CF,
+            // FCMOVcc tests CF, ZF, PF.
+            0xda | 0xdb if insn.md == 3 && insn.reg & 7 < 4 => ALL,
             // A shift by zero leaves every flag as it was: treat as a read.
             0xc0 | 0xc1 | 0xd2 | 0xd3 => ALL,
             _ => 0,
@@ -711,6 +739,19 @@ const SSE_FORMS: &[(u8, u8)] = &[
     (0, 0x2e), (0x66, 0x2e), (0, 0x2f), (0x66, 0x2f), (0xf3, 0x2a), (0xf2, 0x2a), (0xf3, 0x2c), (0xf2, 0x2c),
     (0xf3, 0x2d), (0xf2, 0x2d), (0, 0x5a), (0x66, 0x5a), (0xf3, 0x5a), (0xf2, 0x5a), (0, 0x5b), (0x66, 0x5b),
     (0xf3, 0x5b), (0x66, 0xe6), (0xf3, 0xe6), (0xf2, 0xe6),
+    // SSE3.
+    (0xf3, 0x12), (0xf3, 0x16), (0xf2, 0x12), (0xf2, 0xf0), (0xf2, 0x7c), (0x66, 0x7c), (0xf2, 0x7d),
+    (0x66, 0x7d), (0xf2, 0xd0), (0x66, 0xd0),
+    // MMX and the SSE forms on MMX registers.
+    (0, 0x60), (0, 0x61), (0, 0x62), (0, 0x63), (0, 0x64), (0, 0x65), (0, 0x66), (0, 0x67), (0, 0x68),
+    (0, 0x69), (0, 0x6a), (0, 0x6b), (0, 0x6e), (0, 0x6f), (0, 0x70), (0, 0x71), (0, 0x72), (0, 0x73),
+    (0, 0x74), (0, 0x75), (0, 0x76), (0, 0x77), (0, 0x7e), (0, 0x7f), (0, 0xc4), (0, 0xc5), (0, 0xd1),
+    (0, 0xd2), (0, 0xd3), (0, 0xd4), (0, 0xd5), (0, 0xd7), (0, 0xd8), (0, 0xd9), (0, 0xda), (0, 0xdb),
+    (0, 0xdc), (0, 0xdd), (0, 0xde), (0, 0xdf), (0, 0xe0), (0, 0xe1), (0, 0xe2), (0, 0xe3), (0, 0xe4),
+    (0, 0xe5), (0, 0xe7), (0, 0xe8), (0, 0xe9), (0, 0xea), (0, 0xeb), (0, 0xec), (0, 0xed), (0, 0xee),
+    (0, 0xef), (0, 0xf1), (0, 0xf2), (0, 0xf3), (0, 0xf4), (0, 0xf5), (0, 0xf6), (0, 0xf7), (0, 0xf8),
+    (0, 0xf9), (0, 0xfa), (0, 0xfb), (0, 0xfc), (0, 0xfd), (0, 0xfe), (0, 0x2a), (0x66, 0x2a), (0, 0x2c),
+    (0x66, 0x2c), (0, 0x2d), (0x66, 0x2d), (0xf3, 0xd6), (0xf2, 0xd6), (0x66, 0xf7),
 ];
 
 /// Integer 66-prefixed packed ops in scope.
@@ -733,27 +774,43 @@ fn in_scope(map: Map, op: u8) -> bool {
             Map::Map0F3A => false,
         },
         Family::String => op >= 0xa4,
-        // POPF could set TF/AC; ENTER/LEAVE/RET need a frame: not generated.
+        // POPF comes with a controlled image (see `instruction_once`).
+        // ENTER/LEAVE use RBP, which often points into the scratch page.
         Family::Stack => matches!(
             (map, op),
-            (Map::OneByte, 0x50..=0x5f | 0x68 | 0x6a | 0x8f | 0x9c)
+            (
+                Map::OneByte,
+                0x50..=0x5f | 0x68 | 0x6a | 0x8f | 0x9c | 0x9d | 0xc8 | 0xc9
+            )
         ),
-        Family::Control => {
-            matches!((map, op), (Map::OneByte, 0x70..=0x7f | 0xe0..=0xe3 | 0xe8 | 0xe9 | 0xeb) | (Map::Map0F, 0x80..=0x8f))
-        }
+        // RET pops a (mostly wild) return address: both sides must fault alike.
+        Family::Control => matches!(
+            (map, op),
+            (Map::OneByte, 0x70..=0x7f | 0xe0..=0xe3 | 0xe8 | 0xe9 | 0xeb | 0xc2 | 0xc3) | (Map::Map0F, 0x80..=0x8f)
+        ),
         Family::System => matches!(
             (map, op),
             (Map::OneByte, 0x9e | 0x9f | 0xf5 | 0xf8 | 0xf9 | 0xfc | 0xfd)
                 | (Map::Map0F, 0x0b | 0x0d | 0x18..=0x1f)
         ),
-        Family::Sse => map == Map::Map0F,
+        Family::Sse => match map {
+            Map::Map0F => true,
+            // SSSE3 and SSE4.1 (66-prefixed).
+            Map::Map0F38 => {
+                matches!(op, 0x00..=0x0b | 0x10 | 0x14 | 0x15 | 0x17 | 0x1c..=0x1e | 0x20..=0x25 | 0x28..=0x2b | 0x30..=0x35 | 0x37..=0x41)
+            }
+            Map::Map0F3A => {
+                matches!(op, 0x08..=0x0f | 0x14..=0x17 | 0x20..=0x22 | 0x40..=0x42 | 0x60..=0x63)
+            }
+            Map::OneByte => false,
+        },
         Family::X87 => map == Map::OneByte,
         _ => false,
     }
 }
 
 /// x87 forms the harness leaves out: the transcendental functions, BCD,
-/// FISTTP (SSE3), FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
+/// FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
 /// reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
 fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let Ok(insn) = decode(bytes, CpuMode::Bits64) else {
@@ -766,9 +823,9 @@ fn x87_out_of_scope(bytes: &[u8]) -> bool {
     if insn.md != 3 {
         return match insn.opcode {
             0xd9 => matches!(reg, 1 | 6),
-            0xdb => matches!(reg, 1 | 4 | 6),
-            0xdd => matches!(reg, 1 | 4 | 5 | 6),
-            0xdf => matches!(reg, 1 | 4 | 6),
+            0xdb => matches!(reg, 4 | 6),
+            0xdd => matches!(reg, 4..=6),
+            0xdf => matches!(reg, 4 | 6),
             _ => false,
         };
     }
@@ -830,11 +887,32 @@ impl Generator {
 
     fn instruction_once(&mut self, base: u8, index: u8, code_at: u64) -> (Vec<u8>, bool, bool) {
         let rng = &mut self.rng;
-        let (map, op) = self.candidates[rng.below(self.candidates.len() as u64) as usize];
+        // The eight x87 escape opcodes would be drowned among ~700 others:
+        // give them a fixed share.
+        let (map, op) = if rng.chance(12) {
+            (Map::OneByte, 0xd8 + rng.below(8) as u8)
+        } else {
+            self.candidates[rng.below(self.candidates.len() as u64) as usize]
+        };
         let info = table::lookup(map, op);
+        if (map, op) == (Map::OneByte, 0x9d) {
+            // POPF of a pushed image: status flags, DF, NT, ID, IF and IOPL
+            // vary (user mode may not change the last two); TF and AC would
+            // trap, which the harness does not model.
+            let image =
+                (rng.next() as u32 & (0x0cd5 | 0x0400 | 0x4000 | 0x20_0000 | 0x0200 | 0x3000)) | 2;
+            let mut bytes = vec![0x68];
+            bytes.extend_from_slice(&image.to_le_bytes());
+            bytes.push(0x9d);
+            return (bytes, false, false);
+        }
         let mut prefixes: Vec<u8> = Vec::new();
         let mut sse_prefix = 0u8;
-        if info.family == Family::Sse {
+        if info.family == Family::Sse && map != Map::Map0F {
+            // SSSE3 also has MMX forms (no prefix).
+            let ssse3 = matches!((map, op), (Map::Map0F38, 0x00..=0x0b | 0x1c..=0x1e) | (Map::Map0F3A, 0x0f));
+            sse_prefix = if ssse3 && rng.chance(30) { 0 } else { 0x66 };
+        } else if info.family == Family::Sse {
             if sse_integer_op(op) && rng.chance(50) {
                 sse_prefix = 0x66;
             } else {
@@ -890,6 +968,8 @@ impl Generator {
                 // FF /2../5 are indirect and far transfers; 0F C7 other than /1
                 // reaches RDRAND/RDSEED/RDPID, which the emulator does not offer.
                 (Map::OneByte, 0xff) => [0, 1, 6, 7][rng.below(4) as usize],
+                // 8F /1../7 is AMD's XOP prefix space (faults differ by vendor).
+                (Map::OneByte, 0x8f) => 0,
                 (Map::Map0F, 0xc7) => 1,
                 _ => rng.below(8) as u8,
             };
@@ -1033,6 +1113,10 @@ impl Generator {
             *r = rng.interesting();
         }
         gpr[4] = DATA + 0x800;
+        if rng.chance(40) {
+            // A frame pointer inside the scratch page for ENTER/LEAVE.
+            gpr[5] = DATA + 0x900 + rng.below(32) * 8;
+        }
         if let Some(b) = g.base {
             gpr[b as usize] = DATA
                 + 0x400
@@ -1232,10 +1316,14 @@ struct Stats {
     agreed_state: u64,
     agreed_fault: u64,
     undefined_result: u64,
+    /// The guest touched the harness's own state page, which exists only
+    /// natively (a random address landing there): not comparable.
+    harness_page: u64,
     divergences: u64,
 }
 
 fn run(sequences: u64, seed: u64) -> Stats {
+    let mut coverage = Coverage::default();
     map_test_pages();
     let mut worker = Worker::spawn();
     let mut generator = Generator::new(seed);
@@ -1253,7 +1341,7 @@ fn run(sequences: u64, seed: u64) -> Stats {
         code.extend_from_slice(&post);
         assert!(code.len() <= CODE_MAX);
         stats.sequences += 1;
-        let emulated = emulate(&code, test_start, test_end, &init);
+        let emulated = emulate(&code, test_start, test_end, &init, &mut coverage);
         let native = worker.run(&code, &init);
         let verdict = match (&emulated, &native) {
             (Emulated::Done(_, mask), _) if mask & RESULT_UNDEFINED != 0 => {
@@ -1320,6 +1408,12 @@ fn run(sequences: u64, seed: u64) -> Stats {
                 stats.agreed_fault += 1;
                 continue;
             }
+            (Emulated::Fault(Exception::PageFault { addr, .. }), Native::Done(_))
+                if (STATE..STATE + 4096).contains(addr) =>
+            {
+                stats.harness_page += 1;
+                continue;
+            }
             (Emulated::Fault(ex), Native::Signal(sig)) => {
                 format!("  emu {ex:?}, host signal {sig}\n")
             }
@@ -1340,10 +1434,11 @@ fn run(sequences: u64, seed: u64) -> Stats {
                     let regs: Vec<String> = init.gpr.iter().map(|r| format!("{r:#x}")).collect();
                     let xmms: Vec<String> = init.xmm.iter().map(|r| format!("{r:032x}")).collect();
                     format!(
-                        "init gpr {}\n  init mxcsr {:#x} xmm {}",
+                        "init gpr {}\n  init mxcsr {:#x} xmm {}\n  init x87 {:x?}",
                         regs.join(" "),
                         init.mxcsr,
-                        xmms.join(" ")
+                        xmms.join(" "),
+                        init.x87
                     )
                 }
             ));
@@ -1353,6 +1448,7 @@ fn run(sequences: u64, seed: u64) -> Stats {
         eprintln!("DIVERGENCE {r}");
     }
     eprintln!("differential: {stats:?}");
+    eprintln!("instructions completed: {coverage:?}");
     stats
 }
 

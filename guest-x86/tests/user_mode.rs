@@ -179,3 +179,39 @@ fn random_system_calls_never_panic() {
         p.cpu.gpr[4] = stack;
     }
 }
+
+/// A SIGSEGV handler that skips the faulting instruction: exercises
+/// rt_sigaction, fault delivery (rt_sigframe) and rt_sigreturn.
+#[test]
+fn segv_handler_can_resume_after_the_fault() {
+    let c = BASE + HEADERS;
+    let mut code: Vec<u8> = Vec::new();
+    code.extend_from_slice(&[0x48, 0x8d, 0x35, 0x4d, 0, 0, 0]); // lea rsi, [rip + act]
+    code.extend_from_slice(&[0xbf, 11, 0, 0, 0]); // mov edi, SIGSEGV
+    code.extend_from_slice(&[0x31, 0xd2]); // xor edx, edx
+    code.extend_from_slice(&[0x41, 0xba, 8, 0, 0, 0]); // mov r10d, 8
+    code.extend_from_slice(&[0xb8, 13, 0, 0, 0]); // mov eax, rt_sigaction
+    code.extend_from_slice(&[0x0f, 0x05]); // syscall
+    code.extend_from_slice(&[0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0]); // mov rax, [0]: faults
+    code.extend_from_slice(&[0xb8, 1, 0, 0, 0]); // mov eax, write
+    code.extend_from_slice(&[0xbf, 1, 0, 0, 0]); // mov edi, 1
+    code.extend_from_slice(&[0x48, 0x8d, 0x35, 0x40, 0, 0, 0]); // lea rsi, [rip + msg]
+    code.extend_from_slice(&[0xba, 3, 0, 0, 0]); // mov edx, 3
+    code.extend_from_slice(&[0x0f, 0x05]); // syscall
+    code.extend_from_slice(&[0xb8, 231, 0, 0, 0]); // mov eax, exit_group
+    code.extend_from_slice(&[0x31, 0xff]); // xor edi, edi
+    code.extend_from_slice(&[0x0f, 0x05]); // syscall
+    assert_eq!(code.len(), 68);
+    code.extend_from_slice(&[0x48, 0x83, 0x82, 0xa8, 0, 0, 0, 8]); // handler: add qword [rdx + uc.rip], 8
+    code.push(0xc3); // ret (into the restorer)
+    assert_eq!(code.len(), 77);
+    code.extend_from_slice(&[0xb8, 15, 0, 0, 0, 0x0f, 0x05]); // restorer: rt_sigreturn
+    assert_eq!(code.len(), 84);
+    for word in [c + 68, 0x0400_0000, c + 77, 0] {
+        code.extend_from_slice(&word.to_le_bytes()); // struct sigaction: handler, SA_RESTORER, restorer, mask
+    }
+    code.extend_from_slice(b"ok\n");
+    let mut p = load(&minimal_elf(&code)).expect("load");
+    assert_eq!(p.run(), Exit::Code(0));
+    assert_eq!(p.host.stdout, b"ok\n");
+}

@@ -49,11 +49,34 @@ fn main() -> ExitCode {
     };
     process.trace_syscalls = std::env::var_os("X86EMU_STRACE").is_some();
     let exit = process.run();
-    if let Exit::Signal(sig, why) = &exit {
+    if let Exit::Signal(sig, why) = &exit
+        && !why.is_empty()
+    {
         eprintln!(
             "x86emu: {} killed by signal {sig}: {why}",
             program.to_string_lossy()
         );
     }
+    if let Exit::Signal(sig, _) = exit {
+        die_by_signal(sig as i32);
+    }
     ExitCode::from(exit.status() as u8)
+}
+
+/// Ends this process with the guest's fatal signal, so a parent sees the
+/// same wait status as for the native program; falls back to the shell
+/// convention 128 + N if the signal does not end us.
+fn die_by_signal(sig: i32) {
+    unsafe extern "C" {
+        fn signal(sig: i32, handler: usize) -> usize;
+        fn raise(sig: i32) -> i32;
+    }
+    const SIG_DFL: usize = 0;
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // SAFETY: restoring the default disposition and raising a signal in our
+    // own process; nothing runs afterwards if it is fatal.
+    unsafe {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
 }

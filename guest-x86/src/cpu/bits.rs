@@ -142,6 +142,13 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             Ok(())
         }
         0xc7 if insn.reg & 7 == 1 => {
+            if insn.mem.is_none() {
+                return ud();
+            }
+            // CMPXCHG16B's alignment #GP comes before the address checks.
+            if insn.rex_w() {
+                cpu.check_aligned16(insn)?;
+            }
             let Loc::Mem(addr) = cpu.rm_loc(insn)? else {
                 return ud();
             };

@@ -45,11 +45,10 @@ pub mod leaf1_edx {
 pub fn implemented_features() -> (u32, u32) {
     use leaf1_ecx as c;
     use leaf1_edx as d;
-    let ecx = c::CX16 | c::MOVBE | c::POPCNT;
-    // MMX is not implemented, so not reported (glibc runs without it). The
-    // FPU bit stands for the x87 unit minus its transcendental functions,
-    // which raise #UD (see cpu/x87.rs).
-    let edx = d::FPU | d::TSC | d::CX8 | d::CMOV | d::CLFSH | d::FXSR | d::SSE | d::SSE2;
+    let ecx = c::SSE3 | c::SSSE3 | c::CX16 | c::SSE4_1 | c::SSE4_2 | c::MOVBE | c::POPCNT;
+    // The FPU bit stands for the x87 unit minus its transcendental
+    // functions, which raise #UD (see cpu/x87.rs).
+    let edx = d::FPU | d::TSC | d::CX8 | d::CMOV | d::CLFSH | d::MMX | d::FXSR | d::SSE | d::SSE2;
     (ecx, edx)
 }
 

@@ -158,6 +158,9 @@ pub struct Env {
     pub flags: u8,
     /// The last rounding increased the magnitude (x87 C1).
     pub rounded_up: bool,
+    /// Added to the exponent of finite results before rounding (the x87's
+    /// response to unmasked overflow/underflow, ∓24576).
+    pub exponent_bias: i32,
 }
 
 impl Env {
@@ -173,6 +176,7 @@ impl Env {
             underflow_unmasked: !ue_masked,
             flags: 0,
             rounded_up: false,
+            exponent_bias: 0,
         }
     }
 }
@@ -282,13 +286,11 @@ pub fn quiet(fmt: Format, bits: u128) -> u128 {
     bits | fmt.quiet_bit() | fmt.int_bit()
 }
 
-/// True for any NaN encoding.
+/// True for any NaN encoding, or an x87 encoding that is never a number
+/// (unnormal, pseudo-NaN, pseudo-infinity).
 pub fn is_nan(fmt: Format, bits: u128) -> bool {
     let mut env = Env::from_mxcsr(0x1f80);
-    matches!(
-        classify(fmt, bits, &mut env).1,
-        Class::QuietNaN | Class::SignalingNaN
-    )
+    classify(fmt, bits, &mut env).1.is_nan_like()
 }
 
 /// Result NaN for a two-operand operation when at least one input is NaN.
@@ -301,6 +303,14 @@ fn propagate_nan(fmt: Format, env: &mut Env, a: u128, ca: Class, b: u128, cb: Cl
     let b_nan = matches!(cb, Class::QuietNaN | Class::SignalingNaN);
     if ca == Class::SignalingNaN || cb == Class::SignalingNaN {
         env.flags |= exc::INVALID;
+    }
+    if env.x87_nan_rules && a_nan && b_nan && ca != cb {
+        // x87: an SNaN and a QNaN give the QNaN (SDM Vol.1 Table 4-7).
+        return if ca == Class::QuietNaN {
+            quiet(fmt, a)
+        } else {
+            quiet(fmt, b)
+        };
     }
     if env.x87_nan_rules && a_nan && b_nan {
         // x87: the NaN with the larger significand; ties go to the first (SDM Vol.1 Table 4-7).
@@ -332,10 +342,17 @@ fn shift_round_up(
     if shift <= 0 {
         return (sig << (-shift) as u32, false, false);
     }
-    if shift > 126 {
-        // Only stickiness matters: keep one sticky bit below the half point.
+    if shift >= 130 {
+        // Every bit is far below the half point: only stickiness matters.
         sig = (sig != 0) as u128;
         shift = 2;
+    } else if shift > 126 {
+        // Fold the lowest bits into a sticky bit so the shifts below fit in
+        // 128 bits; the kept bits and the half bit are unaffected.
+        let extra = (shift - 126) as u32;
+        let lost = sig & ((1u128 << extra) - 1);
+        sig = (sig >> extra) | (lost != 0) as u128;
+        shift = 126;
     }
     let kept = sig >> shift;
     let rem = sig & ((1u128 << shift) - 1);
@@ -362,6 +379,7 @@ fn round_pack_precision(
     if sig == 0 {
         return fmt.zero(sign);
     }
+    let exp = exp + env.exponent_bias;
     let p = precision as i32;
     let msb = 127 - sig.leading_zeros() as i32;
     let e = exp + msb;
@@ -547,8 +565,14 @@ pub fn binary_precision(
                 (_, Class::Infinity) => fmt.zero(sign),
                 (Class::Zero, _) => fmt.zero(sign),
                 (Class::Finite { .. }, Class::Zero) => {
-                    // A denormal dividend is not reported with #Z (observed on hardware).
-                    keep_denormal_flag(env, before);
+                    // A denormal dividend is not reported with #Z (observed on
+                    // hardware). An x87 operation is a single lane, so any #D
+                    // raised while converting its memory operand goes too.
+                    if env.x87_nan_rules {
+                        env.flags &= !exc::DENORMAL;
+                    } else {
+                        keep_denormal_flag(env, before);
+                    }
                     env.flags |= exc::DIVIDE_BY_ZERO;
                     fmt.infinity(sign)
                 }
@@ -675,6 +699,19 @@ pub fn convert(from: Format, to: Format, env: &mut Env, a: u128) -> u128 {
     }
 }
 
+/// Widens a single or double to extended precision for x87 arithmetic,
+/// keeping a signalling NaN signalling (the arithmetic reports it), where
+/// `convert` would quiet it.
+pub fn widen_keep_snan(from: Format, env: &mut Env, a: u128) -> u128 {
+    let mut scratch = *env;
+    let (_, class) = classify(from, a, &mut scratch);
+    if class == Class::SignalingNaN {
+        let mut quiet_env = *env;
+        return convert(from, F80, &mut quiet_env, a) & !F80.quiet_bit();
+    }
+    convert(from, F80, env, a)
+}
+
 /// Rounds to `precision` bits within the same format (x87 precision control
 /// on loads is not applied; this serves FRNDINT-like internal uses).
 pub fn from_integer(fmt: Format, env: &mut Env, value: i128) -> u128 {
@@ -769,19 +806,18 @@ pub fn compare(fmt: Format, env: &mut Env, a: u128, b: u128, signaling: bool) ->
         }
         return Relation::Unordered;
     }
-    let key = |s: bool, c: Class| -> (i8, i32, u128) {
+    let key = |c: Class| -> (i8, i32, u128) {
         // Orders magnitudes: (class rank, exponent of top bit, normalized significand).
         match c {
             Class::Zero => (0, 0, 0),
             Class::Finite { sig, exp } => {
                 let msb = 127 - sig.leading_zeros() as i32;
-                let _ = s;
                 (1, exp + msb, sig << sig.leading_zeros())
             }
             _ => (2, 0, 0),
         }
     };
-    let (ka, kb) = (key(sa, ca), key(sb, cb));
+    let (ka, kb) = (key(ca), key(cb));
     if ka.0 == 0 && kb.0 == 0 {
         return Relation::Equal;
     }
@@ -980,6 +1016,23 @@ mod tests {
             F64.default_nan()
         );
         assert_eq!(e.flags, exc::INVALID);
+    }
+
+    #[test]
+    fn exact_denormal_results_are_exact() {
+        // 2^-16445 / 1.0 in round-up mode: a wide significand must not be
+        // mistaken for an inexact one.
+        let mut e = env();
+        e.rounding = Rounding::Up;
+        let r = binary_precision(
+            F80,
+            &mut e,
+            BinaryOp::Div,
+            1,
+            0x3fff_8000_0000_0000_0000,
+            64,
+        );
+        assert_eq!((r, e.flags & exc::INEXACT, e.rounded_up), (1, 0, false));
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn saturate_unsigned(v: i64, bits: u32) -> u64 {
 }
 
 /// Interleaves the low (`high == false`) or high halves of `a` and `b` in `bits` lanes.
-fn unpack(a: u128, b: u128, bits: u32, high: bool) -> u128 {
+pub(super) fn unpack(a: u128, b: u128, bits: u32, high: bool) -> u128 {
     let count = 64 / bits;
     let base = if high { count } else { 0 };
     let mut out = 0u128;
@@ -58,7 +58,7 @@ fn unpack(a: u128, b: u128, bits: u32, high: bool) -> u128 {
 }
 
 /// Narrows the lanes of `a` then `b` from `bits` to `bits/2` with saturation.
-fn pack(a: u128, b: u128, bits: u32, unsigned: bool) -> u128 {
+pub(super) fn pack(a: u128, b: u128, bits: u32, unsigned: bool) -> u128 {
     let half = bits / 2;
     let count = 128 / bits;
     let mut out = 0u128;
@@ -122,6 +122,18 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     let prefix = insn.sse_prefix();
     let dst = insn.reg as usize;
     let ud = || Err(Stop::Exception(Exception::InvalidOpcode));
+    if let Some(result) = super::mmx::execute(cpu, mem, insn) {
+        return result;
+    }
+    if let Some(result) = super::ssse3::execute(cpu, mem, insn) {
+        return result;
+    }
+    if let Some(result) = super::sse41::execute(cpu, mem, insn) {
+        return result;
+    }
+    if let Some(result) = super::sse42::execute(cpu, mem, insn) {
+        return result;
+    }
     match insn.map {
         Map::Map0F => {}
         _ => return ud(),
@@ -392,7 +404,7 @@ fn store_xmm<M: Memory>(
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum ShiftKind {
+pub(super) enum ShiftKind {
     Left,
     Right,
     Arithmetic,
@@ -400,7 +412,7 @@ enum ShiftKind {
 
 /// Shifts every lane by `count`; logical shifts beyond the lane width give 0,
 /// arithmetic ones fill with the sign (SDM Vol.2B PSRLW/PSRAW/PSLLW).
-fn shift_lanes(v: u128, bits: u32, count: u64, kind: ShiftKind) -> u128 {
+pub(super) fn shift_lanes(v: u128, bits: u32, count: u64, kind: ShiftKind) -> u128 {
     lanes(v, 0, bits, |x, _| {
         let too_far = count >= bits as u64;
         match kind {
@@ -424,7 +436,7 @@ fn shift_lanes(v: u128, bits: u32, count: u64, kind: ShiftKind) -> u128 {
 }
 
 /// The two-operand packed-integer operations of the 66-prefixed 0F map.
-fn integer_op(op: u8, d: u128, s: u128) -> Option<u128> {
+pub(super) fn integer_op(op: u8, d: u128, s: u128) -> Option<u128> {
     // The shift count is the low quadword of the source (SDM Vol.2B PSLLW).
     let count = s as u64;
     Some(match op {

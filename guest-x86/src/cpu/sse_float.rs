@@ -65,7 +65,7 @@ fn set_lane(v: u128, bits: u32, i: u32, x: u128) -> u128 {
 impl Cpu {
     /// Merges `env`'s flags into MXCSR; an unmasked exception faults with
     /// #XM before any destination is written (SDM Vol.1 §11.5.1).
-    fn finish_simd(&mut self, env: &Env) -> Result<(), Exception> {
+    pub(super) fn finish_simd(&mut self, env: &Env) -> Result<(), Exception> {
         self.mxcsr |= env.flags as u32;
         let masks = (self.mxcsr >> 7) & 0x3f;
         if env.flags as u32 & !masks != 0 {
@@ -117,6 +117,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Option<Res
     let prefix = insn.sse_prefix();
     let op = insn.opcode;
     let handled = match (prefix, op) {
+        (0 | 0xf3, 0x52 | 0x53) => approximate(cpu, mem, insn, Shape::from_prefix(prefix)),
         (_, 0x51 | 0x58 | 0x59 | 0x5c..=0x5f) => {
             arithmetic(cpu, mem, insn, Shape::from_prefix(prefix))
         }
@@ -126,6 +127,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Option<Res
         (0xf3 | 0xf2, 0x2c | 0x2d) => scalar_to_int(cpu, mem, insn),
         (_, 0x5a) => convert_precision(cpu, mem, insn, prefix),
         (_, 0x5b) | (0x66 | 0xf3 | 0xf2, 0xe6) => convert_integers(cpu, mem, insn, prefix),
+        (0x66 | 0xf2, 0x7c | 0x7d | 0xd0) => horizontal(cpu, mem, insn, prefix),
         _ => return None,
     };
     Some(handled.map_err(Stop::from))
@@ -174,6 +176,113 @@ fn arithmetic<M: Memory>(
     cpu.finish_simd(&env)?;
     cpu.xmm[insn.reg as usize] = out;
     Ok(())
+}
+
+/// SSE3 HADDPS/HADDPD, HSUBPS/HSUBPD (pairs within each source, low half
+/// from the destination) and ADDSUBPS/ADDSUBPD (subtract even, add odd lanes).
+fn horizontal<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    prefix: u8,
+) -> Result<(), Exception> {
+    let shape = if prefix == 0xf2 {
+        Shape::PackedSingle
+    } else {
+        Shape::PackedDouble
+    };
+    let src = cpu.float_source(mem, insn, shape)?;
+    let dst = cpu.xmm[insn.reg as usize];
+    let mut env = Env::from_mxcsr(cpu.mxcsr);
+    let (fmt, bits, n) = (shape.format(), shape.lane_bits(), shape.lanes());
+    let mut out = 0u128;
+    for i in 0..n {
+        let r = if insn.opcode == 0xd0 {
+            let op = if i % 2 == 0 {
+                BinaryOp::Sub
+            } else {
+                BinaryOp::Add
+            };
+            sf::binary(fmt, &mut env, op, lane(dst, bits, i), lane(src, bits, i))
+        } else {
+            let (v, k) = if i < n / 2 {
+                (dst, 2 * i)
+            } else {
+                (src, 2 * (i - n / 2))
+            };
+            let op = if insn.opcode == 0x7c {
+                BinaryOp::Add
+            } else {
+                BinaryOp::Sub
+            };
+            sf::binary(fmt, &mut env, op, lane(v, bits, k), lane(v, bits, k + 1))
+        };
+        out = set_lane(out, bits, i, r);
+    }
+    cpu.finish_simd(&env)?;
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}
+
+/// RCPPS/RCPSS (53) and RSQRTPS/RSQRTSS (52): the SDM only bounds their
+/// error (|rel| ≤ 1.5·2^-12) and vendors' tables differ, so the exact value
+/// is rounded to 12 significant bits (not bit-identical to any processor).
+/// Denormal inputs count as zero, tiny results flush to zero, no flags change.
+fn approximate<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    insn: &Insn,
+    shape: Shape,
+) -> Result<(), Exception> {
+    let src = cpu.float_source(mem, insn, shape)?;
+    let mut out = cpu.xmm[insn.reg as usize];
+    for i in 0..shape.lanes() {
+        let x = lane(src, 32, i);
+        let sign = x >> 31 & 1 != 0;
+        let exp_field = (x >> 23) & 0xff;
+        let is_zero = exp_field == 0;
+        let r = if exp_field == 0xff && x & 0x7f_ffff != 0 {
+            x | 0x40_0000 // QNaN
+        } else if insn.opcode == 0x53 {
+            if is_zero {
+                F32.infinity(sign)
+            } else if exp_field == 0xff {
+                F32.zero(sign)
+            } else {
+                round12(sf::binary(
+                    F32,
+                    &mut Env::from_mxcsr(0x9fc0),
+                    BinaryOp::Div,
+                    0x3f80_0000,
+                    x,
+                ))
+            }
+        } else if is_zero {
+            F32.infinity(sign)
+        } else if sign {
+            F32.default_nan()
+        } else if exp_field == 0xff {
+            0
+        } else {
+            let mut env = Env::from_mxcsr(0x9fc0);
+            let wide = sf::convert(F32, F64, &mut env, x);
+            let root = sf::sqrt(F64, &mut env, wide);
+            let inv = sf::binary(F64, &mut env, BinaryOp::Div, 0x3ff0_0000_0000_0000, root);
+            round12(sf::convert(F64, F32, &mut env, inv))
+        };
+        out = set_lane(out, 32, i, r);
+    }
+    cpu.xmm[insn.reg as usize] = out;
+    Ok(())
+}
+
+/// Rounds a single's significand to 12 bits (nearest), flushing denormals.
+fn round12(x: u128) -> u128 {
+    if (x >> 23) & 0xff == 0 {
+        return x & 0x8000_0000;
+    }
+    let rounded = (x + (1 << 11)) & !0xfff;
+    rounded & 0xffff_ffff
 }
 
 fn compare_packed<M: Memory>(
@@ -377,4 +486,38 @@ fn convert_integers<M: Memory>(
     cpu.finish_simd(&env)?;
     cpu.xmm[insn.reg as usize] = out;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cpu::Cpu;
+    use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
+
+    fn run(code: &[u8], xmm1: u128) -> u128 {
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
+        mem.poke(0x1000, code).unwrap();
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.rip = 0x1000;
+        cpu.xmm[1] = xmm1;
+        cpu.step(&mut mem).unwrap();
+        cpu.xmm[0]
+    }
+
+    #[test]
+    fn reciprocal_approximations_are_close() {
+        // rcpps xmm0, xmm1 on [2.0, 0.0, -4.0, 3.0]
+        let r = run(
+            &[0x0f, 0x53, 0xc1],
+            0x4040_0000_c080_0000_0000_0000_4000_0000,
+        );
+        assert_eq!(r as u32, 0x3f00_0000); // 0.5
+        assert_eq!((r >> 32) as u32, 0x7f80_0000); // +inf
+        assert_eq!((r >> 64) as u32, 0xbe80_0000); // -0.25
+        let third = f32::from_bits((r >> 96) as u32);
+        assert!((third - 1.0 / 3.0).abs() < 1.5 / 4096.0 / 3.0 * 1.01);
+        // rsqrtps xmm0, xmm1 on [4.0, ...]
+        let r = run(&[0x0f, 0x52, 0xc1], 0x4080_0000);
+        assert_eq!(r as u32, 0x3f00_0000); // 0.5
+    }
 }

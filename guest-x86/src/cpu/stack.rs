@@ -140,21 +140,29 @@ fn enter<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Excep
         push(cpu, mem, size, cpu.read_reg(RBP as u8, size, false))?;
         let frame = cpu.gpr[RSP];
         if level > 0 {
-            let mut bp = cpu.read_reg(RBP as u8, size, false);
+            // The frame pointers are addressed with the full (stack-address
+            // sized) RBP whatever the operand size (SDM Vol.2A ENTER).
+            let mut bp = cpu.gpr[RBP] & stack_address_mask(cpu);
             for _ in 1..level {
                 bp = bp.wrapping_sub(size as u64);
-                let v = cpu.read_mem(
-                    mem,
-                    cpu.seg_base(SegReg::Ss)
-                        .wrapping_add(bp & stack_address_mask(cpu)),
-                    size,
-                )?;
+                let addr = cpu
+                    .seg_base(SegReg::Ss)
+                    .wrapping_add(bp & stack_address_mask(cpu));
+                check_stack_address(cpu, addr)?;
+                let v = cpu.read_mem(mem, addr, size)?;
                 push(cpu, mem, size, v)?;
             }
             push(cpu, mem, size, frame)?;
         }
+        let new_sp = cpu.gpr[RSP].wrapping_sub(insn.imm) & stack_address_mask(cpu);
+        // The new top of stack must be writable: AMD processors probe it
+        // (observed on the host; the SDM does not say), so fault here too.
+        let top = cpu.seg_base(SegReg::Ss).wrapping_add(new_sp);
+        check_stack_address(cpu, top)?;
+        let old = cpu.read_mem(mem, top, size)?;
+        cpu.write_mem(mem, top, size, old)?;
         cpu.write_reg(RBP as u8, size, false, frame);
-        set_rsp(cpu, cpu.gpr[RSP].wrapping_sub(insn.imm));
+        set_rsp(cpu, new_sp);
         Ok(())
     })();
     if result.is_err() {

@@ -4,8 +4,8 @@
 //! constants, FRNDINT/FSCALE/FXTRACT/FPREM, environment save/restore.
 //! All arithmetic is exact 80-bit extended precision through `softfloat`.
 //! Not implemented (#UD): transcendental functions (FSIN, FCOS, FPTAN,
-//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS), BCD (FBLD/FBSTP), FISTTP
-//! (SSE3 is not reported) and FSAVE/FRSTOR.
+//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS), BCD (FBLD/FBSTP) and
+//! FSAVE/FRSTOR.
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
@@ -95,6 +95,7 @@ impl Cpu {
             underflow_unmasked: cw & exc::UNDERFLOW as u16 == 0,
             flags: 0,
             rounded_up: false,
+            exponent_bias: 0,
         }
     }
 
@@ -111,11 +112,11 @@ impl Cpu {
     /// operation when it is a pre-computation exception (I, D, Z), so the
     /// destination stays unchanged (SDM Vol.1 §8.7).
     fn x87_flags(&mut self, env: &Env) -> X87Result<()> {
-        self.x87_flags_aborting_on(env, 0x7)
+        self.x87_flags_aborting_on(env, 0x7, true)
     }
 
     /// `x87_flags` where only the exceptions in `abort_on` stop the operation.
-    fn x87_flags_aborting_on(&mut self, env: &Env, abort_on: u16) -> X87Result<()> {
+    fn x87_flags_aborting_on(&mut self, env: &Env, abort_on: u16, clear_c1: bool) -> X87Result<()> {
         let mut flags = env.flags as u16;
         if flags & exc::INVALID as u16 != 0 {
             // #IA takes priority over #D (SDM Vol.1 §8.7.1): no D with I.
@@ -126,7 +127,9 @@ impl Cpu {
             // An unmasked I, D or Z stops the operation: no result, so no
             // post-computation (O, U, P) flags either, and C1 reads 0.
             self.x87.status |= (flags & 0x7) | sw::ES | sw::B;
-            self.set_c1(false);
+            if clear_c1 {
+                self.set_c1(false);
+            }
             return Err(Abort::Unmasked);
         }
         self.x87.status |= flags;
@@ -217,7 +220,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     let result = if insn.md != 3 {
         memory_form(cpu, mem, insn, op, reg)
     } else {
-        register_form(cpu, insn, op, reg, modrm_low)
+        register_form(cpu, op, reg, modrm_low)
     };
     match result {
         Ok(()) | Err(Abort::Unmasked) => Ok(()),
@@ -225,11 +228,11 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     }
 }
 
-/// FNINIT, FNCLEX, FNSTSW, FNSTCW, FNSTENV, FLDCW and FLDENV do not check
-/// for pending exceptions (SDM Vol.1 §8.6).
+/// FNINIT, FNCLEX, FNSTSW, FNSTCW and FNSTENV do not check for pending
+/// exceptions (SDM Vol.1 §8.6); FLDCW and FLDENV do.
 fn is_non_waiting(op: u8, md: u8, reg: u8, low: usize) -> bool {
     match (op, md == 3) {
-        (0xd9, false) => matches!(reg, 4..=7),
+        (0xd9, false) => matches!(reg, 6 | 7),
         (0xdb, true) => reg == 4 && (low == 2 || low == 3),
         (0xdd, false) => reg == 7,
         (0xdf, true) => reg == 4 && low == 0,
@@ -256,8 +259,8 @@ fn memory_form<M: Memory>(
         (0xd8 | 0xdc | 0xda | 0xde, _) => {
             let mut env = cpu.x87_env();
             let operand = match op {
-                0xd8 => sf::convert(F32, F80, &mut env, cpu.read_mem(mem, addr, 4)? as u128),
-                0xdc => sf::convert(F64, F80, &mut env, cpu.read_mem(mem, addr, 8)? as u128),
+                0xd8 => sf::widen_keep_snan(F32, &mut env, cpu.read_mem(mem, addr, 4)? as u128),
+                0xdc => sf::widen_keep_snan(F64, &mut env, cpu.read_mem(mem, addr, 8)? as u128),
                 0xda => sf::from_integer(
                     F80,
                     &mut env,
@@ -309,35 +312,56 @@ fn memory_form<M: Memory>(
                 return cpu.push(value);
             }
             // A denormal source is still loaded when #D is unmasked (observed on hardware).
-            cpu.x87_flags_aborting_on(&env, exc::INVALID as u16)?;
+            cpu.x87_flags_aborting_on(&env, exc::INVALID as u16, true)?;
             cpu.set_c1(false);
             cpu.push(value)
         }
         // FST/FSTP m32fp, m64fp; FIST/FISTP m16/m32; FISTP m64; FSTP m80fp.
-        (0xd9, 2 | 3) | (0xdd, 2 | 3) | (0xdb, 2 | 3) | (0xdf, 2 | 3) | (0xdf, 7) | (0xdb, 7) => {
-            let pop = reg == 3 || reg == 7;
+        (0xd9, 2 | 3) | (0xdd, 1..=3) | (0xdb, 1..=3) | (0xdf, 1..=3) | (0xdf, 7) | (0xdb, 7) => {
+            // reg 1 is FISTTP (SSE3): truncate and pop.
+            let pop = reg == 3 || reg == 7 || reg == 1;
+            let truncate = reg == 1;
+            let size: usize = match (op, reg) {
+                (0xd9, _) | (0xdb, 1..=3) => 4,
+                (0xdb, _) => 10,
+                (0xdf, 1..=3) => 2,
+                _ => 8,
+            };
+            // The destination's page faults come before any FPU exception:
+            // probe it by rewriting its current bytes.
+            let mut old = [0u8; 10];
+            mem.read(addr, &mut old[..size])?;
+            mem.write(addr, &old[..size])?;
             let mut env = cpu.x87_env();
             let value = match cpu.read_st(0)? {
                 Some(v) => v,
                 None => F80.default_nan(),
             };
-            let (size, bits) = match (op, reg) {
-                (0xd9, _) => (4, sf::convert(F80, F32, &mut env, value)),
-                (0xdd, _) => (8, sf::convert(F80, F64, &mut env, value)),
-                (0xdb, 7) => (10, value),
-                (0xdb, _) => (4, sf::to_integer(F80, &mut env, value, 32, false) as u128),
-                (0xdf, 7) => (8, sf::to_integer(F80, &mut env, value, 64, false) as u128),
-                _ => (2, sf::to_integer(F80, &mut env, value, 16, false) as u128),
+            let bits = match (op, reg) {
+                (0xd9, _) => sf::convert(F80, F32, &mut env, value),
+                (0xdd, 1) => sf::to_integer(F80, &mut env, value, 64, true) as u128,
+                (0xdd, _) => sf::convert(F80, F64, &mut env, value),
+                (0xdb, 7) => value,
+                (0xdb, _) => sf::to_integer(F80, &mut env, value, 32, truncate) as u128,
+                (0xdf, 7) => sf::to_integer(F80, &mut env, value, 64, false) as u128,
+                _ => sf::to_integer(F80, &mut env, value, 16, truncate) as u128,
             };
             // Stores to memory do not report #D for a denormal ST(0) (observed on hardware).
             env.flags &= !exc::DENORMAL;
-            cpu.x87_flags(&env)?;
-            if size == 10 {
-                cpu.write_mem(mem, addr + 8, 2, (bits >> 64) as u64)?;
-                cpu.write_mem(mem, addr, 8, bits as u64)?;
-            } else {
-                cpu.write_mem(mem, addr, size, bits as u64)?;
+            let unmasked = env.flags as u16 & !cpu.x87.control;
+            if unmasked & (exc::OVERFLOW | exc::UNDERFLOW) as u16 != 0 {
+                // Nothing is stored, so nothing is inexact.
+                env.flags &= !exc::INEXACT;
             }
+            cpu.x87_flags(&env)?;
+            if unmasked & (exc::OVERFLOW | exc::UNDERFLOW) as u16 != 0 {
+                // An unmasked overflow or underflow leaves the destination
+                // (and the stack) unchanged (SDM Vol.1 §8.5.4, §8.5.5).
+                cpu.set_c1(false);
+                return Ok(());
+            }
+            let bytes = bits.to_le_bytes();
+            mem.write(addr, &bytes[..size])?;
             cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
             if pop {
                 cpu.pop();
@@ -515,7 +539,10 @@ fn arithmetic(
         (Some(a), Some(b)) => {
             drop_denormal_with_nan(&mut env, a, b);
             let (x, y) = if reversed { (b, a) } else { (a, b) };
-            let r = sf::binary_precision(F80, &mut env, op, x, y, cpu.precision());
+            let precision = cpu.precision();
+            let r = compute_biased(cpu, &mut env, |e| {
+                sf::binary_precision(F80, e, op, x, y, precision)
+            });
             cpu.x87_flags(&env)?;
             cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
             r
@@ -529,26 +556,49 @@ fn arithmetic(
     Ok(())
 }
 
+/// Runs a register-result computation; when it raises an unmasked
+/// overflow or underflow (and no unmasked I/D/Z), redoes it with the
+/// exponent biased by ∓24576, which is what the x87 delivers then (SDM
+/// Vol.1 §8.5.4, §8.5.5).
+fn compute_biased(cpu: &Cpu, env: &mut Env, f: impl Fn(&mut Env) -> F80Bits) -> F80Bits {
+    let start = *env;
+    let r = f(env);
+    let unmasked = env.flags as u16 & !cpu.x87.control;
+    if unmasked & (exc::OVERFLOW | exc::UNDERFLOW) as u16 == 0 || unmasked & 0x7 != 0 {
+        return r;
+    }
+    let mut biased = start;
+    biased.exponent_bias = if unmasked & exc::OVERFLOW as u16 != 0 {
+        -24576
+    } else {
+        24576
+    };
+    let r = f(&mut biased);
+    // #O/#U stay; #P reflects the biased (delivered) result.
+    env.flags = biased.flags | (env.flags & (exc::OVERFLOW | exc::UNDERFLOW));
+    if biased.flags & exc::INEXACT == 0 {
+        env.flags &= !exc::INEXACT;
+    }
+    env.rounded_up = biased.rounded_up;
+    r
+}
+
 /// Applies a one-operand operation to ST(0); an empty ST(0) becomes the
 /// indefinite QNaN (masked stack fault).
-fn unary_st0(
-    cpu: &mut Cpu,
-    f: impl FnOnce(&mut Cpu, &mut Env, F80Bits) -> F80Bits,
-) -> X87Result<()> {
+fn unary_st0(cpu: &mut Cpu, f: impl Fn(&Cpu, &mut Env, F80Bits) -> F80Bits) -> X87Result<()> {
     let Some(a) = cpu.read_st(0)? else {
         cpu.set_st(0, F80.default_nan());
         return Ok(());
     };
     let mut env = cpu.x87_env();
-    let r = f(cpu, &mut env, a);
+    let r = compute_biased(cpu, &mut env, |e| f(cpu, e, a));
     cpu.x87_flags(&env)?;
     cpu.set_st(0, r);
     cpu.set_c1(env.rounded_up && env.flags & exc::INEXACT != 0);
     Ok(())
 }
 
-fn register_form(cpu: &mut Cpu, insn: &Insn, op: u8, reg: u8, i: usize) -> X87Result<()> {
-    let _ = insn;
+fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
     match (op, reg) {
         (0xd8, 2 | 3) | (0xdc, 2 | 3) => {
             let b = read_for_compare(cpu, i)?;
@@ -715,7 +765,8 @@ fn register_form(cpu: &mut Cpu, insn: &Insn, op: u8, reg: u8, i: usize) -> X87Re
                 Relation::Equal => ZF,
             };
             cpu.set_status_flags(f & flags::STATUS);
-            cpu.x87_flags(&env)?;
+            // FCOMI leaves C1 alone, even when it faults (observed on hardware).
+            cpu.x87_flags_aborting_on(&env, 0x7, false)?;
             if op == 0xdf {
                 cpu.pop();
             }
@@ -803,10 +854,14 @@ fn fscale(cpu: &mut Cpu) -> X87Result<()> {
         return Ok(());
     };
     let mut env = cpu.x87_env();
+    if !sf::is_nan(F80, a) && !sf::is_nan(F80, b) {
+        denormal_operands(&mut env, &[a, b]);
+    }
     if sf::is_nan(F80, a) || sf::is_nan(F80, b) {
         let r = sf::binary(F80, &mut env, BinaryOp::Add, a, b);
         cpu.x87_flags(&env)?;
         cpu.set_st(0, r);
+        cpu.set_c1(false);
         return Ok(());
     }
     let r = match (sf::category(F80, b), sf::category(F80, a)) {
@@ -834,7 +889,7 @@ fn fscale(cpu: &mut Cpu) -> X87Result<()> {
             } else {
                 n.clamp(-(1 << 20), 1 << 20)
             };
-            sf::scale(F80, &mut env, a, n as i32)
+            compute_biased(cpu, &mut env, |e| sf::scale(F80, e, a, n as i32))
         }
     };
     cpu.x87_flags(&env)?;
@@ -851,6 +906,14 @@ fn fxtract(cpu: &mut Cpu) -> X87Result<()> {
         cpu.set_c1(false);
         return Ok(());
     };
+    if cpu.x87.tag & (1 << ((cpu.top() + 7) & 7)) != 0 {
+        // No room for the second result: both become the indefinite QNaN.
+        cpu.stack_fault(true)?;
+        cpu.set_st(0, F80.default_nan());
+        cpu.set_top(cpu.top() + 7);
+        cpu.set_st(0, F80.default_nan());
+        return Ok(());
+    }
     let mut env = cpu.x87_env();
     denormal_operands(&mut env, &[a]);
     let (exponent, significand) = match sf::unpack_finite(F80, a) {
@@ -885,23 +948,36 @@ fn fxtract(cpu: &mut Cpu) -> X87Result<()> {
 /// FPREM: partial remainder with a truncated quotient (SDM Vol.2A FPREM).
 /// Exponent differences of 64 or more are reduced in steps, C2 = 1.
 fn fprem(cpu: &mut Cpu) -> X87Result<()> {
-    let (Some(a), Some(b)) = (cpu.read_st(0)?, cpu.read_st(1)?) else {
+    let read = |cpu: &mut Cpu, i| {
+        let r = cpu.read_st(i);
+        if r.is_err() {
+            cpu.x87.status &= !sw::C2;
+        }
+        r
+    };
+    let a = read(cpu, 0)?;
+    let b = read(cpu, 1)?;
+    let (Some(a), Some(b)) = (a, b) else {
         cpu.x87.status &= !sw::C2;
         cpu.set_st(0, F80.default_nan());
         return Ok(());
     };
     let mut env = cpu.x87_env();
-    denormal_operands(&mut env, &[a, b]);
+    if !sf::is_nan(F80, a) && !sf::is_nan(F80, b) {
+        denormal_operands(&mut env, &[a, b]);
+    }
     let (fa, fb) = (sf::unpack_finite(F80, a), sf::unpack_finite(F80, b));
     let (ca, cb) = (sf::category(F80, a), sf::category(F80, b));
     let result = match (fa, fb) {
-        _ if matches!(ca, Category::NaN) || matches!(cb, Category::NaN) => {
+        _ if matches!(ca, Category::NaN | Category::Unsupported)
+            || matches!(cb, Category::NaN | Category::Unsupported) =>
+        {
             let r = sf::binary(F80, &mut env, BinaryOp::Add, a, b);
-            (r, 0)
+            (r, NO_QUOTIENT)
         }
         _ if ca == Category::Infinity || cb == Category::Zero => {
             env.flags |= exc::INVALID;
-            (F80.default_nan(), 0)
+            (F80.default_nan(), NO_QUOTIENT)
         }
         (None, _) | (_, None) => (a, 0), // zero dividend or infinite divisor: unchanged
         (Some((sign, ma, ea)), Some((_, mb, eb))) => {
@@ -910,13 +986,20 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             let d = top_a - top_b;
             let fits = ea < eb || ((ea - eb) as u32) < ma.leading_zeros();
             if d < 0 {
-                (a, 0)
+                // Already reduced; a pseudo-denormal comes back normalized.
+                (
+                    compute_biased(cpu, &mut env, |e| sf::pack(F80, e, sign, ea, ma)),
+                    0,
+                )
             } else if d < 64 && fits {
                 // Align: both at exponent eb' with a shifted left by (ea - eb).
                 let (na, nb, e) = align(ma, ea, mb, eb);
                 let q = na / nb;
                 let r = na % nb;
-                (sf::pack(F80, &mut env, sign, e, r), q as u64 & 7)
+                (
+                    compute_biased(cpu, &mut env, |e2| sf::pack(F80, e2, sign, e, r)),
+                    q as u64 & 7,
+                )
             } else {
                 // Partial reduction by 32..63 exponent bits per step; real
                 // processors choose the step themselves, so C2 = 1 results
@@ -930,9 +1013,17 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             }
         }
     };
+    let q = result.1;
+    if q == NO_QUOTIENT {
+        // A NaN or invalid result clears C1 and C2 and keeps C0 and C3,
+        // also when #IA is unmasked (observed on hardware).
+        cpu.x87.status &= !(sw::C1 | sw::C2);
+        cpu.x87_flags(&env)?;
+        cpu.set_st(0, result.0);
+        return Ok(());
+    }
     cpu.x87_flags(&env)?;
     cpu.set_st(0, result.0);
-    let q = result.1;
     let mut status = cpu.x87.status & !sw::CONDITION;
     if q == 8 {
         status |= sw::C2;
@@ -950,6 +1041,9 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
     cpu.x87.status = status;
     Ok(())
 }
+
+/// FPREM's marker for "no quotient bits" (NaN or invalid result).
+const NO_QUOTIENT: u64 = 9;
 
 /// Brings `ma × 2^ea` and `mb × 2^eb` to a common exponent (the smaller).
 fn align(ma: u128, ea: i32, mb: u128, eb: i32) -> (u128, u128, i32) {

@@ -159,4 +159,9 @@ pub trait HostOs {
     fn clock(&mut self, clock: Clock) -> (i64, i64);
     /// Fills `buf` with random bytes.
     fn random(&mut self, buf: &mut [u8]);
+    /// Blocks for the given time (nanosleep). Hosts without a clock to wait
+    /// on may return at once.
+    fn sleep(&mut self, seconds: u64, nanos: u32) {
+        let _ = (seconds, nanos);
+    }
 }

@@ -5,6 +5,7 @@
 pub mod host;
 pub mod loader;
 mod process;
+mod sigframe;
 #[cfg(feature = "std")]
 pub mod std_host;
 mod syscall;
@@ -44,7 +45,8 @@ pub mod signal {
 pub enum Exit {
     /// `exit_group`/`exit` with this status.
     Code(i32),
-    /// Terminated by a signal; the text explains the cause (fault, RIP …).
+    /// Terminated by a signal; the text explains a fault's cause (RIP …)
+    /// and is empty for a signal sent with kill.
     Signal(u8, String),
 }
 
@@ -96,6 +98,9 @@ pub struct Process<H: HostOs> {
     procs: process::ProcessTable,
     /// Print every system call and its result on the host's stderr.
     pub trace_syscalls: bool,
+    /// Raised, not yet delivered signals (bit n-1 for signal n).
+    pending_signals: u64,
+    pending_info: BTreeMap<u64, sigframe::SigInfo>,
 }
 
 impl<H: HostOs> Process<H> {
@@ -145,6 +150,8 @@ impl<H: HostOs> Process<H> {
             decode_cache: DecodeCache::default(),
             procs: process::ProcessTable::new(image),
             trace_syscalls: false,
+            pending_signals: 0,
+            pending_info: BTreeMap::new(),
         })
     }
 
@@ -164,11 +171,27 @@ impl<H: HostOs> Process<H> {
             Ok(()) => None,
             Err(Stop::Syscall) => {
                 self.syscall();
+                self.deliver_pending();
                 let exit = self.exit.take()?;
                 self.finish(exit)
             }
             Err(Stop::Exception(e)) => {
                 let exit = self.fault_exit(e);
+                if let Exit::Signal(sig, _) = exit {
+                    let (code, value) = match e {
+                        // SEGV_MAPERR / SEGV_ACCERR with the faulting address.
+                        Exception::PageFault { addr, .. } => (1, addr),
+                        _ => (0x80, 0), // SI_KERNEL
+                    };
+                    let info = sigframe::SigInfo {
+                        code,
+                        value,
+                        trapno: e.vector() as u64,
+                    };
+                    if self.deliver_fault(sig as u64, info) {
+                        return None;
+                    }
+                }
                 self.finish(exit)
             }
             Err(Stop::SoftwareInterrupt(3)) => Some(Exit::Signal(

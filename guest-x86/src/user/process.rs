@@ -158,16 +158,12 @@ impl<H: HostOs> Process<H> {
         }
         if p.readers == 0 {
             const SIGPIPE: u64 = 13;
-            let ignored = self
-                .signal_actions
-                .get(&SIGPIPE)
-                .is_some_and(|a| a[0] == 1 && a[1..8] == [0; 7]);
-            if !ignored {
-                self.exit = Some(Exit::Signal(
-                    SIGPIPE as u8,
-                    alloc::string::String::from("write to a pipe without readers"),
-                ));
-            }
+            let info = super::sigframe::SigInfo {
+                code: 0,
+                value: self.procs.pid,
+                trapno: 0,
+            };
+            self.raise(SIGPIPE, info);
             return Err(EPIPE);
         }
         p.data.extend(data.iter().copied());
@@ -203,9 +199,9 @@ impl<H: HostOs> Process<H> {
         let mut out = [0u8; 8];
         out[..4].copy_from_slice(&(r as u32).to_le_bytes());
         out[4..].copy_from_slice(&(w as u32).to_le_bytes());
-        if let Err(e) = self.mem.write(fds_addr, &out) {
+        if self.mem.write(fds_addr, &out).is_err() {
+            // Undo: the descriptors were never handed out.
             let _ = (self.sys_close(r), self.sys_close(w));
-            let _ = e;
             return Err(EFAULT);
         }
         Ok(0)
@@ -280,10 +276,8 @@ impl<H: HostOs> Process<H> {
         &mut self,
         pid: u64,
         status_addr: u64,
-        options: u64,
         rusage: u64,
     ) -> Result<u64, Errno> {
-        const WNOHANG: u64 = 1;
         let me = self.procs.pid;
         // pid_t is a C int: the upper half of the register is not part of it.
         let wanted = pid as i32 as i64;
@@ -292,7 +286,6 @@ impl<H: HostOs> Process<H> {
         });
         // Children always finish before the parent runs again, so with no
         // zombie left there is nothing to wait for, WNOHANG or not.
-        let _ = options & WNOHANG;
         let Some(index) = found else {
             return Err(ECHILD);
         };

@@ -262,6 +262,10 @@ impl HostOs for StdHost {
         }
     }
 
+    fn sleep(&mut self, seconds: u64, nanos: u32) {
+        std::thread::sleep(std::time::Duration::new(seconds, nanos.min(999_999_999)));
+    }
+
     fn random(&mut self, buf: &mut [u8]) {
         if let Ok(mut f) = File::open("/dev/urandom")
             && f.read_exact(buf).is_ok()

@@ -78,6 +78,7 @@ impl<H: HostOs> Process<H> {
             11 => self.sys_munmap(a[0], a[1]),
             12 => Ok(self.sys_brk(a[0])),
             13 => self.sys_rt_sigaction(a[0], a[1], a[2]),
+            15 => self.sys_rt_sigreturn(),
             14 => self.sys_rt_sigprocmask(a[0], a[1], a[2]),
             16 => self.sys_ioctl(a[0], a[1], a[2]),
             17 => self.sys_pread(a[0], a[1], a[2], a[3]),
@@ -88,7 +89,8 @@ impl<H: HostOs> Process<H> {
             25 => Err(ENOMEM), // mremap: callers fall back to copying
             32 => self.sys_dup(a[0], 0, false),
             33 => self.sys_dup2(a[0], a[1], false),
-            35 | 230 => Ok(0), // nanosleep, clock_nanosleep: the host has no sleep service yet
+            35 => self.sys_nanosleep(a[0]),
+            230 => self.sys_clock_nanosleep(a[0], a[1], a[2]),
             39 | 186 => Ok(self.procs.pid),
             40 => self.sys_sendfile(a[0], a[1], a[2], a[3]),
             60 | 231 => {
@@ -100,7 +102,7 @@ impl<H: HostOs> Process<H> {
             56 => self.sys_clone(a[0]),
             57 | 58 => self.sys_fork(),
             59 => self.sys_execve(a[0], a[1], a[2]),
-            61 => self.sys_wait4(a[0], a[1], a[2], a[3]),
+            61 => self.sys_wait4(a[0], a[1], a[3]),
             62 => self.sys_kill(a[0], a[1]),
             200 => self.sys_kill(self.procs.pid, a[1]),
             234 => self.sys_kill(a[1], a[2]),
@@ -126,8 +128,8 @@ impl<H: HostOs> Process<H> {
                 Ok(old as u64)
             }
             96 => self.sys_gettimeofday(a[0]),
-            97 => self.sys_prlimit(a[0], 0, a[1]),
-            302 => self.sys_prlimit(a[1], a[2], a[3]),
+            97 => self.sys_prlimit(a[0], a[1]),
+            302 => self.sys_prlimit(a[1], a[3]),
             99 => self.sys_sysinfo(a[0]),
             102 | 104 | 107 | 108 => Ok(0), // getuid, getgid, geteuid, getegid: root
             110 => Ok(self.procs.ppid),
@@ -842,18 +844,13 @@ impl<H: HostOs> Process<H> {
         if sig > 64 {
             return Err(EINVAL);
         }
-        let handler = self
-            .signal_actions
-            .get(&sig)
-            .map(|a| u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]));
-        if handler == Some(1) {
-            return Ok(0); // SIG_IGN
-        }
-        // Handlers are not delivered yet: the default action (terminate) applies.
-        self.exit = Some(Exit::Signal(
-            sig as u8,
-            alloc::format!("signal {sig} sent to itself"),
-        ));
+        // SI_USER, from our own pid and uid 0; delivered when the call returns.
+        let info = super::sigframe::SigInfo {
+            code: 0,
+            value: self.procs.pid,
+            trapno: 0,
+        };
+        self.raise(sig, info);
         Ok(0)
     }
 
@@ -902,10 +899,11 @@ impl<H: HostOs> Process<H> {
         Ok(0)
     }
 
-    fn sys_prlimit(&mut self, resource: u64, new: u64, old: u64) -> SysResult {
+    /// getrlimit/prlimit64: reports fixed limits; new limits are accepted
+    /// and ignored (nothing here enforces them).
+    fn sys_prlimit(&mut self, resource: u64, old: u64) -> SysResult {
         const RLIMIT_STACK: u64 = 3;
         const RLIMIT_NOFILE: u64 = 7;
-        let _ = new;
         if old != 0 {
             let (cur, max) = match resource {
                 RLIMIT_STACK => (STACK_SIZE, u64::MAX),
@@ -963,6 +961,43 @@ impl<H: HostOs> Process<H> {
             b[8..].copy_from_slice(&1i64.to_le_bytes());
             self.write_guest(tp, &b)?;
         }
+        Ok(0)
+    }
+
+    fn read_timespec(&mut self, addr: u64) -> Result<(i64, i64), Errno> {
+        let (s, ns) = (self.read_u64(addr)? as i64, self.read_u64(addr + 8)? as i64);
+        if s < 0 || !(0..1_000_000_000).contains(&ns) {
+            return Err(EINVAL);
+        }
+        Ok((s, ns))
+    }
+
+    fn sys_nanosleep(&mut self, req: u64) -> SysResult {
+        let (s, ns) = self.read_timespec(req)?;
+        self.host.sleep(s as u64, ns as u32);
+        Ok(0)
+    }
+
+    fn sys_clock_nanosleep(&mut self, clock: u64, flags: u64, req: u64) -> SysResult {
+        const TIMER_ABSTIME: u64 = 1;
+        let (mut s, mut ns) = self.read_timespec(req)?;
+        if flags & TIMER_ABSTIME != 0 {
+            // Sleep until an absolute time on that clock.
+            let which = if matches!(clock, 0 | 5 | 8 | 11) {
+                Clock::Realtime
+            } else {
+                Clock::Monotonic
+            };
+            let (now_s, now_ns) = self.host.clock(which);
+            let total = (s as i128 * 1_000_000_000 + ns as i128)
+                - (now_s as i128 * 1_000_000_000 + now_ns as i128);
+            if total <= 0 {
+                return Ok(0);
+            }
+            s = (total / 1_000_000_000) as i64;
+            ns = (total % 1_000_000_000) as i64;
+        }
+        self.host.sleep(s as u64, ns as u32);
         Ok(0)
     }
 
