@@ -580,6 +580,12 @@ fn compute_biased(cpu: &Cpu, env: &mut Env, f: impl Fn(&mut Env) -> F80Bits) -> 
         env.flags &= !exc::INEXACT;
     }
     env.rounded_up = biased.rounded_up;
+    if biased.exponent_bias < 0 && biased.flags & exc::OVERFLOW != 0 {
+        // Still too large after the bias (FSCALE by a huge factor): the
+        // processor delivers infinity, rounded up (observed on hardware).
+        env.rounded_up = true;
+        return F80.infinity(F80.sign(r));
+    }
     r
 }
 
@@ -1088,6 +1094,23 @@ mod tests {
         );
         let (mant, exp) = cpu.x87.regs[0];
         assert_eq!((exp, mant), (1, 0x8000_0000_0000_0001));
+    }
+
+    #[test]
+    fn fscale_overflowing_even_after_the_bias_gives_infinity() {
+        // All exceptions unmasked, round up; ST0 ≈ -0.0139, ST1 ≈ 2^39.
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
+        mem.poke(0x1000, &[0xd9, 0xfd]).unwrap();
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.rip = 0x1000;
+        cpu.x87.control = 0x0b40;
+        cpu.x87.regs[0] = (0xc7cc_0bc0_27ec_d2d2, 0xbff9);
+        cpu.x87.regs[1] = (0xff12_ecb8_852a_8df0, 0x4026);
+        cpu.x87.tag = 3;
+        cpu.step(&mut mem).unwrap();
+        assert_eq!(cpu.x87.regs[0], (0x8000_0000_0000_0000, 0xffff));
+        assert_eq!(cpu.x87.status & 0x2ff, 0x2a8, "C1, ES, PE, OE");
     }
 
     #[test]
