@@ -773,7 +773,8 @@ fn in_scope(map: Map, op: u8) -> bool {
             Map::Map0F38 => matches!(op, 0xf0 | 0xf1),
             Map::Map0F3A => false,
         },
-        Family::String => op >= 0xa4,
+        // INS/OUTS included: at CPL 3 with IOPL 0 both sides must #GP.
+        Family::String => true,
         // POPF comes with a controlled image (see `instruction_once`).
         // ENTER/LEAVE use RBP, which often points into the scratch page.
         Family::Stack => matches!(
@@ -790,7 +791,8 @@ fn in_scope(map: Map, op: u8) -> bool {
         ),
         Family::System => matches!(
             (map, op),
-            (Map::OneByte, 0x9e | 0x9f | 0xf5 | 0xf8 | 0xf9 | 0xfc | 0xfd)
+            // IN/OUT, CLI/STI and HLT are privileged here: #GP on both sides.
+            (Map::OneByte, 0x9e | 0x9f | 0xe4..=0xe7 | 0xec..=0xef | 0xf4 | 0xf5 | 0xf8..=0xfd)
                 | (Map::Map0F, 0x0b | 0x0d | 0x18..=0x1f)
         ),
         Family::Sse => match map {

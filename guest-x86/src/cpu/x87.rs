@@ -580,6 +580,12 @@ fn compute_biased(cpu: &Cpu, env: &mut Env, f: impl Fn(&mut Env) -> F80Bits) -> 
         env.flags &= !exc::INEXACT;
     }
     env.rounded_up = biased.rounded_up;
+    if biased.exponent_bias < 0 && biased.flags & exc::OVERFLOW != 0 {
+        // Still too large after the bias (FSCALE by a huge factor): the
+        // processor delivers infinity, rounded up (observed on hardware).
+        env.rounded_up = true;
+        return F80.infinity(F80.sign(r));
+    }
     r
 }
 
@@ -979,7 +985,13 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             env.flags |= exc::INVALID;
             (F80.default_nan(), NO_QUOTIENT)
         }
-        (None, _) | (_, None) => (a, 0), // zero dividend or infinite divisor: unchanged
+        // An infinite divisor leaves a finite dividend (normalized, so a
+        // pseudo-denormal comes back as a normal number).
+        (Some((sign, ma, ea)), None) => (
+            compute_biased(cpu, &mut env, |e| sf::pack(F80, e, sign, ea, ma)),
+            0,
+        ),
+        (None, _) => (a, 0), // zero dividend: unchanged
         (Some((sign, ma, ea)), Some((_, mb, eb))) => {
             let top_a = ea + 127 - ma.leading_zeros() as i32;
             let top_b = eb + 127 - mb.leading_zeros() as i32;
@@ -1051,5 +1063,63 @@ fn align(ma: u128, ea: i32, mb: u128, eb: i32) -> (u128, u128, i32) {
         (ma << (ea - eb) as u32, mb, eb)
     } else {
         (ma, mb << (eb - ea) as u32, ea)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cpu::Cpu;
+    use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
+
+    fn run(code: &[u8], st: &[u128]) -> Cpu {
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
+        mem.poke(0x1000, code).unwrap();
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.rip = 0x1000;
+        for (i, v) in st.iter().enumerate() {
+            cpu.x87.regs[i] = (*v as u64, (*v >> 64) as u16);
+            cpu.x87.tag |= 1 << i;
+        }
+        cpu.step(&mut mem).unwrap();
+        cpu
+    }
+
+    #[test]
+    fn fprem_by_infinity_normalizes_a_pseudo_denormal() {
+        // ST0 = pseudo-denormal 0x0000_8000000000000001, ST1 = -inf.
+        let cpu = run(
+            &[0xd9, 0xf8],
+            &[0x0000_8000_0000_0000_0001, 0xffff_8000_0000_0000_0000],
+        );
+        let (mant, exp) = cpu.x87.regs[0];
+        assert_eq!((exp, mant), (1, 0x8000_0000_0000_0001));
+    }
+
+    #[test]
+    fn fscale_overflowing_even_after_the_bias_gives_infinity() {
+        // All exceptions unmasked, round up; ST0 ≈ -0.0139, ST1 ≈ 2^39.
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
+        mem.poke(0x1000, &[0xd9, 0xfd]).unwrap();
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.rip = 0x1000;
+        cpu.x87.control = 0x0b40;
+        cpu.x87.regs[0] = (0xc7cc_0bc0_27ec_d2d2, 0xbff9);
+        cpu.x87.regs[1] = (0xff12_ecb8_852a_8df0, 0x4026);
+        cpu.x87.tag = 3;
+        cpu.step(&mut mem).unwrap();
+        assert_eq!(cpu.x87.regs[0], (0x8000_0000_0000_0000, 0xffff));
+        assert_eq!(cpu.x87.status & 0x2ff, 0x2a8, "C1, ES, PE, OE");
+    }
+
+    #[test]
+    fn one_third_in_extended_precision() {
+        // ST0 = 3.0, ST1 = 1.0: FDIVR ST0, ST1 computes ST1 / ST0, rounded to 64 bits.
+        let cpu = run(
+            &[0xd8, 0xf9],
+            &[0x4000_c000_0000_0000_0000, 0x3fff_8000_0000_0000_0000],
+        );
+        assert_eq!(cpu.x87.regs[0], (0xaaaa_aaaa_aaaa_aaab, 0x3ffd));
     }
 }
