@@ -235,6 +235,21 @@ fn run<T>(
                     unsafe { *stack.get_unchecked_mut(i) = v }
                 }};
             }
+            // Pushes the operands a fused instruction carries (none for a
+            // plain operator), then applies the numeric operator.
+            macro_rules! apply {
+                ($op:expr $(, $operand:expr)*) => {{
+                    $(
+                        let v: RawVal = $operand;
+                        set!(sp, v);
+                        sp += 1;
+                    )*
+                    // SAFETY: validated code has the operator's operands on
+                    // the stack (the unfused form pushed the carried ones
+                    // too), within this activation's bounds.
+                    unsafe { numeric::exec($op, stack, &mut sp) }
+                }};
+            }
             let instrs = &code.code[..];
             let action = 'dispatch: loop {
                 // Matched in place: copying the whole instruction out first
@@ -383,25 +398,17 @@ fn run<T>(
                         sp += 1;
                     }
                     Instr::NumImm { op, imm } => {
-                        set!(sp, imm);
-                        sp += 1;
-                        // SAFETY: as for `Num`; the pushed operand is in bounds
-                        // because the unfused code pushed it too.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, imm) {
                             break Action::Trap(k);
                         }
                     }
                     Instr::NumLocal { op, local } => {
-                        set!(sp, get!(fp + local as usize));
-                        sp += 1;
-                        // SAFETY: as for `NumImm`.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, get!(fp + local as usize)) {
                             break Action::Trap(k);
                         }
                     }
                     Instr::BrIfNum { op, target } => {
-                        // SAFETY: as for `Num`.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op) {
                             break Action::Trap(k);
                         }
                         sp -= 1;
@@ -410,20 +417,12 @@ fn run<T>(
                         }
                     }
                     Instr::NumLocalImm { op, local, imm } => {
-                        set!(sp, get!(fp + local as usize));
-                        set!(sp + 1, imm as i64 as u64);
-                        sp += 2;
-                        // SAFETY: the unfused code pushed both operands too.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, get!(fp + local as usize), imm as i64 as u64) {
                             break Action::Trap(k);
                         }
                     }
                     Instr::NumLocalLocal { op, a, b } => {
-                        set!(sp, get!(fp + a as usize));
-                        set!(sp + 1, get!(fp + b as usize));
-                        sp += 2;
-                        // SAFETY: as for `NumLocalImm`.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, get!(fp + a as usize), get!(fp + b as usize)) {
                             break Action::Trap(k);
                         }
                     }
@@ -433,22 +432,14 @@ fn run<T>(
                         imm,
                         dst,
                     } => {
-                        set!(sp, get!(fp + local as usize));
-                        set!(sp + 1, imm as i64 as u64);
-                        sp += 2;
-                        // SAFETY: as for `NumLocalImm`.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, get!(fp + local as usize), imm as i64 as u64) {
                             break Action::Trap(k);
                         }
                         sp -= 1;
                         set!(fp + dst as usize, get!(sp));
                     }
                     Instr::NumLocalLocalSet { op, a, b, dst } => {
-                        set!(sp, get!(fp + a as usize));
-                        set!(sp + 1, get!(fp + b as usize));
-                        sp += 2;
-                        // SAFETY: as for `NumLocalImm`.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, get!(fp + a as usize), get!(fp + b as usize)) {
                             break Action::Trap(k);
                         }
                         sp -= 1;
@@ -460,11 +451,7 @@ fn run<T>(
                         imm,
                         target,
                     } => {
-                        set!(sp, get!(fp + local as usize));
-                        set!(sp + 1, imm as i64 as u64);
-                        sp += 2;
-                        // SAFETY: as for `NumLocalImm`.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, get!(fp + local as usize), imm as i64 as u64) {
                             break Action::Trap(k);
                         }
                         sp -= 1;
@@ -473,11 +460,7 @@ fn run<T>(
                         }
                     }
                     Instr::BrIfLocalLocal { op, a, b, target } => {
-                        set!(sp, get!(fp + a as usize));
-                        set!(sp + 1, get!(fp + b as usize));
-                        sp += 2;
-                        // SAFETY: as for `NumLocalImm`.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op, get!(fp + a as usize), get!(fp + b as usize)) {
                             break Action::Trap(k);
                         }
                         sp -= 1;
@@ -486,9 +469,7 @@ fn run<T>(
                         }
                     }
                     Instr::Num(op) => {
-                        // SAFETY: validated code has the operator's operands
-                        // on the stack, within this activation's bounds.
-                        if let Err(k) = unsafe { numeric::exec(op, stack, &mut sp) } {
+                        if let Err(k) = apply!(op) {
                             break Action::Trap(k);
                         }
                     }
