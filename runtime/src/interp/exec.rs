@@ -516,18 +516,10 @@ fn run<T>(
         match action {
             Action::Return => {
                 let n = code.num_results as usize;
-                store.inner.stack.copy_within(sp - n..sp, fp);
-                sp = fp + n;
-                if store.inner.frames.len() <= entry_frames {
-                    return Ok(n);
-                }
-                let Some(caller) = store.inner.frames.pop() else {
+                let Some(caller) = return_from(store, fp, sp - n..sp, entry_frames) else {
                     return Ok(n);
                 };
-                code = caller.code;
-                inst = caller.instance;
-                pc = caller.pc;
-                fp = caller.fp;
+                (code, inst, pc, fp, sp) = caller;
             }
             Action::Call(addr) | Action::ReturnCall(addr) => {
                 let tail = matches!(action, Action::ReturnCall(_));
@@ -603,18 +595,12 @@ fn run<T>(
                                 if tail {
                                     // The host's results are this function's results.
                                     let r = results.len();
-                                    store.inner.stack.copy_within(base..base + r, fp);
-                                    sp = fp + r;
-                                    if store.inner.frames.len() <= entry_frames {
-                                        return Ok(r);
-                                    }
-                                    let Some(caller) = store.inner.frames.pop() else {
+                                    let Some(caller) =
+                                        return_from(store, fp, base..base + r, entry_frames)
+                                    else {
                                         return Ok(r);
                                     };
-                                    code = caller.code;
-                                    inst = caller.instance;
-                                    pc = caller.pc;
-                                    fp = caller.fp;
+                                    (code, inst, pc, fp, sp) = caller;
                                 }
                             }
                             Err(Error::Exception(exn)) => {
@@ -693,6 +679,28 @@ fn run<T>(
 }
 
 type Resume = (usize, usize, Arc<CompiledFunc>, Arc<InstanceData>, usize);
+
+/// Where the caller resumes after a return: its code, instance, pc, fp and
+/// the stack pointer just above the results.
+type Caller = (Arc<CompiledFunc>, Arc<InstanceData>, usize, usize, usize);
+
+/// Returns from the activation at `fp` whose results are at `results`:
+/// moves them down to `fp` and pops the caller's frame, or None when the
+/// activation was this invocation's entry (results stay at `fp`).
+fn return_from<T>(
+    store: &mut Store<T>,
+    fp: usize,
+    results: std::ops::Range<usize>,
+    entry_frames: usize,
+) -> Option<Caller> {
+    let n = results.len();
+    store.inner.stack.copy_within(results, fp);
+    if store.inner.frames.len() <= entry_frames {
+        return None;
+    }
+    let caller = store.inner.frames.pop()?;
+    Some((caller.code, caller.instance, caller.pc, caller.fp, fp + n))
+}
 
 /// Unwinds frames of this invocation until a handler catches `exn`
 /// (Wasm 3.0 §4.4.11 "throw_ref"): returns where to resume, or None if the

@@ -159,11 +159,10 @@ impl<'m> FuncTranslator<'m> {
             let op = ops.read().map_err(wp_err)?;
             let reachable = fv.get_control_frame(0).is_some_and(|f| !f.unreachable);
             // Facts about the innermost frame before the operator changes it.
-            let top_before = fv.get_control_frame(0).map(|f| f.height as u32);
             let ctrl_height_before = fv.control_stack_height();
             fv.op(offset, &op).map_err(wp_err)?;
             t.max_operands = t.max_operands.max(fv.operand_stack_height());
-            t.visit(fv, op, reachable, top_before, ctrl_height_before)?;
+            t.visit(fv, op, reachable, ctrl_height_before)?;
         }
         ops.finish().map_err(wp_err)?;
         t.close_fuel_segment();
@@ -247,16 +246,11 @@ impl<'m> FuncTranslator<'m> {
             BlockType::Empty => (0, 0),
             BlockType::Type(_) => (0, 1),
             BlockType::FuncType(idx) => {
-                let m = self.ctx.module;
-                let id = m
-                    .types
-                    .get(idx as usize)
-                    .copied()
-                    .ok_or_else(|| Error::usage(format!("block type {idx} out of range")))?;
-                let f = m
-                    .engine
-                    .func_type(id)
-                    .ok_or_else(|| Error::usage(format!("block type {idx} is not a function")))?;
+                let id = self.type_id(idx)?;
+                let f =
+                    self.ctx.module.engine.func_type(id).ok_or_else(|| {
+                        Error::usage(format!("block type {idx} is not a function"))
+                    })?;
                 (f.params().len() as u32, f.results().len() as u32)
             }
         })
@@ -369,7 +363,6 @@ impl<'m> FuncTranslator<'m> {
         fv: &FuncValidator<T>,
         op: Operator<'_>,
         reachable: bool,
-        top_height_before: Option<u32>,
         ctrl_height_before: u32,
     ) -> Result<()> {
         use Operator as O;
@@ -457,13 +450,9 @@ impl<'m> FuncTranslator<'m> {
                         handler: handler_index,
                         clause: i,
                     };
-                    let target = if self.is_function_label(label + 1) {
-                        // Branching to the function label is a return;
-                        // model it as a branch to the final `Return`.
-                        self.target(fv, label + 1, site)?
-                    } else {
-                        self.target(fv, label + 1, site)?
-                    };
+                    // A catch to the function label lands on the final
+                    // `Return`, like any branch to it.
+                    let target = self.target(fv, label + 1, site)?;
                     clauses.push(Catch { kind, target });
                 }
                 self.handlers[handler_index].kind = HandlerKind::TryTable(clauses);
@@ -555,7 +544,6 @@ impl<'m> FuncTranslator<'m> {
             }
             _ => {}
         }
-        let _ = top_height_before;
         if !reachable {
             return Ok(());
         }
