@@ -811,7 +811,9 @@ fn in_scope(map: Map, op: u8) -> bool {
     }
 }
 
-/// x87 forms the harness leaves out: the transcendental functions, BCD,
+/// x87 forms the harness leaves out: the transcendental functions (their
+/// results may differ from the host's by 1 ulp, which the SDM allows, so
+/// `tests/x87_transcendental.rs` checks them one at a time), BCD,
 /// FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
 /// reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
 fn x87_out_of_scope(bytes: &[u8]) -> bool {

@@ -46,8 +46,8 @@ pub fn implemented_features() -> (u32, u32) {
     use leaf1_ecx as c;
     use leaf1_edx as d;
     let ecx = c::SSE3 | c::SSSE3 | c::CX16 | c::SSE4_1 | c::SSE4_2 | c::MOVBE | c::POPCNT;
-    // The FPU bit stands for the x87 unit minus its transcendental
-    // functions, which raise #UD (see cpu/x87.rs).
+    // The FPU bit: the x87 unit, transcendental functions included
+    // (cpu/x87.rs lists anything it lacks).
     let edx = d::FPU | d::TSC | d::CX8 | d::CMOV | d::CLFSH | d::MMX | d::FXSR | d::SSE | d::SSE2;
     (ecx, edx)
 }

@@ -3,9 +3,8 @@
 //! arithmetic with precision and rounding control, comparisons, FCMOVcc,
 //! constants, FRNDINT/FSCALE/FXTRACT/FPREM, environment save/restore.
 //! All arithmetic is exact 80-bit extended precision through `softfloat`.
-//! Not implemented (#UD): transcendental functions (FSIN, FCOS, FPTAN,
-//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS), BCD (FBLD/FBSTP) and
-//! FSAVE/FRSTOR.
+//! The transcendental functions live in `transcendental` (on the 128-bit
+//! `wide` float). Not implemented (#UD): BCD (FBLD/FBSTP) and FSAVE/FRSTOR.
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
@@ -16,6 +15,10 @@ use super::softfloat::{
 };
 use super::state::Cpu;
 use crate::mmu::Memory;
+use transcendental::Trig;
+
+mod transcendental;
+mod wide;
 
 /// Status word bits (SDM Vol.1 §8.1.3).
 mod sw {
@@ -177,6 +180,21 @@ impl Cpu {
         self.set_top(new_top);
         self.set_st(0, value);
         Ok(())
+    }
+
+    /// For the instructions that replace ST(0) and push a second result
+    /// (FXTRACT, FSINCOS, FPTAN): if ST(7) is in use, raises the stack
+    /// overflow and (masked) leaves the indefinite QNaN in both places;
+    /// false then.
+    fn room_for_second_result(&mut self) -> X87Result<bool> {
+        if self.x87.tag & (1 << ((self.top() + 7) & 7)) == 0 {
+            return Ok(true);
+        }
+        self.stack_fault(true)?;
+        self.set_st(0, F80.default_nan());
+        self.set_top(self.top() + 7);
+        self.set_st(0, F80.default_nan());
+        Ok(false)
     }
 
     fn pop(&mut self) {
@@ -689,17 +707,24 @@ fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
                 cpu.set_c1(false);
                 Ok(())
             }
+            0 => transcendental::f2xm1(cpu),
+            1 => transcendental::fyl2x(cpu),
+            2 => transcendental::trig(cpu, Trig::Tan),
+            3 => transcendental::fpatan(cpu),
             4 => fxtract(cpu),
-            _ => ud(), // F2XM1, FYL2X, FPTAN, FPATAN, FPREM1 are not implemented
+            _ => ud(), // FPREM1 is not implemented
         },
         (0xd9, 7) => match i {
             0 => fprem(cpu),
+            1 => transcendental::fyl2xp1(cpu),
             2 => unary_st0(cpu, |cpu, env, a| {
                 sf::sqrt_precision(F80, env, a, cpu.precision())
             }),
+            3 => transcendental::trig(cpu, Trig::SinCos),
             4 => unary_st0(cpu, |_, env, a| sf::round_to_integral(F80, env, a)),
             5 => fscale(cpu),
-            _ => ud(), // FYL2XP1, FSINCOS, FSIN, FCOS
+            6 => transcendental::trig(cpu, Trig::Sin),
+            _ => transcendental::trig(cpu, Trig::Cos),
         },
         (0xda, 0..=3) | (0xdb, 0..=3) => {
             // FCMOVcc (SDM Vol.2A FCMOVcc): B, E, BE, U and their negations.
@@ -912,12 +937,7 @@ fn fxtract(cpu: &mut Cpu) -> X87Result<()> {
         cpu.set_c1(false);
         return Ok(());
     };
-    if cpu.x87.tag & (1 << ((cpu.top() + 7) & 7)) != 0 {
-        // No room for the second result: both become the indefinite QNaN.
-        cpu.stack_fault(true)?;
-        cpu.set_st(0, F80.default_nan());
-        cpu.set_top(cpu.top() + 7);
-        cpu.set_st(0, F80.default_nan());
+    if !cpu.room_for_second_result()? {
         return Ok(());
     }
     let mut env = cpu.x87_env();
