@@ -448,6 +448,76 @@ mod tests {
         assert_eq!(top64(cos(sixth.scale(1))), (-1, 1 << 63));
     }
 
+    /// Values correctly rounded to 64 bits, computed independently with
+    /// 400-bit arithmetic (mpmath): (exponent, significand, negative).
+    #[test]
+    fn functions_round_correctly_at_known_points() {
+        let half = Wide::from_parts(false, 1, -1);
+        let quarter3 = Wide::from_parts(false, 3, -2);
+        let cases: [(&str, Wide, (i32, u64), bool); 12] = [
+            ("sin(1)", sin(ONE), (-1, 0xd76a_a478_4867_7021), false),
+            ("cos(1)", cos(ONE), (-1, 0x8a51_407d_a834_5c92), false),
+            ("sin(0.5)", sin(half), (-2, 0xf577_43a2_582f_7f44), false),
+            (
+                "tan(0.75)",
+                sin(quarter3).div(cos(quarter3)),
+                (-1, 0xee7d_1b08_8777_5f06),
+                false,
+            ),
+            (
+                "atan2(1, 3)",
+                atan2(ONE, Wide::from_int(3)),
+                (-2, 0xa4bc_7d19_34f7_0924),
+                false,
+            ),
+            (
+                "atan2(5, -2)",
+                atan2(Wide::from_int(5), Wide::from_int(-2)),
+                (0, 0xf9c4_4978_f064_41a5),
+                false,
+            ),
+            (
+                "log2(3)",
+                log2(Wide::from_int(3)),
+                (0, 0xcae0_0d1c_fdeb_43d0),
+                false,
+            ),
+            (
+                "log2(0.75)",
+                log2(quarter3),
+                (-2, 0xd47f_cb8c_0852_f0c1),
+                true,
+            ),
+            (
+                "ln(1 + 2^-20)",
+                ln_1p(Wide::from_parts(false, 1, -20)),
+                (-21, 0xffff_f800_0055_5551),
+                false,
+            ),
+            (
+                "e^(2^-30) - 1",
+                exp_m1(Wide::from_parts(false, 1, -30)),
+                (-30, 0x8000_0001_0000_0001),
+                false,
+            ),
+            (
+                "e^-0.5 - 1",
+                exp_m1(half.neg()),
+                (-2, 0xc974_d039_069f_6018),
+                true,
+            ),
+            (
+                "sqrt(3)",
+                Wide::from_int(3).sqrt(),
+                (0, 0xddb3_d742_c265_539e),
+                false,
+            ),
+        ];
+        for (name, value, expected, negative) in cases {
+            assert_eq!((top64(value), value.neg), (expected, negative), "{name}");
+        }
+    }
+
     #[test]
     fn reduction_is_exact_for_a_multiple_of_pi66() {
         // x = 3·(π₆₆/2) rounded to 64 bits: r is that rounding error.
