@@ -405,7 +405,9 @@ impl Drop for Worker {
 // ---------------------------------------------------------------- emulator side
 
 enum Emulated {
-    Done(Box<State>, u64),
+    /// Final state, undefined-flag mask, and where FNSTENV/FNSAVE stored
+    /// the last-instruction pointers (see `pointers_cleared_by_os`).
+    Done(Box<State>, u64, Vec<std::ops::Range<usize>>),
     Fault(Exception),
 }
 
@@ -445,6 +447,7 @@ fn emulate(
     }
     cpu.rip = test_start;
     let mut undefined = 0u64;
+    let mut pointer_images = Vec::new();
     let mut steps = 0;
     while cpu.rip != test_end {
         steps += 1;
@@ -461,6 +464,9 @@ fn emulate(
             Err(other) => panic!("unexpected stop {other:?}"),
         }
         if let Some(insn) = &insn {
+            if let Some(range) = stored_pointers(insn, &before) {
+                pointer_images.push(range);
+            }
             match insn.info.family {
                 Family::Sse => coverage.sse += 1,
                 Family::X87 => coverage.x87 += 1,
@@ -470,12 +476,20 @@ fn emulate(
         if let Some(insn) = insn {
             if read_flags(&insn) & undefined != 0 {
                 // Reads a flag an earlier instruction left undefined.
-                return Emulated::Done(Box::new(final_state(&cpu, Vec::new())), RESULT_UNDEFINED);
+                return Emulated::Done(
+                    Box::new(final_state(&cpu, Vec::new())),
+                    RESULT_UNDEFINED,
+                    Vec::new(),
+                );
             }
             let u = undefined_flags(&insn, &before);
             if u & RESULT_UNDEFINED != 0 {
                 // The result itself is undefined: nothing after it is comparable.
-                return Emulated::Done(Box::new(final_state(&cpu, Vec::new())), RESULT_UNDEFINED);
+                return Emulated::Done(
+                    Box::new(final_state(&cpu, Vec::new())),
+                    RESULT_UNDEFINED,
+                    Vec::new(),
+                );
             }
             // Flags written by this instruction replace earlier undefined ones.
             undefined = (undefined & !written_flags(&insn)) | u;
@@ -483,7 +497,56 @@ fn emulate(
     }
     let mut scratch = vec![0u8; SCRATCH_LEN];
     space.peek(DATA, &mut scratch).unwrap();
-    Emulated::Done(Box::new(final_state(&cpu, scratch)), undefined)
+    Emulated::Done(
+        Box::new(final_state(&cpu, scratch)),
+        undefined,
+        pointer_images,
+    )
+}
+
+/// The scratch bytes holding FIP, FCS, FOP, FDP and FDS when `insn` is
+/// FNSTENV or FNSAVE (SDM Vol.1 Figures 8-9, 8-11).
+fn stored_pointers(insn: &Insn, before: &Cpu) -> Option<std::ops::Range<usize>> {
+    let m = insn.mem?;
+    if insn.map != Map::OneByte || !matches!((insn.opcode, insn.reg & 7), (0xd9 | 0xdd, 6)) {
+        return None;
+    }
+    let next_rip = before.rip + insn.len as u64;
+    let mut ea = m.disp as u64;
+    if m.rip_relative {
+        ea = ea.wrapping_add(next_rip);
+    }
+    if let Some(b) = m.base {
+        ea = ea.wrapping_add(before.gpr[b as usize]);
+    }
+    if let Some(i) = m.index {
+        ea = ea.wrapping_add(before.gpr[i as usize].wrapping_mul(m.scale as u64));
+    }
+    if insn.addr_size == 4 {
+        ea &= 0xffff_ffff;
+    }
+    let (from, to) = if insn.op_size == 2 { (6, 14) } else { (12, 26) };
+    let start = ea.wrapping_add(from).wrapping_sub(DATA) as usize;
+    (start + (to - from) as usize <= SCRATCH_LEN).then(|| start..start + (to - from) as usize)
+}
+
+/// The host's FIP/FCS/FOP/FDP/FDS read as zero after the OS switched
+/// tasks in between: Linux's XSAVES/XRSTORS keep them only while an
+/// exception is pending (AMD), so a preemption between an x87
+/// instruction and FNSTENV/FNSAVE clears them. Accepts exactly that:
+/// image bytes that are all zero on the host, whatever the emulator
+/// stored. Returns whether it had to.
+fn pointers_cleared_by_os(e: &mut State, n: &State, images: &[std::ops::Range<usize>]) -> bool {
+    let mut cleared = false;
+    for r in images {
+        if n.scratch[r.clone()].iter().all(|&b| b == 0)
+            && e.scratch[r.clone()] != n.scratch[r.clone()]
+        {
+            e.scratch[r.clone()].fill(0);
+            cleared = true;
+        }
+    }
+    cleared
 }
 
 fn final_state(cpu: &Cpu, scratch: Vec<u8>) -> State {
@@ -812,8 +875,7 @@ fn in_scope(map: Map, op: u8) -> bool {
 }
 
 /// x87 forms the harness leaves out: the transcendental functions, BCD,
-/// FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
-/// reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
+/// and the reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
 fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let Ok(insn) = decode(bytes, CpuMode::Bits64) else {
         return false;
@@ -824,9 +886,9 @@ fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let reg = insn.reg & 7;
     if insn.md != 3 {
         return match insn.opcode {
-            0xd9 => matches!(reg, 1 | 6),
+            0xd9 => reg == 1,
             0xdb => matches!(reg, 4 | 6),
-            0xdd => matches!(reg, 4..=6),
+            0xdd => reg == 5,
             0xdf => matches!(reg, 4 | 6),
             _ => false,
         };
@@ -1321,6 +1383,8 @@ struct Stats {
     /// The guest touched the harness's own state page, which exists only
     /// natively (a random address landing there): not comparable.
     harness_page: u64,
+    /// FNSTENV/FNSAVE images whose pointers a task switch cleared.
+    pointers_cleared_by_os: u64,
     divergences: u64,
 }
 
@@ -1346,11 +1410,15 @@ fn run(sequences: u64, seed: u64) -> Stats {
         let emulated = emulate(&code, test_start, test_end, &init, &mut coverage);
         let native = worker.run(&code, &init);
         let verdict = match (&emulated, &native) {
-            (Emulated::Done(_, mask), _) if mask & RESULT_UNDEFINED != 0 => {
+            (Emulated::Done(_, mask, _), _) if mask & RESULT_UNDEFINED != 0 => {
                 stats.undefined_result += 1;
                 continue;
             }
-            (Emulated::Done(e, mask), Native::Done(n)) => {
+            (Emulated::Done(e, mask, images), Native::Done(n)) => {
+                let mut e = e.clone();
+                if pointers_cleared_by_os(&mut e, n, images) {
+                    stats.pointers_cleared_by_os += 1;
+                }
                 let compared = FLAGS_COMPARED & !mask;
                 if e.gpr == n.gpr
                     && e.rflags & compared == n.rflags & compared

@@ -1,11 +1,11 @@
 //! The x87 FPU (SDM Vol.1 chapter 8, Vol.2 D8–DF opcodes): register
 //! stack with tags, control/status words, loads/stores in every format,
 //! arithmetic with precision and rounding control, comparisons, FCMOVcc,
-//! constants, FRNDINT/FSCALE/FXTRACT/FPREM, environment save/restore.
+//! constants, FRNDINT/FSCALE/FXTRACT/FPREM, environment and state
+//! save/restore with the last-instruction pointers (`env`).
 //! All arithmetic is exact 80-bit extended precision through `softfloat`.
 //! Not implemented (#UD): transcendental functions (FSIN, FCOS, FPTAN,
-//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS), BCD (FBLD/FBSTP) and
-//! FSAVE/FRSTOR.
+//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS) and BCD (FBLD/FBSTP).
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
@@ -16,6 +16,8 @@ use super::softfloat::{
 };
 use super::state::Cpu;
 use crate::mmu::Memory;
+
+mod env;
 
 /// Status word bits (SDM Vol.1 §8.1.3).
 mod sw {
@@ -223,21 +225,32 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         register_form(cpu, op, reg, modrm_low)
     };
     match result {
-        Ok(()) | Err(Abort::Unmasked) => Ok(()),
+        Ok(()) | Err(Abort::Unmasked) => {
+            if !is_control(op, insn.md, reg, modrm_low) {
+                env::record_pointers(cpu, insn);
+            }
+            Ok(())
+        }
         Err(Abort::Fault(e)) => Err(e.into()),
     }
 }
 
-/// FNINIT, FNCLEX, FNSTSW, FNSTCW and FNSTENV do not check for pending
-/// exceptions (SDM Vol.1 §8.6); FLDCW and FLDENV do.
+/// FNINIT, FNCLEX, FNSTSW, FNSTCW, FNSTENV and FNSAVE do not check for
+/// pending exceptions (SDM Vol.1 §8.6); FLDCW, FLDENV and FRSTOR do.
 fn is_non_waiting(op: u8, md: u8, reg: u8, low: usize) -> bool {
     match (op, md == 3) {
         (0xd9, false) => matches!(reg, 6 | 7),
         (0xdb, true) => reg == 4 && (low == 2 || low == 3),
-        (0xdd, false) => reg == 7,
+        (0xdd, false) => matches!(reg, 6 | 7),
         (0xdf, true) => reg == 4 && low == 0,
         _ => false,
     }
+}
+
+/// The control instructions, which leave the last-instruction pointers
+/// alone (SDM Vol.1 §8.1.8): the non-waiting ones, FLDCW, FLDENV, FRSTOR.
+fn is_control(op: u8, md: u8, reg: u8, low: usize) -> bool {
+    is_non_waiting(op, md, reg, low) || (md != 3 && matches!((op, reg), (0xd9, 4 | 5) | (0xdd, 4)))
 }
 
 fn ud() -> X87Result<()> {
@@ -380,13 +393,10 @@ fn memory_form<M: Memory>(
         (0xdd, 7) => cpu
             .write_mem(mem, addr, 2, cpu.x87.status as u64)
             .map_err(Abort::from),
-        (0xd9, 6) => {
-            store_env(cpu, mem, addr, insn.op_size == 2)?;
-            // FNSTENV masks all exceptions after saving (SDM Vol.2A FSTENV).
-            cpu.x87.control |= 0x3f;
-            Ok(())
-        }
-        (0xd9, 4) => load_env(cpu, mem, addr, insn.op_size == 2),
+        (0xd9, 6) => env::fnstenv(cpu, mem, addr, insn.op_size),
+        (0xd9, 4) => env::fldenv(cpu, mem, addr, insn.op_size),
+        (0xdd, 6) => env::fnsave(cpu, mem, addr, insn.op_size),
+        (0xdd, 4) => env::frstor(cpu, mem, addr, insn.op_size),
         _ => ud(),
     }
 }
@@ -416,38 +426,6 @@ fn full_tag_word(cpu: &Cpu) -> u16 {
         tags |= t << (2 * p);
     }
     tags
-}
-
-/// FNSTENV: 28 bytes with a 32-bit operand size, 14 bytes with 16 bits
-/// (SDM Vol.1 Figures 8-9, 8-10); the pointer fields are stored as zero.
-fn store_env<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64, short: bool) -> X87Result<()> {
-    let mut image = [0u8; 28];
-    let stride = if short { 2 } else { 4 };
-    image[0..2].copy_from_slice(&cpu.x87.control.to_le_bytes());
-    image[stride..stride + 2].copy_from_slice(&cpu.x87.status.to_le_bytes());
-    image[2 * stride..2 * stride + 2].copy_from_slice(&full_tag_word(cpu).to_le_bytes());
-    if !short {
-        for o in [2, 6, 10] {
-            image[o..o + 2].copy_from_slice(&0xffffu16.to_le_bytes());
-        }
-    }
-    mem.write(addr, &image[..if short { 14 } else { 28 }])?;
-    Ok(())
-}
-
-fn load_env<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64, short: bool) -> X87Result<()> {
-    let mut image = [0u8; 28];
-    mem.read(addr, &mut image[..if short { 14 } else { 28 }])?;
-    let word = |o: usize| u16::from_le_bytes([image[o], image[o + 1]]);
-    let stride = if short { 2 } else { 4 };
-    cpu.x87.control = (word(0) & 0x1f7f) | 0x40;
-    cpu.x87.status = word(stride);
-    let tags = word(2 * stride);
-    cpu.x87.tag = (0..8)
-        .filter(|p| (tags >> (2 * p)) & 3 != 3)
-        .fold(0u8, |acc, p| acc | 1 << p);
-    update_summary(cpu);
-    Ok(())
 }
 
 /// Sets C3, C2, C0 (and clears C1) from a comparison (SDM Vol.2A FCOM).
@@ -733,12 +711,7 @@ fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
                 Ok(())
             }
             3 => {
-                // FNINIT resets control, status and tags; register contents stay.
-                let regs = cpu.x87.regs;
-                cpu.x87 = super::state::X87State {
-                    regs,
-                    ..Default::default()
-                };
+                env::fninit(cpu);
                 Ok(())
             }
             _ => ud(),
@@ -1069,20 +1042,85 @@ fn align(ma: u128, ea: i32, mb: u128, eb: i32) -> (u128, u128, i32) {
 #[cfg(test)]
 mod tests {
     use crate::cpu::Cpu;
-    use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
+    use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ, PROT_WRITE};
 
-    fn run(code: &[u8], st: &[u128]) -> Cpu {
+    /// Code at 0x1000, a data page at 0x2000 (RBX points to it).
+    fn machine(code: &[u8], st: &[u128]) -> (Cpu, AddressSpace) {
         let mut mem = AddressSpace::new(1 << 20);
         mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
+        mem.map(0x2000, 4096, PROT_READ | PROT_WRITE).unwrap();
         mem.poke(0x1000, code).unwrap();
         let mut cpu = Cpu::new_long_mode_user();
         cpu.rip = 0x1000;
+        cpu.gpr[3] = 0x2000;
         for (i, v) in st.iter().enumerate() {
             cpu.x87.regs[i] = (*v as u64, (*v >> 64) as u16);
             cpu.x87.tag |= 1 << i;
         }
+        (cpu, mem)
+    }
+
+    /// Runs the first instruction of `code`.
+    fn run(code: &[u8], st: &[u128]) -> Cpu {
+        let (mut cpu, mut mem) = machine(code, st);
         cpu.step(&mut mem).unwrap();
         cpu
+    }
+
+    /// Runs `steps` instructions and returns the data page's first bytes.
+    fn run_steps(code: &[u8], st: &[u128], steps: usize) -> (Cpu, [u8; 128]) {
+        let (mut cpu, mut mem) = machine(code, st);
+        for _ in 0..steps {
+            cpu.step(&mut mem).unwrap();
+        }
+        let mut data = [0u8; 128];
+        mem.peek(0x2000, &mut data).unwrap();
+        (cpu, data)
+    }
+
+    #[test]
+    fn fnsave_stores_pointers_and_registers_then_reinitializes() {
+        // fld tword [rbx+0x40]; fnsave [rbx]; frstor [rbx]
+        let code = [0xdb, 0x6b, 0x40, 0xdd, 0x33, 0xdd, 0x23];
+        let (cpu, data) = run_steps(&code, &[], 2);
+        let dword = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
+        assert_eq!(dword(0), 0xffff_037f, "FCW, reserved half ones");
+        assert_eq!(dword(4), 0xffff_3800, "FSW with TOP = 7");
+        assert_eq!(dword(8), 0xffff_7fff, "R7 holds a zero, the rest empty");
+        assert_eq!(dword(12), 0x1000, "FIP: the FLD");
+        assert_eq!(dword(16), 0x033 | 0x36b << 16, "FCS, FOP = DB 6B");
+        assert_eq!((dword(20), dword(24)), (0x2040, 0xffff_0000), "FDP, FDS");
+        assert_eq!(&data[28..38], &[0; 10], "ST(0) = +0 from the zeroed page");
+        assert_eq!(cpu.x87.control, 0x037f);
+        assert_eq!((cpu.x87.status, cpu.x87.tag), (0, 0));
+        assert_eq!(cpu.x87.pointers, Default::default());
+        // FRSTOR brings it all back.
+        let (cpu, _) = run_steps(&code, &[], 3);
+        assert_eq!((cpu.x87.status, cpu.x87.tag), (0x3800, 0x80));
+        assert_eq!(
+            (cpu.x87.pointers.fip, cpu.x87.pointers.fop),
+            (0x1000, 0x36b)
+        );
+    }
+
+    #[test]
+    fn fnstenv_masks_exceptions_and_clears_es() {
+        // fnstenv [rbx] with #Z pending.
+        let (mut cpu, mut mem) = machine(&[0xd9, 0x33], &[]);
+        cpu.x87.control = 0x037b;
+        cpu.x87.status = 0x8084;
+        cpu.step(&mut mem).unwrap();
+        assert_eq!((cpu.x87.control, cpu.x87.status), (0x037f, 0x0004));
+    }
+
+    #[test]
+    fn sixteen_bit_fldenv_clears_fop() {
+        // fld1; o16 fnstenv [rbx]; o16 fldenv [rbx]
+        let code = [0xd9, 0xe8, 0x66, 0xd9, 0x33, 0x66, 0xd9, 0x23];
+        let (cpu, data) = run_steps(&code, &[], 3);
+        assert_eq!(&data[6..14], &[0x00, 0x10, 0x33, 0, 0, 0, 0, 0]);
+        assert_eq!(cpu.x87.pointers.fop, 0);
+        assert_eq!(cpu.x87.pointers.fip, 0x1000);
     }
 
     #[test]
@@ -1099,11 +1137,7 @@ mod tests {
     #[test]
     fn fscale_overflowing_even_after_the_bias_gives_infinity() {
         // All exceptions unmasked, round up; ST0 ≈ -0.0139, ST1 ≈ 2^39.
-        let mut mem = AddressSpace::new(1 << 20);
-        mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
-        mem.poke(0x1000, &[0xd9, 0xfd]).unwrap();
-        let mut cpu = Cpu::new_long_mode_user();
-        cpu.rip = 0x1000;
+        let (mut cpu, mut mem) = machine(&[0xd9, 0xfd], &[]);
         cpu.x87.control = 0x0b40;
         cpu.x87.regs[0] = (0xc7cc_0bc0_27ec_d2d2, 0xbff9);
         cpu.x87.regs[1] = (0xff12_ecb8_852a_8df0, 0x4026);
