@@ -874,8 +874,8 @@ fn in_scope(map: Map, op: u8) -> bool {
     }
 }
 
-/// x87 forms the harness leaves out: the transcendental functions, BCD,
-/// and the reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
+/// x87 forms the harness leaves out: the transcendental functions and the
+/// reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
 fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let Ok(insn) = decode(bytes, CpuMode::Bits64) else {
         return false;
@@ -889,7 +889,6 @@ fn x87_out_of_scope(bytes: &[u8]) -> bool {
             0xd9 => reg == 1,
             0xdb => matches!(reg, 4 | 6),
             0xdd => reg == 5,
-            0xdf => matches!(reg, 4 | 6),
             _ => false,
         };
     }
@@ -1265,8 +1264,9 @@ impl Generator {
 }
 
 /// x87 extended encodings: zeros, denormal, pseudo-denormal, unnormal,
-/// infinities, NaNs (quiet, signalling), pseudo-NaN, 1.0, extremes.
-const F80_SPECIAL: [u128; 14] = [
+/// infinities, NaNs (quiet, signalling), pseudo-NaN, 1.0, extremes, and
+/// the edge of FBSTP's 18 digits (10^18 − 0.5, −(10^18 − 1)).
+const F80_SPECIAL: [u128; 16] = [
     0,
     0x8000_0000_0000_0000_0000,
     0x0000_0000_0000_0000_0001,
@@ -1281,6 +1281,8 @@ const F80_SPECIAL: [u128; 14] = [
     0xbfff_c000_0000_0000_0000,
     0x7ffe_ffff_ffff_ffff_ffff,
     0x0001_8000_0000_0000_0000,
+    0x403a_de0b_6b3a_763f_fff8,
+    0xc03a_de0b_6b3a_763f_fff0,
 ];
 
 /// A normal extended value with a moderate exponent.

@@ -1,11 +1,12 @@
 //! The x87 FPU (SDM Vol.1 chapter 8, Vol.2 D8–DF opcodes): register
-//! stack with tags, control/status words, loads/stores in every format,
-//! arithmetic with precision and rounding control, comparisons, FCMOVcc,
-//! constants, FRNDINT/FSCALE/FXTRACT/FPREM, environment and state
-//! save/restore with the last-instruction pointers (`env`).
-//! All arithmetic is exact 80-bit extended precision through `softfloat`.
+//! stack with tags, control/status words, loads/stores in every format
+//! including packed BCD (`bcd`), arithmetic with precision and rounding
+//! control, comparisons, FCMOVcc, constants, FRNDINT/FSCALE/FXTRACT/FPREM,
+//! environment and state save/restore with the last-instruction pointers
+//! (`env`). All arithmetic is exact 80-bit extended precision through
+//! `softfloat`.
 //! Not implemented (#UD): transcendental functions (FSIN, FCOS, FPTAN,
-//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS) and BCD (FBLD/FBSTP).
+//! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS).
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
@@ -17,6 +18,7 @@ use super::softfloat::{
 use super::state::Cpu;
 use crate::mmu::Memory;
 
+mod bcd;
 mod env;
 
 /// Status word bits (SDM Vol.1 §8.1.3).
@@ -295,9 +297,15 @@ fn memory_form<M: Memory>(
                 }
             }
         }
-        (0xd9, 0) | (0xdd, 0) | (0xdb, 0) | (0xdf, 0) | (0xdf, 5) | (0xdb, 5) => {
+        (0xd9, 0) | (0xdd, 0) | (0xdb, 0) | (0xdf, 0 | 4 | 5) | (0xdb, 5) => {
             let mut env = cpu.x87_env();
             let value = match (op, reg) {
+                (0xdf, 4) => {
+                    // FBLD m80bcd.
+                    let low = cpu.read_mem(mem, addr, 8)?;
+                    let high = cpu.read_mem(mem, addr + 8, 2)?;
+                    bcd::load(((high as u128) << 64) | low as u128)
+                }
                 (0xd9, _) => sf::convert(F32, F80, &mut env, cpu.read_mem(mem, addr, 4)? as u128),
                 (0xdd, _) => sf::convert(F64, F80, &mut env, cpu.read_mem(mem, addr, 8)? as u128),
                 (0xdb, 0) => sf::from_integer(
@@ -329,14 +337,15 @@ fn memory_form<M: Memory>(
             cpu.set_c1(false);
             cpu.push(value)
         }
-        // FST/FSTP m32fp, m64fp; FIST/FISTP m16/m32; FISTP m64; FSTP m80fp.
-        (0xd9, 2 | 3) | (0xdd, 1..=3) | (0xdb, 1..=3) | (0xdf, 1..=3) | (0xdf, 7) | (0xdb, 7) => {
+        // FST/FSTP m32fp, m64fp; FIST/FISTP m16/m32; FISTP m64; FSTP m80fp;
+        // FBSTP m80bcd.
+        (0xd9, 2 | 3) | (0xdd, 1..=3) | (0xdb, 1..=3) | (0xdf, 1..=3 | 6 | 7) | (0xdb, 7) => {
             // reg 1 is FISTTP (SSE3): truncate and pop.
-            let pop = reg == 3 || reg == 7 || reg == 1;
+            let pop = matches!(reg, 1 | 3 | 6 | 7);
             let truncate = reg == 1;
             let size: usize = match (op, reg) {
                 (0xd9, _) | (0xdb, 1..=3) => 4,
-                (0xdb, _) => 10,
+                (0xdb, _) | (0xdf, 6) => 10,
                 (0xdf, 1..=3) => 2,
                 _ => 8,
             };
@@ -357,6 +366,7 @@ fn memory_form<M: Memory>(
                 (0xdb, 7) => value,
                 (0xdb, _) => sf::to_integer(F80, &mut env, value, 32, truncate) as u128,
                 (0xdf, 7) => sf::to_integer(F80, &mut env, value, 64, false) as u128,
+                (0xdf, 6) => bcd::store(&mut env, value),
                 _ => sf::to_integer(F80, &mut env, value, 16, truncate) as u128,
             };
             // Stores to memory do not report #D for a denormal ST(0) (observed on hardware).
