@@ -678,7 +678,8 @@ fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
                 Ok(())
             }
             4 => fxtract(cpu),
-            _ => ud(), // F2XM1, FYL2X, FPTAN, FPATAN, FPREM1 are not implemented
+            5 => fprem1(cpu),
+            _ => ud(), // F2XM1, FYL2X, FPTAN, FPATAN are not implemented
         },
         (0xd9, 7) => match i {
             0 => fprem(cpu),
@@ -935,8 +936,20 @@ fn fxtract(cpu: &mut Cpu) -> X87Result<()> {
 }
 
 /// FPREM: partial remainder with a truncated quotient (SDM Vol.2A FPREM).
-/// Exponent differences of 64 or more are reduced in steps, C2 = 1.
 fn fprem(cpu: &mut Cpu) -> X87Result<()> {
+    partial_remainder(cpu, false)
+}
+
+/// FPREM1: the IEEE remainder, whose quotient is rounded to nearest, ties
+/// to even (SDM Vol.2A FPREM1).
+fn fprem1(cpu: &mut Cpu) -> X87Result<()> {
+    partial_remainder(cpu, true)
+}
+
+/// FPREM and FPREM1: ST(0) − Q × ST(1), the quotient's low three bits in
+/// C0, C3, C1. Exponent differences of 64 or more are reduced in steps
+/// with a truncated partial quotient, C2 = 1.
+fn partial_remainder(cpu: &mut Cpu, nearest: bool) -> X87Result<()> {
     let read = |cpu: &mut Cpu, i| {
         let r = cpu.read_st(i);
         if r.is_err() {
@@ -980,7 +993,8 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             let top_b = eb + 127 - mb.leading_zeros() as i32;
             let d = top_a - top_b;
             let fits = ea < eb || ((ea - eb) as u32) < ma.leading_zeros();
-            if d < 0 {
+            // Below half the divisor even a rounded quotient is 0.
+            if d < -1 || (d == -1 && !nearest) {
                 // Already reduced; a pseudo-denormal comes back normalized.
                 (
                     compute_biased(cpu, &mut env, |e| sf::pack(F80, e, sign, ea, ma)),
@@ -989,8 +1003,13 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             } else if d < 64 && fits {
                 // Align: both at exponent eb' with a shifted left by (ea - eb).
                 let (na, nb, e) = align(ma, ea, mb, eb);
-                let q = na / nb;
-                let r = na % nb;
+                let (mut q, mut r, mut sign) = (na / nb, na % nb, sign);
+                if nearest && (2 * r > nb || (2 * r == nb && q & 1 != 0)) {
+                    // Round the quotient up: the remainder changes sign.
+                    q += 1;
+                    r = nb - r;
+                    sign = !sign;
+                }
                 (
                     compute_biased(cpu, &mut env, |e2| sf::pack(F80, e2, sign, e, r)),
                     q as u64 & 7,
@@ -1131,6 +1150,24 @@ mod tests {
         assert_eq!(&data[6..14], &[0x00, 0x10, 0x33, 0, 0, 0, 0, 0]);
         assert_eq!(cpu.x87.pointers.fop, 0);
         assert_eq!(cpu.x87.pointers.fip, 0x1000);
+    }
+
+    #[test]
+    fn fprem1_rounds_the_quotient_to_even() {
+        // 2.5 REM 1.0: quotient 2 (even), remainder +0.5, C1 = q0 = 0, C3 = q1 = 1.
+        let cpu = run(
+            &[0xd9, 0xf5],
+            &[0x4000_a000_0000_0000_0000, 0x3fff_8000_0000_0000_0000],
+        );
+        assert_eq!(cpu.x87.regs[0], (0x8000_0000_0000_0000, 0x3ffe));
+        assert_eq!(cpu.x87.status & 0x4700, 0x4000);
+        // 3.5 REM 1.0: quotient 4, remainder -0.5, C0 = q2 = 1.
+        let cpu = run(
+            &[0xd9, 0xf5],
+            &[0x4000_e000_0000_0000_0000, 0x3fff_8000_0000_0000_0000],
+        );
+        assert_eq!(cpu.x87.regs[0], (0x8000_0000_0000_0000, 0xbffe));
+        assert_eq!(cpu.x87.status & 0x4700, 0x0100);
     }
 
     #[test]
