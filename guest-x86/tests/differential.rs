@@ -914,7 +914,12 @@ struct Generated {
     base: Option<u8>,
     index: Option<u8>,
     uses_strings: bool,
+    /// Holds FPREM or FPREM1: ST(0)/ST(1) get a dividend/divisor pair.
+    remainder: bool,
 }
+
+const FPREM: [u8; 2] = [0xd9, 0xf8];
+const FPREM1: [u8; 2] = [0xd9, 0xf5];
 
 struct Generator {
     rng: Rng,
@@ -950,6 +955,11 @@ impl Generator {
 
     fn instruction_once(&mut self, base: u8, index: u8, code_at: u64) -> (Vec<u8>, bool, bool) {
         let rng = &mut self.rng;
+        if rng.chance(1) {
+            // Often enough to meet the operand pairs `remainder_pair` makes.
+            let op = if rng.chance(50) { FPREM } else { FPREM1 };
+            return (op.to_vec(), false, false);
+        }
         // The eight x87 escape opcodes would be drowned among ~700 others:
         // give them a fixed share.
         let (map, op) = if rng.chance(12) {
@@ -1155,6 +1165,7 @@ impl Generator {
             base: None,
             index: None,
             uses_strings: false,
+            remainder: false,
         };
         for _ in 0..count {
             let (bytes, memory, strings) =
@@ -1164,6 +1175,7 @@ impl Generator {
                 g.index = Some(index);
             }
             g.uses_strings |= strings;
+            g.remainder |= bytes == FPREM || bytes == FPREM1;
             g.bytes.extend_from_slice(&bytes);
         }
         g
@@ -1243,7 +1255,7 @@ impl Generator {
         }
         let mut fsw = (rng.next() as u16) & (0x4700 | 0x3800 | 0x3f);
         fsw &= !(0x3f & !fcw);
-        let ftw = rng.next() as u8;
+        let mut ftw = rng.next() as u8;
         let mut st = [0u128; 8];
         for v in st.iter_mut() {
             *v = if rng.chance(40) {
@@ -1251,6 +1263,11 @@ impl Generator {
             } else {
                 float80(rng)
             };
+        }
+        if g.remainder && rng.chance(70) {
+            (st[0], st[1]) = remainder_pair(rng);
+            let top = (fsw >> 11) & 7;
+            ftw |= (1 << top) | (1 << ((top + 1) & 7));
         }
         State {
             gpr,
@@ -1284,6 +1301,37 @@ const F80_SPECIAL: [u128; 16] = [
     0x403a_de0b_6b3a_763f_fff8,
     0xc03a_de0b_6b3a_763f_fff0,
 ];
+
+/// A dividend and divisor for FPREM/FPREM1 whose exponents differ by
+/// anything from −2 to thousands: gaps of 64 and more take the partial
+/// reduction (C2 = 1) whose step size is implementation-dependent (SDM
+/// Vol.2A FPREM), and tiny or denormal divisors put partial results in
+/// the denormal range.
+fn remainder_pair(rng: &mut Rng) -> (u128, u128) {
+    let divisor_exponent = match rng.below(10) {
+        0 => 0,
+        1 => 1 + rng.below(64),
+        _ => 0x3fff - 200 + rng.below(400),
+    };
+    let gap = match rng.below(10) {
+        0..=2 => rng.below(66) as i64 - 2,
+        3..=6 => 60 + rng.below(140) as i64,
+        7 => (63 + rng.below(8) * 32 + rng.below(3)) as i64,
+        _ => 200 + rng.below(20000) as i64,
+    };
+    let dividend_exponent = (divisor_exponent as i64 + gap).clamp(1, 0x7ffe) as u128;
+    let sign = |rng: &mut Rng| (rng.below(2) as u128) << 79;
+    let mut divisor_significand = rng.next() | 1 << 63;
+    if divisor_exponent == 0 {
+        divisor_significand >>= 1 + rng.below(63);
+    } else if rng.chance(30) {
+        // Few significant bits: exact quotients and FPREM1 ties.
+        divisor_significand &= !0 << (40 + rng.below(24));
+    }
+    let dividend = sign(rng) | dividend_exponent << 64 | (rng.next() | 1 << 63) as u128;
+    let divisor = sign(rng) | (divisor_exponent as u128) << 64 | divisor_significand as u128;
+    (dividend, divisor)
+}
 
 /// A normal extended value with a moderate exponent.
 fn float80(rng: &mut Rng) -> u128 {

@@ -1015,15 +1015,21 @@ fn partial_remainder(cpu: &mut Cpu, nearest: bool) -> X87Result<()> {
                     q as u64 & 7,
                 )
             } else {
-                // Partial reduction by 32..63 exponent bits per step; real
-                // processors choose the step themselves, so C2 = 1 results
-                // may differ from hardware.
+                // Partial reduction (SDM Vol.2A FPREM: "N is an
+                // implementation-dependent number between 32 and 63"):
+                // this AMD host takes N = 32 + D mod 32, so the exponent
+                // gap shrinks by a multiple of 32 per step (probed over
+                // thousands of FPREM/FPREM1 operand pairs). A result in
+                // the denormal range is tiny like any other.
                 let n = 32 + (d % 32);
                 let shift = d - n;
                 let (na, nb, e) = align(ma, ea - shift, mb, eb);
                 let r = na % nb;
                 cpu.x87.status |= sw::C2;
-                (sf::pack(F80, &mut env, sign, e + shift, r), 8)
+                (
+                    compute_biased(cpu, &mut env, |e2| sf::pack(F80, e2, sign, e + shift, r)),
+                    8,
+                )
             }
         }
     };
@@ -1036,7 +1042,12 @@ fn partial_remainder(cpu: &mut Cpu, nearest: bool) -> X87Result<()> {
         cpu.set_st(0, result.0);
         return Ok(());
     }
-    cpu.x87_flags(&env)?;
+    if let Err(abort) = cpu.x87_flags(&env) {
+        // So does an unmasked #D: no result, C1 and C2 read 0 (observed
+        // on the host).
+        cpu.x87.status &= !sw::C2;
+        return Err(abort);
+    }
     cpu.set_st(0, result.0);
     let mut status = cpu.x87.status & !sw::CONDITION;
     if q == 8 {
@@ -1168,6 +1179,28 @@ mod tests {
         );
         assert_eq!(cpu.x87.regs[0], (0x8000_0000_0000_0000, 0xbffe));
         assert_eq!(cpu.x87.status & 0x4700, 0x0100);
+    }
+
+    #[test]
+    fn partial_remainder_steps_by_a_multiple_of_32_exponent_bits() {
+        // Gap 100: N = 32 + 100 mod 32 = 36, so one step removes 64 bits
+        // of gap; C2 = 1 and no quotient bits (values from the host).
+        let cpu = run(
+            &[0xd9, 0xf8],
+            &[0x4063_ffff_ffff_ffff_ffff, 0x3fff_8000_0000_0000_0001],
+        );
+        assert_eq!(cpu.x87.regs[0], (0xffff_ffa0_0000_0002, 0x403e));
+        assert_eq!(cpu.x87.status & 0x4700, 0x0400);
+        // A partial result in the denormal range is tiny: unmasked #U
+        // delivers it biased by 2^24576.
+        let (mut cpu, mut mem) = machine(
+            &[0xd9, 0xf8],
+            &[0x0030_ffff_ffff_ffff_ffff, 0x0000_0000_0000_1234_5678],
+        );
+        cpu.x87.control = 0x036f;
+        cpu.step(&mut mem).unwrap();
+        assert_eq!(cpu.x87.regs[0], (0x8e80_0000_0000_0000, 0x5ff7));
+        assert_eq!(cpu.x87.status & 0xc7ff, 0x8492);
     }
 
     #[test]
