@@ -8,6 +8,8 @@
 //! A sequence that faults must fault the same way on both sides.
 //!
 //! CI size: `DIFF_SEQUENCES` (default 100 000); `DIFF_SEED` picks the seed.
+//! `DIFF_FOCUS=x87` generates only x87 and MMX instructions, with register
+//! files full of unsupported encodings or as MMX leaves them.
 //! The long run: `cargo test -p guest-x86 --release --test differential -- --ignored`.
 
 use guest_x86::cpu::decode::Insn;
@@ -924,6 +926,8 @@ const FPREM1: [u8; 2] = [0xd9, 0xf5];
 struct Generator {
     rng: Rng,
     candidates: Vec<(Map, u8)>,
+    /// `DIFF_FOCUS=x87`.
+    x87_focus: bool,
 }
 
 impl Generator {
@@ -939,6 +943,7 @@ impl Generator {
         Generator {
             rng: Rng(seed | 1),
             candidates,
+            x87_focus: std::env::var("DIFF_FOCUS").is_ok_and(|f| f == "x87"),
         }
     }
 
@@ -962,7 +967,13 @@ impl Generator {
         }
         // The eight x87 escape opcodes would be drowned among ~700 others:
         // give them a fixed share.
-        let (map, op) = if rng.chance(12) {
+        let (map, op) = if self.x87_focus && rng.chance(30) {
+            // MMX, which turns the x87 registers into NaN-like encodings.
+            const MMX: [u8; 12] = [
+                0x60, 0x63, 0x6b, 0x6e, 0x6f, 0x74, 0x77, 0xd5, 0xdb, 0xe5, 0xef, 0xfe,
+            ];
+            (Map::Map0F, MMX[rng.below(MMX.len() as u64) as usize])
+        } else if self.x87_focus || rng.chance(12) {
             (Map::OneByte, 0xd8 + rng.below(8) as u8)
         } else {
             self.candidates[rng.below(self.candidates.len() as u64) as usize]
@@ -1264,6 +1275,9 @@ impl Generator {
                 float80(rng)
             };
         }
+        if self.x87_focus {
+            x87_focus_registers(rng, &mut st, &mut ftw, &mut fsw);
+        }
         if g.remainder && rng.chance(70) {
             (st[0], st[1]) = remainder_pair(rng);
             let top = (fsw >> 11) & 7;
@@ -1281,9 +1295,10 @@ impl Generator {
 }
 
 /// x87 extended encodings: zeros, denormal, pseudo-denormal, unnormal,
-/// infinities, NaNs (quiet, signalling), pseudo-NaN, 1.0, extremes, and
-/// the edge of FBSTP's 18 digits (10^18 − 0.5, −(10^18 − 1)).
-const F80_SPECIAL: [u128; 16] = [
+/// infinities, NaNs (quiet, signalling; the indefinite and a positive QNaN
+/// of the same significand), pseudo-NaN, 1.0, extremes, and the edge of
+/// FBSTP's 18 digits (10^18 − 0.5, −(10^18 − 1)).
+const F80_SPECIAL: [u128; 18] = [
     0,
     0x8000_0000_0000_0000_0000,
     0x0000_0000_0000_0000_0001,
@@ -1292,6 +1307,8 @@ const F80_SPECIAL: [u128; 16] = [
     0x7fff_8000_0000_0000_0000,
     0xffff_8000_0000_0000_0000,
     0x7fff_c000_0000_0000_0001,
+    0xffff_c000_0000_0000_0000,
+    0x7fff_c000_0000_0000_0000,
     0x7fff_8000_0000_0000_0001,
     0x7fff_0000_0000_0000_0001,
     0x3fff_8000_0000_0000_0000,
@@ -1301,6 +1318,33 @@ const F80_SPECIAL: [u128; 16] = [
     0x403a_de0b_6b3a_763f_fff8,
     0xc03a_de0b_6b3a_763f_fff0,
 ];
+
+/// `DIFF_FOCUS=x87` register files: either as MMX leaves them (exponent
+/// 0xFFFF everywhere, all valid, TOP = 0) or half of them with encodings
+/// picked to be unsupported (unnormals, pseudo-NaNs, pseudo-infinities)
+/// or borderline.
+fn x87_focus_registers(rng: &mut Rng, st: &mut [u128; 8], ftw: &mut u8, fsw: &mut u16) {
+    if rng.chance(40) {
+        for v in st.iter_mut() {
+            *v = 0xffff << 64 | rng.interesting() as u128;
+        }
+        *ftw = 0xff;
+        *fsw &= !0x3800;
+        return;
+    }
+    for v in st.iter_mut() {
+        if rng.chance(50) {
+            let exponent = [0x7fff, 0xffff, 0x4000, 0x0001, 0x7ffe, 0x3fff][rng.below(6) as usize];
+            let significand = match rng.below(4) {
+                0 => rng.next() >> 1,
+                1 => 1 << rng.below(63),
+                2 => rng.next() | 1 << 63,
+                _ => (rng.next() | 1 << 63) & !(1 << 62),
+            };
+            *v = (exponent as u128) << 64 | significand as u128;
+        }
+    }
+}
 
 /// A dividend and divisor for FPREM/FPREM1 whose exponents differ by
 /// anything from −2 to thousands: gaps of 64 and more take the partial

@@ -1204,6 +1204,20 @@ mod tests {
     }
 
     #[test]
+    fn of_two_nans_with_equal_significands_the_positive_one_wins() {
+        // FSUB ST0, ST1 and FSUBR ST0, ST1 with the negative indefinite
+        // and a positive QNaN of the same significand, in both places.
+        let indefinite = 0xffff_c000_0000_0000_0000;
+        let positive = 0x7fff_c000_0000_0000_0000;
+        for code in [[0xd8, 0xe1], [0xd8, 0xe9]] {
+            for st in [[indefinite, positive], [positive, indefinite]] {
+                let cpu = run(&code, &st);
+                assert_eq!(cpu.x87.regs[0], (0xc000_0000_0000_0000, 0x7fff));
+            }
+        }
+    }
+
+    #[test]
     fn fprem_by_infinity_normalizes_a_pseudo_denormal() {
         // ST0 = pseudo-denormal 0x0000_8000000000000001, ST1 = -inf.
         let cpu = run(
