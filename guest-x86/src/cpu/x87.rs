@@ -1,10 +1,13 @@
 //! The x87 FPU (SDM Vol.1 chapter 8, Vol.2 D8–DF opcodes): register
 //! stack with tags, control/status words, loads/stores in every format
 //! including packed BCD (`bcd`), arithmetic with precision and rounding
-//! control, comparisons, FCMOVcc, constants, FRNDINT/FSCALE/FXTRACT/FPREM,
-//! environment and state save/restore with the last-instruction pointers
-//! (`env`). All arithmetic is exact 80-bit extended precision through
-//! `softfloat`.
+//! control, comparisons, FCMOVcc, constants, FRNDINT/FSCALE/FXTRACT,
+//! FPREM/FPREM1, environment and state save/restore (FNSTENV/FLDENV,
+//! FNSAVE/FRSTOR) with the last-instruction pointers (`env`). All
+//! arithmetic is exact 80-bit extended precision through `softfloat`.
+//! Where the SDM leaves a choice to the implementation (pointer storing,
+//! FPREM's partial step, BCD digits above 9, NaN ties) it follows the AMD
+//! host the differential harness runs on.
 //! Not implemented (#UD): transcendental functions (FSIN, FCOS, FPTAN,
 //! FPATAN, F2XM1, FYL2X, FYL2XP1, FSINCOS).
 
