@@ -8,6 +8,8 @@
 //! A sequence that faults must fault the same way on both sides.
 //!
 //! CI size: `DIFF_SEQUENCES` (default 100 000); `DIFF_SEED` picks the seed.
+//! `DIFF_FOCUS=x87` generates only x87 and MMX instructions, with register
+//! files full of unsupported encodings or as MMX leaves them.
 //! The long run: `cargo test -p guest-x86 --release --test differential -- --ignored`.
 
 use guest_x86::cpu::decode::Insn;
@@ -52,6 +54,7 @@ mod ffi {
         pub fn close(fd: i32) -> i32;
         pub fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
         pub fn _exit(code: i32) -> !;
+        pub fn getrusage(who: i32, usage: *mut i64) -> i32;
     }
 }
 
@@ -223,7 +226,8 @@ struct Worker {
 /// Outcome of a native run.
 #[derive(Debug)]
 enum Native {
-    Done(Box<State>),
+    /// Final state; the OS switched the worker out meanwhile.
+    Done(Box<State>, bool),
     /// Killed by this signal number.
     Signal(i32),
 }
@@ -288,7 +292,18 @@ fn write_all(fd: i32, buf: &[u8]) -> bool {
 }
 
 const REQUEST_LEN: usize = 4 + CODE_MAX + AREA_LEN + SCRATCH_LEN;
-const RESPONSE_LEN: usize = AREA_LEN + SCRATCH_LEN;
+/// Final state, scratch page, and whether the OS switched the worker out
+/// while it ran the code.
+const RESPONSE_LEN: usize = AREA_LEN + SCRATCH_LEN + 1;
+
+/// Context switches of this process so far (voluntary + involuntary).
+fn context_switches() -> i64 {
+    // struct rusage: two timevals, then 14 longs; ru_nvcsw and ru_nivcsw last.
+    let mut usage = [0i64; 18];
+    // SAFETY: getrusage(RUSAGE_SELF) fills the 144-byte struct we pass.
+    unsafe { ffi::getrusage(0, usage.as_mut_ptr()) };
+    usage[16] + usage[17]
+}
 
 /// The child's loop: allocation-free, it only copies and calls.
 fn worker_loop(input: i32, output: i32) -> ! {
@@ -319,7 +334,9 @@ fn worker_loop(input: i32, output: i32) -> ! {
                 SCRATCH_LEN,
             );
             let f: extern "C" fn() = std::mem::transmute(CODE as usize);
+            let switches = context_switches();
             f();
+            resp[AREA_LEN + SCRATCH_LEN] = (context_switches() != switches) as u8;
             std::ptr::copy_nonoverlapping(OUT_GPR as *const u8, resp.as_mut_ptr(), AREA_LEN);
             std::ptr::copy_nonoverlapping(
                 DATA as *const u8,
@@ -367,10 +384,13 @@ impl Worker {
         req[4 + CODE_MAX + AREA_LEN..].copy_from_slice(&init.scratch);
         let mut resp = vec![0u8; RESPONSE_LEN];
         if write_all(self.to_child, &req) && read_exact(self.from_child, &mut resp) {
-            return Native::Done(Box::new(State::from_area(
-                &resp[..AREA_LEN],
-                resp[AREA_LEN..].to_vec(),
-            )));
+            return Native::Done(
+                Box::new(State::from_area(
+                    &resp[..AREA_LEN],
+                    resp[AREA_LEN..AREA_LEN + SCRATCH_LEN].to_vec(),
+                )),
+                resp[AREA_LEN + SCRATCH_LEN] != 0,
+            );
         }
         let mut status = 0;
         // SAFETY: reaping our own child.
@@ -405,7 +425,9 @@ impl Drop for Worker {
 // ---------------------------------------------------------------- emulator side
 
 enum Emulated {
-    Done(Box<State>, u64),
+    /// Final state, undefined-flag mask, and where FNSTENV/FNSAVE stored
+    /// the last-instruction pointers (see `pointers_cleared_by_os`).
+    Done(Box<State>, u64, Vec<std::ops::Range<usize>>),
     Fault(Exception),
 }
 
@@ -445,6 +467,7 @@ fn emulate(
     }
     cpu.rip = test_start;
     let mut undefined = 0u64;
+    let mut pointer_images = Vec::new();
     let mut steps = 0;
     while cpu.rip != test_end {
         steps += 1;
@@ -461,6 +484,9 @@ fn emulate(
             Err(other) => panic!("unexpected stop {other:?}"),
         }
         if let Some(insn) = &insn {
+            if let Some(range) = stored_pointers(insn, &before) {
+                pointer_images.push(range);
+            }
             match insn.info.family {
                 Family::Sse => coverage.sse += 1,
                 Family::X87 => coverage.x87 += 1,
@@ -470,12 +496,20 @@ fn emulate(
         if let Some(insn) = insn {
             if read_flags(&insn) & undefined != 0 {
                 // Reads a flag an earlier instruction left undefined.
-                return Emulated::Done(Box::new(final_state(&cpu, Vec::new())), RESULT_UNDEFINED);
+                return Emulated::Done(
+                    Box::new(final_state(&cpu, Vec::new())),
+                    RESULT_UNDEFINED,
+                    Vec::new(),
+                );
             }
             let u = undefined_flags(&insn, &before);
             if u & RESULT_UNDEFINED != 0 {
                 // The result itself is undefined: nothing after it is comparable.
-                return Emulated::Done(Box::new(final_state(&cpu, Vec::new())), RESULT_UNDEFINED);
+                return Emulated::Done(
+                    Box::new(final_state(&cpu, Vec::new())),
+                    RESULT_UNDEFINED,
+                    Vec::new(),
+                );
             }
             // Flags written by this instruction replace earlier undefined ones.
             undefined = (undefined & !written_flags(&insn)) | u;
@@ -483,7 +517,58 @@ fn emulate(
     }
     let mut scratch = vec![0u8; SCRATCH_LEN];
     space.peek(DATA, &mut scratch).unwrap();
-    Emulated::Done(Box::new(final_state(&cpu, scratch)), undefined)
+    Emulated::Done(
+        Box::new(final_state(&cpu, scratch)),
+        undefined,
+        pointer_images,
+    )
+}
+
+/// The scratch bytes holding FIP, FCS, FOP, FDP and FDS when `insn` is
+/// FNSTENV or FNSAVE (SDM Vol.1 Figures 8-9, 8-11).
+fn stored_pointers(insn: &Insn, before: &Cpu) -> Option<std::ops::Range<usize>> {
+    let m = insn.mem?;
+    if insn.map != Map::OneByte || !matches!((insn.opcode, insn.reg & 7), (0xd9 | 0xdd, 6)) {
+        return None;
+    }
+    let next_rip = before.rip + insn.len as u64;
+    let mut ea = m.disp as u64;
+    if m.rip_relative {
+        ea = ea.wrapping_add(next_rip);
+    }
+    if let Some(b) = m.base {
+        ea = ea.wrapping_add(before.gpr[b as usize]);
+    }
+    if let Some(i) = m.index {
+        ea = ea.wrapping_add(before.gpr[i as usize].wrapping_mul(m.scale as u64));
+    }
+    if insn.addr_size == 4 {
+        ea &= 0xffff_ffff;
+    }
+    let (from, to) = if insn.op_size == 2 { (6, 14) } else { (12, 26) };
+    let start = ea.wrapping_add(from).wrapping_sub(DATA) as usize;
+    (start + (to - from) as usize <= SCRATCH_LEN).then(|| start..start + (to - from) as usize)
+}
+
+/// The host's FIP/FCS/FOP/FDP/FDS read as zero after the OS switched
+/// tasks in between: Linux's XSAVES/XRSTORS keep them only while an
+/// exception is pending (AMD), so a preemption between an x87
+/// instruction and FNSTENV/FNSAVE clears them (a probe saw 22 such
+/// images in 3M, all with a context switch, none without). Called only
+/// when the worker was switched out, it accepts exactly that: image
+/// bytes that are all zero on the host, whatever the emulator stored.
+/// Returns whether it had to.
+fn pointers_cleared_by_os(e: &mut State, n: &State, images: &[std::ops::Range<usize>]) -> bool {
+    let mut cleared = false;
+    for r in images {
+        if n.scratch[r.clone()].iter().all(|&b| b == 0)
+            && e.scratch[r.clone()] != n.scratch[r.clone()]
+        {
+            e.scratch[r.clone()].fill(0);
+            cleared = true;
+        }
+    }
+    cleared
 }
 
 fn final_state(cpu: &Cpu, scratch: Vec<u8>) -> State {
@@ -815,8 +900,7 @@ fn in_scope(map: Map, op: u8) -> bool {
 
 /// x87 forms the harness leaves out: the transcendental functions (their
 /// results may differ from the host's by 1 ulp, which the SDM allows, so
-/// `tests/x87_transcendental.rs` checks them one at a time), BCD,
-/// FSAVE/FRSTOR and FNSTENV (which store FIP/FDP), and the
+/// `tests/x87_transcendental.rs` checks them one at a time) and the
 /// reserved register-form aliases (FSTP1, FCOM2, FXCH4 …).
 fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let Ok(insn) = decode(bytes, CpuMode::Bits64) else {
@@ -828,10 +912,9 @@ fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let reg = insn.reg & 7;
     if insn.md != 3 {
         return match insn.opcode {
-            0xd9 => matches!(reg, 1 | 6),
+            0xd9 => reg == 1,
             0xdb => matches!(reg, 4 | 6),
-            0xdd => matches!(reg, 4..=6),
-            0xdf => matches!(reg, 4 | 6),
+            0xdd => reg == 5,
             _ => false,
         };
     }
@@ -839,7 +922,7 @@ fn x87_out_of_scope(bytes: &[u8]) -> bool {
     let documented = match insn.opcode {
         0xd8 => true,
         0xd9 => {
-            matches!(modrm, 0xc0..=0xd0 | 0xe0 | 0xe1 | 0xe4 | 0xe5 | 0xe8..=0xee | 0xf4 | 0xf6..=0xf8 | 0xfa | 0xfc | 0xfd)
+            matches!(modrm, 0xc0..=0xd0 | 0xe0 | 0xe1 | 0xe4 | 0xe5 | 0xe8..=0xee | 0xf4..=0xf8 | 0xfa | 0xfc | 0xfd)
         }
         0xda => matches!(modrm, 0xc0..=0xdf | 0xe9),
         0xdb => matches!(modrm, 0xc0..=0xdf | 0xe2 | 0xe3 | 0xe8..=0xf7),
@@ -857,11 +940,18 @@ struct Generated {
     base: Option<u8>,
     index: Option<u8>,
     uses_strings: bool,
+    /// Holds FPREM or FPREM1: ST(0)/ST(1) get a dividend/divisor pair.
+    remainder: bool,
 }
+
+const FPREM: [u8; 2] = [0xd9, 0xf8];
+const FPREM1: [u8; 2] = [0xd9, 0xf5];
 
 struct Generator {
     rng: Rng,
     candidates: Vec<(Map, u8)>,
+    /// `DIFF_FOCUS=x87`.
+    x87_focus: bool,
 }
 
 impl Generator {
@@ -877,6 +967,7 @@ impl Generator {
         Generator {
             rng: Rng(seed | 1),
             candidates,
+            x87_focus: std::env::var("DIFF_FOCUS").is_ok_and(|f| f == "x87"),
         }
     }
 
@@ -893,9 +984,20 @@ impl Generator {
 
     fn instruction_once(&mut self, base: u8, index: u8, code_at: u64) -> (Vec<u8>, bool, bool) {
         let rng = &mut self.rng;
+        if rng.chance(1) {
+            // Often enough to meet the operand pairs `remainder_pair` makes.
+            let op = if rng.chance(50) { FPREM } else { FPREM1 };
+            return (op.to_vec(), false, false);
+        }
         // The eight x87 escape opcodes would be drowned among ~700 others:
         // give them a fixed share.
-        let (map, op) = if rng.chance(12) {
+        let (map, op) = if self.x87_focus && rng.chance(30) {
+            // MMX, which turns the x87 registers into NaN-like encodings.
+            const MMX: [u8; 12] = [
+                0x60, 0x63, 0x6b, 0x6e, 0x6f, 0x74, 0x77, 0xd5, 0xdb, 0xe5, 0xef, 0xfe,
+            ];
+            (Map::Map0F, MMX[rng.below(MMX.len() as u64) as usize])
+        } else if self.x87_focus || rng.chance(12) {
             (Map::OneByte, 0xd8 + rng.below(8) as u8)
         } else {
             self.candidates[rng.below(self.candidates.len() as u64) as usize]
@@ -1098,6 +1200,7 @@ impl Generator {
             base: None,
             index: None,
             uses_strings: false,
+            remainder: false,
         };
         for _ in 0..count {
             let (bytes, memory, strings) =
@@ -1107,6 +1210,7 @@ impl Generator {
                 g.index = Some(index);
             }
             g.uses_strings |= strings;
+            g.remainder |= bytes == FPREM || bytes == FPREM1;
             g.bytes.extend_from_slice(&bytes);
         }
         g
@@ -1186,7 +1290,7 @@ impl Generator {
         }
         let mut fsw = (rng.next() as u16) & (0x4700 | 0x3800 | 0x3f);
         fsw &= !(0x3f & !fcw);
-        let ftw = rng.next() as u8;
+        let mut ftw = rng.next() as u8;
         let mut st = [0u128; 8];
         for v in st.iter_mut() {
             *v = if rng.chance(40) {
@@ -1194,6 +1298,14 @@ impl Generator {
             } else {
                 float80(rng)
             };
+        }
+        if self.x87_focus {
+            x87_focus_registers(rng, &mut st, &mut ftw, &mut fsw);
+        }
+        if g.remainder && rng.chance(70) {
+            (st[0], st[1]) = remainder_pair(rng);
+            let top = (fsw >> 11) & 7;
+            ftw |= (1 << top) | (1 << ((top + 1) & 7));
         }
         State {
             gpr,
@@ -1207,8 +1319,10 @@ impl Generator {
 }
 
 /// x87 extended encodings: zeros, denormal, pseudo-denormal, unnormal,
-/// infinities, NaNs (quiet, signalling), pseudo-NaN, 1.0, extremes.
-const F80_SPECIAL: [u128; 14] = [
+/// infinities, NaNs (quiet, signalling; the indefinite and a positive QNaN
+/// of the same significand), pseudo-NaN, 1.0, extremes, and the edge of
+/// FBSTP's 18 digits (10^18 − 0.5, −(10^18 − 1)).
+const F80_SPECIAL: [u128; 18] = [
     0,
     0x8000_0000_0000_0000_0000,
     0x0000_0000_0000_0000_0001,
@@ -1217,13 +1331,75 @@ const F80_SPECIAL: [u128; 14] = [
     0x7fff_8000_0000_0000_0000,
     0xffff_8000_0000_0000_0000,
     0x7fff_c000_0000_0000_0001,
+    0xffff_c000_0000_0000_0000,
+    0x7fff_c000_0000_0000_0000,
     0x7fff_8000_0000_0000_0001,
     0x7fff_0000_0000_0000_0001,
     0x3fff_8000_0000_0000_0000,
     0xbfff_c000_0000_0000_0000,
     0x7ffe_ffff_ffff_ffff_ffff,
     0x0001_8000_0000_0000_0000,
+    0x403a_de0b_6b3a_763f_fff8,
+    0xc03a_de0b_6b3a_763f_fff0,
 ];
+
+/// `DIFF_FOCUS=x87` register files: either as MMX leaves them (exponent
+/// 0xFFFF everywhere, all valid, TOP = 0) or half of them with encodings
+/// picked to be unsupported (unnormals, pseudo-NaNs, pseudo-infinities)
+/// or borderline.
+fn x87_focus_registers(rng: &mut Rng, st: &mut [u128; 8], ftw: &mut u8, fsw: &mut u16) {
+    if rng.chance(40) {
+        for v in st.iter_mut() {
+            *v = 0xffff << 64 | rng.interesting() as u128;
+        }
+        *ftw = 0xff;
+        *fsw &= !0x3800;
+        return;
+    }
+    for v in st.iter_mut() {
+        if rng.chance(50) {
+            let exponent = [0x7fff, 0xffff, 0x4000, 0x0001, 0x7ffe, 0x3fff][rng.below(6) as usize];
+            let significand = match rng.below(4) {
+                0 => rng.next() >> 1,
+                1 => 1 << rng.below(63),
+                2 => rng.next() | 1 << 63,
+                _ => (rng.next() | 1 << 63) & !(1 << 62),
+            };
+            *v = (exponent as u128) << 64 | significand as u128;
+        }
+    }
+}
+
+/// A dividend and divisor for FPREM/FPREM1 whose exponents differ by
+/// anything from −2 to thousands: gaps of 64 and more take the partial
+/// reduction (C2 = 1) whose step size is implementation-dependent (SDM
+/// Vol.2A FPREM), and tiny or denormal divisors put partial results in
+/// the denormal range.
+fn remainder_pair(rng: &mut Rng) -> (u128, u128) {
+    let divisor_exponent = match rng.below(10) {
+        0 => 0,
+        1 => 1 + rng.below(64),
+        _ => 0x3fff - 200 + rng.below(400),
+    };
+    let gap = match rng.below(10) {
+        0..=2 => rng.below(66) as i64 - 2,
+        3..=6 => 60 + rng.below(140) as i64,
+        7 => (63 + rng.below(8) * 32 + rng.below(3)) as i64,
+        _ => 200 + rng.below(20000) as i64,
+    };
+    let dividend_exponent = (divisor_exponent as i64 + gap).clamp(1, 0x7ffe) as u128;
+    let sign = |rng: &mut Rng| (rng.below(2) as u128) << 79;
+    let mut divisor_significand = rng.next() | 1 << 63;
+    if divisor_exponent == 0 {
+        divisor_significand >>= 1 + rng.below(63);
+    } else if rng.chance(30) {
+        // Few significant bits: exact quotients and FPREM1 ties.
+        divisor_significand &= !0 << (40 + rng.below(24));
+    }
+    let dividend = sign(rng) | dividend_exponent << 64 | (rng.next() | 1 << 63) as u128;
+    let divisor = sign(rng) | (divisor_exponent as u128) << 64 | divisor_significand as u128;
+    (dividend, divisor)
+}
 
 /// A normal extended value with a moderate exponent.
 fn float80(rng: &mut Rng) -> u128 {
@@ -1325,6 +1501,8 @@ struct Stats {
     /// The guest touched the harness's own state page, which exists only
     /// natively (a random address landing there): not comparable.
     harness_page: u64,
+    /// FNSTENV/FNSAVE images whose pointers a task switch cleared.
+    pointers_cleared_by_os: u64,
     divergences: u64,
 }
 
@@ -1350,11 +1528,15 @@ fn run(sequences: u64, seed: u64) -> Stats {
         let emulated = emulate(&code, test_start, test_end, &init, &mut coverage);
         let native = worker.run(&code, &init);
         let verdict = match (&emulated, &native) {
-            (Emulated::Done(_, mask), _) if mask & RESULT_UNDEFINED != 0 => {
+            (Emulated::Done(_, mask, _), _) if mask & RESULT_UNDEFINED != 0 => {
                 stats.undefined_result += 1;
                 continue;
             }
-            (Emulated::Done(e, mask), Native::Done(n)) => {
+            (Emulated::Done(e, mask, images), Native::Done(n, switched)) => {
+                let mut e = e.clone();
+                if *switched && pointers_cleared_by_os(&mut e, n, images) {
+                    stats.pointers_cleared_by_os += 1;
+                }
                 let compared = FLAGS_COMPARED & !mask;
                 if e.gpr == n.gpr
                     && e.rflags & compared == n.rflags & compared
@@ -1414,7 +1596,7 @@ fn run(sequences: u64, seed: u64) -> Stats {
                 stats.agreed_fault += 1;
                 continue;
             }
-            (Emulated::Fault(Exception::PageFault { addr, .. }), Native::Done(_))
+            (Emulated::Fault(Exception::PageFault { addr, .. }), Native::Done(..))
                 if (STATE..STATE + 4096).contains(addr) =>
             {
                 stats.harness_page += 1;
@@ -1423,7 +1605,7 @@ fn run(sequences: u64, seed: u64) -> Stats {
             (Emulated::Fault(ex), Native::Signal(sig)) => {
                 format!("  emu {ex:?}, host signal {sig}\n")
             }
-            (Emulated::Fault(ex), Native::Done(_)) => {
+            (Emulated::Fault(ex), Native::Done(..)) => {
                 format!("  emu {ex:?}, host ran to completion\n")
             }
             (Emulated::Done(..), Native::Signal(sig)) => {

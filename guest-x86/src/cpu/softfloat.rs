@@ -313,14 +313,13 @@ fn propagate_nan(fmt: Format, env: &mut Env, a: u128, ca: Class, b: u128, cb: Cl
         };
     }
     if env.x87_nan_rules && a_nan && b_nan {
-        // x87: the NaN with the larger significand; ties go to the first (SDM Vol.1 Table 4-7).
+        // x87: the NaN with the larger significand (SDM Vol.1 Table 4-7);
+        // of two equal ones the positive, whatever the operand order
+        // (observed on the host: −indefinite − +QNaN 0xC000… is the +QNaN).
         let mag =
             |v: u128| v & ((1u128 << fmt.sign_shift()) - 1) & (fmt.frac_mask() & !fmt.quiet_bit());
-        return if mag(b) > mag(a) {
-            quiet(fmt, b)
-        } else {
-            quiet(fmt, a)
-        };
+        let b_wins = mag(b) > mag(a) || (mag(b) == mag(a) && fmt.sign(a));
+        return if b_wins { quiet(fmt, b) } else { quiet(fmt, a) };
     }
     if a_nan { quiet(fmt, a) } else { quiet(fmt, b) }
 }

@@ -5,7 +5,7 @@
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
 use super::operand::Loc;
-use super::state::{Cpu, cr, sign_extend};
+use super::state::{Cpu, X87Pointers, cr, sign_extend};
 use super::table::Map;
 use crate::mmu::Memory;
 
@@ -549,8 +549,25 @@ pub(super) fn integer_op(op: u8, d: u128, s: u128) -> Option<u128> {
     })
 }
 
-/// FXSAVE (SDM Vol.2A FXSAVE, Table 3-53): legacy x87 area, MXCSR, XMM0–15.
+/// FXSAVE in the 64-bit layout (REX.W, what 64-bit Linux uses) (SDM
+/// Vol.2A FXSAVE, Table 3-56): legacy x87 area, MXCSR, XMM0–15.
 pub fn fxsave<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64) -> Result<(), Exception> {
+    fxsave_layout(cpu, mem, addr, true)
+}
+
+/// FXRSTOR in the 64-bit layout: the inverse of `fxsave`.
+pub fn fxrstor<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64) -> Result<(), Exception> {
+    fxrstor_layout(cpu, mem, addr, true)
+}
+
+/// FXSAVE; `wide` picks the REX.W layout (64-bit FIP/FDP, no selectors)
+/// over the 32-bit one (SDM Vol.2A Tables 3-53, 3-56).
+pub(super) fn fxsave_layout<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    addr: u64,
+    wide: bool,
+) -> Result<(), Exception> {
     if !addr.is_multiple_of(16) {
         return Err(Exception::GeneralProtection(0));
     }
@@ -558,6 +575,21 @@ pub fn fxsave<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64) -> Result<(), Ex
     image[0..2].copy_from_slice(&cpu.x87.control.to_le_bytes());
     image[2..4].copy_from_slice(&cpu.x87.status.to_le_bytes());
     image[4] = cpu.x87.tag;
+    // AMD stores FOP, FIP and FDP only while an exception is pending (ES);
+    // otherwise they read as zero (AMD APM Vol.5 FXSAVE, observed on the host).
+    if cpu.x87.status & (1 << 7) != 0 {
+        let p = cpu.x87.pointers;
+        image[6..8].copy_from_slice(&p.fop.to_le_bytes());
+        if wide {
+            image[8..16].copy_from_slice(&p.fip.to_le_bytes());
+            image[16..24].copy_from_slice(&p.fdp.to_le_bytes());
+        } else {
+            image[8..12].copy_from_slice(&(p.fip as u32).to_le_bytes());
+            image[12..14].copy_from_slice(&p.fcs.to_le_bytes());
+            image[16..20].copy_from_slice(&(p.fdp as u32).to_le_bytes());
+            image[20..22].copy_from_slice(&p.fds.to_le_bytes());
+        }
+    }
     image[24..28].copy_from_slice(&cpu.mxcsr.to_le_bytes());
     image[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK
     for i in 0..8 {
@@ -572,15 +604,23 @@ pub fn fxsave<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64) -> Result<(), Ex
     mem.write(addr, &image)
 }
 
-/// FXRSTOR: the inverse of `fxsave`; reserved MXCSR bits raise #GP(0).
-pub fn fxrstor<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64) -> Result<(), Exception> {
+/// FXRSTOR; reserved MXCSR bits raise #GP(0). The pointers are loaded
+/// whether or not ES is set; the REX.W layout clears FCS and FDS
+/// (observed on the host).
+pub(super) fn fxrstor_layout<M: Memory>(
+    cpu: &mut Cpu,
+    mem: &mut M,
+    addr: u64,
+    wide: bool,
+) -> Result<(), Exception> {
     if !addr.is_multiple_of(16) {
         return Err(Exception::GeneralProtection(0));
     }
     let mut image = [0u8; 512];
     mem.read(addr, &mut image)?;
     let word = |o: usize| u16::from_le_bytes([image[o], image[o + 1]]);
-    let mxcsr = u32::from_le_bytes([image[24], image[25], image[26], image[27]]);
+    let dword = |o: usize| u32::from_le_bytes([image[o], image[o + 1], image[o + 2], image[o + 3]]);
+    let mxcsr = dword(24);
     if mxcsr & !super::system::MXCSR_WRITABLE != 0 {
         return Err(Exception::GeneralProtection(0));
     }
@@ -588,6 +628,24 @@ pub fn fxrstor<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64) -> Result<(), E
     cpu.x87.control = word(0);
     cpu.x87.status = word(2);
     cpu.x87.tag = image[4];
+    let qword = |o: usize| dword(o) as u64 | (dword(o + 4) as u64) << 32;
+    cpu.x87.pointers = if wide {
+        X87Pointers {
+            fip: qword(8),
+            fcs: 0,
+            fop: word(6) & 0x7ff,
+            fdp: qword(16),
+            fds: 0,
+        }
+    } else {
+        X87Pointers {
+            fip: dword(8) as u64,
+            fcs: word(12),
+            fop: word(6) & 0x7ff,
+            fdp: dword(16) as u64,
+            fds: word(20),
+        }
+    };
     let top = ((cpu.x87.status >> 11) & 7) as usize;
     for i in 0..8 {
         let mut m = [0u8; 8];

@@ -313,7 +313,8 @@ fn reciprocal_ideal(index: u32) -> u32 {
 /// scale is 2^41 for m' = m (even exponent) and 2^40 for m' = 2m (odd).
 fn reciprocal_sqrt_ideal(index: u32, four_s2_scaled: u64) -> u32 {
     let two_s = (four_s2_scaled / (8193 + 2 * index as u64)).isqrt();
-    ((two_s + 1) / 2 - 4096) as u32
+    // round(S) = ⌈⌊2S⌋ / 2⌉.
+    (two_s.div_ceil(2) - 4096) as u32
 }
 
 /// The ideal fraction plus the host's per-interval correction (−1, 0 or

@@ -99,6 +99,26 @@ pub struct X87State {
     pub status: u16,
     /// Abridged tag word as FXSAVE stores it: bit i set = R[i] valid.
     pub tag: u8,
+    /// Where the last non-control instruction came from.
+    pub pointers: X87Pointers,
+}
+
+/// The x87 last-instruction and last-operand pointers (SDM Vol.1 §8.1.8,
+/// §8.1.9): every non-control x87 instruction records itself, those with a
+/// memory operand also the operand; FNSTENV/FNSAVE store them, and
+/// FLDENV/FRSTOR/FXRSTOR load them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct X87Pointers {
+    /// Offset of the instruction's first byte, prefixes included (FIP).
+    pub fip: u64,
+    /// CS selector of that instruction (FCS).
+    pub fcs: u16,
+    /// Opcode (FOP): the first opcode byte's low 3 bits, then ModRM.
+    pub fop: u16,
+    /// Offset of the last memory operand (FDP).
+    pub fdp: u64,
+    /// Selector of that operand's segment (FDS).
+    pub fds: u16,
 }
 
 impl Default for X87State {
@@ -109,6 +129,7 @@ impl Default for X87State {
             control: 0x037f,
             status: 0,
             tag: 0,
+            pointers: X87Pointers::default(),
         }
     }
 }

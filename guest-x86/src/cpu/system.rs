@@ -84,8 +84,12 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
                     cpu.mxcsr = v;
                 }
                 (3, Loc::Mem(addr)) => cpu.write_mem(mem, addr, 4, cpu.mxcsr as u64)?,
-                (0, Loc::Mem(addr)) => super::sse::fxsave(cpu, mem, addr)?,
-                (1, Loc::Mem(addr)) => super::sse::fxrstor(cpu, mem, addr)?,
+                (0, Loc::Mem(addr)) => {
+                    super::sse::fxsave_layout(cpu, mem, addr, insn.rex & 8 != 0)?
+                }
+                (1, Loc::Mem(addr)) => {
+                    super::sse::fxrstor_layout(cpu, mem, addr, insn.rex & 8 != 0)?
+                }
                 _ => return ud(),
             }
         }

@@ -1,10 +1,15 @@
 //! The x87 FPU (SDM Vol.1 chapter 8, Vol.2 D8–DF opcodes): register
-//! stack with tags, control/status words, loads/stores in every format,
-//! arithmetic with precision and rounding control, comparisons, FCMOVcc,
-//! constants, FRNDINT/FSCALE/FXTRACT/FPREM, environment save/restore.
-//! All arithmetic is exact 80-bit extended precision through `softfloat`.
-//! The transcendental functions live in `transcendental` (on the 128-bit
-//! `wide` float). Not implemented (#UD): BCD (FBLD/FBSTP) and FSAVE/FRSTOR.
+//! stack with tags, control/status words, loads/stores in every format
+//! including packed BCD (`bcd`), arithmetic with precision and rounding
+//! control, comparisons, FCMOVcc, constants, FRNDINT/FSCALE/FXTRACT,
+//! FPREM/FPREM1, the transcendental functions (`transcendental`, on the
+//! 128-bit `wide` float), environment and state save/restore
+//! (FNSTENV/FLDENV, FNSAVE/FRSTOR) with the last-instruction pointers
+//! (`env`). All other arithmetic is exact 80-bit extended precision through
+//! `softfloat`. Where the SDM leaves a choice to the implementation
+//! (pointer storing, FPREM's partial step, BCD digits above 9, NaN ties,
+//! the transcendentals' last bit) it follows the AMD host the differential
+//! harnesses run on.
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
@@ -19,6 +24,9 @@ use transcendental::Trig;
 
 mod transcendental;
 mod wide;
+
+mod bcd;
+mod env;
 
 /// Status word bits (SDM Vol.1 §8.1.3).
 mod sw {
@@ -241,21 +249,32 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         register_form(cpu, op, reg, modrm_low)
     };
     match result {
-        Ok(()) | Err(Abort::Unmasked) => Ok(()),
+        Ok(()) | Err(Abort::Unmasked) => {
+            if !is_control(op, insn.md, reg, modrm_low) {
+                env::record_pointers(cpu, insn);
+            }
+            Ok(())
+        }
         Err(Abort::Fault(e)) => Err(e.into()),
     }
 }
 
-/// FNINIT, FNCLEX, FNSTSW, FNSTCW and FNSTENV do not check for pending
-/// exceptions (SDM Vol.1 §8.6); FLDCW and FLDENV do.
+/// FNINIT, FNCLEX, FNSTSW, FNSTCW, FNSTENV and FNSAVE do not check for
+/// pending exceptions (SDM Vol.1 §8.6); FLDCW, FLDENV and FRSTOR do.
 fn is_non_waiting(op: u8, md: u8, reg: u8, low: usize) -> bool {
     match (op, md == 3) {
         (0xd9, false) => matches!(reg, 6 | 7),
         (0xdb, true) => reg == 4 && (low == 2 || low == 3),
-        (0xdd, false) => reg == 7,
+        (0xdd, false) => matches!(reg, 6 | 7),
         (0xdf, true) => reg == 4 && low == 0,
         _ => false,
     }
+}
+
+/// The control instructions, which leave the last-instruction pointers
+/// alone (SDM Vol.1 §8.1.8): the non-waiting ones, FLDCW, FLDENV, FRSTOR.
+fn is_control(op: u8, md: u8, reg: u8, low: usize) -> bool {
+    is_non_waiting(op, md, reg, low) || (md != 3 && matches!((op, reg), (0xd9, 4 | 5) | (0xdd, 4)))
 }
 
 fn ud() -> X87Result<()> {
@@ -300,9 +319,15 @@ fn memory_form<M: Memory>(
                 }
             }
         }
-        (0xd9, 0) | (0xdd, 0) | (0xdb, 0) | (0xdf, 0) | (0xdf, 5) | (0xdb, 5) => {
+        (0xd9, 0) | (0xdd, 0) | (0xdb, 0) | (0xdf, 0 | 4 | 5) | (0xdb, 5) => {
             let mut env = cpu.x87_env();
             let value = match (op, reg) {
+                (0xdf, 4) => {
+                    // FBLD m80bcd.
+                    let low = cpu.read_mem(mem, addr, 8)?;
+                    let high = cpu.read_mem(mem, addr + 8, 2)?;
+                    bcd::load(((high as u128) << 64) | low as u128)
+                }
                 (0xd9, _) => sf::convert(F32, F80, &mut env, cpu.read_mem(mem, addr, 4)? as u128),
                 (0xdd, _) => sf::convert(F64, F80, &mut env, cpu.read_mem(mem, addr, 8)? as u128),
                 (0xdb, 0) => sf::from_integer(
@@ -334,14 +359,15 @@ fn memory_form<M: Memory>(
             cpu.set_c1(false);
             cpu.push(value)
         }
-        // FST/FSTP m32fp, m64fp; FIST/FISTP m16/m32; FISTP m64; FSTP m80fp.
-        (0xd9, 2 | 3) | (0xdd, 1..=3) | (0xdb, 1..=3) | (0xdf, 1..=3) | (0xdf, 7) | (0xdb, 7) => {
+        // FST/FSTP m32fp, m64fp; FIST/FISTP m16/m32; FISTP m64; FSTP m80fp;
+        // FBSTP m80bcd.
+        (0xd9, 2 | 3) | (0xdd, 1..=3) | (0xdb, 1..=3) | (0xdf, 1..=3 | 6 | 7) | (0xdb, 7) => {
             // reg 1 is FISTTP (SSE3): truncate and pop.
-            let pop = reg == 3 || reg == 7 || reg == 1;
+            let pop = matches!(reg, 1 | 3 | 6 | 7);
             let truncate = reg == 1;
             let size: usize = match (op, reg) {
                 (0xd9, _) | (0xdb, 1..=3) => 4,
-                (0xdb, _) => 10,
+                (0xdb, _) | (0xdf, 6) => 10,
                 (0xdf, 1..=3) => 2,
                 _ => 8,
             };
@@ -362,6 +388,7 @@ fn memory_form<M: Memory>(
                 (0xdb, 7) => value,
                 (0xdb, _) => sf::to_integer(F80, &mut env, value, 32, truncate) as u128,
                 (0xdf, 7) => sf::to_integer(F80, &mut env, value, 64, false) as u128,
+                (0xdf, 6) => bcd::store(&mut env, value),
                 _ => sf::to_integer(F80, &mut env, value, 16, truncate) as u128,
             };
             // Stores to memory do not report #D for a denormal ST(0) (observed on hardware).
@@ -398,13 +425,10 @@ fn memory_form<M: Memory>(
         (0xdd, 7) => cpu
             .write_mem(mem, addr, 2, cpu.x87.status as u64)
             .map_err(Abort::from),
-        (0xd9, 6) => {
-            store_env(cpu, mem, addr, insn.op_size == 2)?;
-            // FNSTENV masks all exceptions after saving (SDM Vol.2A FSTENV).
-            cpu.x87.control |= 0x3f;
-            Ok(())
-        }
-        (0xd9, 4) => load_env(cpu, mem, addr, insn.op_size == 2),
+        (0xd9, 6) => env::fnstenv(cpu, mem, addr, insn.op_size),
+        (0xd9, 4) => env::fldenv(cpu, mem, addr, insn.op_size),
+        (0xdd, 6) => env::fnsave(cpu, mem, addr, insn.op_size),
+        (0xdd, 4) => env::frstor(cpu, mem, addr, insn.op_size),
         _ => ud(),
     }
 }
@@ -434,38 +458,6 @@ fn full_tag_word(cpu: &Cpu) -> u16 {
         tags |= t << (2 * p);
     }
     tags
-}
-
-/// FNSTENV: 28 bytes with a 32-bit operand size, 14 bytes with 16 bits
-/// (SDM Vol.1 Figures 8-9, 8-10); the pointer fields are stored as zero.
-fn store_env<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64, short: bool) -> X87Result<()> {
-    let mut image = [0u8; 28];
-    let stride = if short { 2 } else { 4 };
-    image[0..2].copy_from_slice(&cpu.x87.control.to_le_bytes());
-    image[stride..stride + 2].copy_from_slice(&cpu.x87.status.to_le_bytes());
-    image[2 * stride..2 * stride + 2].copy_from_slice(&full_tag_word(cpu).to_le_bytes());
-    if !short {
-        for o in [2, 6, 10] {
-            image[o..o + 2].copy_from_slice(&0xffffu16.to_le_bytes());
-        }
-    }
-    mem.write(addr, &image[..if short { 14 } else { 28 }])?;
-    Ok(())
-}
-
-fn load_env<M: Memory>(cpu: &mut Cpu, mem: &mut M, addr: u64, short: bool) -> X87Result<()> {
-    let mut image = [0u8; 28];
-    mem.read(addr, &mut image[..if short { 14 } else { 28 }])?;
-    let word = |o: usize| u16::from_le_bytes([image[o], image[o + 1]]);
-    let stride = if short { 2 } else { 4 };
-    cpu.x87.control = (word(0) & 0x1f7f) | 0x40;
-    cpu.x87.status = word(stride);
-    let tags = word(2 * stride);
-    cpu.x87.tag = (0..8)
-        .filter(|p| (tags >> (2 * p)) & 3 != 3)
-        .fold(0u8, |acc, p| acc | 1 << p);
-    update_summary(cpu);
-    Ok(())
 }
 
 /// Sets C3, C2, C0 (and clears C1) from a comparison (SDM Vol.2A FCOM).
@@ -712,7 +704,7 @@ fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
             2 => transcendental::trig(cpu, Trig::Tan),
             3 => transcendental::fpatan(cpu),
             4 => fxtract(cpu),
-            _ => ud(), // FPREM1 is not implemented
+            _ => fprem1(cpu), // i = 5
         },
         (0xd9, 7) => match i {
             0 => fprem(cpu),
@@ -758,12 +750,7 @@ fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
                 Ok(())
             }
             3 => {
-                // FNINIT resets control, status and tags; register contents stay.
-                let regs = cpu.x87.regs;
-                cpu.x87 = super::state::X87State {
-                    regs,
-                    ..Default::default()
-                };
+                env::fninit(cpu);
                 Ok(())
             }
             _ => ud(),
@@ -972,8 +959,20 @@ fn fxtract(cpu: &mut Cpu) -> X87Result<()> {
 }
 
 /// FPREM: partial remainder with a truncated quotient (SDM Vol.2A FPREM).
-/// Exponent differences of 64 or more are reduced in steps, C2 = 1.
 fn fprem(cpu: &mut Cpu) -> X87Result<()> {
+    partial_remainder(cpu, false)
+}
+
+/// FPREM1: the IEEE remainder, whose quotient is rounded to nearest, ties
+/// to even (SDM Vol.2A FPREM1).
+fn fprem1(cpu: &mut Cpu) -> X87Result<()> {
+    partial_remainder(cpu, true)
+}
+
+/// FPREM and FPREM1: ST(0) − Q × ST(1), the quotient's low three bits in
+/// C0, C3, C1. Exponent differences of 64 or more are reduced in steps
+/// with a truncated partial quotient, C2 = 1.
+fn partial_remainder(cpu: &mut Cpu, nearest: bool) -> X87Result<()> {
     let read = |cpu: &mut Cpu, i| {
         let r = cpu.read_st(i);
         if r.is_err() {
@@ -1017,7 +1016,8 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             let top_b = eb + 127 - mb.leading_zeros() as i32;
             let d = top_a - top_b;
             let fits = ea < eb || ((ea - eb) as u32) < ma.leading_zeros();
-            if d < 0 {
+            // Below half the divisor even a rounded quotient is 0.
+            if d < -1 || (d == -1 && !nearest) {
                 // Already reduced; a pseudo-denormal comes back normalized.
                 (
                     compute_biased(cpu, &mut env, |e| sf::pack(F80, e, sign, ea, ma)),
@@ -1026,22 +1026,33 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
             } else if d < 64 && fits {
                 // Align: both at exponent eb' with a shifted left by (ea - eb).
                 let (na, nb, e) = align(ma, ea, mb, eb);
-                let q = na / nb;
-                let r = na % nb;
+                let (mut q, mut r, mut sign) = (na / nb, na % nb, sign);
+                if nearest && (2 * r > nb || (2 * r == nb && q & 1 != 0)) {
+                    // Round the quotient up: the remainder changes sign.
+                    q += 1;
+                    r = nb - r;
+                    sign = !sign;
+                }
                 (
                     compute_biased(cpu, &mut env, |e2| sf::pack(F80, e2, sign, e, r)),
                     q as u64 & 7,
                 )
             } else {
-                // Partial reduction by 32..63 exponent bits per step; real
-                // processors choose the step themselves, so C2 = 1 results
-                // may differ from hardware.
+                // Partial reduction (SDM Vol.2A FPREM: "N is an
+                // implementation-dependent number between 32 and 63"):
+                // this AMD host takes N = 32 + D mod 32, so the exponent
+                // gap shrinks by a multiple of 32 per step (probed over
+                // thousands of FPREM/FPREM1 operand pairs). A result in
+                // the denormal range is tiny like any other.
                 let n = 32 + (d % 32);
                 let shift = d - n;
                 let (na, nb, e) = align(ma, ea - shift, mb, eb);
                 let r = na % nb;
                 cpu.x87.status |= sw::C2;
-                (sf::pack(F80, &mut env, sign, e + shift, r), 8)
+                (
+                    compute_biased(cpu, &mut env, |e2| sf::pack(F80, e2, sign, e + shift, r)),
+                    8,
+                )
             }
         }
     };
@@ -1054,7 +1065,12 @@ fn fprem(cpu: &mut Cpu) -> X87Result<()> {
         cpu.set_st(0, result.0);
         return Ok(());
     }
-    cpu.x87_flags(&env)?;
+    if let Err(abort) = cpu.x87_flags(&env) {
+        // So does an unmasked #D: no result, C1 and C2 read 0 (observed
+        // on the host).
+        cpu.x87.status &= !sw::C2;
+        return Err(abort);
+    }
     cpu.set_st(0, result.0);
     let mut status = cpu.x87.status & !sw::CONDITION;
     if q == 8 {
@@ -1089,20 +1105,139 @@ fn align(ma: u128, ea: i32, mb: u128, eb: i32) -> (u128, u128, i32) {
 #[cfg(test)]
 mod tests {
     use crate::cpu::Cpu;
-    use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
+    use crate::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ, PROT_WRITE};
 
-    fn run(code: &[u8], st: &[u128]) -> Cpu {
+    /// Code at 0x1000, a data page at 0x2000 (RBX points to it).
+    fn machine(code: &[u8], st: &[u128]) -> (Cpu, AddressSpace) {
         let mut mem = AddressSpace::new(1 << 20);
         mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
+        mem.map(0x2000, 4096, PROT_READ | PROT_WRITE).unwrap();
         mem.poke(0x1000, code).unwrap();
         let mut cpu = Cpu::new_long_mode_user();
         cpu.rip = 0x1000;
+        cpu.gpr[3] = 0x2000;
         for (i, v) in st.iter().enumerate() {
             cpu.x87.regs[i] = (*v as u64, (*v >> 64) as u16);
             cpu.x87.tag |= 1 << i;
         }
+        (cpu, mem)
+    }
+
+    /// Runs the first instruction of `code`.
+    fn run(code: &[u8], st: &[u128]) -> Cpu {
+        let (mut cpu, mut mem) = machine(code, st);
         cpu.step(&mut mem).unwrap();
         cpu
+    }
+
+    /// Runs `steps` instructions and returns the data page's first bytes.
+    fn run_steps(code: &[u8], st: &[u128], steps: usize) -> (Cpu, [u8; 128]) {
+        let (mut cpu, mut mem) = machine(code, st);
+        for _ in 0..steps {
+            cpu.step(&mut mem).unwrap();
+        }
+        let mut data = [0u8; 128];
+        mem.peek(0x2000, &mut data).unwrap();
+        (cpu, data)
+    }
+
+    #[test]
+    fn fnsave_stores_pointers_and_registers_then_reinitializes() {
+        // fld tword [rbx+0x40]; fnsave [rbx]; frstor [rbx]
+        let code = [0xdb, 0x6b, 0x40, 0xdd, 0x33, 0xdd, 0x23];
+        let (cpu, data) = run_steps(&code, &[], 2);
+        let dword = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
+        assert_eq!(dword(0), 0xffff_037f, "FCW, reserved half ones");
+        assert_eq!(dword(4), 0xffff_3800, "FSW with TOP = 7");
+        assert_eq!(dword(8), 0xffff_7fff, "R7 holds a zero, the rest empty");
+        assert_eq!(dword(12), 0x1000, "FIP: the FLD");
+        assert_eq!(dword(16), 0x033 | 0x36b << 16, "FCS, FOP = DB 6B");
+        assert_eq!((dword(20), dword(24)), (0x2040, 0xffff_0000), "FDP, FDS");
+        assert_eq!(&data[28..38], &[0; 10], "ST(0) = +0 from the zeroed page");
+        assert_eq!(cpu.x87.control, 0x037f);
+        assert_eq!((cpu.x87.status, cpu.x87.tag), (0, 0));
+        assert_eq!(cpu.x87.pointers, Default::default());
+        // FRSTOR brings it all back.
+        let (cpu, _) = run_steps(&code, &[], 3);
+        assert_eq!((cpu.x87.status, cpu.x87.tag), (0x3800, 0x80));
+        assert_eq!(
+            (cpu.x87.pointers.fip, cpu.x87.pointers.fop),
+            (0x1000, 0x36b)
+        );
+    }
+
+    #[test]
+    fn fnstenv_masks_exceptions_and_clears_es() {
+        // fnstenv [rbx] with #Z pending.
+        let (mut cpu, mut mem) = machine(&[0xd9, 0x33], &[]);
+        cpu.x87.control = 0x037b;
+        cpu.x87.status = 0x8084;
+        cpu.step(&mut mem).unwrap();
+        assert_eq!((cpu.x87.control, cpu.x87.status), (0x037f, 0x0004));
+    }
+
+    #[test]
+    fn sixteen_bit_fldenv_clears_fop() {
+        // fld1; o16 fnstenv [rbx]; o16 fldenv [rbx]
+        let code = [0xd9, 0xe8, 0x66, 0xd9, 0x33, 0x66, 0xd9, 0x23];
+        let (cpu, data) = run_steps(&code, &[], 3);
+        assert_eq!(&data[6..14], &[0x00, 0x10, 0x33, 0, 0, 0, 0, 0]);
+        assert_eq!(cpu.x87.pointers.fop, 0);
+        assert_eq!(cpu.x87.pointers.fip, 0x1000);
+    }
+
+    #[test]
+    fn fprem1_rounds_the_quotient_to_even() {
+        // 2.5 REM 1.0: quotient 2 (even), remainder +0.5, C1 = q0 = 0, C3 = q1 = 1.
+        let cpu = run(
+            &[0xd9, 0xf5],
+            &[0x4000_a000_0000_0000_0000, 0x3fff_8000_0000_0000_0000],
+        );
+        assert_eq!(cpu.x87.regs[0], (0x8000_0000_0000_0000, 0x3ffe));
+        assert_eq!(cpu.x87.status & 0x4700, 0x4000);
+        // 3.5 REM 1.0: quotient 4, remainder -0.5, C0 = q2 = 1.
+        let cpu = run(
+            &[0xd9, 0xf5],
+            &[0x4000_e000_0000_0000_0000, 0x3fff_8000_0000_0000_0000],
+        );
+        assert_eq!(cpu.x87.regs[0], (0x8000_0000_0000_0000, 0xbffe));
+        assert_eq!(cpu.x87.status & 0x4700, 0x0100);
+    }
+
+    #[test]
+    fn partial_remainder_steps_by_a_multiple_of_32_exponent_bits() {
+        // Gap 100: N = 32 + 100 mod 32 = 36, so one step removes 64 bits
+        // of gap; C2 = 1 and no quotient bits (values from the host).
+        let cpu = run(
+            &[0xd9, 0xf8],
+            &[0x4063_ffff_ffff_ffff_ffff, 0x3fff_8000_0000_0000_0001],
+        );
+        assert_eq!(cpu.x87.regs[0], (0xffff_ffa0_0000_0002, 0x403e));
+        assert_eq!(cpu.x87.status & 0x4700, 0x0400);
+        // A partial result in the denormal range is tiny: unmasked #U
+        // delivers it biased by 2^24576.
+        let (mut cpu, mut mem) = machine(
+            &[0xd9, 0xf8],
+            &[0x0030_ffff_ffff_ffff_ffff, 0x0000_0000_0000_1234_5678],
+        );
+        cpu.x87.control = 0x036f;
+        cpu.step(&mut mem).unwrap();
+        assert_eq!(cpu.x87.regs[0], (0x8e80_0000_0000_0000, 0x5ff7));
+        assert_eq!(cpu.x87.status & 0xc7ff, 0x8492);
+    }
+
+    #[test]
+    fn of_two_nans_with_equal_significands_the_positive_one_wins() {
+        // FSUB ST0, ST1 and FSUBR ST0, ST1 with the negative indefinite
+        // and a positive QNaN of the same significand, in both places.
+        let indefinite = 0xffff_c000_0000_0000_0000;
+        let positive = 0x7fff_c000_0000_0000_0000;
+        for code in [[0xd8, 0xe1], [0xd8, 0xe9]] {
+            for st in [[indefinite, positive], [positive, indefinite]] {
+                let cpu = run(&code, &st);
+                assert_eq!(cpu.x87.regs[0], (0xc000_0000_0000_0000, 0x7fff));
+            }
+        }
     }
 
     #[test]
@@ -1119,11 +1254,7 @@ mod tests {
     #[test]
     fn fscale_overflowing_even_after_the_bias_gives_infinity() {
         // All exceptions unmasked, round up; ST0 ≈ -0.0139, ST1 ≈ 2^39.
-        let mut mem = AddressSpace::new(1 << 20);
-        mem.map(0x1000, 4096, PROT_READ | PROT_EXEC).unwrap();
-        mem.poke(0x1000, &[0xd9, 0xfd]).unwrap();
-        let mut cpu = Cpu::new_long_mode_user();
-        cpu.rip = 0x1000;
+        let (mut cpu, mut mem) = machine(&[0xd9, 0xfd], &[]);
         cpu.x87.control = 0x0b40;
         cpu.x87.regs[0] = (0xc7cc_0bc0_27ec_d2d2, 0xbff9);
         cpu.x87.regs[1] = (0xff12_ecb8_852a_8df0, 0x4026);
