@@ -7,10 +7,12 @@
 //! `BUSYBOX` overrides the binary (default `/bin/busybox`, installed by
 //! `scripts/guest-x86-ci.sh`).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod compare;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use compare::{run, show};
 
 /// One applet invocation.
 struct Case {
@@ -333,51 +335,6 @@ fn make_workdir() -> PathBuf {
         .unwrap();
     w("lines.txt.gz", &gz.stdout);
     dir
-}
-
-#[derive(Debug, PartialEq)]
-struct Outcome {
-    status: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-fn run(mut cmd: Command, dir: &Path, stdin: &[u8]) -> Outcome {
-    cmd.current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("LC_ALL", "C")
-        .env("TZ", "UTC");
-    let mut child = cmd.spawn().expect("spawn");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    if child.try_wait().unwrap().is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().unwrap();
-    Outcome {
-        status: out.status.code(),
-        stdout: out.stdout,
-        stderr: out.stderr,
-    }
-}
-
-fn show(bytes: &[u8]) -> String {
-    let s = String::from_utf8_lossy(bytes);
-    if s.len() > 400 {
-        format!("{}…", &s[..400])
-    } else {
-        s.into_owned()
-    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BASE, HEADERS, MemHost, minimal_elf};
+use common::{BASE, ET_DYN, HEADERS, MemHost, elf_image, minimal_elf};
 use guest_x86::user::loader::LoadError;
 use guest_x86::user::{Exit, Process};
 
@@ -91,9 +91,15 @@ fn corrupt_elf_files_are_named_errors() {
     wrong_machine[18] = 3;
     assert_eq!(err(&wrong_machine), LoadError::WrongMachine(3));
 
-    let mut dynamic = good.clone();
-    dynamic[64] = 3; // PT_INTERP
-    assert_eq!(err(&dynamic), LoadError::Dynamic);
+    let e = err(&elf_image(2, BASE, HELLO, Some(b"/lib/missing-ld.so")));
+    assert!(
+        matches!(&e, LoadError::Interpreter(why) if why.contains("missing-ld.so")),
+        "{e}"
+    );
+
+    let mut no_load = good.clone();
+    no_load[64] = 6; // PT_PHDR instead of PT_LOAD
+    assert!(matches!(err(&no_load), LoadError::Malformed(_)));
 
     let mut file_larger_than_memory = good.clone();
     file_larger_than_memory[64 + 40] = 0; // p_memsz low byte
@@ -117,6 +123,71 @@ fn corrupt_elf_files_are_named_errors() {
         err(&huge),
         LoadError::OutOfMemory | LoadError::SegmentOutOfRange { .. }
     ));
+}
+
+/// Reads the auxiliary vector from an initial stack.
+fn auxv(p: &mut Process<MemHost>) -> std::collections::BTreeMap<u64, u64> {
+    let rsp = p.cpu.gpr[4];
+    let mut word = |a: u64| {
+        let mut b = [0u8; 8];
+        p.mem.peek(a, &mut b).unwrap();
+        u64::from_le_bytes(b)
+    };
+    let argc = word(rsp);
+    let mut at = rsp + 8 * (argc + 2);
+    while word(at) != 0 {
+        at += 8; // envp
+    }
+    at += 8;
+    let mut aux = std::collections::BTreeMap::new();
+    while word(at) != 0 {
+        aux.insert(word(at), word(at + 8));
+        at += 16;
+    }
+    aux
+}
+
+/// A dynamically linked program starts in its interpreter (mapped as
+/// Linux does, wherever it fits), which finds the program through
+/// AT_PHDR / AT_ENTRY and itself through AT_BASE.
+#[test]
+fn dynamic_program_starts_in_its_interpreter() {
+    // The "interpreter" writes "hi\n" and exits 7; the program would exit 1.
+    let interp = elf_image(ET_DYN, 0, HELLO, None);
+    let program = elf_image(
+        2,
+        BASE,
+        &[0xb8, 0xe7, 0, 0, 0, 0xbf, 1, 0, 0, 0, 0x0f, 0x05],
+        Some(b"/lib/ld.so"),
+    );
+    let mut host = MemHost::default();
+    host.files.insert(b"/lib/ld.so".to_vec(), interp);
+    let mut p = Process::new(host, &program, &[b"prog".to_vec()], &[]).expect("load");
+    let aux = auxv(&mut p);
+    let base = aux[&7];
+    assert!(
+        base >= 0x7000_0000_0000 && base.is_multiple_of(4096),
+        "AT_BASE {base:#x}"
+    );
+    assert_eq!(
+        p.cpu.rip,
+        base + 64 + 56,
+        "starts at the interpreter's entry"
+    );
+    assert_eq!(aux[&9], BASE + 64 + 2 * 56, "AT_ENTRY is the program's");
+    assert_eq!(aux[&3], BASE + 64, "AT_PHDR");
+    assert_eq!(aux[&5], 2, "AT_PHNUM");
+    assert_eq!(p.run(), Exit::Code(7));
+    assert_eq!(p.host.stdout, b"hi\n");
+}
+
+/// A position-independent static program is placed at Linux's ET_DYN base.
+#[test]
+fn pie_program_is_placed_at_the_linux_base() {
+    let mut p = load(&elf_image(ET_DYN, 0, HELLO, None)).expect("load");
+    assert_eq!(p.cpu.rip, 0x5555_5555_4000 + 64 + 56);
+    assert_eq!(auxv(&mut p)[&7], 0, "AT_BASE is 0 without an interpreter");
+    assert_eq!(p.run(), Exit::Code(7));
 }
 
 struct Rng(u64);

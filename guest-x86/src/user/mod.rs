@@ -104,7 +104,8 @@ pub struct Process<H: HostOs> {
 }
 
 impl<H: HostOs> Process<H> {
-    /// Loads `image` (a static x86_64 ELF) with `argv` and `envp`; guest
+    /// Loads `image` (an x86_64 ELF program, with its interpreter if it is
+    /// dynamically linked) with `argv` and `envp`; guest
     /// descriptors 0–2 are host handles 0–2.
     pub fn new(
         mut host: H,
@@ -113,13 +114,10 @@ impl<H: HostOs> Process<H> {
         envp: &[Vec<u8>],
     ) -> Result<Process<H>, LoadError> {
         let mut mem = AddressSpace::new(DEFAULT_MEMORY_LIMIT);
-        let loaded = loader::load_elf(&mut mem, image)?;
-        let mut random = [0u8; 16];
-        host.random(&mut random);
-        let rsp = loader::setup_stack(&mut mem, &loaded, argv, envp, random)?;
+        let start = loader::load_program(&mut host, &mut mem, image, argv, envp)?;
         let mut cpu = Cpu::new_long_mode_user();
-        cpu.rip = loaded.entry;
-        cpu.gpr[4] = rsp;
+        cpu.rip = start.rip;
+        cpu.gpr[4] = start.rsp;
         let std_file = |host: HostFd, status_flags: u32| {
             Some(GuestFile {
                 host,
@@ -138,8 +136,8 @@ impl<H: HostOs> Process<H> {
             cpu,
             mem,
             host,
-            brk_start: loaded.brk_start,
-            brk: loaded.brk_start,
+            brk_start: start.brk,
+            brk: start.brk,
             fds: alloc::vec![std_file(0, 0), std_file(1, 1), std_file(2, 1)],
             host_refs,
             signal_actions: BTreeMap::new(),

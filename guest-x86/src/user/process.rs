@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 use alloc::vec::Vec;
 
 use super::host::errno::*;
-use super::host::{Errno, HostOs, OpenOptions};
+use super::host::{Errno, HostOs};
 use super::{DEFAULT_MEMORY_LIMIT, Exit, GuestFile, Process, loader};
 use crate::cpu::{Cpu, DecodeCache};
 use crate::mmu::Memory;
@@ -60,8 +60,6 @@ pub struct ProcessTable {
 
 /// The first process's id.
 const FIRST_PID: u64 = 1000;
-/// Largest executable `execve` reads from the host.
-const MAX_IMAGE: usize = 256 << 20;
 /// CLONE_VM | CLONE_THREAD | CLONE_VFORK …: sharing memory needs threads.
 const CLONE_VM: u64 = 0x100;
 const CLONE_THREAD: u64 = 0x10000;
@@ -322,28 +320,6 @@ impl<H: HostOs> Process<H> {
         }
     }
 
-    fn read_host_file(&mut self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        let fd = self.host.open(
-            path,
-            OpenOptions {
-                read: true,
-                ..OpenOptions::default()
-            },
-        )?;
-        let mut image = Vec::new();
-        let mut chunk = alloc::vec![0u8; 64 << 10];
-        let result = loop {
-            match self.host.read(fd, &mut chunk) {
-                Ok(0) => break Ok(image),
-                Ok(n) if image.len() + n <= MAX_IMAGE => image.extend_from_slice(&chunk[..n]),
-                Ok(_) => break Err(ENOMEM),
-                Err(e) => break Err(e),
-            }
-        };
-        let _ = self.host.close(fd);
-        result
-    }
-
     /// execve: replaces the image; descriptors stay except close-on-exec
     /// ones, caught signals return to their default action.
     pub(super) fn sys_execve(&mut self, path: u64, argv: u64, envp: u64) -> Result<u64, Errno> {
@@ -353,24 +329,25 @@ impl<H: HostOs> Process<H> {
         let image: Rc<[u8]> = if path == b"/proc/self/exe" {
             self.procs.exe.clone()
         } else {
-            Rc::from(self.read_host_file(&path)?)
+            Rc::from(loader::read_host_file(&mut self.host, &path)?)
         };
         let mut mem = AddressSpace::new(DEFAULT_MEMORY_LIMIT);
-        let loaded = loader::load_elf(&mut mem, &image).map_err(|e| match e {
-            loader::LoadError::OutOfMemory => ENOMEM,
-            _ => ENOEXEC,
-        })?;
-        let mut random = [0u8; 16];
-        self.host.random(&mut random);
-        let rsp =
-            loader::setup_stack(&mut mem, &loaded, &argv, &envp, random).map_err(|_| ENOMEM)?;
+        let start =
+            loader::load_program(&mut self.host, &mut mem, &image, &argv, &envp).map_err(|e| {
+                match e {
+                    loader::LoadError::OutOfMemory => ENOMEM,
+                    // Linux reports a missing interpreter as ENOENT.
+                    loader::LoadError::Interpreter(_) => ENOENT,
+                    _ => ENOEXEC,
+                }
+            })?;
         let mut cpu = Cpu::new_long_mode_user();
-        cpu.rip = loaded.entry;
-        cpu.gpr[4] = rsp;
+        cpu.rip = start.rip;
+        cpu.gpr[4] = start.rsp;
         self.cpu = cpu;
         self.mem = mem;
-        self.brk_start = loaded.brk_start;
-        self.brk = loaded.brk_start;
+        self.brk_start = start.brk;
+        self.brk = start.brk;
         self.procs.exe = image;
         self.decode_cache = DecodeCache::default();
         for fd in 0..self.fds.len() {

@@ -8,10 +8,10 @@ use alloc::vec::Vec;
 
 use super::host::errno::*;
 use super::host::{Clock, Errno, FileStat, HostOs, OpenOptions};
-use super::loader::{STACK_SIZE, STACK_TOP};
+use super::loader::{MMAP_TOP, STACK_SIZE};
 use super::{Exit, GuestFile, Process};
 use crate::cpu::SegReg;
-use crate::mmu::space::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use crate::mmu::space::{PROT_EXEC, PROT_READ, PROT_WRITE, USER_TOP};
 use crate::mmu::{Memory, PAGE_SIZE};
 
 /// `AT_FDCWD`: relative to the working directory.
@@ -32,8 +32,6 @@ const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 /// Largest single transfer served at once (like a short read).
 const MAX_IO: usize = 1 << 20;
-/// Where anonymous mappings are searched, top-down.
-const MMAP_TOP: u64 = STACK_TOP - STACK_SIZE - (1 << 20);
 const PID: u64 = 1000;
 
 type SysResult = Result<u64, Errno>;
@@ -82,17 +80,30 @@ impl<H: HostOs> Process<H> {
             14 => self.sys_rt_sigprocmask(a[0], a[1], a[2]),
             16 => self.sys_ioctl(a[0], a[1], a[2]),
             17 => self.sys_pread(a[0], a[1], a[2], a[3]),
+            18 => self.sys_pwrite(a[0], a[1], a[2], a[3]),
             19 => self.sys_readv(a[0], a[1], a[2]),
             20 => self.sys_writev(a[0], a[1], a[2]),
             21 => self.sys_faccessat(AT_FDCWD as u64, a[0]),
             24 | 28 | 273 | 131 | 91 | 92 | 93 | 94 | 109 | 160 => Ok(0), // sched_yield, madvise, set_robust_list, sigaltstack, fchmod, chown family, setpgid, setrlimit
             25 => Err(ENOMEM), // mremap: callers fall back to copying
             32 => self.sys_dup(a[0], 0, false),
+            436 => self.sys_close_range(a[0], a[1], a[2]),
             33 => self.sys_dup2(a[0], a[1], false),
             35 => self.sys_nanosleep(a[0]),
             230 => self.sys_clock_nanosleep(a[0], a[1], a[2]),
             39 | 186 => Ok(self.procs.pid),
             40 => self.sys_sendfile(a[0], a[1], a[2], a[3]),
+            326 => self.sys_copy_file_range(a[0], a[1], a[2], a[3], a[4], a[5]),
+            // No socket families: what Linux answers for a family it was built without.
+            41 | 53 => Err(EAFNOSUPPORT),
+            // So no descriptor is a socket: ENOTSOCK once the descriptor is checked.
+            42..=52 | 54 | 55 | 288 => self.file(a[0]).and(Err(ENOTSOCK)),
+            115 => self.sys_getgroups(a[0], a[1]),
+            118 | 120 => self.sys_getresid(a[0], a[1], a[2]),
+            137 => self.sys_statfs(a[0], a[1]),
+            138 => self.sys_fstatfs(a[0], a[1]),
+            188..=199 => self.sys_xattr(nr, a[0]),
+            221 => self.sys_fadvise(a[0]),
             60 | 231 => {
                 self.exit = Some(Exit::Code(a[0] as i32));
                 Ok(0)
@@ -111,6 +122,8 @@ impl<H: HostOs> Process<H> {
             77 => self.sys_ftruncate(a[0], a[1]),
             79 => self.sys_getcwd(a[0], a[1]),
             80 => self.sys_chdir(a[0]),
+            81 => self.sys_fchdir(a[0]),
+            27 => self.sys_mincore(a[0], a[1], a[2]),
             82 => self.sys_renameat(AT_FDCWD as u64, a[0], AT_FDCWD as u64, a[1]),
             264 | 316 => self.sys_renameat(a[0], a[1], a[2], a[3]),
             83 => self.sys_mkdirat(AT_FDCWD as u64, a[0], a[1]),
@@ -345,26 +358,108 @@ impl<H: HostOs> Process<H> {
         self.write_fd(fd, &data)
     }
 
+    fn sys_pwrite(&mut self, fd: u64, buf: u64, count: u64, offset: u64) -> SysResult {
+        let host = self.host_fd(fd)?;
+        if (offset as i64) < 0 {
+            return Err(EINVAL);
+        }
+        let data = self.read_guest(buf, (count as usize).min(MAX_IO))?;
+        Ok(self.host.pwrite(host, &data, offset)? as u64)
+    }
+
+    /// Copies up to `count` bytes between host files, at explicit offsets
+    /// or the current positions (sendfile, copy_file_range).
+    fn copy_between(
+        &mut self,
+        (input, in_offset): (u64, Option<u64>),
+        (output, out_offset): (u64, Option<u64>),
+        count: u64,
+    ) -> Result<usize, Errno> {
+        let mut data = vec![0u8; (count as usize).min(MAX_IO)];
+        let n = match in_offset {
+            Some(offset) => self.host.pread(input, &mut data, offset)?,
+            None => self.host.read(input, &mut data)?,
+        };
+        let mut written = 0;
+        while written < n {
+            let chunk = &data[written..n];
+            let w = match out_offset {
+                Some(offset) => self.host.pwrite(output, chunk, offset + written as u64)?,
+                None => self.host.write(output, chunk)?,
+            };
+            if w == 0 {
+                return Err(EIO);
+            }
+            written += w;
+        }
+        Ok(n)
+    }
+
+    /// An optional `loff_t *` argument.
+    fn optional_offset(&mut self, ptr: u64) -> Result<Option<u64>, Errno> {
+        if ptr == 0 {
+            return Ok(None);
+        }
+        let offset = self.read_u64(ptr)?;
+        if (offset as i64) < 0 {
+            return Err(EINVAL);
+        }
+        Ok(Some(offset))
+    }
+
     fn sys_sendfile(&mut self, out_fd: u64, in_fd: u64, offset_ptr: u64, count: u64) -> SysResult {
         // Pipes are not sendfile endpoints here; callers fall back to read/write.
         let (out_host, in_host) = (
             self.host_fd(out_fd).map_err(|_| EINVAL)?,
             self.host_fd(in_fd).map_err(|_| EINVAL)?,
         );
-        let mut data = vec![0u8; (count as usize).min(MAX_IO)];
-        let n = if offset_ptr != 0 {
-            let offset = self.read_u64(offset_ptr)?;
-            let n = self.host.pread(in_host, &mut data, offset)?;
+        let offset = self.optional_offset(offset_ptr)?;
+        let n = self.copy_between((in_host, offset), (out_host, None), count)?;
+        if let Some(offset) = offset {
             self.write_guest(offset_ptr, &(offset + n as u64).to_le_bytes())?;
-            n
-        } else {
-            self.host.read(in_host, &mut data)?
-        };
-        let mut written = 0;
-        while written < n {
-            written += self.host.write(out_host, &data[written..n])?;
         }
         Ok(n as u64)
+    }
+
+    /// copy_file_range(2) between regular files; anything else is EINVAL,
+    /// as Linux answers for pipes and devices (callers fall back to read/write).
+    fn sys_copy_file_range(
+        &mut self,
+        in_fd: u64,
+        in_ptr: u64,
+        out_fd: u64,
+        out_ptr: u64,
+        count: u64,
+        flags: u64,
+    ) -> SysResult {
+        let (in_host, out_host) = (self.host_fd(in_fd), self.host_fd(out_fd));
+        let (in_host, out_host) = (
+            in_host.map_err(|e| if e == ESPIPE { EINVAL } else { e })?,
+            out_host.map_err(|e| if e == ESPIPE { EINVAL } else { e })?,
+        );
+        if flags != 0 {
+            return Err(EINVAL);
+        }
+        for host in [in_host, out_host] {
+            if self.host.fstat(host)?.mode & 0o170000 != 0o100000 {
+                return Err(EINVAL);
+            }
+        }
+        let in_offset = self.optional_offset(in_ptr)?;
+        let out_offset = self.optional_offset(out_ptr)?;
+        let n = self.copy_between((in_host, in_offset), (out_host, out_offset), count)?;
+        for (ptr, offset) in [(in_ptr, in_offset), (out_ptr, out_offset)] {
+            if let Some(offset) = offset {
+                self.write_guest(ptr, &(offset + n as u64).to_le_bytes())?;
+            }
+        }
+        Ok(n as u64)
+    }
+
+    /// posix_fadvise: advice a kernel may ignore, after the checks Linux makes.
+    fn sys_fadvise(&mut self, fd: u64) -> SysResult {
+        self.host_fd(fd)?;
+        Ok(0)
     }
 
     fn sys_openat(&mut self, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysResult {
@@ -381,6 +476,15 @@ impl<H: HostOs> Process<H> {
             mode: (mode as u32) & !self.umask & 0o7777,
         };
         let host = self.host.open(&path, options)?;
+        // Kept absolute, so *at calls and fchdir still find it after a chdir.
+        let path = if path.first() == Some(&b'/') {
+            path
+        } else {
+            let mut full = self.host.getcwd().unwrap_or_default();
+            full.push(b'/');
+            full.extend_from_slice(&path);
+            full
+        };
         let file = GuestFile {
             host,
             path,
@@ -394,6 +498,27 @@ impl<H: HostOs> Process<H> {
 
     pub(super) fn sys_close(&mut self, fd: u64) -> SysResult {
         self.close_fd(fd).map(|()| 0)
+    }
+
+    /// close_range(2): closes (or, with CLOSE_RANGE_CLOEXEC, marks
+    /// close-on-exec) every open descriptor in `[first, last]`.
+    fn sys_close_range(&mut self, first: u64, last: u64, flags: u64) -> SysResult {
+        const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
+        const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
+        let (first, last) = (first as u32 as usize, last as u32 as usize);
+        if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+            return Err(EINVAL);
+        }
+        for fd in first..=last.min(self.fds.len().saturating_sub(1)) {
+            if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                if let Some(Some(f)) = self.fds.get_mut(fd) {
+                    f.close_on_exec = true;
+                }
+            } else if self.fds.get(fd).is_some_and(|f| f.is_some()) {
+                let _ = self.close_fd(fd as u64);
+            }
+        }
+        Ok(0)
     }
 
     fn sys_lseek(&mut self, fd: u64, offset: u64, whence: u64) -> SysResult {
@@ -639,6 +764,49 @@ impl<H: HostOs> Process<H> {
         self.write_stat(buf, &st)
     }
 
+    fn write_statfs(&mut self, addr: u64, st: &super::host::FsStat) -> SysResult {
+        // struct statfs for x86_64 (asm-generic/statfs.h with 64-bit longs), 120 bytes.
+        let words = [
+            st.kind, st.bsize, st.blocks, st.bfree, st.bavail, st.files, st.ffree, st.fsid,
+            st.namelen, st.frsize, st.flags, 0, 0, 0, 0,
+        ];
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        self.write_guest(addr, &bytes)?;
+        Ok(0)
+    }
+
+    fn sys_statfs(&mut self, path: u64, buf: u64) -> SysResult {
+        let full = self.path_at(AT_FDCWD as u64, path)?;
+        // A missing path is ENOENT whatever the host can say about file systems.
+        self.host.stat(&full, true)?;
+        let st = self.host.statfs(Some(&full), 0)?;
+        self.write_statfs(buf, &st)
+    }
+
+    fn sys_fstatfs(&mut self, fd: u64, buf: u64) -> SysResult {
+        let host = self
+            .host_fd(fd)
+            .map_err(|e| if e == ESPIPE { ENOSYS } else { e })?;
+        let st = self.host.statfs(None, host)?;
+        self.write_statfs(buf, &st)
+    }
+
+    /// The extended-attribute calls (setxattr … fremovexattr, 188–199):
+    /// the host interface carries no extended attributes, so once the file
+    /// is found they answer ENOTSUP, as Linux does on a file system without
+    /// xattr support (coreutils then reports no ACL or security context).
+    fn sys_xattr(&mut self, nr: u64, target: u64) -> SysResult {
+        const BY_FD: [u64; 4] = [190, 193, 196, 199];
+        const NO_FOLLOW: [u64; 4] = [189, 192, 195, 198];
+        if BY_FD.contains(&nr) {
+            self.file(target)?;
+        } else {
+            let full = self.path_at(AT_FDCWD as u64, target)?;
+            self.host.stat(&full, !NO_FOLLOW.contains(&nr))?;
+        }
+        Err(ENOTSUP)
+    }
+
     fn sys_faccessat(&mut self, dirfd: u64, path: u64) -> SysResult {
         let full = self.path_at(dirfd, path)?;
         self.host.stat(&full, true).map(|_| 0)
@@ -693,6 +861,18 @@ impl<H: HostOs> Process<H> {
 
     fn sys_chdir(&mut self, path: u64) -> SysResult {
         let path = self.read_cstr(path)?;
+        self.host.chdir(&path).map(|()| 0)
+    }
+
+    fn sys_fchdir(&mut self, fd: u64) -> SysResult {
+        let file = self.file(fd)?;
+        if file.pipe.is_some() || file.path.is_empty() {
+            return Err(ENOTDIR);
+        }
+        let path = file.path.clone();
+        if self.host.stat(&path, true)?.mode & 0o170000 != 0o040000 {
+            return Err(ENOTDIR);
+        }
         self.host.chdir(&path).map(|()| 0)
     }
 
@@ -788,6 +968,33 @@ impl<H: HostOs> Process<H> {
         } else {
             Err(ENOMEM)
         }
+    }
+
+    /// mincore(2): every mapped page counts as resident (guest memory is
+    /// never paged out); a hole in the range is ENOMEM.
+    fn sys_mincore(&mut self, addr: u64, len: u64, vec: u64) -> SysResult {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(EINVAL);
+        }
+        let pages = len.div_ceil(PAGE_SIZE);
+        if addr
+            .checked_add(pages * PAGE_SIZE)
+            .is_none_or(|end| end > USER_TOP)
+        {
+            return Err(ENOMEM);
+        }
+        let mut out = Vec::new();
+        for i in 0..pages {
+            if self.mem.prot_at(addr + i * PAGE_SIZE).is_none() {
+                return Err(ENOMEM);
+            }
+            out.push(1u8);
+            if out.len() == 4096 || i + 1 == pages {
+                self.write_guest(vec + (i + 1 - out.len() as u64), &out)?;
+                out.clear();
+            }
+        }
+        Ok(0)
     }
 
     fn sys_munmap(&mut self, addr: u64, len: u64) -> SysResult {
@@ -928,6 +1135,25 @@ impl<H: HostOs> Process<H> {
         b[80..82].copy_from_slice(&1u16.to_le_bytes());
         b[104..108].copy_from_slice(&1u32.to_le_bytes());
         self.write_guest(buf, &b)?;
+        Ok(0)
+    }
+
+    /// The guest runs as root (uid 0, gid 0) whose one group is 0.
+    fn sys_getgroups(&mut self, size: u64, list: u64) -> SysResult {
+        match size as u32 {
+            0 => Ok(1),
+            n if (n as i32) < 0 => Err(EINVAL),
+            _ => {
+                self.write_guest(list, &0u32.to_le_bytes())?;
+                Ok(1)
+            }
+        }
+    }
+
+    fn sys_getresid(&mut self, real: u64, effective: u64, saved: u64) -> SysResult {
+        for addr in [real, effective, saved] {
+            self.write_guest(addr, &0u32.to_le_bytes())?;
+        }
         Ok(0)
     }
 
