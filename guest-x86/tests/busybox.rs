@@ -294,6 +294,31 @@ fn corpus() -> Vec<Case> {
             &["sh", "-c", "echo before; kill -USR2 $$; echo notreached"],
         ),
         case("expr-regex", &["expr", "abc123", ":", "[a-z]*\\([0-9]*\\)"]),
+        // Concurrent processes: bounded pipes, SIGPIPE, blocking reads and writes.
+        case(
+            "sh-yes-head",
+            &["sh", "-c", "yes | head -n 3; echo status $?"],
+        ),
+        case(
+            "sh-zero-pipeline",
+            &["sh", "-c", "cat /dev/zero | head -c 100000 | wc -c"],
+        ),
+        case(
+            "sh-big-pipeline",
+            &[
+                "sh",
+                "-c",
+                "yes abcdefghij | head -n 20000 | wc; dd if=/dev/zero bs=1000 count=300 2>/dev/null | cat | wc -c",
+            ],
+        ),
+        case(
+            "sh-background",
+            &[
+                "sh",
+                "-c",
+                "(sleep 0.05; echo late) & echo early; wait; echo done",
+            ],
+        ),
     ]
 }
 

@@ -40,8 +40,8 @@ fn hello_world_runs_on_an_in_memory_host() {
 #[test]
 fn stack_holds_argc_argv_envp_and_auxv() {
     let p = load(&minimal_elf(HELLO)).expect("load");
-    let mut mem = p.mem;
-    let rsp = p.cpu.gpr[4];
+    let mut mem = p.memory().expect("a task");
+    let rsp = p.cpu().expect("a task").gpr[4];
     assert_eq!(rsp % 16, 0, "SysV ABI: RSP 16-byte aligned at entry");
     let word = |mem: &mut guest_x86::mmu::space::AddressSpace, a: u64| {
         let mut b = [0u8; 8];
@@ -127,10 +127,11 @@ fn corrupt_elf_files_are_named_errors() {
 
 /// Reads the auxiliary vector from an initial stack.
 fn auxv(p: &mut Process<MemHost>) -> std::collections::BTreeMap<u64, u64> {
-    let rsp = p.cpu.gpr[4];
+    let rsp = p.cpu().expect("a task").gpr[4];
+    let mut mem = p.memory().expect("a task");
     let mut word = |a: u64| {
         let mut b = [0u8; 8];
-        p.mem.peek(a, &mut b).unwrap();
+        mem.peek(a, &mut b).unwrap();
         u64::from_le_bytes(b)
     };
     let argc = word(rsp);
@@ -170,7 +171,7 @@ fn dynamic_program_starts_in_its_interpreter() {
         "AT_BASE {base:#x}"
     );
     assert_eq!(
-        p.cpu.rip,
+        p.cpu().unwrap().rip,
         base + 64 + 56,
         "starts at the interpreter's entry"
     );
@@ -185,9 +186,36 @@ fn dynamic_program_starts_in_its_interpreter() {
 #[test]
 fn pie_program_is_placed_at_the_linux_base() {
     let mut p = load(&elf_image(ET_DYN, 0, HELLO, None)).expect("load");
-    assert_eq!(p.cpu.rip, 0x5555_5555_4000 + 64 + 56);
+    assert_eq!(p.cpu().unwrap().rip, 0x5555_5555_4000 + 64 + 56);
     assert_eq!(auxv(&mut p)[&7], 0, "AT_BASE is 0 without an interpreter");
     assert_eq!(p.run(), Exit::Code(7));
+}
+
+/// A task reading its own empty pipe (it holds the write end) can never
+/// be woken: the run ends with a deadlock report instead of hanging.
+#[test]
+fn deadlock_is_reported_not_a_hang() {
+    let code = [
+        0x48, 0x83, 0xec, 0x10, // sub rsp, 16
+        0x48, 0x89, 0xe7, // mov rdi, rsp
+        0x31, 0xf6, // xor esi, esi
+        0xb8, 0x25, 0x01, 0, 0, // mov eax, pipe2
+        0x0f, 0x05, // syscall
+        0x8b, 0x3c, 0x24, // mov edi, [rsp]: the read end
+        0x48, 0x8d, 0x74, 0x24, 0x08, // lea rsi, [rsp + 8]
+        0xba, 1, 0, 0, 0, // mov edx, 1
+        0x31, 0xc0, // xor eax, eax: read
+        0x0f, 0x05, // syscall
+        0x0f, 0x0b, // ud2: not reached
+    ];
+    let mut p = load(&minimal_elf(&code)).expect("load");
+    match p.run() {
+        Exit::Signal(9, why) => assert!(
+            why.contains("deadlock") && why.contains("read from an empty pipe"),
+            "{why}"
+        ),
+        other => panic!("expected a deadlock report, got {other:?}"),
+    }
 }
 
 struct Rng(u64);
@@ -209,7 +237,7 @@ fn random_system_calls_never_panic() {
     let image = minimal_elf(&[0x0f, 0x05, 0xeb, 0xfc]);
     let mut rng = Rng(0x5ca1_ab1e);
     let mut p = load(&image).expect("load");
-    let stack = p.cpu.gpr[4];
+    let stack = p.cpu().expect("a task").gpr[4];
     for i in 0..20_000 {
         let arg = |rng: &mut Rng| match rng.next() % 6 {
             0 => stack - (rng.next() % 4096),
@@ -234,10 +262,19 @@ fn random_system_calls_never_panic() {
             arg(&mut rng),
             arg(&mut rng),
         ];
-        p.cpu.rip = BASE + HEADERS;
-        p.cpu.gpr[0] = nr;
+        // The task that runs next: the first one, or a child it forked
+        // while the first is blocked (in wait4, a futex, a pipe…).
+        let Some(cpu) = p.cpu_mut() else {
+            if p.step().is_some() {
+                p = load(&image).expect("reload");
+            }
+            continue;
+        };
+        cpu.rip = BASE + HEADERS;
+        cpu.gpr[0] = nr;
+        cpu.gpr[4] = stack;
         for (reg, v) in [7, 6, 2, 10, 8, 9].into_iter().zip(args) {
-            p.cpu.gpr[reg] = v;
+            cpu.gpr[reg] = v;
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.step()));
         match outcome {
@@ -247,7 +284,6 @@ fn random_system_calls_never_panic() {
             Ok(Some(_)) => p = load(&image).expect("reload"),
             Err(_) => panic!("call {i}: syscall {nr} with {args:x?} panicked"),
         }
-        p.cpu.gpr[4] = stack;
     }
 }
 

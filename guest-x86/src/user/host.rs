@@ -39,6 +39,7 @@ pub mod errno {
     pub const ENOTEMPTY: i64 = 39;
     pub const ELOOP: i64 = 40;
     pub const ENODATA: i64 = 61;
+    pub const EOVERFLOW: i64 = 75;
     pub const EAFNOSUPPORT: i64 = 97;
     pub const ENOTSOCK: i64 = 88;
     pub const ENOTSUP: i64 = 95;
@@ -206,6 +207,14 @@ pub trait HostOs {
     fn statfs(&mut self, path: Option<&[u8]>, fd: HostFd) -> Result<FsStat, Errno> {
         let _ = (path, fd);
         Err(errno::ENOSYS)
+    }
+    /// Whether a read of `fd` would return at once (data or end of file)
+    /// rather than wait; `None` if the host cannot tell. The scheduler uses
+    /// it to keep a read of a terminal or a host pipe from stopping every
+    /// other guest task.
+    fn readable(&mut self, fd: HostFd) -> Option<bool> {
+        let _ = fd;
+        None
     }
     /// Blocks for the given time (nanosleep). Hosts without a clock to wait
     /// on may return at once.

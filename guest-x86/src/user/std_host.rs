@@ -110,6 +110,30 @@ fn host_statfs(path: Option<&Path>, fd: i32) -> Result<FsStat, Errno> {
     })
 }
 
+/// poll(2) with a zero timeout: whether a read of `fd` returns at once
+/// (data, end of file or an error all do).
+#[cfg(unix)]
+fn poll_readable(fd: i32) -> Option<bool> {
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    unsafe extern "C" {
+        fn poll(fds: *mut PollFd, nfds: u64, timeout: i32) -> i32;
+    }
+    const POLLIN: i16 = 1;
+    let mut p = PollFd {
+        fd,
+        events: POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never blocks.
+    let n = unsafe { poll(&mut p, 1, 0) };
+    (n >= 0).then_some(n > 0 && p.revents != 0)
+}
+
 impl StdHost {
     fn with_file<T>(
         &mut self,
@@ -281,6 +305,13 @@ impl HostOs for StdHost {
 
     fn truncate(&mut self, fd: HostFd, len: u64) -> Result<(), Errno> {
         self.with_file(fd, |f| f.set_len(len))
+    }
+
+    #[cfg(unix)]
+    fn readable(&mut self, fd: HostFd) -> Option<bool> {
+        use std::os::fd::AsRawFd;
+        let raw = self.with_file(fd, |f| Ok(f.as_raw_fd())).ok()?;
+        poll_readable(raw)
     }
 
     fn isatty(&mut self, fd: HostFd) -> bool {
