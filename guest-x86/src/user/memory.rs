@@ -137,8 +137,9 @@ impl<H: HostOs> Process<H> {
             return Err(EINVAL);
         }
         let pages = len.div_ceil(PAGE_SIZE);
-        if addr
-            .checked_add(pages * PAGE_SIZE)
+        if pages
+            .checked_mul(PAGE_SIZE)
+            .and_then(|bytes| addr.checked_add(bytes))
             .is_none_or(|end| end > USER_TOP)
         {
             return Err(ENOMEM);

@@ -166,6 +166,11 @@ impl<H: HostOs> Process<H> {
                 .tasks
                 .get(&child)
                 .is_none_or(|c| c.vfork_parent != Some(tid)),
+            WaitOn::SigWait(set) => {
+                let group = self.groups.get(&tgid).map_or(0, |g| g.pending.bits);
+                let mine = self.tasks.get(&tid).map_or(0, |t| t.pending.bits);
+                (mine | group) & set != 0
+            }
             WaitOn::Futex { .. } | WaitOn::Sleep { .. } | WaitOn::Signal => false,
         };
         if ready {
@@ -285,6 +290,7 @@ impl<H: HostOs> Process<H> {
                     Some(WaitOn::Futex { key, .. }) => alloc::format!("futex wait at {:#x}", key.1),
                     Some(WaitOn::Sleep { .. }) => String::from("sleep"),
                     Some(WaitOn::Signal) => String::from("waiting for a signal"),
+                    Some(WaitOn::SigWait(_)) => String::from("sigtimedwait"),
                     Some(WaitOn::Vfork(c)) => alloc::format!("vfork child {c}"),
                     None => String::from("running"),
                 };

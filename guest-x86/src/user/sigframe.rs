@@ -65,6 +65,17 @@ impl SigInfo {
     }
 }
 
+/// A `siginfo_t` (128 bytes): signo, errno, code, then the union with
+/// si_addr or si_pid/si_uid, and si_status for SIGCHLD.
+pub fn siginfo_bytes(sig: u64, info: &SigInfo) -> [u8; 128] {
+    let mut b = [0u8; 128];
+    b[..4].copy_from_slice(&(sig as i32).to_le_bytes());
+    b[8..12].copy_from_slice(&info.code.to_le_bytes());
+    b[16..24].copy_from_slice(&info.value.to_le_bytes());
+    b[24..28].copy_from_slice(&info.status.to_le_bytes());
+    b
+}
+
 /// The ss_flags sigaltstack reports for a thread at `rsp` (Linux's sas_ss_flags).
 pub fn altstack_flags(stack: &AltStack, rsp: u64) -> u32 {
     let state = if stack.size == 0 {
@@ -153,10 +164,7 @@ impl<H: HostOs> Process<H> {
         put(&mut frame, mc + SC_FPSTATE, fpstate);
         put(&mut frame, UCONTEXT + UC_SIGMASK, mask);
         let si = SIGINFO as usize;
-        frame[si..si + 4].copy_from_slice(&(sig as i32).to_le_bytes());
-        frame[si + 8..si + 12].copy_from_slice(&info.code.to_le_bytes());
-        put(&mut frame, SIGINFO + 16, info.value);
-        frame[si + 24..si + 28].copy_from_slice(&info.status.to_le_bytes());
+        frame[si..si + 128].copy_from_slice(&siginfo_bytes(sig, &info));
         {
             let mut mm = t.mm.borrow_mut();
             crate::cpu::fxsave(&mut t.cpu, &mut mm.space, fpstate).map_err(|_| EFAULT)?;

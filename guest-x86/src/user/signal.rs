@@ -473,6 +473,60 @@ impl<H: HostOs> Process<H> {
         self.block(t, WaitOn::Signal, None)
     }
 
+    /// rt_sigtimedwait(2) (sigwaitinfo, sigtimedwait, sigwait): takes a
+    /// pending signal of `set` without running its handler, waiting for
+    /// one up to the timeout (NULL: for ever); EAGAIN when it expires.
+    pub(super) fn sys_rt_sigtimedwait(
+        &mut self,
+        t: &mut Task,
+        set: u64,
+        info: u64,
+        timeout: u64,
+        setsize: u64,
+    ) -> Result<u64, Errno> {
+        if setsize != 8 {
+            return Err(EINVAL);
+        }
+        let set = t.read_u64(set)? & !UNBLOCKABLE;
+        let restart = t.restart.take();
+        let group = self.groups.get(&t.tgid).map_or(0, |g| g.pending.bits);
+        let ready = (t.pending.bits | group) & set;
+        if ready != 0 {
+            let sig = ready.trailing_zeros() as u64 + 1;
+            let si = if t.pending.bits & bit(sig) != 0 {
+                t.pending.take(sig)
+            } else {
+                self.groups
+                    .get_mut(&t.tgid)
+                    .map(|g| g.pending.take(sig))
+                    .unwrap_or_default()
+            };
+            if info != 0 {
+                t.write_mem(info, &sigframe::siginfo_bytes(sig, &si))?;
+            }
+            return Ok(sig);
+        }
+        let deadline = match restart {
+            Some(r) if r.outcome == super::task::Outcome::TimedOut => return Err(EAGAIN),
+            Some(r) => r.deadline,
+            None if timeout == 0 => None,
+            None => {
+                let (s, ns) = (t.read_u64(timeout)? as i64, t.read_u64(timeout + 8)? as i64);
+                if s < 0 || !(0..1_000_000_000).contains(&ns) {
+                    return Err(EINVAL);
+                }
+                if s == 0 && ns == 0 {
+                    return Err(EAGAIN);
+                }
+                let span = (s as u64)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(ns as u64);
+                Some(self.now_ns().saturating_add(span))
+            }
+        };
+        self.block(t, WaitOn::SigWait(set), deadline)
+    }
+
     /// sigaltstack(2).
     pub(super) fn sys_sigaltstack(
         &mut self,

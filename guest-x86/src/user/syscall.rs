@@ -150,6 +150,7 @@ impl<H: HostOs> Process<H> {
             121 => self.sys_getpgid(t, a[0], false),
             124 => self.sys_getpgid(t, a[0], true),
             127 => self.sys_rt_sigpending(t, a[0], a[1]),
+            128 => self.sys_rt_sigtimedwait(t, a[0], a[1], a[2], a[3]),
             130 => self.sys_sigsuspend(t, Some((a[0], a[1]))),
             131 => self.sys_sigaltstack(t, a[0], a[1]),
             137 => self.sys_statfs(t, a[0], a[1]),
@@ -1025,7 +1026,9 @@ impl<H: HostOs> Process<H> {
             Some(r) => self.block(t, WaitOn::Sleep { rem }, r.deadline),
             None => {
                 let (s, ns) = self.read_timespec(t, req)?;
-                let span = (s as u64) * 1_000_000_000 + ns as u64;
+                let span = (s as u64)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(ns as u64);
                 let deadline = self.now_ns().saturating_add(span);
                 self.block(t, WaitOn::Sleep { rem }, Some(deadline))
             }

@@ -203,6 +203,8 @@ pub enum WaitOn {
     },
     /// Any signal (rt_sigsuspend, pause).
     Signal,
+    /// One of these signals to be pending (rt_sigtimedwait).
+    SigWait(u64),
     /// A vfork child to exec or exit.
     Vfork(Tid),
 }
