@@ -2,7 +2,8 @@
 //! host's gcc (static, and dynamic for the threads program) and compared
 //! byte for byte with their native runs: threads (mutexes, condition
 //! variables, atomics, barriers, semaphores, join, exit), signals between
-//! processes and threads, sigaltstack. Skipped, saying so, without gcc.
+//! processes and threads, poll/select over pipes, sigaltstack. Skipped,
+//! saying so, without gcc.
 
 mod compare;
 
@@ -78,6 +79,11 @@ fn threads_dynamic() {
 #[test]
 fn signals_between_processes_and_threads() {
     compare_program("signals", "signals", &["-static"]);
+}
+
+#[test]
+fn poll_and_select_over_pipes() {
+    compare_program("poll", "poll", &["-static"]);
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod fd;
 mod futex;
 mod memory;
 mod pipe;
+mod poll;
 mod process;
 mod sched;
 mod sigframe;

@@ -38,6 +38,11 @@ pub struct Pipe {
 }
 
 impl Pipe {
+    /// Bytes are waiting to be read.
+    pub fn has_data(&self) -> bool {
+        !self.data.is_empty()
+    }
+
     /// A read would not block: data or end-of-file.
     pub fn readable(&self) -> bool {
         !self.data.is_empty() || self.writers == 0

@@ -171,6 +171,7 @@ impl<H: HostOs> Process<H> {
                 let mine = self.tasks.get(&tid).map_or(0, |t| t.pending.bits);
                 (mine | group) & set != 0
             }
+            WaitOn::Poll { .. } | WaitOn::Select(_) => self.poll_ready(tid),
             WaitOn::Futex { .. } | WaitOn::Sleep { .. } | WaitOn::Signal => false,
         };
         if ready {
@@ -291,6 +292,8 @@ impl<H: HostOs> Process<H> {
                     Some(WaitOn::Sleep { .. }) => String::from("sleep"),
                     Some(WaitOn::Signal) => String::from("waiting for a signal"),
                     Some(WaitOn::SigWait(_)) => String::from("sigtimedwait"),
+                    Some(WaitOn::Poll { .. }) => String::from("poll"),
+                    Some(WaitOn::Select(_)) => String::from("select"),
                     Some(WaitOn::Vfork(c)) => alloc::format!("vfork child {c}"),
                     None => String::from("running"),
                 };

@@ -81,7 +81,7 @@ impl<H: HostOs> Process<H> {
             4 => self.sys_fstatat(t, cwd, a[0], a[1], 0),
             5 => self.sys_fstat(t, a[0], a[1]),
             6 => self.sys_fstatat(t, cwd, a[0], a[1], AT_SYMLINK_NOFOLLOW),
-            7 => self.sys_poll(t, a[0], a[1]),
+            7 => self.sys_poll(t, a[0], a[1], a[2]),
             8 => self.sys_lseek(t, a[0], a[1], a[2]),
             9 => self.sys_mmap(t, a),
             10 => self.sys_mprotect(t, a[0], a[1], a[2]),
@@ -97,6 +97,7 @@ impl<H: HostOs> Process<H> {
             20 => self.sys_writev(t, a[0], a[1], a[2]),
             21 => self.sys_faccessat(t, cwd, a[0]),
             22 => self.sys_pipe2(t, a[0], 0),
+            23 => self.sys_select(t, a),
             24 => {
                 t.yielded = true; // sched_yield: the next task's turn
                 Ok(0)
@@ -179,6 +180,8 @@ impl<H: HostOs> Process<H> {
             267 => self.sys_readlinkat(t, a[0], a[1], a[2], a[3]),
             268 => self.sys_fchmodat(t, a[0], a[1], a[2]),
             269 | 439 => self.sys_faccessat(t, a[0], a[1]),
+            270 => self.sys_pselect6(t, a),
+            271 => self.sys_ppoll(t, a),
             273 => self.sys_set_robust_list(t, a[0], a[1]),
             274 => self.sys_get_robust_list(t, a[0], a[1], a[2]),
             292 => self.sys_dup2(t, a[0], a[1], a[2] & O_CLOEXEC != 0),
@@ -555,26 +558,6 @@ impl<H: HostOs> Process<H> {
     fn sys_ftruncate(&mut self, t: &mut Task, fd: u64, len: u64) -> SysResult {
         let host = self.host_fd(t, fd)?;
         self.host.truncate(host, len).map(|()| 0)
-    }
-
-    fn sys_poll(&mut self, t: &mut Task, fds: u64, count: u64) -> SysResult {
-        // Every descriptor is reported ready for what it asked (files never block).
-        let mut ready = 0;
-        for i in 0..count.min(1024) {
-            let entry = fds + 8 * i;
-            let raw = t.read_u64(entry)?;
-            let events = (raw >> 32) as u16;
-            let revents = if self.file(t, raw & 0xffff_ffff).is_ok() {
-                events & 0x5
-            } else {
-                0x20
-            };
-            t.write_mem(entry + 6, &revents.to_le_bytes())?;
-            if revents != 0 {
-                ready += 1;
-            }
-        }
-        Ok(ready)
     }
 
     fn sys_ioctl(&mut self, t: &mut Task, fd: u64, request: u64, arg: u64) -> SysResult {

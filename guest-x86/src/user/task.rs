@@ -205,6 +205,15 @@ pub enum WaitOn {
     Signal,
     /// One of these signals to be pending (rt_sigtimedwait).
     SigWait(u64),
+    /// A descriptor of a pollfd array to be ready (poll, ppoll).
+    Poll {
+        /// The array.
+        fds: u64,
+        /// Its length.
+        nfds: u64,
+    },
+    /// A descriptor of fd_sets to be ready (select, pselect6).
+    Select(super::poll::SelectSets),
     /// A vfork child to exec or exit.
     Vfork(Tid),
 }
