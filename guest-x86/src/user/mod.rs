@@ -20,6 +20,7 @@ mod sigframe;
 pub mod signal;
 mod syscall;
 mod task;
+mod timer;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::rc::Rc;
@@ -178,6 +179,7 @@ impl<H: HostOs> Process<H> {
             cwd: cwd.clone(),
             umask: 0o022,
             exit_signal: signal::SIGCHLD,
+            itimer: None,
             exiting: None,
             zombie: false,
         };

@@ -221,6 +221,7 @@ impl<H: HostOs> Process<H> {
                 cwd: parent.cwd.clone(),
                 umask: parent.umask,
                 exit_signal: a.exit_signal,
+                itimer: None,
                 exiting: None,
                 zombie: false,
             };

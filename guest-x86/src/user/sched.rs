@@ -114,6 +114,7 @@ impl<H: HostOs> Process<H> {
     fn pick(&mut self) -> Result<Tid, Exit> {
         loop {
             let now = self.now_ns();
+            self.fire_timers(now);
             let start = self.current;
             let after = if core::mem::take(&mut self.rotate) {
                 start + 1
@@ -243,11 +244,16 @@ impl<H: HostOs> Process<H> {
                 String::from("no task left to run"),
             ));
         }
-        let earliest = self
+        let task_deadline = self
             .tasks
             .values()
             .filter_map(|t| t.wait.and_then(|w| w.deadline).map(|d| (d, t.tid)))
             .min();
+        let timer = self.next_timer();
+        let earliest = match (task_deadline, timer) {
+            (Some(d), Some(a)) => Some(d.min(a)),
+            (d, a) => d.or(a),
+        };
         let reader = self.tasks.values().find_map(|t| match t.wait?.on {
             WaitOn::HostRead(fd) => Some((t.tid, fd)),
             _ => None,
@@ -259,7 +265,7 @@ impl<H: HostOs> Process<H> {
                 return Ok(());
             }
         }
-        let Some((deadline, tid)) = earliest else {
+        let Some((deadline, _)) = earliest else {
             return Err(self.deadlock());
         };
         let mut delta = deadline.saturating_sub(now);
@@ -268,11 +274,17 @@ impl<H: HostOs> Process<H> {
         }
         self.host
             .sleep(delta / 1_000_000_000, (delta % 1_000_000_000) as u32);
-        if self.now_ns() == now
-            && let Some(w) = self.tasks.get_mut(&tid).and_then(|t| t.wait.as_mut())
-        {
+        if self.now_ns() == now {
             // A host whose clock does not move cannot wait: the time is up.
-            w.deadline = Some(0);
+            if let Some((_, tid)) = task_deadline.filter(|&d| Some(d) == earliest)
+                && let Some(w) = self.tasks.get_mut(&tid).and_then(|t| t.wait.as_mut())
+            {
+                w.deadline = Some(0);
+            } else if let Some((_, pid)) = timer
+                && let Some(t) = self.groups.get_mut(&pid).and_then(|g| g.itimer.as_mut())
+            {
+                t.deadline = 0;
+            }
         }
         Ok(())
     }

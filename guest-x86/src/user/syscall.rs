@@ -110,6 +110,9 @@ impl<H: HostOs> Process<H> {
             33 => self.sys_dup2(t, a[0], a[1], false),
             34 => self.sys_sigsuspend(t, None),
             35 => self.sys_nanosleep(t, a[0], a[1]),
+            36 => self.sys_getitimer(t, a[0], a[1]),
+            37 => self.sys_alarm(t, a[0]),
+            38 => self.sys_setitimer(t, a[0], a[1], a[2]),
             39 => Ok(t.tgid),
             40 => self.sys_sendfile(t, a[0], a[1], a[2], a[3]),
             // No socket families: what Linux answers for a family it was built without.

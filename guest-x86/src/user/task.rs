@@ -395,6 +395,8 @@ pub struct Group {
     pub umask: u32,
     /// Signal sent to the parent at exit (SIGCHLD for fork; 0 for none).
     pub exit_signal: u64,
+    /// The ITIMER_REAL timer (alarm, setitimer), if armed.
+    pub itimer: Option<super::timer::ITimer>,
     /// Set once the process is exiting; its status.
     pub exiting: Option<Exit>,
     /// Every thread has ended: waiting for the parent's wait4.

@@ -4,7 +4,7 @@
  * read (EINTR) or restarting it (SA_RESTART), tgkill to one thread while
  * the others block it, SIGPIPE, kill(0, ...) to the process group, and a
  * pipe ping-pong between two processes moving more than a pipe holds,
- * sigwait and sigtimedwait. */
+ * sigwait and sigtimedwait, interval timers and alarm. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,9 @@ static void *target(void *arg) {
         usleep(1000);
     return NULL;
 }
+
+static volatile sig_atomic_t ticks;
+static void on_alrm(int sig) { (void)sig; ticks++; }
 
 static volatile int waited_sig;
 static void *sigwaiter(void *arg) {
@@ -267,5 +271,30 @@ int main(void) {
     errno = 0;
     int r = sigtimedwait(&waited, NULL, &brief);
     printf("sigtimedwait with nothing pending: %d %s\n", r, errno == EAGAIN ? "EAGAIN" : "other");
+
+    /* 10. Interval timers: a periodic SIGALRM, alarm's remaining time, and
+     *     the default action in a child. */
+    handle(SIGALRM, on_alrm, 0);
+    struct itimerval every = {{0, 10000}, {0, 10000}}, off = {{0, 0}, {0, 0}}, cur;
+    setitimer(ITIMER_REAL, &every, NULL);
+    while (ticks < 3)
+        pause();
+    setitimer(ITIMER_REAL, &off, NULL);
+    getitimer(ITIMER_REAL, &cur);
+    printf("periodic timer ticked %d times, then off: %d\n", ticks,
+           cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0);
+    unsigned first = alarm(5);
+    unsigned left = alarm(0);
+    printf("alarm: %u then %u left\n", first, left);
+    child = fork();
+    if (child == 0) {
+        signal(SIGALRM, SIG_DFL);
+        struct itimerval once = {{0, 0}, {0, 20000}};
+        setitimer(ITIMER_REAL, &once, NULL);
+        for (;;)
+            pause();
+    }
+    waitpid(child, &status, 0);
+    report("child with a timer", status);
     return 0;
 }
