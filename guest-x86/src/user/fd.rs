@@ -30,6 +30,13 @@ pub struct FileRef {
     pub close_on_exec: bool,
 }
 
+/// `base/rel`.
+pub fn join_path(mut base: Vec<u8>, rel: &[u8]) -> Vec<u8> {
+    base.push(b'/');
+    base.extend_from_slice(rel);
+    base
+}
+
 impl<H: HostOs> Process<H> {
     /// Counts a new descriptor for a file's host handle or pipe end.
     pub(super) fn retain(&mut self, file: &GuestFile) {
@@ -68,15 +75,25 @@ impl<H: HostOs> Process<H> {
         }
     }
 
-    /// The open file behind `fd` (a C int: only the low 32 bits count).
-    pub(super) fn file(&self, t: &Task, fd: u64) -> Result<FileRef, Errno> {
+    /// Looks at the open file behind `fd` (a C int: only the low 32 bits count).
+    pub(super) fn with_fd<R>(
+        &self,
+        t: &Task,
+        fd: u64,
+        f: impl FnOnce(&GuestFile) -> R,
+    ) -> Result<R, Errno> {
         let files = t.files.borrow();
-        let f = files
+        let file = files
             .fds
             .get(fd as u32 as usize)
             .and_then(|f| f.as_ref())
             .ok_or(EBADF)?;
-        Ok(FileRef {
+        Ok(f(file))
+    }
+
+    /// What `fd` refers to.
+    pub(super) fn file(&self, t: &Task, fd: u64) -> Result<FileRef, Errno> {
+        self.with_fd(t, fd, |f| FileRef {
             backing: f.backing,
             status_flags: f.status_flags,
             close_on_exec: f.close_on_exec,
@@ -85,13 +102,7 @@ impl<H: HostOs> Process<H> {
 
     /// A copy of descriptor `fd` for dup (the listing position is not shared).
     pub(super) fn dup_file(&self, t: &Task, fd: u64) -> Result<GuestFile, Errno> {
-        let files = t.files.borrow();
-        let f = files
-            .fds
-            .get(fd as u32 as usize)
-            .and_then(|f| f.as_ref())
-            .ok_or(EBADF)?;
-        Ok(GuestFile {
+        self.with_fd(t, fd, |f| GuestFile {
             listing: None,
             ..f.clone()
         })
@@ -112,13 +123,7 @@ impl<H: HostOs> Process<H> {
 
     /// The path `fd` was opened with (absolute; empty for pipes).
     pub(super) fn file_path(&self, t: &Task, fd: u64) -> Result<Vec<u8>, Errno> {
-        let files = t.files.borrow();
-        files
-            .fds
-            .get(fd as u32 as usize)
-            .and_then(|f| f.as_ref())
-            .map(|f| f.path.clone())
-            .ok_or(EBADF)
+        self.with_fd(t, fd, |f| f.path.clone())
     }
 
     /// Changes the descriptor-local state of `fd`.
@@ -171,13 +176,11 @@ impl<H: HostOs> Process<H> {
         if path.first() == Some(&b'/') || dirfd as i32 == AT_FDCWD as i32 {
             return Ok(path);
         }
-        let mut full = self.file_path(t, dirfd)?;
-        if full.is_empty() {
+        let dir = self.file_path(t, dirfd)?;
+        if dir.is_empty() {
             return Err(ENOTDIR);
         }
-        full.push(b'/');
-        full.extend_from_slice(&path);
-        Ok(full)
+        Ok(join_path(dir, &path))
     }
 
     /// A path argument relative to `dirfd` (empty paths are ENOENT).

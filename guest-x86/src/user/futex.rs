@@ -116,13 +116,7 @@ impl<H: HostOs> Process<H> {
         absolute: bool,
         realtime: bool,
     ) -> Result<u64, Errno> {
-        let (s, ns) = (t.read_u64(addr)? as i64, t.read_u64(addr + 8)? as i64);
-        if s < 0 || !(0..1_000_000_000).contains(&ns) {
-            return Err(EINVAL);
-        }
-        let span = (s as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(ns as u64);
+        let span = t.read_timespec_ns(addr)?;
         let now = self.now_ns();
         if !absolute {
             return Ok(now.saturating_add(span));
@@ -130,8 +124,7 @@ impl<H: HostOs> Process<H> {
         if !realtime {
             return Ok(span);
         }
-        let (rs, rns) = self.host.clock(Clock::Realtime);
-        let real_now = (rs.max(0) as u64) * 1_000_000_000 + rns.max(0) as u64;
+        let real_now = self.clock_ns(Clock::Realtime);
         Ok(now.saturating_add(span.saturating_sub(real_now)))
     }
 

@@ -161,13 +161,19 @@ impl<H: HostOs> Process<H> {
         ready
     }
 
-    /// A deadline for `timeout`, or the one a restarted call had. Returns
-    /// `None` for no wait at all.
-    fn poll_deadline(
+    /// Whether to wait, and until when: not if `ready` descriptors were
+    /// found or the time is up; otherwise until the deadline of `timeout`,
+    /// or the one a restarted call already had (`Some(None)`: for ever).
+    fn wait_for(
         &mut self,
         t: &mut Task,
+        ready: u64,
         timeout: Timeout,
     ) -> Result<Option<Option<u64>>, Errno> {
+        if ready > 0 {
+            t.restart = None;
+            return Ok(None);
+        }
         match t.restart.take() {
             Some(r) if r.outcome == Outcome::TimedOut => Ok(None),
             Some(r) => Ok(Some(r.deadline)),
@@ -190,13 +196,7 @@ impl<H: HostOs> Process<H> {
             return Err(EINVAL);
         }
         let (entries, ready) = self.scan_pollfds(t, fds, nfds)?;
-        let wait = if ready > 0 {
-            t.restart = None;
-            None
-        } else {
-            self.poll_deadline(t, timeout)?
-        };
-        match wait {
+        match self.wait_for(t, ready, timeout)? {
             None => {
                 t.write_mem(fds, &entries)?;
                 Ok(ready)
@@ -225,13 +225,7 @@ impl<H: HostOs> Process<H> {
         if addr == 0 {
             return Ok(Timeout::Forever);
         }
-        let (s, ns) = (t.read_u64(addr)? as i64, t.read_u64(addr + 8)? as i64);
-        if s < 0 || !(0..1_000_000_000).contains(&ns) {
-            return Err(EINVAL);
-        }
-        let span = (s as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(ns as u64);
+        let span = t.read_timespec_ns(addr)?;
         Ok(if span == 0 {
             Timeout::Zero
         } else {
@@ -277,13 +271,7 @@ impl<H: HostOs> Process<H> {
             return Err(EINVAL);
         }
         let (sets, ready) = self.scan_select(t, s)?;
-        let wait = if ready > 0 {
-            t.restart = None;
-            None
-        } else {
-            self.poll_deadline(t, timeout)?
-        };
-        match wait {
+        match self.wait_for(t, ready, timeout)? {
             None => {
                 for (set, &addr) in sets.iter().zip(&s.sets) {
                     if addr != 0 {

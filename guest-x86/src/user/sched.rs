@@ -67,9 +67,14 @@ impl<H: HostOs> Process<H> {
         self.finished.clone()
     }
 
-    /// Monotonic host time in nanoseconds.
+    /// Monotonic host time in nanoseconds: the scheduler's clock.
     pub(super) fn now_ns(&mut self) -> u64 {
-        let (s, ns) = self.host.clock(Clock::Monotonic);
+        self.clock_ns(Clock::Monotonic)
+    }
+
+    /// A host clock in nanoseconds.
+    pub(super) fn clock_ns(&mut self, clock: Clock) -> u64 {
+        let (s, ns) = self.host.clock(clock);
         (s.max(0) as u64)
             .saturating_mul(1_000_000_000)
             .saturating_add(ns.max(0) as u64)

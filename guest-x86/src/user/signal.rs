@@ -510,19 +510,10 @@ impl<H: HostOs> Process<H> {
             Some(r) if r.outcome == super::task::Outcome::TimedOut => return Err(EAGAIN),
             Some(r) => r.deadline,
             None if timeout == 0 => None,
-            None => {
-                let (s, ns) = (t.read_u64(timeout)? as i64, t.read_u64(timeout + 8)? as i64);
-                if s < 0 || !(0..1_000_000_000).contains(&ns) {
-                    return Err(EINVAL);
-                }
-                if s == 0 && ns == 0 {
-                    return Err(EAGAIN);
-                }
-                let span = (s as u64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(ns as u64);
-                Some(self.now_ns().saturating_add(span))
-            }
+            None => match t.read_timespec_ns(timeout)? {
+                0 => return Err(EAGAIN),
+                span => Some(self.now_ns().saturating_add(span)),
+            },
         };
         self.block(t, WaitOn::SigWait(set), deadline)
     }

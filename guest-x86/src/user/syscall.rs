@@ -8,7 +8,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::fd::AT_FDCWD;
+use super::fd::{AT_FDCWD, join_path};
 use super::host::errno::*;
 use super::host::{Clock, Errno, FileStat, HostOs, OpenOptions};
 use super::loader::STACK_SIZE;
@@ -457,10 +457,7 @@ impl<H: HostOs> Process<H> {
         let path = if path.first() == Some(&b'/') {
             path
         } else {
-            let mut full = self.host.getcwd().unwrap_or_default();
-            full.push(b'/');
-            full.extend_from_slice(&path);
-            full
+            join_path(self.host.getcwd().unwrap_or_default(), &path)
         };
         let file = GuestFile {
             backing: Backing::Host(host),
@@ -606,13 +603,7 @@ impl<H: HostOs> Process<H> {
 
     fn sys_getdents64(&mut self, t: &mut Task, fd: u64, buf: u64, count: u64) -> SysResult {
         let host = self.host_fd(t, fd)?;
-        let listed = t
-            .files
-            .borrow()
-            .fds
-            .get(fd as u32 as usize)
-            .and_then(|f| f.as_ref())
-            .is_some_and(|f| f.listing.is_some());
+        let listed = self.with_fd(t, fd, |f| f.listing.is_some())?;
         if !listed {
             let dot = |name: &[u8]| super::host::DirEntry {
                 ino: 1,
@@ -997,25 +988,13 @@ impl<H: HostOs> Process<H> {
         Ok(0)
     }
 
-    fn read_timespec(&mut self, t: &mut Task, addr: u64) -> Result<(i64, i64), Errno> {
-        let (s, ns) = (t.read_u64(addr)? as i64, t.read_u64(addr + 8)? as i64);
-        if s < 0 || !(0..1_000_000_000).contains(&ns) {
-            return Err(EINVAL);
-        }
-        Ok((s, ns))
-    }
-
     /// nanosleep(2): parks the task until the deadline.
     fn sys_nanosleep(&mut self, t: &mut Task, req: u64, rem: u64) -> SysResult {
         match t.restart.take() {
             Some(r) if r.outcome == Outcome::TimedOut => Ok(0),
             Some(r) => self.block(t, WaitOn::Sleep { rem }, r.deadline),
             None => {
-                let (s, ns) = self.read_timespec(t, req)?;
-                let span = (s as u64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(ns as u64);
-                let deadline = self.now_ns().saturating_add(span);
+                let deadline = self.now_ns().saturating_add(t.read_timespec_ns(req)?);
                 self.block(t, WaitOn::Sleep { rem }, Some(deadline))
             }
         }
@@ -1046,11 +1025,9 @@ impl<H: HostOs> Process<H> {
             Some(r) if r.outcome == Outcome::TimedOut => Ok(0),
             Some(r) => self.block(t, WaitOn::Sleep { rem: 0 }, r.deadline),
             None => {
-                let (s, ns) = self.read_timespec(t, req)?;
-                let (now_s, now_ns) = self.host.clock(which);
-                let target = s as i128 * 1_000_000_000 + ns as i128;
-                let now = now_s as i128 * 1_000_000_000 + now_ns as i128;
-                let left = (target - now).max(0) as u64;
+                let left = t
+                    .read_timespec_ns(req)?
+                    .saturating_sub(self.clock_ns(which));
                 let deadline = self.now_ns().saturating_add(left);
                 self.block(t, WaitOn::Sleep { rem: 0 }, Some(deadline))
             }

@@ -351,6 +351,21 @@ impl Task {
         Ok(u32::from_le_bytes(b))
     }
 
+    /// A `struct timespec` as nanoseconds (saturating); EINVAL for a
+    /// negative time or nanoseconds out of range, as Linux checks.
+    pub fn read_timespec_ns(&self, addr: u64) -> Result<u64, Errno> {
+        let (s, ns) = (
+            self.read_u64(addr)? as i64,
+            self.read_u64(addr.wrapping_add(8))? as i64,
+        );
+        if s < 0 || !(0..1_000_000_000).contains(&ns) {
+            return Err(EINVAL);
+        }
+        Ok((s as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ns as u64))
+    }
+
     /// A NUL-terminated string (at most PATH_MAX bytes).
     pub fn read_cstr(&self, addr: u64) -> Result<Vec<u8>, Errno> {
         let mut mm = self.mm.borrow_mut();
