@@ -1,7 +1,7 @@
 //! Dynamically linked Debian programs (glibc's ld.so loading libc.so.6
 //! and friends from the host) under `x86emu --user`, compared byte for
 //! byte with the same invocation run natively. All come from Essential
-//! packages (coreutils, dash, grep, sed, findutils, diffutils, perl-base),
+//! packages (coreutils, dash, bash, grep, sed, findutils, diffutils, perl-base),
 //! so every Debian machine has them.
 
 mod compare;
@@ -60,6 +60,15 @@ fn corpus() -> Vec<Case> {
                 "printf(\"%s %.3f\\n\", join(',', reverse 1..5), atan2(1, 1) * 4)",
             ],
         ),
+        // Process substitution: /dev/fd/N names the emulated descriptors.
+        case(
+            "/bin/bash",
+            &[
+                "-c",
+                "diff <(printf 'a\\nb\\n') <(printf 'a\\nc\\n'); echo status $?; paste <(echo 1) /dev/stdin <<< two",
+            ],
+        ),
+        case("/usr/bin/readlink", &["/proc/self/exe"]),
         Case {
             program: "/usr/bin/tr",
             args: &["a-z", "A-Z"],

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         }
     };
     process.trace_syscalls = std::env::var_os("X86EMU_STRACE").is_some();
+    process.set_exe_path(program.as_bytes());
     let exit = process.run();
     if let Exit::Signal(sig, why) = &exit
         && !why.is_empty()

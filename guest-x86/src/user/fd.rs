@@ -30,6 +30,26 @@ pub struct FileRef {
     pub close_on_exec: bool,
 }
 
+/// The guest descriptor that `/dev/fd/N`, `/proc/self/fd/N` or
+/// `/dev/std{in,out,err}` names. These belong to the emulated kernel: the
+/// host's show the emulator's own descriptors.
+pub fn own_fd_path(path: &[u8]) -> Option<u64> {
+    match path {
+        b"/dev/stdin" => Some(0),
+        b"/dev/stdout" => Some(1),
+        b"/dev/stderr" => Some(2),
+        _ => {
+            let n = path
+                .strip_prefix(b"/dev/fd/")
+                .or_else(|| path.strip_prefix(b"/proc/self/fd/"))?;
+            if n.is_empty() || n.len() > 9 || !n.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            Some(n.iter().fold(0, |v, d| v * 10 + (d - b'0') as u64))
+        }
+    }
+}
+
 /// `base/rel`.
 pub fn join_path(mut base: Vec<u8>, rel: &[u8]) -> Vec<u8> {
     base.push(b'/');

@@ -87,6 +87,8 @@ pub struct Process<H: HostOs> {
     groups: BTreeMap<Tid, Group>,
     /// Pipe buffers by id.
     pipes: Vec<Option<pipe::Pipe>>,
+    /// Pipes created so far (their inode numbers).
+    pipe_serial: u64,
     /// How many guest descriptors share each host handle.
     host_refs: BTreeMap<HostFd, usize>,
     unknown_reported: BTreeSet<u64>,
@@ -176,6 +178,7 @@ impl<H: HostOs> Process<H> {
             sighand: Rc::new(RefCell::new(SigHand::default())),
             pending: SigQueue::default(),
             exe: Rc::from(image),
+            exe_path: Vec::new(),
             cwd: cwd.clone(),
             umask: 0o022,
             exit_signal: signal::SIGCHLD,
@@ -189,6 +192,7 @@ impl<H: HostOs> Process<H> {
             tasks: BTreeMap::from([(pid, task)]),
             groups: BTreeMap::from([(pid, group)]),
             pipes: Vec::new(),
+            pipe_serial: 0,
             host_refs,
             unknown_reported: BTreeSet::new(),
             next_id: pid + 1,
@@ -217,6 +221,19 @@ impl<H: HostOs> Process<H> {
     pub fn memory(&self) -> Option<RefMut<'_, AddressSpace>> {
         let t = self.tasks.get(&self.current)?;
         Some(RefMut::map(t.mm.borrow_mut(), |mm| &mut mm.space))
+    }
+
+    /// Says where the first program's image came from (made absolute
+    /// against the working directory), for readlink of /proc/self/exe.
+    pub fn set_exe_path(&mut self, path: &[u8]) {
+        let full = if path.first() == Some(&b'/') {
+            path.to_vec()
+        } else {
+            fd::join_path(self.host.getcwd().unwrap_or_default(), path)
+        };
+        if let Some(g) = self.groups.get_mut(&self.initial) {
+            g.exe_path = full;
+        }
     }
 
     /// Number of live tasks (threads of every process).

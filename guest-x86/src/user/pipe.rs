@@ -15,6 +15,9 @@ use super::task::{Backing, Outcome, Task, WaitOn};
 pub const PIPE_CAPACITY: usize = 64 << 10;
 /// Writes up to this size are not interleaved with other writers' (pipe(7)).
 pub const PIPE_BUF: usize = 4096;
+/// Device number reported for pipes (Linux's pipefs is an anonymous
+/// superblock, major 0).
+pub const PIPEFS_DEV: u64 = 0xc;
 /// SIGPIPE.
 const SIGPIPE: u64 = 13;
 
@@ -35,6 +38,8 @@ pub struct Pipe {
     pub readers: usize,
     /// Open write ends.
     pub writers: usize,
+    /// Inode number in the (emulated) pipe file system, unique per pipe.
+    pub ino: u64,
 }
 
 impl Pipe {
@@ -177,7 +182,11 @@ impl<H: HostOs> Process<H> {
                 self.pipes.len() - 1
             }
         };
-        self.pipes[id] = Some(Pipe::default());
+        self.pipe_serial += 1;
+        self.pipes[id] = Some(Pipe {
+            ino: self.pipe_serial,
+            ..Pipe::default()
+        });
         let end = |write: bool| super::GuestFile {
             backing: Backing::Pipe(PipeEnd { id, write }),
             path: alloc::vec::Vec::new(),

@@ -74,6 +74,8 @@ struct CloneArgs {
 struct ExecImage {
     image: Rc<[u8]>,
     argv: Vec<Vec<u8>>,
+    /// The path of the binary finally loaded.
+    path: Vec<u8>,
 }
 
 /// Linux wait status of an exit (sys/wait.h).
@@ -218,6 +220,7 @@ impl<H: HostOs> Process<H> {
                 sighand,
                 pending: SigQueue::default(),
                 exe: parent.exe.clone(),
+                exe_path: parent.exe_path.clone(),
                 cwd: parent.cwd.clone(),
                 umask: parent.umask,
                 exit_signal: a.exit_signal,
@@ -543,7 +546,7 @@ impl<H: HostOs> Process<H> {
                 Rc::from(loader::read_host_file(&mut self.host, &path)?)
             };
             let Some(line) = image.strip_prefix(b"#!") else {
-                return Ok(ExecImage { image, argv });
+                return Ok(ExecImage { image, argv, path });
             };
             // binfmt_script: "#!interpreter [one argument]" on the first line.
             let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -585,7 +588,15 @@ impl<H: HostOs> Process<H> {
         let path = t.read_cstr(path)?;
         let argv = self.read_string_array(t, argv)?;
         let envp = self.read_string_array(t, envp)?;
-        let ExecImage { image, argv } = self.exec_image(t.tgid, path, argv)?;
+        let ExecImage { image, argv, path } = self.exec_image(t.tgid, path, argv)?;
+        let exe_path = match path.as_slice() {
+            b"/proc/self/exe" => None,
+            p if p.first() == Some(&b'/') => Some(path),
+            p => Some(super::fd::join_path(
+                self.host.getcwd().unwrap_or_default(),
+                p,
+            )),
+        };
         let mut space = AddressSpace::new(DEFAULT_MEMORY_LIMIT);
         let start = loader::load_program(&mut self.host, &mut space, &image, &argv, &envp)
             .map_err(|e| match e {
@@ -650,6 +661,9 @@ impl<H: HostOs> Process<H> {
             }
             g.sighand = Rc::new(RefCell::new(actions));
             g.exe = image;
+            if let Some(p) = exe_path {
+                g.exe_path = p;
+            }
         }
         t.altstack = AltStack::default();
         t.clear_child_tid = 0;

@@ -8,7 +8,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::fd::{AT_FDCWD, join_path};
+use super::fd::{AT_FDCWD, join_path, own_fd_path};
 use super::host::errno::*;
 use super::host::{Clock, Errno, FileStat, HostOs, OpenOptions};
 use super::loader::STACK_SIZE;
@@ -441,6 +441,13 @@ impl<H: HostOs> Process<H> {
         mode: u64,
     ) -> SysResult {
         let path = self.path_at(t, dirfd, path)?;
+        if let Some(fd) = own_fd_path(&path) {
+            // Another descriptor for the same file or pipe (sharing its
+            // offset, where Linux would open the file anew); ENOENT if closed.
+            let mut file = self.dup_file(t, fd).map_err(|_| ENOENT)?;
+            file.close_on_exec = flags & O_CLOEXEC != 0;
+            return self.install(t, file, 0);
+        }
         let access = flags & O_ACCMODE;
         let options = OpenOptions {
             read: access == 0 || access == 2,
@@ -682,9 +689,12 @@ impl<H: HostOs> Process<H> {
     }
 
     fn sys_fstat(&mut self, t: &mut Task, fd: u64, buf: u64) -> SysResult {
-        if let Backing::Pipe(_) = self.file(t, fd)?.backing {
-            // S_IFIFO, rw for the owner.
+        if let Backing::Pipe(end) = self.file(t, fd)?.backing {
+            // S_IFIFO, rw for the owner; each pipe its own inode (tools
+            // like diff compare dev/ino to spot the same file twice).
             let st = FileStat {
+                dev: super::pipe::PIPEFS_DEV,
+                ino: self.pipe(end.id)?.ino,
                 mode: 0o010600,
                 nlink: 1,
                 blksize: 4096,
@@ -713,6 +723,9 @@ impl<H: HostOs> Process<H> {
             return Err(ENOENT);
         }
         let full = self.resolve_at(t, dirfd, raw)?;
+        if let Some(fd) = own_fd_path(&full) {
+            return self.sys_fstat(t, fd, buf).map_err(|_| ENOENT);
+        }
         let st = self.host.stat(&full, flags & AT_SYMLINK_NOFOLLOW == 0)?;
         self.write_stat(t, buf, &st)
     }
@@ -774,10 +787,20 @@ impl<H: HostOs> Process<H> {
         size: u64,
     ) -> SysResult {
         let full = self.path_at(t, dirfd, path)?;
-        if full == b"/proc/self/exe" {
-            return Err(ENOENT); // the image may not be a host file at all
-        }
-        let target = self.host.readlink(&full)?;
+        let target = if full == b"/proc/self/exe" {
+            // Unknown when the image did not come from a path.
+            let exe = self.groups.get(&t.tgid).map(|g| g.exe_path.clone());
+            exe.filter(|p| !p.is_empty()).ok_or(ENOENT)?
+        } else if let Some(fd) = own_fd_path(&full) {
+            match self.file(t, fd).map_err(|_| ENOENT)?.backing {
+                Backing::Pipe(end) => {
+                    alloc::format!("pipe:[{}]", self.pipe(end.id)?.ino).into_bytes()
+                }
+                Backing::Host(_) => self.file_path(t, fd)?,
+            }
+        } else {
+            self.host.readlink(&full)?
+        };
         let n = target.len().min(size as usize);
         t.write_mem(buf, &target[..n])?;
         Ok(n as u64)

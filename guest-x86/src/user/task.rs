@@ -404,6 +404,8 @@ pub struct Group {
     pub pending: SigQueue,
     /// The running image (for execve of /proc/self/exe).
     pub exe: Rc<[u8]>,
+    /// Where it came from, absolute (readlink of /proc/self/exe); empty if unknown.
+    pub exe_path: Vec<u8>,
     /// Working directory (the host has one; it is switched with the process).
     pub cwd: Vec<u8>,
     /// File creation mask.
