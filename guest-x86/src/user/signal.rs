@@ -77,16 +77,17 @@ impl<H: HostOs> Process<H> {
             .map_or_else(SigAction::default, |g| g.sighand.borrow().get(sig))
     }
 
-    /// The signals every thread of process `pid` blocks.
-    fn blocked_by_all(&self, cur: &Task, pid: Tid) -> u64 {
+    /// The signals every thread of process `pid` blocks (`cur`, the
+    /// running task, is not in the table).
+    fn blocked_by_all(&self, cur: Option<&Task>, pid: Tid) -> u64 {
         let Some(g) = self.groups.get(&pid) else {
             return 0;
         };
         g.threads
             .iter()
-            .filter_map(|tid| match tid {
-                tid if *tid == cur.tid => Some(cur.blocked),
-                tid => self.tasks.get(tid).map(|t| t.blocked),
+            .filter_map(|tid| match cur {
+                Some(c) if c.tid == *tid => Some(c.blocked),
+                _ => self.tasks.get(tid).map(|t| t.blocked),
             })
             .fold(u64::MAX, |all, b| all & b)
     }
@@ -116,7 +117,7 @@ impl<H: HostOs> Process<H> {
         let blocked = match thread {
             Some(tid) if tid == cur.tid => cur.blocked,
             Some(tid) => self.tasks.get(&tid).map_or(0, |t| t.blocked),
-            None => self.blocked_by_all(cur, pid),
+            None => self.blocked_by_all(Some(cur), pid),
         } & bit(sig)
             & !UNBLOCKABLE;
         let ignored =
@@ -149,17 +150,21 @@ impl<H: HostOs> Process<H> {
         self.send(t, Target::Thread(tid), sig, info);
     }
 
-    /// Sends `sig` to process `pid` from the kernel itself (SIGCHLD):
-    /// dropped if ignored, fatal if unhandled and not ignored by default.
+    /// Sends `sig` to process `pid` from the kernel itself (a child's exit
+    /// signal, SIGALRM): dropped if ignored, fatal at once if unhandled and
+    /// no thread blocks it, queued otherwise. A running task of `pid` (not
+    /// in the table) counts as blocking it: it takes the signal when its
+    /// system call returns.
     pub(super) fn send_from_kernel(&mut self, pid: Tid, sig: u64, info: SigInfo) {
         if self.groups.get(&pid).is_none_or(|g| g.exiting.is_some()) {
             return;
         }
         let action = self.action(pid, sig);
+        let blocked = self.blocked_by_all(None, pid) & bit(sig) != 0;
         match action.handler {
             SIG_IGN => {}
             SIG_DFL if default_ignored(sig) => {}
-            SIG_DFL => self.kill_group(pid, Exit::Signal(sig as u8, String::new())),
+            SIG_DFL if !blocked => self.kill_group(pid, Exit::Signal(sig as u8, String::new())),
             _ => {
                 if let Some(g) = self.groups.get_mut(&pid) {
                     g.pending.add(sig, info);
