@@ -212,3 +212,20 @@ impl<H: HostOs> Process<H> {
         self.resolve_at(t, dirfd, path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_naming_guest_descriptors() {
+        assert_eq!(own_fd_path(b"/dev/fd/63"), Some(63));
+        assert_eq!(own_fd_path(b"/proc/self/fd/0"), Some(0));
+        assert_eq!(own_fd_path(b"/dev/stderr"), Some(2));
+        assert_eq!(own_fd_path(b"/dev/fd/"), None);
+        assert_eq!(own_fd_path(b"/dev/fd/1x"), None);
+        assert_eq!(own_fd_path(b"/dev/fd/99999999999"), None);
+        assert_eq!(own_fd_path(b"/dev/null"), None);
+        assert_eq!(join_path(b"/a".to_vec(), b"b"), b"/a/b");
+    }
+}

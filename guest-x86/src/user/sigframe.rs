@@ -233,3 +233,44 @@ impl<H: HostOs> Process<H> {
         Ok(t.cpu.gpr[0])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigaltstack_rules() {
+        let mut s = AltStack::default();
+        assert_eq!(altstack_flags(&s, 0x1000), SS_DISABLE);
+        assert_eq!(set_altstack(&mut s, 0, 0x10000, 0, 1024), Err(ENOMEM));
+        assert_eq!(set_altstack(&mut s, 0, 0x10000, 7, 8192), Err(EINVAL));
+        assert_eq!(set_altstack(&mut s, 0, 0x10000, 0, 8192), Ok(()));
+        assert_eq!(
+            altstack_flags(&s, 0x10000 + 8192),
+            SS_ONSTACK,
+            "top inclusive"
+        );
+        assert_eq!(altstack_flags(&s, 0x10000), 0, "bottom exclusive");
+        // Changing it while running on it (sigaltstack(2) EPERM).
+        assert_eq!(set_altstack(&mut s, 0x10100, 0, SS_DISABLE, 0), Err(EPERM));
+        assert_eq!(set_altstack(&mut s, 0x90000, 0, SS_DISABLE, 0), Ok(()));
+        assert_eq!(s, AltStack::default());
+        set_altstack(&mut s, 0, 0x10000, SS_AUTODISARM, 8192).unwrap();
+        assert_eq!(altstack_flags(&s, 0), SS_AUTODISARM);
+    }
+
+    #[test]
+    fn siginfo_layout() {
+        let info = SigInfo {
+            code: 1,
+            value: 0x1234,
+            status: 7,
+            trapno: 14,
+        };
+        let b = siginfo_bytes(17, &info);
+        assert_eq!(&b[..4], &17i32.to_le_bytes());
+        assert_eq!(&b[8..12], &1i32.to_le_bytes());
+        assert_eq!(&b[16..24], &0x1234u64.to_le_bytes());
+        assert_eq!(&b[24..28], &7i32.to_le_bytes());
+    }
+}

@@ -428,3 +428,34 @@ pub enum Backing {
     /// A pipe end.
     Pipe(PipeEnd),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_queue_coalesces_and_respects_the_mask() {
+        let mut q = SigQueue::default();
+        q.add(10, SigInfo::user(5, 0));
+        q.add(10, SigInfo::user(6, 0)); // already pending: not queued twice
+        q.add(2, SigInfo::default());
+        assert_eq!(q.first(0), Some(2));
+        assert_eq!(q.first(bit(2)), Some(10));
+        assert_eq!(q.take(10).value, 5, "the first siginfo is kept");
+        assert_eq!(q.first(bit(2)), None);
+        assert_eq!(bit(0), 0);
+        assert_eq!(bit(64), 1 << 63);
+        assert_eq!(bit(65), 0);
+    }
+
+    #[test]
+    fn sigaction_round_trips() {
+        let a = SigAction {
+            handler: 0x401000,
+            flags: 0x0400_0000,
+            restorer: 0x402000,
+            mask: 1 << 9,
+        };
+        assert_eq!(SigAction::from_bytes(&a.to_bytes()), a);
+    }
+}
