@@ -69,6 +69,8 @@ fn corpus() -> Vec<Case> {
             ],
         ),
         case("/usr/bin/readlink", &["/proc/self/exe"]),
+        // A POSIX timer (timer_create) ends the child: status 124.
+        case("/usr/bin/timeout", &["0.2", "/bin/sleep", "5"]),
         Case {
             program: "/usr/bin/tr",
             args: &["a-z", "A-Z"],

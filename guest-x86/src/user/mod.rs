@@ -183,6 +183,7 @@ impl<H: HostOs> Process<H> {
             umask: 0o022,
             exit_signal: signal::SIGCHLD,
             itimer: None,
+            timers: Vec::new(),
             exiting: None,
             zombie: false,
         };

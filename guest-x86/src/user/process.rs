@@ -225,6 +225,7 @@ impl<H: HostOs> Process<H> {
                 umask: parent.umask,
                 exit_signal: a.exit_signal,
                 itimer: None,
+                timers: Vec::new(),
                 exiting: None,
                 zombie: false,
             };
@@ -373,7 +374,7 @@ impl<H: HostOs> Process<H> {
             let info = SigInfo {
                 code,
                 value: pid,
-                status,
+                extra: status as u32 as u64,
                 trapno: 0,
             };
             self.send_from_kernel(ppid, exit_signal, info);
@@ -660,6 +661,7 @@ impl<H: HostOs> Process<H> {
                 }
             }
             g.sighand = Rc::new(RefCell::new(actions));
+            g.timers.clear();
             g.exe = image;
             if let Some(p) = exe_path {
                 g.exe_path = p;

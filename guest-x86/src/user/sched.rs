@@ -285,10 +285,8 @@ impl<H: HostOs> Process<H> {
                 && let Some(w) = self.tasks.get_mut(&tid).and_then(|t| t.wait.as_mut())
             {
                 w.deadline = Some(0);
-            } else if let Some((_, pid)) = timer
-                && let Some(t) = self.groups.get_mut(&pid).and_then(|g| g.itimer.as_mut())
-            {
-                t.deadline = 0;
+            } else if let Some((deadline, _)) = timer {
+                self.fire_timers(deadline);
             }
         }
         Ok(())

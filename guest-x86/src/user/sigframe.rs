@@ -46,10 +46,11 @@ const SIGRETURN_FLAGS: u64 = flags::STATUS | flags::TF | flags::DF | flags::AC;
 pub struct SigInfo {
     /// si_code (SI_USER 0, SI_TKILL -6, SEGV_MAPERR 1, CLD_EXITED 1, …).
     pub code: i32,
-    /// si_addr for faults, or si_pid | si_uid << 32 for the others.
+    /// The union's first word: si_addr for faults, si_pid | si_uid << 32
+    /// for kill and SIGCHLD, si_tid | si_overrun << 32 for timers.
     pub value: u64,
-    /// si_status (SIGCHLD).
-    pub status: i32,
+    /// Its second word: si_status for SIGCHLD, si_value for timers.
+    pub extra: u64,
     /// Exception vector for sigcontext.trapno.
     pub trapno: u64,
 }
@@ -65,14 +66,14 @@ impl SigInfo {
     }
 }
 
-/// A `siginfo_t` (128 bytes): signo, errno, code, then the union with
-/// si_addr or si_pid/si_uid, and si_status for SIGCHLD.
+/// A `siginfo_t` (128 bytes): signo, errno, code, then the union
+/// (uapi/asm-generic/siginfo.h) at offset 16.
 pub fn siginfo_bytes(sig: u64, info: &SigInfo) -> [u8; 128] {
     let mut b = [0u8; 128];
     b[..4].copy_from_slice(&(sig as i32).to_le_bytes());
     b[8..12].copy_from_slice(&info.code.to_le_bytes());
     b[16..24].copy_from_slice(&info.value.to_le_bytes());
-    b[24..28].copy_from_slice(&info.status.to_le_bytes());
+    b[24..32].copy_from_slice(&info.extra.to_le_bytes());
     b
 }
 
@@ -264,13 +265,13 @@ mod tests {
         let info = SigInfo {
             code: 1,
             value: 0x1234,
-            status: 7,
+            extra: 7,
             trapno: 14,
         };
         let b = siginfo_bytes(17, &info);
         assert_eq!(&b[..4], &17i32.to_le_bytes());
         assert_eq!(&b[8..12], &1i32.to_le_bytes());
         assert_eq!(&b[16..24], &0x1234u64.to_le_bytes());
-        assert_eq!(&b[24..28], &7i32.to_le_bytes());
+        assert_eq!(&b[24..32], &7u64.to_le_bytes());
     }
 }

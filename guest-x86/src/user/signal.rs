@@ -173,6 +173,29 @@ impl<H: HostOs> Process<H> {
         }
     }
 
+    /// Sends `sig` to thread `tid` from the kernel itself (a timer with
+    /// SIGEV_THREAD_ID): as `send_from_kernel`, for one thread.
+    pub(super) fn send_from_kernel_to_thread(&mut self, tid: Tid, sig: u64, info: SigInfo) {
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
+        let (pid, blocked) = (t.tgid, t.blocked & bit(sig) != 0);
+        if self.group_exiting(pid) {
+            return;
+        }
+        let action = self.action(pid, sig);
+        match action.handler {
+            SIG_IGN => {}
+            SIG_DFL if default_ignored(sig) => {}
+            SIG_DFL if !blocked => self.kill_group(pid, Exit::Signal(sig as u8, String::new())),
+            _ => {
+                if let Some(t) = self.tasks.get_mut(&tid) {
+                    t.pending.add(sig, info);
+                }
+            }
+        }
+    }
+
     /// For a parked task: whether a signal is ready to be delivered to it,
     /// taking one sent to its process if it does not block it.
     pub(super) fn claim_signal(&mut self, tid: Tid) -> bool {
@@ -250,7 +273,7 @@ impl<H: HostOs> Process<H> {
         let info = SigInfo {
             code,
             value,
-            status: 0,
+            extra: 0,
             trapno: e.vector() as u64,
         };
         let action = self.action(t.tgid, sig);

@@ -414,6 +414,8 @@ pub struct Group {
     pub exit_signal: u64,
     /// The ITIMER_REAL timer (alarm, setitimer), if armed.
     pub itimer: Option<super::timer::ITimer>,
+    /// POSIX timers by id (timer_create).
+    pub timers: Vec<Option<super::timer::PosixTimer>>,
     /// Set once the process is exiting; its status.
     pub exiting: Option<Exit>,
     /// Every thread has ended: waiting for the parent's wait4.

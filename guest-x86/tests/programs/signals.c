@@ -4,7 +4,7 @@
  * read (EINTR) or restarting it (SA_RESTART), tgkill to one thread while
  * the others block it, SIGPIPE, kill(0, ...) to the process group, and a
  * pipe ping-pong between two processes moving more than a pipe holds,
- * sigwait and sigtimedwait, interval timers and alarm. */
+ * sigwait and sigtimedwait, interval timers, alarm and POSIX timers. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got_usr1, got_chld, got_usr2;
@@ -65,6 +66,15 @@ static void *target(void *arg) {
 
 static volatile sig_atomic_t ticks;
 static void on_alrm(int sig) { (void)sig; ticks++; }
+
+static volatile int timer_value, timer_code, thread_timer_value;
+static void on_rt_timer(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    (void)ctx;
+    timer_code = si->si_code == SI_TIMER;
+    timer_value = si->si_value.sival_int;
+}
+static void on_timer_thread(union sigval v) { thread_timer_value = v.sival_int; }
 
 static volatile int waited_sig;
 static void *sigwaiter(void *arg) {
@@ -296,5 +306,39 @@ int main(void) {
     }
     waitpid(child, &status, 0);
     report("child with a timer", status);
+
+    /* 11. POSIX timers: a signal carrying its sigval, and SIGEV_THREAD
+     *     (glibc's helper thread takes SIGEV_THREAD_ID signals). */
+    struct sigaction rt;
+    memset(&rt, 0, sizeof rt);
+    rt.sa_sigaction = on_rt_timer;
+    rt.sa_flags = SA_SIGINFO;
+    sigaction(SIGRTMIN + 1, &rt, NULL);
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGRTMIN + 1;
+    ev.sigev_value.sival_int = 4242;
+    timer_t tm;
+    timer_create(CLOCK_MONOTONIC, &ev, &tm);
+    struct itimerspec its = {{0, 0}, {0, 15 * 1000 * 1000}};
+    timer_settime(tm, 0, &its, NULL);
+    while (!timer_value)
+        pause();
+    struct itimerspec remaining;
+    timer_gettime(tm, &remaining);
+    printf("timer signal: value %d, code SI_TIMER %d, disarmed %d\n", timer_value, timer_code,
+           remaining.it_value.tv_sec == 0 && remaining.it_value.tv_nsec == 0);
+    timer_delete(tm);
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD;
+    ev.sigev_notify_function = on_timer_thread;
+    ev.sigev_value.sival_int = 7;
+    timer_create(CLOCK_REALTIME, &ev, &tm);
+    timer_settime(tm, 0, &its, NULL);
+    while (!thread_timer_value)
+        usleep(1000);
+    printf("SIGEV_THREAD timer ran with value %d\n", thread_timer_value);
+    timer_delete(tm);
     return 0;
 }
