@@ -90,3 +90,11 @@ fn poll_and_select_over_pipes() {
 fn sigaltstack() {
     compare_program("sigaltstack", "sigaltstack", &["-static"]);
 }
+
+/// The same program as a static PIE (ET_DYN without an interpreter, placed
+/// at Linux's base) and as a dynamically linked non-PIE (ET_EXEC with one).
+#[test]
+fn static_pie_and_dynamic_non_pie() {
+    compare_program("sigaltstack", "sigaltstack-static-pie", &["-static-pie"]);
+    compare_program("sigaltstack", "sigaltstack-no-pie", &["-no-pie"]);
+}
