@@ -384,8 +384,9 @@ impl<H: HostOs> Process<H> {
         }
     }
 
-    /// Whether a wait4 of process `pid` (thread `tid`) could return now.
-    pub(super) fn child_changed(&self, pid: Tid, _tid: Tid) -> bool {
+    /// Whether a wait4 in process `pid` could return now: a zombie child, or
+    /// no child left (ECHILD).
+    pub(super) fn child_changed(&self, pid: Tid) -> bool {
         let mut children = self.groups.values().filter(|g| g.ppid == pid);
         let mut any = false;
         let zombie = children.any(|g| {

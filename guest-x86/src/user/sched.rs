@@ -14,8 +14,9 @@
 //! else could make progress anyway, except sleepers; with sleepers and a
 //! host that can tell whether input is there, the scheduler sleeps in
 //! short steps and looks again. Otherwise it sleeps until the earliest
-//! deadline. With no deadline either, every task waits for another:
-//! a deadlock, reported as the run's end (SIGKILL) with each task's wait.
+//! deadline (a timed wait's or a timer's). With no deadline either, every
+//! task waits for another: a deadlock, reported as the run's end (SIGKILL)
+//! with each task's wait.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -167,7 +168,7 @@ impl<H: HostOs> Process<H> {
                 .and_then(|p| p.as_ref())
                 .is_none_or(|p| p.writable()),
             WaitOn::HostRead(fd) => self.host.readable(fd) == Some(true),
-            WaitOn::Child => self.child_changed(tgid, tid),
+            WaitOn::Child => self.child_changed(tgid),
             WaitOn::Vfork(child) => self
                 .tasks
                 .get(&child)
