@@ -166,6 +166,7 @@ impl<H: HostOs> Process<H> {
             dead: false,
             exit_code: 0,
             yielded: false,
+            comm: task::comm_of(argv.first().map_or(&b""[..], |a| a.as_slice())),
         };
         // Started by a non-interactive parent: in its process group and
         // session, not leading one (so setsid succeeds, as it would).

@@ -267,6 +267,7 @@ impl<H: HostOs> Process<H> {
             dead: false,
             exit_code: 0,
             yielded: false,
+            comm: t.comm,
         };
         if f & CLONE_CHILD_SETTID != 0 {
             let _ = child.write_mem(a.child_tid, &(tid as u32).to_le_bytes());
@@ -590,6 +591,8 @@ impl<H: HostOs> Process<H> {
         let path = t.read_cstr(path)?;
         let argv = self.read_string_array(t, argv)?;
         let envp = self.read_string_array(t, envp)?;
+        // Linux names the thread after the file execve was given (fs/exec.c).
+        let comm = super::task::comm_of(&path);
         let ExecImage { image, argv, path } = self.exec_image(t.tgid, path, argv)?;
         let exe_path = match path.as_slice() {
             b"/proc/self/exe" => None,
@@ -668,6 +671,7 @@ impl<H: HostOs> Process<H> {
                 g.exe_path = p;
             }
         }
+        t.comm = comm;
         t.altstack = AltStack::default();
         t.clear_child_tid = 0;
         t.robust_list = 0;

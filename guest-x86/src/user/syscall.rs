@@ -138,8 +138,10 @@ impl<H: HostOs> Process<H> {
             87 => self.sys_unlinkat(t, cwd, a[0], 0),
             89 => self.sys_readlinkat(t, cwd, a[0], a[1], a[2]),
             90 => self.sys_fchmodat(t, cwd, a[0], a[1]),
-            // fchmod, chown family, setrlimit: accepted, nothing here enforces them.
-            91..=94 | 160 => Ok(0),
+            91 => self.sys_fchmod(t, a[0], a[1]),
+            // chown family and setrlimit: accepted; the host interface has
+            // no owners and nothing here enforces limits.
+            92..=94 | 160 => Ok(0),
             95 => self.sys_umask(t, a[0]),
             96 => self.sys_gettimeofday(t, a[0]),
             97 => self.sys_prlimit(t, a[0], a[1]),
@@ -159,7 +161,7 @@ impl<H: HostOs> Process<H> {
             131 => self.sys_sigaltstack(t, a[0], a[1]),
             137 => self.sys_statfs(t, a[0], a[1]),
             138 => self.sys_fstatfs(t, a[0], a[1]),
-            157 => self.sys_prctl(a[0]),
+            157 => self.sys_prctl(t, a[0], a[1]),
             158 => self.sys_arch_prctl(t, a[0], a[1]),
             186 => Ok(t.tid),
             188..=199 => self.sys_xattr(t, nr, a[0]),
@@ -905,13 +907,41 @@ impl<H: HostOs> Process<H> {
         Ok(0)
     }
 
-    fn sys_prctl(&mut self, option: u64) -> SysResult {
+    /// prctl(2): the thread's name (PR_SET_NAME, PR_GET_NAME); other
+    /// options are not implemented (EINVAL, as for an unknown option).
+    fn sys_prctl(&mut self, t: &mut Task, option: u64, arg: u64) -> SysResult {
         const PR_SET_NAME: u64 = 15;
         const PR_GET_NAME: u64 = 16;
         match option {
-            PR_SET_NAME | PR_GET_NAME => Ok(0),
+            PR_SET_NAME => {
+                // Up to 15 bytes and a NUL, read up to the first NUL.
+                let mut name = [0u8; 16];
+                for (i, b) in name.iter_mut().take(15).enumerate() {
+                    *b = t.read_mem(arg + i as u64, 1)?[0];
+                    if *b == 0 {
+                        break;
+                    }
+                }
+                t.comm = name;
+                Ok(0)
+            }
+            PR_GET_NAME => {
+                t.write_mem(arg, &t.comm)?;
+                Ok(0)
+            }
             _ => Err(EINVAL),
         }
+    }
+
+    fn sys_fchmod(&mut self, t: &mut Task, fd: u64, mode: u64) -> SysResult {
+        if let Backing::Pipe(_) = self.file(t, fd)?.backing {
+            return Ok(0); // a pipe's inode has no permissions that matter here
+        }
+        let path = self.file_path(t, fd)?;
+        if path.is_empty() {
+            return Err(EBADF);
+        }
+        self.host.chmod(&path, (mode & 0o7777) as u32).map(|()| 0)
     }
 
     fn sys_uname(&mut self, t: &mut Task, buf: u64) -> SysResult {

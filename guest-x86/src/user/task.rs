@@ -289,6 +289,18 @@ pub struct Task {
     pub exit_code: i32,
     /// sched_yield: end the time slice.
     pub yielded: bool,
+    /// The thread's name (prctl PR_SET_NAME; the program's name at exec).
+    pub comm: [u8; 16],
+}
+
+/// The name a thread gets from the program it runs: the file name's last
+/// component, cut to 15 bytes (fs/exec.c __set_task_comm).
+pub fn comm_of(path: &[u8]) -> [u8; 16] {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    let mut comm = [0u8; 16];
+    let n = base.len().min(15);
+    comm[..n].copy_from_slice(&base[..n]);
+    comm
 }
 
 impl Task {
