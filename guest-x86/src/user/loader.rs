@@ -241,7 +241,7 @@ pub fn read_host_file<H: HostOs>(host: &mut H, path: &[u8]) -> Result<Vec<u8>, i
         read: true,
         ..OpenOptions::default()
     };
-    let fd = host.open(path, options)?;
+    let fd = open_following_links(host, path, options)?;
     let mut image = Vec::new();
     let mut chunk = alloc::vec![0u8; 64 << 10];
     let result = loop {
@@ -254,6 +254,67 @@ pub fn read_host_file<H: HostOs>(host: &mut H, path: &[u8]) -> Result<Vec<u8>, i
     };
     let _ = host.close(fd);
     result
+}
+
+/// Opens `path`; if the host refuses, opens it again with its symbolic
+/// links resolved here. A sandboxing host (WASI) may refuse to follow a
+/// link to an absolute target (Debian's /lib64/ld-linux-x86-64.so.2,
+/// libfoo.so.N); each component's target is then read with readlink and
+/// the resolved path opened. The host's error stands if no link is found.
+pub fn open_following_links<H: HostOs>(
+    host: &mut H,
+    path: &[u8],
+    options: OpenOptions,
+) -> Result<super::host::HostFd, i64> {
+    match host.open(path, options) {
+        Ok(fd) => Ok(fd),
+        Err(e) => match resolve_links(host, path) {
+            Some(resolved) => host.open(&resolved, options),
+            None => Err(e),
+        },
+    }
+}
+
+/// `path` (absolute) with every symbolic link among its components
+/// replaced by its target; `None` if it has none (or too many: ELOOP's 40).
+fn resolve_links<H: HostOs>(host: &mut H, path: &[u8]) -> Option<Vec<u8>> {
+    if path.first() != Some(&b'/') {
+        return None;
+    }
+    let mut pending: Vec<Vec<u8>> = path
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .rev()
+        .map(|c| c.to_vec())
+        .collect();
+    let mut done: Vec<Vec<u8>> = Vec::new();
+    let mut links = 0;
+    while let Some(component) = pending.pop() {
+        if component == b".." {
+            done.pop();
+            continue;
+        }
+        done.push(component);
+        let here: Vec<u8> = done.iter().flat_map(|c| [&b"/"[..], c].concat()).collect();
+        if let Ok(target) = host.readlink(&here) {
+            links += 1;
+            if links > 40 {
+                return None;
+            }
+            done.pop();
+            if target.first() == Some(&b'/') {
+                done.clear();
+            }
+            pending.extend(
+                target
+                    .split(|&b| b == b'/')
+                    .filter(|c| !c.is_empty() && *c != b".")
+                    .rev()
+                    .map(|c| c.to_vec()),
+            );
+        }
+    }
+    (links > 0).then(|| done.iter().flat_map(|c| [&b"/"[..], c].concat()).collect())
 }
 
 /// Loads a program as execve does: its segments, its interpreter if it

@@ -466,7 +466,7 @@ impl<H: HostOs> Process<H> {
             directory: flags & O_DIRECTORY != 0,
             mode: (mode as u32) & !self.umask_of(t) & 0o7777,
         };
-        let host = self.host.open(&path, options)?;
+        let host = super::loader::open_following_links(&mut self.host, &path, options)?;
         // Kept absolute, so *at calls and fchdir still find it after a chdir.
         let path = if path.first() == Some(&b'/') {
             path
