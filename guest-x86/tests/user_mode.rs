@@ -182,6 +182,25 @@ fn dynamic_program_starts_in_its_interpreter() {
     assert_eq!(p.host.stdout, b"hi\n");
 }
 
+/// An interpreter reached through symbolic links the host will not follow
+/// itself (as WASI refuses links to absolute paths): a relative link in
+/// the middle of the path, an absolute one at the end.
+#[test]
+fn interpreter_behind_symbolic_links() {
+    let interp = elf_image(ET_DYN, 0, HELLO, None);
+    let program = elf_image(2, BASE, &[0x0f, 0x0b], Some(b"/lib64/ld.so"));
+    let mut host = MemHost::default();
+    host.files.insert(b"/usr/lib/real-ld.so".to_vec(), interp);
+    host.links.insert(b"/lib64".to_vec(), b"usr/lib64".to_vec());
+    host.links.insert(
+        b"/usr/lib64/ld.so".to_vec(),
+        b"/usr/lib/../lib/real-ld.so".to_vec(),
+    );
+    let mut p = Process::new(host, &program, &[b"prog".to_vec()], &[]).expect("load");
+    assert_eq!(p.run(), Exit::Code(7));
+    assert_eq!(p.host.stdout, b"hi\n");
+}
+
 /// A position-independent static program is placed at Linux's ET_DYN base.
 #[test]
 fn pie_program_is_placed_at_the_linux_base() {

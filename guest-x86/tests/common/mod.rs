@@ -73,6 +73,8 @@ pub fn elf_image(e_type: u16, base: u64, code: &[u8], interp: Option<&[u8]>) -> 
 #[derive(Default)]
 pub struct MemHost {
     pub files: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Symbolic links (path → target), which `open` does not follow.
+    pub links: BTreeMap<Vec<u8>, Vec<u8>>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     open: BTreeMap<HostFd, (Vec<u8>, usize)>,
@@ -166,8 +168,8 @@ impl HostOs for MemHost {
     fn read_dir(&mut self, _fd: HostFd) -> Result<Vec<DirEntry>, Errno> {
         Err(errno::ENOTDIR)
     }
-    fn readlink(&mut self, _path: &[u8]) -> Result<Vec<u8>, Errno> {
-        Err(errno::EINVAL)
+    fn readlink(&mut self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.links.get(path).cloned().ok_or(errno::EINVAL)
     }
     fn remove(&mut self, path: &[u8], _dir: bool) -> Result<(), Errno> {
         self.files.remove(path).map(|_| ()).ok_or(errno::ENOENT)
