@@ -11,10 +11,15 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # The tests need Debian's *static* busybox at /bin/busybox (the dynamic
-# "busybox" package installs the same path; the emulator runs static ELFs).
+# "busybox" package installs the same path; the corpus is the static one).
 if ! dpkg -s busybox-static >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y busybox-static
+fi
+# tests/programs.rs links its C programs with gcc -static: glibc's libc.a.
+if ! dpkg -s libc6-dev >/dev/null 2>&1; then
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libc6-dev
 fi
 if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal

@@ -16,6 +16,11 @@ if ! /bin/busybox --help 2>&1 | grep -q BusyBox; then
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y busybox-static
 fi
+# glibc's static libraries: guest-x86's C test programs link with -static.
+if ! dpkg -s libc6-dev >/dev/null 2>&1; then
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libc6-dev
+fi
 
 echo "== cargo test (workspace, release)"
 # Includes: the official spec suites, the runtime's API/robustness/fusion

@@ -3,8 +3,13 @@
 //! ```text
 //! x86emu --user PROG [ARGS..]
 //! ```
-//! The guest sees the host's stdin/stdout/stderr, file system and
-//! environment; its exit status becomes ours (128 + N for signal N).
+//! PROG may be static or dynamically linked (its interpreter, glibc's
+//! ld.so, and libraries come from the host's file system). The processes
+//! and threads it starts all run inside this one emulator process. The
+//! guest sees the host's stdin/stdout/stderr, file system and
+//! environment; its exit status becomes ours (128 + N for signal N); the
+//! run ends when PROG's process does, and a deadlock (every task waiting
+//! for another) ends it with SIGKILL and a report on stderr.
 //! `X86EMU_STRACE=1` prints every system call on stderr.
 
 use std::os::unix::ffi::OsStrExt;
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         }
     };
     process.trace_syscalls = std::env::var_os("X86EMU_STRACE").is_some();
+    process.set_exe_path(program.as_bytes());
     let exit = process.run();
     if let Exit::Signal(sig, why) = &exit
         && !why.is_empty()

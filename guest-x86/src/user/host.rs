@@ -32,12 +32,18 @@ pub mod errno {
     pub const ENOTTY: i64 = 25;
     pub const ESPIPE: i64 = 29;
     pub const EPIPE: i64 = 32;
+    pub const EFBIG: i64 = 27;
     pub const ERANGE: i64 = 34;
     pub const ENAMETOOLONG: i64 = 36;
     pub const ENOSYS: i64 = 38;
     pub const ENOTEMPTY: i64 = 39;
     pub const ELOOP: i64 = 40;
+    pub const ENODATA: i64 = 61;
+    pub const EOVERFLOW: i64 = 75;
+    pub const EAFNOSUPPORT: i64 = 97;
+    pub const ENOTSOCK: i64 = 88;
     pub const ENOTSUP: i64 = 95;
+    pub const ETIMEDOUT: i64 = 110;
 }
 
 /// A Linux error number (positive).
@@ -106,6 +112,33 @@ pub struct DirEntry {
     pub name: Vec<u8>,
 }
 
+/// File system statistics (the fields of Linux `struct statfs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FsStat {
+    /// Magic number of the file system type (`f_type`).
+    pub kind: u64,
+    /// Optimal transfer block size.
+    pub bsize: u64,
+    /// Total data blocks.
+    pub blocks: u64,
+    /// Free blocks.
+    pub bfree: u64,
+    /// Free blocks for unprivileged users.
+    pub bavail: u64,
+    /// Total inodes.
+    pub files: u64,
+    /// Free inodes.
+    pub ffree: u64,
+    /// File system id (two 32-bit words).
+    pub fsid: u64,
+    /// Longest file name.
+    pub namelen: u64,
+    /// Fragment size.
+    pub frsize: u64,
+    /// Mount flags (`ST_*`).
+    pub flags: u64,
+}
+
 /// Which clock `clock_gettime` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clock {
@@ -129,6 +162,15 @@ pub trait HostOs {
     fn write(&mut self, fd: HostFd, data: &[u8]) -> Result<usize, Errno>;
     /// Reads at an absolute offset without moving the position.
     fn pread(&mut self, fd: HostFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
+    /// Writes at an absolute offset without moving the position. The
+    /// default goes through `seek`, for hosts without a positional write.
+    fn pwrite(&mut self, fd: HostFd, data: &[u8], offset: u64) -> Result<usize, Errno> {
+        let saved = self.seek(fd, 0, 1)?;
+        self.seek(fd, offset as i64, 0)?;
+        let result = self.write(fd, data);
+        self.seek(fd, saved as i64, 0)?;
+        result
+    }
     /// Moves the position (`whence` as in Linux: 0 set, 1 current, 2 end).
     fn seek(&mut self, fd: HostFd, offset: i64, whence: u32) -> Result<u64, Errno>;
     /// Metadata of an open handle.
@@ -159,6 +201,21 @@ pub trait HostOs {
     fn clock(&mut self, clock: Clock) -> (i64, i64);
     /// Fills `buf` with random bytes.
     fn random(&mut self, buf: &mut [u8]);
+    /// Statistics of the file system holding `path` (statfs), or of an
+    /// open handle's (`fd`, fstatfs) when `path` is `None`. Hosts that
+    /// cannot tell answer ENOSYS.
+    fn statfs(&mut self, path: Option<&[u8]>, fd: HostFd) -> Result<FsStat, Errno> {
+        let _ = (path, fd);
+        Err(errno::ENOSYS)
+    }
+    /// Whether a read of `fd` would return at once (data or end of file)
+    /// rather than wait; `None` if the host cannot tell. The scheduler uses
+    /// it to keep a read of a terminal or a host pipe from stopping every
+    /// other guest task.
+    fn readable(&mut self, fd: HostFd) -> Option<bool> {
+        let _ = fd;
+        None
+    }
     /// Blocks for the given time (nanosleep). Hosts without a clock to wait
     /// on may return at once.
     fn sleep(&mut self, seconds: u64, nanos: u32) {

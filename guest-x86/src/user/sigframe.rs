@@ -1,19 +1,18 @@
-//! Signal delivery to guest handlers (Linux x86_64 rt_sigframe: a return
-//! address, a ucontext with the saved registers and mask, a siginfo, and an
-//! FXSAVE image for the FPU/SSE state), and rt_sigreturn. Synchronous
-//! signals come from faults, kill/tgkill to oneself and pipes; pending
-//! signals are delivered after a system call returns, lowest number first.
-//! Alternate signal stacks (SA_ONSTACK) are not implemented: handlers run
-//! on the current stack.
+//! Signal frames (Linux x86_64 rt_sigframe: a return address, a ucontext
+//! with the alternate-stack settings, the saved registers and mask, a
+//! siginfo, and an FXSAVE image for the FPU/SSE state), and rt_sigreturn.
+//! A handler installed with SA_ONSTACK runs on the thread's alternate
+//! stack (sigaltstack(2)) unless it is already on it.
 
 use super::host::errno::*;
 use super::host::{Errno, HostOs};
-use super::{Exit, Process};
+use super::task::{AltStack, SigAction, Task};
+use super::{Process, signal};
 use crate::cpu::flags;
-use crate::mmu::Memory;
 
 /// Offsets in `struct rt_sigframe` (arch/x86/include/asm/sigframe.h).
 const UCONTEXT: u64 = 8;
+const UC_STACK: u64 = 16;
 const UC_MCONTEXT: u64 = 40;
 const UC_SIGMASK: u64 = 296;
 const SIGINFO: u64 = UCONTEXT + 304;
@@ -28,100 +27,132 @@ const SC_OLDMASK: u64 = 21 * 8;
 const SC_CR2: u64 = 22 * 8;
 const SC_FPSTATE: u64 = 23 * 8;
 
-const SIG_DFL: u64 = 0;
-const SIG_IGN: u64 = 1;
+const SA_ONSTACK: u64 = 0x0800_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
 const SA_RESETHAND: u64 = 0x8000_0000;
+/// sigaltstack flags (uapi/linux/signal.h).
+pub const SS_ONSTACK: u32 = 1;
+/// The alternate stack is disabled.
+pub const SS_DISABLE: u32 = 2;
+/// Disarm the stack while a handler runs on it.
+pub const SS_AUTODISARM: u32 = 1 << 31;
+/// Smallest alternate stack accepted (MINSIGSTKSZ).
+pub const MINSIGSTKSZ: u64 = 2048;
 /// RFLAGS bits a signal handler's saved context may change on return.
 const SIGRETURN_FLAGS: u64 = flags::STATUS | flags::TF | flags::DF | flags::AC;
 
 /// Details of one signal for its siginfo.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SigInfo {
-    /// si_code (SI_USER 0, SEGV_MAPERR 1, …).
+    /// si_code (SI_USER 0, SI_TKILL -6, SEGV_MAPERR 1, CLD_EXITED 1, …).
     pub code: i32,
-    /// si_addr for faults, or si_pid/si_uid packed for kill.
+    /// The union's first word: si_addr for faults, si_pid | si_uid << 32
+    /// for kill and SIGCHLD, si_tid | si_overrun << 32 for timers.
     pub value: u64,
+    /// Its second word: si_status for SIGCHLD, si_value for timers.
+    pub extra: u64,
     /// Exception vector for sigcontext.trapno.
     pub trapno: u64,
 }
 
-/// Whether a signal's default action is to be ignored (or stop, which a
-/// single-process run treats the same way).
-fn default_ignored(sig: u64) -> bool {
-    matches!(sig, 17 | 18 | 19 | 20 | 21 | 22 | 23 | 28)
+impl SigInfo {
+    /// A signal sent by process `pid` (uid 0) with si_code `code`.
+    pub fn user(pid: u64, code: i32) -> SigInfo {
+        SigInfo {
+            code,
+            value: pid & 0xffff_ffff,
+            ..SigInfo::default()
+        }
+    }
+}
+
+/// A `siginfo_t` (128 bytes): signo, errno, code, then the union
+/// (uapi/asm-generic/siginfo.h) at offset 16.
+pub fn siginfo_bytes(sig: u64, info: &SigInfo) -> [u8; 128] {
+    let mut b = [0u8; 128];
+    b[..4].copy_from_slice(&(sig as i32).to_le_bytes());
+    b[8..12].copy_from_slice(&info.code.to_le_bytes());
+    b[16..24].copy_from_slice(&info.value.to_le_bytes());
+    b[24..32].copy_from_slice(&info.extra.to_le_bytes());
+    b
+}
+
+/// The ss_flags sigaltstack reports for a thread at `rsp` (Linux's sas_ss_flags).
+pub fn altstack_flags(stack: &AltStack, rsp: u64) -> u32 {
+    let state = if stack.size == 0 {
+        SS_DISABLE
+    } else if stack.contains(rsp) {
+        SS_ONSTACK
+    } else {
+        0
+    };
+    state | if stack.autodisarm { SS_AUTODISARM } else { 0 }
+}
+
+/// Changes the alternate stack as sigaltstack(2) does for a thread at `rsp`.
+pub fn set_altstack(
+    stack: &mut AltStack,
+    rsp: u64,
+    sp: u64,
+    flags: u32,
+    size: u64,
+) -> Result<(), Errno> {
+    if stack.contains(rsp) {
+        return Err(EPERM);
+    }
+    let autodisarm = flags & SS_AUTODISARM != 0;
+    match flags & !SS_AUTODISARM {
+        SS_DISABLE => *stack = AltStack::default(),
+        // SS_ONSTACK is accepted as 0 for old programs (kernel/signal.c).
+        0 | SS_ONSTACK => {
+            if size < MINSIGSTKSZ {
+                return Err(ENOMEM);
+            }
+            *stack = AltStack {
+                sp,
+                size,
+                autodisarm,
+            };
+        }
+        _ => return Err(EINVAL),
+    }
+    Ok(())
 }
 
 impl<H: HostOs> Process<H> {
-    fn action(&self, sig: u64) -> (u64, u64, u64, u64) {
-        let a = self.signal_actions.get(&sig).copied().unwrap_or([0; 32]);
-        let word = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&a[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(b)
+    /// Enters the handler of `sig`: builds the frame on the thread's stack
+    /// (or its alternate stack) and points RIP at the handler.
+    pub(super) fn push_signal_frame(
+        &mut self,
+        t: &mut Task,
+        sig: u64,
+        info: SigInfo,
+        action: SigAction,
+    ) -> Result<(), Errno> {
+        let rsp = t.cpu.gpr[4];
+        let stack_flags = altstack_flags(&t.altstack, rsp);
+        let saved_stack = t.altstack;
+        let switch = action.flags & SA_ONSTACK != 0 && stack_flags & (SS_DISABLE | SS_ONSTACK) == 0;
+        let mut sp = if switch {
+            t.altstack.sp.wrapping_add(t.altstack.size)
+        } else {
+            rsp.wrapping_sub(128) // below the red zone
         };
-        (word(0), word(1), word(2), word(3))
-    }
-
-    /// Marks `sig` pending unless it is ignored.
-    pub(super) fn raise(&mut self, sig: u64, info: SigInfo) {
-        let (handler, ..) = self.action(sig);
-        if handler == SIG_IGN || (handler == SIG_DFL && default_ignored(sig)) {
-            return;
-        }
-        self.pending_signals |= 1 << (sig - 1);
-        self.pending_info.insert(sig, info);
-    }
-
-    /// Delivers the lowest pending, unblocked signal, if any: runs its
-    /// handler or applies the default action (termination).
-    pub(super) fn deliver_pending(&mut self) {
-        // SIGKILL and SIGSTOP cannot be blocked.
-        let deliverable = self.pending_signals & !(self.signal_mask & !(1 << 8 | 1 << 18));
-        if deliverable == 0 || self.exit.is_some() {
-            return;
-        }
-        let sig = deliverable.trailing_zeros() as u64 + 1;
-        self.pending_signals &= !(1 << (sig - 1));
-        let info = self.pending_info.remove(&sig).unwrap_or_default();
-        let (handler, ..) = self.action(sig);
-        if handler == SIG_DFL {
-            // A plain signal death: no diagnostic (the native process prints none).
-            self.exit = Some(Exit::Signal(sig as u8, alloc::string::String::new()));
-            return;
-        }
-        if self.push_signal_frame(sig, info).is_err() {
-            // No room for the frame: the kernel kills with SIGSEGV.
-            self.exit = Some(Exit::Signal(
-                11,
-                alloc::format!("could not deliver signal {sig}: bad stack"),
-            ));
-        }
-    }
-
-    /// A fault that a handler may take: returns false if no handler exists.
-    pub(super) fn deliver_fault(&mut self, sig: u64, info: SigInfo) -> bool {
-        let (handler, ..) = self.action(sig);
-        if handler == SIG_DFL || handler == SIG_IGN || self.signal_mask & (1 << (sig - 1)) != 0 {
-            return false;
-        }
-        self.push_signal_frame(sig, info).is_ok()
-    }
-
-    fn push_signal_frame(&mut self, sig: u64, info: SigInfo) -> Result<(), Errno> {
-        let (handler, flags_, restorer, mask) = self.action(sig);
-        let cpu = &self.cpu;
-        // Skip the red zone, then the FPU image (64-aligned), then the frame.
-        let mut sp = cpu.gpr[4].wrapping_sub(128);
+        // The FPU image (64-aligned), then the frame.
         sp = sp.wrapping_sub(512) & !63;
         let fpstate = sp;
         sp = ((sp.wrapping_sub(FRAME_SIZE)) & !15).wrapping_sub(8);
+        let mask = t.suspend_mask.take().unwrap_or(t.blocked);
         let mut frame = alloc::vec![0u8; FRAME_SIZE as usize];
         let put = |frame: &mut [u8], off: u64, v: u64| {
             frame[off as usize..off as usize + 8].copy_from_slice(&v.to_le_bytes())
         };
-        put(&mut frame, 0, restorer);
+        put(&mut frame, 0, action.restorer);
+        put(&mut frame, UCONTEXT + UC_STACK, saved_stack.sp);
+        put(&mut frame, UCONTEXT + UC_STACK + 8, stack_flags as u64);
+        put(&mut frame, UCONTEXT + UC_STACK + 16, saved_stack.size);
         let mc = UCONTEXT + UC_MCONTEXT;
+        let cpu = &t.cpu;
         for (reg, slot) in GPR_SLOTS.iter().enumerate() {
             put(&mut frame, mc + *slot as u64 * 8, cpu.gpr[reg]);
         }
@@ -129,41 +160,48 @@ impl<H: HostOs> Process<H> {
         put(&mut frame, mc + SC_EFLAGS, cpu.rflags);
         put(&mut frame, mc + SC_ERR, 0);
         put(&mut frame, mc + SC_TRAPNO, info.trapno);
-        put(&mut frame, mc + SC_OLDMASK, self.signal_mask);
+        put(&mut frame, mc + SC_OLDMASK, mask);
         put(&mut frame, mc + SC_CR2, cpu.cr2);
         put(&mut frame, mc + SC_FPSTATE, fpstate);
-        put(&mut frame, UCONTEXT + UC_SIGMASK, self.signal_mask);
-        frame[SIGINFO as usize..SIGINFO as usize + 4].copy_from_slice(&(sig as i32).to_le_bytes());
-        frame[SIGINFO as usize + 8..SIGINFO as usize + 12]
-            .copy_from_slice(&info.code.to_le_bytes());
-        put(&mut frame, SIGINFO + 16, info.value);
-        crate::cpu::fxsave(&mut self.cpu, &mut self.mem, fpstate).map_err(|_| EFAULT)?;
-        self.mem.write(sp, &frame).map_err(|_| EFAULT)?;
+        put(&mut frame, UCONTEXT + UC_SIGMASK, mask);
+        let si = SIGINFO as usize;
+        frame[si..si + 128].copy_from_slice(&siginfo_bytes(sig, &info));
+        {
+            let mut mm = t.mm.borrow_mut();
+            crate::cpu::fxsave(&mut t.cpu, &mut mm.space, fpstate).map_err(|_| EFAULT)?;
+        }
+        t.write_mem(sp, &frame)?;
+        if switch && t.altstack.autodisarm {
+            t.altstack = AltStack::default();
+        }
         // Enter the handler: rdi = signal, rsi = &siginfo, rdx = &ucontext.
-        let cpu = &mut self.cpu;
+        let cpu = &mut t.cpu;
         cpu.gpr[7] = sig;
         cpu.gpr[6] = sp + SIGINFO;
         cpu.gpr[2] = sp + UCONTEXT;
         cpu.gpr[0] = 0;
         cpu.gpr[4] = sp;
-        cpu.rip = handler;
+        cpu.rip = action.handler;
         cpu.rflags &= !(flags::DF | flags::TF);
-        self.signal_mask |= mask;
-        if flags_ & SA_NODEFER == 0 {
-            self.signal_mask |= 1 << (sig - 1);
+        t.blocked = mask | action.mask;
+        if action.flags & SA_NODEFER == 0 {
+            t.blocked |= super::task::bit(sig);
         }
-        if flags_ & SA_RESETHAND != 0 {
-            self.signal_actions.remove(&sig);
+        t.blocked &= !signal::UNBLOCKABLE;
+        t.restart = None;
+        if action.flags & SA_RESETHAND != 0
+            && let Some(g) = self.groups.get(&t.tgid)
+        {
+            g.sighand.borrow_mut().actions[sig as usize - 1] = SigAction::default();
         }
         Ok(())
     }
 
     /// rt_sigreturn: restores the context saved by `push_signal_frame`; the
     /// ucontext sits at the stack pointer (the return address was popped).
-    pub(super) fn sys_rt_sigreturn(&mut self) -> Result<u64, Errno> {
-        let uc = self.cpu.gpr[4];
-        let mut buf = alloc::vec![0u8; 304];
-        self.mem.read(uc, &mut buf).map_err(|_| EFAULT)?;
+    pub(super) fn sys_rt_sigreturn(&mut self, t: &mut Task) -> Result<u64, Errno> {
+        let uc = t.cpu.gpr[4];
+        let buf = t.read_mem(uc, 304)?;
         let get = |off: u64| {
             let mut b = [0u8; 8];
             b.copy_from_slice(&buf[off as usize..off as usize + 8]);
@@ -172,16 +210,68 @@ impl<H: HostOs> Process<H> {
         let mc = UC_MCONTEXT;
         let fpstate = get(mc + SC_FPSTATE);
         if fpstate != 0 {
-            crate::cpu::fxrstor(&mut self.cpu, &mut self.mem, fpstate).map_err(|_| EFAULT)?;
+            let mut mm = t.mm.borrow_mut();
+            crate::cpu::fxrstor(&mut t.cpu, &mut mm.space, fpstate).map_err(|_| EFAULT)?;
         }
+        let rsp_now = t.cpu.gpr[4];
         for (reg, slot) in GPR_SLOTS.iter().enumerate() {
-            self.cpu.gpr[reg] = get(mc + *slot as u64 * 8);
+            t.cpu.gpr[reg] = get(mc + *slot as u64 * 8);
         }
-        self.cpu.rip = get(mc + SC_RIP);
+        t.cpu.rip = get(mc + SC_RIP);
         let saved = get(mc + SC_EFLAGS);
-        self.cpu.rflags = (self.cpu.rflags & !SIGRETURN_FLAGS) | (saved & SIGRETURN_FLAGS);
-        self.signal_mask = get(UC_SIGMASK) & !(1 << 8 | 1 << 18);
+        t.cpu.rflags = (t.cpu.rflags & !SIGRETURN_FLAGS) | (saved & SIGRETURN_FLAGS);
+        t.blocked = get(UC_SIGMASK) & !signal::UNBLOCKABLE;
+        // restore_altstack (kernel/signal.c): as sigaltstack from the
+        // handler's stack, errors ignored; it matters for SS_AUTODISARM.
+        let _ = set_altstack(
+            &mut t.altstack,
+            rsp_now,
+            get(UC_STACK),
+            get(UC_STACK + 8) as u32,
+            get(UC_STACK + 16),
+        );
         // The syscall result must not clobber the restored RAX.
-        Ok(self.cpu.gpr[0])
+        Ok(t.cpu.gpr[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigaltstack_rules() {
+        let mut s = AltStack::default();
+        assert_eq!(altstack_flags(&s, 0x1000), SS_DISABLE);
+        assert_eq!(set_altstack(&mut s, 0, 0x10000, 0, 1024), Err(ENOMEM));
+        assert_eq!(set_altstack(&mut s, 0, 0x10000, 7, 8192), Err(EINVAL));
+        assert_eq!(set_altstack(&mut s, 0, 0x10000, 0, 8192), Ok(()));
+        assert_eq!(
+            altstack_flags(&s, 0x10000 + 8192),
+            SS_ONSTACK,
+            "top inclusive"
+        );
+        assert_eq!(altstack_flags(&s, 0x10000), 0, "bottom exclusive");
+        // Changing it while running on it (sigaltstack(2) EPERM).
+        assert_eq!(set_altstack(&mut s, 0x10100, 0, SS_DISABLE, 0), Err(EPERM));
+        assert_eq!(set_altstack(&mut s, 0x90000, 0, SS_DISABLE, 0), Ok(()));
+        assert_eq!(s, AltStack::default());
+        set_altstack(&mut s, 0, 0x10000, SS_AUTODISARM, 8192).unwrap();
+        assert_eq!(altstack_flags(&s, 0), SS_AUTODISARM);
+    }
+
+    #[test]
+    fn siginfo_layout() {
+        let info = SigInfo {
+            code: 1,
+            value: 0x1234,
+            extra: 7,
+            trapno: 14,
+        };
+        let b = siginfo_bytes(17, &info);
+        assert_eq!(&b[..4], &17i32.to_le_bytes());
+        assert_eq!(&b[8..12], &1i32.to_le_bytes());
+        assert_eq!(&b[16..24], &0x1234u64.to_le_bytes());
+        assert_eq!(&b[24..32], &7u64.to_le_bytes());
     }
 }

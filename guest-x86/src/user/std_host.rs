@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
 use super::host::errno::{EBADF, EIO, ENOTDIR};
-use super::host::{Clock, DirEntry, Errno, FileStat, HostFd, HostOs, OpenOptions};
+use super::host::{Clock, DirEntry, Errno, FileStat, FsStat, HostFd, HostOs, OpenOptions};
 
 struct Handle {
     file: File,
@@ -70,6 +70,68 @@ fn to_stat(m: &fs::Metadata) -> FileStat {
         mtime: (m.mtime(), m.mtime_nsec()),
         ctime: (m.ctime(), m.ctime_nsec()),
     }
+}
+
+/// statfs(2)/fstatfs(2) through the C library: `struct statfs` on Linux's
+/// 64-bit ABIs is 15 words (f_type … f_flags, f_spare[4]).
+#[cfg(target_os = "linux")]
+fn host_statfs(path: Option<&Path>, fd: i32) -> Result<FsStat, Errno> {
+    use std::ffi::CString;
+    unsafe extern "C" {
+        fn statfs(path: *const std::ffi::c_char, buf: *mut u64) -> i32;
+        fn fstatfs(fd: i32, buf: *mut u64) -> i32;
+    }
+    let mut w = [0u64; 16];
+    let rc = match path {
+        Some(p) => {
+            let c =
+                CString::new(p.as_os_str().as_bytes()).map_err(|_| super::host::errno::EINVAL)?;
+            // SAFETY: a NUL-terminated path and a buffer larger than struct statfs.
+            unsafe { statfs(c.as_ptr(), w.as_mut_ptr()) }
+        }
+        // SAFETY: as above; a bad descriptor is an error return, not UB.
+        None => unsafe { fstatfs(fd, w.as_mut_ptr()) },
+    };
+    if rc != 0 {
+        return Err(os_error(io::Error::last_os_error()));
+    }
+    Ok(FsStat {
+        kind: w[0],
+        bsize: w[1],
+        blocks: w[2],
+        bfree: w[3],
+        bavail: w[4],
+        files: w[5],
+        ffree: w[6],
+        fsid: w[7],
+        namelen: w[8],
+        frsize: w[9],
+        flags: w[10],
+    })
+}
+
+/// poll(2) with a zero timeout: whether a read of `fd` returns at once
+/// (data, end of file or an error all do).
+#[cfg(unix)]
+fn poll_readable(fd: i32) -> Option<bool> {
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    unsafe extern "C" {
+        fn poll(fds: *mut PollFd, nfds: u64, timeout: i32) -> i32;
+    }
+    const POLLIN: i16 = 1;
+    let mut p = PollFd {
+        fd,
+        events: POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never blocks.
+    let n = unsafe { poll(&mut p, 1, 0) };
+    (n >= 0).then_some(n > 0 && p.revents != 0)
 }
 
 impl StdHost {
@@ -136,6 +198,21 @@ impl HostOs for StdHost {
 
     fn pread(&mut self, fd: HostFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         self.with_file(fd, |f| f.read_at(buf, offset))
+    }
+
+    fn pwrite(&mut self, fd: HostFd, data: &[u8], offset: u64) -> Result<usize, Errno> {
+        self.with_file(fd, |f| f.write_at(data, offset))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn statfs(&mut self, path: Option<&[u8]>, fd: HostFd) -> Result<FsStat, Errno> {
+        use std::os::fd::AsRawFd;
+        match path {
+            Some(p) => host_statfs(Some(path_of(p)), -1),
+            None => self
+                .with_file(fd, |f| Ok(f.as_raw_fd()))
+                .and_then(|raw| host_statfs(None, raw)),
+        }
     }
 
     fn seek(&mut self, fd: HostFd, offset: i64, whence: u32) -> Result<u64, Errno> {
@@ -228,6 +305,13 @@ impl HostOs for StdHost {
 
     fn truncate(&mut self, fd: HostFd, len: u64) -> Result<(), Errno> {
         self.with_file(fd, |f| f.set_len(len))
+    }
+
+    #[cfg(unix)]
+    fn readable(&mut self, fd: HostFd) -> Option<bool> {
+        use std::os::fd::AsRawFd;
+        let raw = self.with_file(fd, |f| Ok(f.as_raw_fd())).ok()?;
+        poll_readable(raw)
     }
 
     fn isatty(&mut self, fd: HostFd) -> bool {

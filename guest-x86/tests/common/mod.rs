@@ -15,29 +15,57 @@ pub const HEADERS: u64 = 64 + 56;
 /// A static x86_64 ET_EXEC with one R+X PT_LOAD holding `code` after the
 /// headers; the entry point is the first byte of `code`.
 pub fn minimal_elf(code: &[u8]) -> Vec<u8> {
-    let total = HEADERS + code.len() as u64;
+    elf_image(2, BASE, code, None)
+}
+
+/// ELF type of a position-independent image.
+pub const ET_DYN: u16 = 3;
+
+/// An x86_64 image of type `e_type` linked at `base`: one R+X PT_LOAD
+/// holding the headers and `code` (the entry point), and with `interp` a
+/// PT_INTERP naming it (the path follows the code, NUL-terminated).
+pub fn elf_image(e_type: u16, base: u64, code: &[u8], interp: Option<&[u8]>) -> Vec<u8> {
+    let phnum: u16 = if interp.is_some() { 2 } else { 1 };
+    let headers = 64 + 56 * phnum as u64;
+    let interp_off = headers + code.len() as u64;
+    let interp_len = interp.map_or(0, |p| p.len() as u64 + 1);
+    let total = interp_off + interp_len;
     let mut e = Vec::new();
     e.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    e.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    e.extend_from_slice(&e_type.to_le_bytes());
     e.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
     e.extend_from_slice(&1u32.to_le_bytes());
-    e.extend_from_slice(&(BASE + HEADERS).to_le_bytes()); // e_entry
+    e.extend_from_slice(&(base + headers).to_le_bytes()); // e_entry
     e.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
     e.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
     e.extend_from_slice(&0u32.to_le_bytes());
     e.extend_from_slice(&64u16.to_le_bytes());
     e.extend_from_slice(&56u16.to_le_bytes());
-    e.extend_from_slice(&1u16.to_le_bytes()); // e_phnum
+    e.extend_from_slice(&phnum.to_le_bytes()); // e_phnum
     e.extend_from_slice(&[0; 6]);
     e.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
     e.extend_from_slice(&5u32.to_le_bytes()); // R + X
     e.extend_from_slice(&0u64.to_le_bytes()); // p_offset
-    e.extend_from_slice(&BASE.to_le_bytes()); // p_vaddr
-    e.extend_from_slice(&BASE.to_le_bytes()); // p_paddr
+    e.extend_from_slice(&base.to_le_bytes()); // p_vaddr
+    e.extend_from_slice(&base.to_le_bytes()); // p_paddr
     e.extend_from_slice(&total.to_le_bytes()); // p_filesz
     e.extend_from_slice(&total.to_le_bytes()); // p_memsz
     e.extend_from_slice(&0x1000u64.to_le_bytes());
+    if interp.is_some() {
+        e.extend_from_slice(&3u32.to_le_bytes()); // PT_INTERP
+        e.extend_from_slice(&4u32.to_le_bytes()); // R
+        e.extend_from_slice(&interp_off.to_le_bytes());
+        e.extend_from_slice(&(base + interp_off).to_le_bytes());
+        e.extend_from_slice(&(base + interp_off).to_le_bytes());
+        e.extend_from_slice(&interp_len.to_le_bytes());
+        e.extend_from_slice(&interp_len.to_le_bytes());
+        e.extend_from_slice(&1u64.to_le_bytes());
+    }
     e.extend_from_slice(code);
+    if let Some(path) = interp {
+        e.extend_from_slice(path);
+        e.push(0);
+    }
     e
 }
 
@@ -45,6 +73,8 @@ pub fn minimal_elf(code: &[u8]) -> Vec<u8> {
 #[derive(Default)]
 pub struct MemHost {
     pub files: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Symbolic links (path → target), which `open` does not follow.
+    pub links: BTreeMap<Vec<u8>, Vec<u8>>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     open: BTreeMap<HostFd, (Vec<u8>, usize)>,
@@ -138,8 +168,8 @@ impl HostOs for MemHost {
     fn read_dir(&mut self, _fd: HostFd) -> Result<Vec<DirEntry>, Errno> {
         Err(errno::ENOTDIR)
     }
-    fn readlink(&mut self, _path: &[u8]) -> Result<Vec<u8>, Errno> {
-        Err(errno::EINVAL)
+    fn readlink(&mut self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.links.get(path).cloned().ok_or(errno::EINVAL)
     }
     fn remove(&mut self, path: &[u8], _dir: bool) -> Result<(), Errno> {
         self.files.remove(path).map(|_| ()).ok_or(errno::ENOENT)
