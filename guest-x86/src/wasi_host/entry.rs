@@ -88,7 +88,11 @@ pub fn run() -> i32 {
     };
     process.trace_syscalls = trace;
     let exit = process.run();
-    if let Exit::Signal(sig, why) = &exit {
+    // As x86emu: only an emulator-detected reason is worth a line (a guest
+    // killed by an ordinary signal reports it through its status).
+    if let Exit::Signal(sig, why) = &exit
+        && !why.is_empty()
+    {
         eprint(format_args!("emu: {name} killed by signal {sig}: {why}"));
     }
     exit.status()
