@@ -4,20 +4,12 @@
 //! an encoding that iced also accepts, both must agree on its length; an
 //! encoding we accept must never be one iced rejects for its length.
 
+mod rng;
+use rng::Rng;
+
 use guest_x86::cpu::CpuMode;
 use guest_x86::cpu::decode::{DecodeError, decode};
 use iced_x86::{Decoder, DecoderOptions};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn random_instruction(rng: &mut Rng, long: bool) -> [u8; 15] {
     const PREFIXES: [u8; 12] = [

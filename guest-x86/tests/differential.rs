@@ -12,6 +12,9 @@
 //! files full of unsupported encodings or as MMX leaves them.
 //! The long run: `cargo test -p guest-x86 --release --test differential -- --ignored`.
 
+mod rng;
+use rng::Rng;
+
 use guest_x86::cpu::decode::Insn;
 use guest_x86::cpu::table::{self, Family, Map};
 use guest_x86::cpu::{Cpu, CpuMode, Exception, Stop, decode};
@@ -719,22 +722,7 @@ fn undefined_flags(insn: &Insn, cpu: &Cpu) -> u64 {
 
 // ---------------------------------------------------------------- generator
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
     fn interesting(&mut self) -> u64 {
         const SPECIAL: [u64; 12] = [
             0,

@@ -3,22 +3,14 @@
 //! mix of mapped and unmapped memory. Every outcome must be a completed
 //! instruction or an architectural exception.
 
+mod rng;
+use rng::Rng;
+
 use guest_x86::cpu::{Cpu, CpuMode};
 use guest_x86::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ, PROT_WRITE};
 
 const CODE: u64 = 0x1000;
 const DATA: u64 = 0x10_0000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 #[test]
 fn random_instructions_never_panic() {

@@ -4,6 +4,9 @@
 
 mod common;
 
+mod rng;
+use rng::Rng;
+
 use common::{BASE, ET_DYN, HEADERS, MemHost, elf_image, minimal_elf};
 use guest_x86::user::loader::LoadError;
 use guest_x86::user::{Exit, Process};
@@ -234,17 +237,6 @@ fn deadlock_is_reported_not_a_hang() {
             "{why}"
         ),
         other => panic!("expected a deadlock report, got {other:?}"),
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 

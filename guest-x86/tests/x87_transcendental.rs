@@ -21,6 +21,9 @@
 //!
 //! CI size: `X87_CASES` (default 300 000, ~2 s); `X87_SEED` picks the seed.
 
+mod rng;
+use rng::Rng;
+
 use guest_x86::cpu::Cpu;
 use guest_x86::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
 
@@ -190,24 +193,6 @@ fn emulate(op: Op, state: &X87) -> X87 {
 }
 
 // --------------------------------------------------------------- operands
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// Zeros, denormal, pseudo-denormal, unnormal, infinities, NaNs (quiet,
 /// signalling), pseudo-NaN, ±1, extremes, and 2^63 (the trigonometric limit).
