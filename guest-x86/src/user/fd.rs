@@ -50,9 +50,11 @@ pub fn own_fd_path(path: &[u8]) -> Option<u64> {
     }
 }
 
-/// `base/rel`.
+/// `base/rel` (one slash also when `base` is the root).
 pub fn join_path(mut base: Vec<u8>, rel: &[u8]) -> Vec<u8> {
-    base.push(b'/');
+    if base.last() != Some(&b'/') {
+        base.push(b'/');
+    }
     base.extend_from_slice(rel);
     base
 }
@@ -227,5 +229,6 @@ mod tests {
         assert_eq!(own_fd_path(b"/dev/fd/99999999999"), None);
         assert_eq!(own_fd_path(b"/dev/null"), None);
         assert_eq!(join_path(b"/a".to_vec(), b"b"), b"/a/b");
+        assert_eq!(join_path(b"/".to_vec(), b"b"), b"/b");
     }
 }

@@ -2,20 +2,13 @@
 //! command line as the native `x86emu`. The guest gets WASI's environment;
 //! `X86EMU_STRACE=1` in it traces system calls on stderr.
 
-use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
 use super::host::WasiHost;
 use super::strerror;
 use super::sys;
-use crate::user::host::HostOs;
-use crate::user::host::OpenOptions;
+use crate::user::loader::read_host_file;
 use crate::user::{Exit, Process};
-
-/// Largest program image read (as `execve` allows).
-const MAX_IMAGE: usize = 256 << 20;
-/// Linux EFBIG, for an image over `MAX_IMAGE`.
-const EFBIG: i64 = 27;
 
 /// Unbuffered writes to WASI's fd 2.
 struct Stderr;
@@ -39,27 +32,6 @@ pub fn eprint(args: fmt::Arguments<'_>) {
     let _ = Stderr.write_str("\n");
 }
 
-/// Reads the whole file at `path` through the host.
-fn read_image(host: &mut WasiHost, path: &[u8]) -> Result<Vec<u8>, i64> {
-    let options = OpenOptions {
-        read: true,
-        ..OpenOptions::default()
-    };
-    let fd = host.open(path, options)?;
-    let mut image = Vec::new();
-    let mut chunk = alloc::vec![0u8; 1 << 16];
-    let result = loop {
-        match host.read(fd, &mut chunk) {
-            Ok(0) => break Ok(image),
-            Ok(n) if image.len() + n <= MAX_IMAGE => image.extend_from_slice(&chunk[..n]),
-            Ok(_) => break Err(EFBIG),
-            Err(e) => break Err(e),
-        }
-    };
-    let _ = host.close(fd);
-    result
-}
-
 /// Runs the command line WASI hands over and returns the exit status.
 pub fn run() -> i32 {
     let args = sys::args().unwrap_or_default();
@@ -70,7 +42,7 @@ pub fn run() -> i32 {
     let program = &args[2];
     let name = alloc::string::String::from_utf8_lossy(program);
     let mut host = WasiHost::new();
-    let image = match read_image(&mut host, program) {
+    let image = match read_host_file(&mut host, program) {
         Ok(bytes) => bytes,
         Err(e) => {
             eprint(format_args!("emu: cannot read {name}: {}", strerror(e)));
@@ -87,6 +59,7 @@ pub fn run() -> i32 {
         }
     };
     process.trace_syscalls = trace;
+    process.set_exe_path(program);
     let exit = process.run();
     // As x86emu: only an emulator-detected reason is worth a line (a guest
     // killed by an ordinary signal reports it through its status).
