@@ -504,14 +504,18 @@ fn compare_st0(
 /// A NaN (or unsupported) operand suppresses #D from the other operand,
 /// including one raised while converting a memory operand (observed on hardware).
 fn drop_denormal_with_nan(env: &mut Env, a: F80Bits, b: F80Bits) {
-    let nan_like = |v| matches!(sf::category(F80, v), Category::NaN | Category::Unsupported);
     if nan_like(a) || nan_like(b) {
         env.flags &= !exc::DENORMAL;
     }
 }
 
+/// A NaN or an unsupported encoding (which x87 arithmetic treats alike).
+fn nan_like(v: F80Bits) -> bool {
+    matches!(sf::category(F80, v), Category::NaN | Category::Unsupported)
+}
+
 /// Raises #D for denormal operands of the operations that inspect the
-/// encoding directly (FPREM, FXTRACT).
+/// encoding directly (FPREM, FXTRACT, the transcendentals).
 fn denormal_operands(env: &mut Env, operands: &[F80Bits]) {
     if operands
         .iter()

@@ -63,14 +63,6 @@ fn to_wide(v: F80Bits) -> Option<Wide> {
     sf::unpack_finite(F80, v).map(|(neg, sig, exp)| Wide::from_parts(neg, sig, exp))
 }
 
-fn is_nan_like(v: F80Bits) -> bool {
-    matches!(sf::category(F80, v), Category::NaN | Category::Unsupported)
-}
-
-fn negative(v: F80Bits) -> bool {
-    v >> 79 != 0
-}
-
 /// A finite `v` with |v| ≥ 2^63 is outside the trigonometric range.
 fn beyond_2_63(v: F80Bits) -> bool {
     match sf::unpack_finite(F80, v) {
@@ -118,41 +110,43 @@ pub(super) fn trig(cpu: &mut Cpu, op: Trig) -> X87Result<()> {
                 cpu.set_c1(false);
                 return Ok(());
             }
-            if sf::category(F80, a) == Category::Denormal {
-                env.flags |= exc::DENORMAL;
-            }
+            denormal_operands(&mut env, &[a]);
             let Some((neg, sig, exp)) = sf::unpack_finite(F80, a) else {
                 return Ok(());
             };
             let (r, quadrant) = wide::reduce_pi66_half(neg, sig as u64, exp);
-            let (s, c) = (wide::sin(r), wide::cos(r));
-            // sin(r + q·π/2) and cos(r + q·π/2).
-            let (sin_x, cos_x) = match quadrant {
-                0 => (s, c),
-                1 => (c, s.neg()),
-                2 => (s.neg(), c.neg()),
-                _ => (c.neg(), s),
+            // sin(r + q·π/2) and cos(r + q·π/2); only the series an
+            // instruction needs are summed.
+            let sin_x = || match quadrant {
+                0 => wide::sin(r),
+                1 => wide::cos(r),
+                2 => wide::sin(r).neg(),
+                _ => wide::cos(r).neg(),
             };
+            let cos_x = || match quadrant {
+                0 => wide::cos(r),
+                1 => wide::sin(r).neg(),
+                2 => wide::cos(r).neg(),
+                _ => wide::sin(r),
+            };
+            let mut round = |value: Wide| compute_biased(cpu, &mut env, |e| deliver(e, value));
             match op {
                 Trig::Sin => {
-                    let v = compute_biased(cpu, &mut env, |e| deliver(e, sin_x));
+                    let v = round(sin_x());
                     (v, v)
                 }
                 Trig::Cos => {
-                    let v = compute_biased(cpu, &mut env, |e| deliver(e, cos_x));
+                    let v = round(cos_x());
                     (v, v)
                 }
                 Trig::SinCos => {
                     // C1 reports the rounding of the sine, the value left
-                    // in ST(1) (observed on the host).
-                    let c = compute_biased(cpu, &mut env, |e| deliver(e, cos_x));
-                    let s = compute_biased(cpu, &mut env, |e| deliver(e, sin_x));
+                    // in ST(1) (observed on the host): round it last.
+                    let c = round(cos_x());
+                    let s = round(sin_x());
                     (s, c)
                 }
-                Trig::Tan => {
-                    let tan = sin_x.div(cos_x);
-                    (compute_biased(cpu, &mut env, |e| deliver(e, tan)), F80_ONE)
-                }
+                Trig::Tan => (round(sin_x().div(cos_x())), F80_ONE),
             }
         }
     };
@@ -179,15 +173,10 @@ fn binary_and_pop(
         return Ok(());
     };
     let mut env = cpu.x87_env();
-    let r = if is_nan_like(x) || is_nan_like(y) {
+    let r = if nan_like(x) || nan_like(y) {
         sf::binary(F80, &mut env, BinaryOp::Add, x, y)
     } else {
-        if [x, y]
-            .iter()
-            .any(|&v| sf::category(F80, v) == Category::Denormal)
-        {
-            env.flags |= exc::DENORMAL;
-        }
+        denormal_operands(&mut env, &[x, y]);
         compute_biased(cpu, &mut env, |e| f(e, y, x))
     };
     cpu.x87_flags(&env)?;
@@ -203,19 +192,19 @@ pub(super) fn fpatan(cpu: &mut Cpu) -> X87Result<()> {
         let (cy, cx) = (sf::category(F80, y), sf::category(F80, x));
         let quarter = |n: i64| Wide::from_int(n).mul(wide::PI).scale(-2);
         let angle = match (cy, cx) {
-            (Category::Zero, _) if !negative(x) => return y,
+            (Category::Zero, _) if !F80.sign(x) => return y,
             (Category::Zero, _) => wide::PI,
-            (Category::Infinity, Category::Infinity) if negative(x) => quarter(3),
+            (Category::Infinity, Category::Infinity) if F80.sign(x) => quarter(3),
             (Category::Infinity, Category::Infinity) => quarter(1),
             (Category::Infinity, _) | (_, Category::Zero) => quarter(2),
-            (_, Category::Infinity) if !negative(x) => return F80.zero(negative(y)),
+            (_, Category::Infinity) if !F80.sign(x) => return F80.zero(F80.sign(y)),
             (_, Category::Infinity) => wide::PI,
             _ => match (to_wide(y), to_wide(x)) {
                 (Some(wy), Some(wx)) => wide::atan2(wy, wx).abs(),
                 _ => return F80.default_nan(),
             },
         };
-        let signed = if negative(y) { angle.neg() } else { angle };
+        let signed = if F80.sign(y) { angle.neg() } else { angle };
         deliver(env, signed)
     })
 }
@@ -224,11 +213,12 @@ pub(super) fn fpatan(cpu: &mut Cpu) -> X87Result<()> {
 pub(super) fn fyl2x(cpu: &mut Cpu) -> X87Result<()> {
     binary_and_pop(cpu, |env, y, x| {
         let (cy, cx) = (sf::category(F80, y), sf::category(F80, x));
-        if negative(x) && cx != Category::Zero {
+        if F80.sign(x) && cx != Category::Zero {
             env.flags |= exc::INVALID;
             return F80.default_nan();
         }
-        let log = to_wide(x).map(wide::log2);
+        let wx = to_wide(x);
+        let log = wx.map(wide::log2);
         // Sign of the result: y's, flipped when log2(x) < 0.
         let log_negative = match (cx, log) {
             (Category::Zero, _) => true,
@@ -236,7 +226,7 @@ pub(super) fn fyl2x(cpu: &mut Cpu) -> X87Result<()> {
             _ => false,
         };
         let log_zero = log.is_some_and(Wide::is_zero);
-        let sign = negative(y) != log_negative;
+        let sign = F80.sign(y) != log_negative;
         match (cy, cx) {
             // 0 · ∞ and ∞ · 0 (log2 of 0, of +∞ or of 1).
             (Category::Zero, Category::Zero | Category::Infinity) => {
@@ -258,7 +248,7 @@ pub(super) fn fyl2x(cpu: &mut Cpu) -> X87Result<()> {
                 F80.infinity(sign)
             }
             (Category::Infinity, _) | (_, Category::Infinity) => F80.infinity(sign),
-            _ => match (to_wide(y), to_wide(x), log) {
+            _ => match (to_wide(y), wx, log) {
                 (Some(wy), Some(wx), Some(l)) if wx.is_power_of_two() => {
                     deliver_exact(env, wy.mul(l))
                 }
@@ -282,19 +272,19 @@ pub(super) fn fyl2xp1(cpu: &mut Cpu) -> X87Result<()> {
             // x ≤ −1: undefined per SDM. The host hands back x (inexact)
             // for a finite non-zero y, and −y for a zero or infinite y.
             return match cy {
-                Category::Zero => F80.zero(!negative(y)),
-                Category::Infinity => F80.infinity(!negative(y)),
+                Category::Zero => F80.zero(!F80.sign(y)),
+                Category::Infinity => F80.infinity(!F80.sign(y)),
                 _ => {
                     env.flags |= exc::INEXACT;
                     x
                 }
             };
         }
-        if cx == Category::Infinity && negative(x) {
+        if cx == Category::Infinity && F80.sign(x) {
             env.flags |= exc::INVALID;
             return F80.default_nan();
         }
-        let sign = negative(y) != negative(x);
+        let sign = F80.sign(y) != F80.sign(x);
         match (cy, cx) {
             (Category::Infinity, Category::Zero) | (Category::Zero, Category::Infinity) => {
                 env.flags |= exc::INVALID;
@@ -329,12 +319,10 @@ pub(super) fn f2xm1(cpu: &mut Cpu) -> X87Result<()> {
     unary_st0(cpu, |_, env, a| match sf::category(F80, a) {
         Category::NaN | Category::Unsupported => sf::binary(F80, env, BinaryOp::Add, a, a),
         Category::Zero => a,
-        Category::Infinity if negative(a) => F80_ONE | (1 << 79),
+        Category::Infinity if F80.sign(a) => F80_ONE | (1 << 79),
         Category::Infinity => a,
         _ => {
-            if sf::category(F80, a) == Category::Denormal {
-                env.flags |= exc::DENORMAL;
-            }
+            denormal_operands(env, &[a]);
             let Some(w) = to_wide(a) else {
                 return a;
             };
