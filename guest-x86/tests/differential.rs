@@ -13,7 +13,7 @@
 //! The long run: `cargo test -p guest-x86 --release --test differential -- --ignored`.
 
 mod rng;
-use rng::Rng;
+use rng::{Rng, env_u64};
 
 use guest_x86::cpu::decode::Insn;
 use guest_x86::cpu::table::{self, Family, Map};
@@ -1626,13 +1626,6 @@ fn run(sequences: u64, seed: u64) -> Stats {
     eprintln!("differential: {stats:?}");
     eprintln!("instructions completed: {coverage:?}");
     stats
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

@@ -22,7 +22,7 @@
 //! CI size: `X87_CASES` (default 300 000, ~2 s); `X87_SEED` picks the seed.
 
 mod rng;
-use rng::Rng;
+use rng::{Rng, env_u64};
 
 use guest_x86::cpu::Cpu;
 use guest_x86::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
@@ -455,13 +455,6 @@ fn run(cases: u64, seed: u64) -> Stats {
     }
     eprintln!("x87 transcendentals: {stats:?}");
     stats
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]
