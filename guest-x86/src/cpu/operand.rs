@@ -190,6 +190,20 @@ impl Cpu {
         self.rflags = (self.rflags & !super::flags::STATUS) | status;
     }
 
+    /// RFLAGS after an ordered/unordered float compare (COMISS/UCOMISS,
+    /// FCOMI/FUCOMI; SDM Vol.2A COMISD): ZF,PF,CF = 111 unordered, 000
+    /// greater, 001 less, 100 equal; OF, SF, AF cleared.
+    pub(crate) fn set_compare_flags(&mut self, rel: super::softfloat::Relation) {
+        use super::flags::{CF, PF, ZF};
+        use super::softfloat::Relation;
+        self.set_status_flags(match rel {
+            Relation::Unordered => ZF | PF | CF,
+            Relation::Greater => 0,
+            Relation::Less => CF,
+            Relation::Equal => ZF,
+        });
+    }
+
     /// Replaces the status flags selected by `mask` with those in `status`.
     #[inline]
     pub(crate) fn set_flags_masked(&mut self, status: u64, mask: u64) {

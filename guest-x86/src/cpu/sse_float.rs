@@ -4,7 +4,6 @@
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
-use super::flags::{self, CF, PF, ZF};
 use super::operand::Loc;
 use super::softfloat::{self as sf, BinaryOp, Env, F32, F64, Format, Relation};
 use super::state::Cpu;
@@ -493,14 +492,7 @@ fn comis<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn, fmt: Format) -> Res
         insn.opcode == 0x2f,
     );
     cpu.finish_simd(&env)?;
-    // SDM Vol.2A COMISD: ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF,SF,AF = 0.
-    let f = match rel {
-        Relation::Unordered => ZF | PF | CF,
-        Relation::Greater => 0,
-        Relation::Less => CF,
-        Relation::Equal => ZF,
-    };
-    cpu.set_status_flags(f & flags::STATUS);
+    cpu.set_compare_flags(rel);
     Ok(())
 }
 

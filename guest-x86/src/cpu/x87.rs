@@ -13,7 +13,7 @@
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
-use super::flags::{self, CF, PF, ZF};
+use super::flags::{CF, PF, ZF};
 use super::operand::Loc;
 use super::softfloat::{
     self as sf, BinaryOp, Category, Env, F32, F64, F80, Relation, Rounding, exc,
@@ -780,13 +780,7 @@ fn register_form(cpu: &mut Cpu, op: u8, reg: u8, i: usize) -> X87Result<()> {
                     Relation::Unordered
                 }
             };
-            let f = match rel {
-                Relation::Unordered => ZF | PF | CF,
-                Relation::Greater => 0,
-                Relation::Less => CF,
-                Relation::Equal => ZF,
-            };
-            cpu.set_status_flags(f & flags::STATUS);
+            cpu.set_compare_flags(rel);
             // FCOMI leaves C1 alone, even when it faults (observed on hardware).
             cpu.x87_flags_aborting_on(&env, 0x7, false)?;
             if op == 0xdf {
