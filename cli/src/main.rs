@@ -87,6 +87,10 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// After a full run, write the known-failures list it implies to
+        /// FILE (reasons kept; new failures marked UNEXPLAINED).
+        #[arg(long, value_name = "FILE")]
+        write_known_failures: Option<PathBuf>,
     },
 }
 
@@ -213,12 +217,18 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             features::print(json);
             Ok(exit::OK)
         }
-        Command::Spec { paths, suite, json } => {
+        Command::Spec {
+            paths,
+            suite,
+            json,
+            write_known_failures,
+        } => {
             let opts = wrun_spec::SpecOptions {
                 paths,
                 suite,
                 json,
                 progress: std::io::stderr().is_terminal(),
+                write_known_failures,
             };
             Ok(wrun_spec::run_cli(&opts))
         }

@@ -31,6 +31,9 @@ pub struct SpecOptions {
     pub json: bool,
     /// Draw a progress bar on stderr (callers enable it on terminals).
     pub progress: bool,
+    /// Write the known-failures list this run implies to this file (only
+    /// for a full run of the embedded suites).
+    pub write_known_failures: Option<PathBuf>,
 }
 
 /// One script to run: its suite, file name, text and engine configuration.
@@ -175,14 +178,17 @@ fn collect(root: &Path, path: &Path, out: &mut Vec<Script>) -> Result<(), String
 }
 
 /// Runs scripts on two worker threads (each with a large stack), reporting
-/// progress through `on_done(done, total, name)`.
+/// progress through `on_done(done, total, name)`. Every script gets a
+/// report, in the order given: one whose worker never reported (it died, or
+/// no worker could be started) is reported as one failed case, never
+/// dropped.
 pub fn run_scripts(
     scripts: &[Script],
     on_done: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Vec<ScriptReport> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<ScriptReport>>> = Mutex::new(vec![None; scripts.len()]);
+    let results: Mutex<Vec<Option<Vec<Case>>>> = Mutex::new(vec![None; scripts.len()]);
     // Panics inside wrun are caught per case and reported as failures;
     // silence the default hook so they do not interleave with the report.
     let previous_hook = std::panic::take_hook();
@@ -193,14 +199,11 @@ pub fn run_scripts(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(script) = scripts.get(i) else { break };
                 let cases = run_script(&script.text, &script.config);
-                let report = ScriptReport {
-                    suite: script.suite.clone(),
-                    file: script.file.clone(),
-                    cases,
-                };
-                if let Ok(mut r) = results.lock() {
-                    r[i] = Some(report);
-                }
+                // A worker that panicked while holding the lock poisoned it;
+                // the vector itself is still whole, so keep recording.
+                let mut r = results.lock().unwrap_or_else(|p| p.into_inner());
+                r[i] = Some(cases);
+                drop(r);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 on_done(
                     n,
@@ -211,25 +214,47 @@ pub fn run_scripts(
             let spawned = std::thread::Builder::new()
                 .stack_size(256 << 20)
                 .spawn_scoped(s, worker);
-            if spawned.is_err() {
-                eprintln!("wrun spec: cannot start a worker thread");
+            if let Err(e) = spawned {
+                eprintln!("wrun spec: cannot start a worker thread: {e}");
             }
         }
     });
     std::panic::set_hook(previous_hook);
-    results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .flatten()
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    scripts
+        .iter()
+        .zip(results)
+        .map(|(script, cases)| ScriptReport {
+            suite: script.suite.clone(),
+            file: script.file.clone(),
+            cases: cases.unwrap_or_else(|| {
+                vec![Case {
+                    line: 0,
+                    directive: "script",
+                    outcome: Outcome::Fail(
+                        "the script never reported: its worker died or could not start".into(),
+                    ),
+                }]
+            }),
+        })
         .collect()
 }
 
 /// Runs the scripts, prints the report to stdout and returns the process
 /// exit code: 0 when every failure is on the known-failures list.
 pub fn run_cli(opts: &SpecOptions) -> i32 {
+    if opts.write_known_failures.is_some() && (!opts.paths.is_empty() || opts.suite.is_some()) {
+        eprintln!("wrun spec: --write-known-failures needs a full run (no PATH, no --suite)");
+        return 2;
+    }
     let (scripts, known) = if opts.paths.is_empty() {
-        (embedded_scripts(), KnownFailures::official())
+        match KnownFailures::official() {
+            Ok(k) => (embedded_scripts(), k),
+            Err(e) => {
+                eprintln!("wrun spec: {e}");
+                return 2;
+            }
+        }
     } else {
         match scripts_from_paths(&opts.paths) {
             Ok(s) => (s, KnownFailures::default()),
@@ -273,9 +298,12 @@ pub fn run_cli(opts: &SpecOptions) -> i32 {
         print!("{}", report.to_table());
     }
     println!("{}", report.summary_line());
-    if report.unexpected_failures() == 0 {
-        0
-    } else {
-        1
+    if let Some(path) = &opts.write_known_failures {
+        if let Err(e) = std::fs::write(path, report.implied_known_failures()) {
+            eprintln!("wrun spec: cannot write {}: {e}", path.display());
+            return 1;
+        }
+        eprintln!("wrun spec: wrote {}", path.display());
     }
+    if report.is_clean() { 0 } else { 1 }
 }
