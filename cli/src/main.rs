@@ -208,6 +208,49 @@ fn with_implicit_run(mut args: Vec<String>) -> Vec<String> {
     args
 }
 
+/// In `wrun run [OPTIONS] FILE ARGS..`, everything after FILE belongs to
+/// the program (as with wasmtime): `wrun prog.wasm --help` passes `--help`
+/// to `prog.wasm`. Marks the end of wrun's options with `--` right after
+/// FILE; which options take a value is read from the `run` definition, so
+/// new options need no change here.
+fn with_guest_args_separated(mut args: Vec<String>) -> Vec<String> {
+    use clap::CommandFactory;
+    if args.get(1).map(String::as_str) != Some("run") {
+        return args;
+    }
+    let cli = Cli::command();
+    let Some(run) = cli.find_subcommand("run") else {
+        return args;
+    };
+    let takes_value = |word: &str| {
+        run.get_arguments().any(|a| {
+            let named = match word.strip_prefix("--") {
+                Some(long) => a.get_long() == Some(long),
+                None => word.len() == 2 && a.get_short() == word.chars().nth(1),
+            };
+            named && a.get_action().takes_values()
+        })
+    };
+    let mut i = 2;
+    while let Some(word) = args.get(i) {
+        if word == "--" {
+            return args;
+        }
+        if word.starts_with('-') && word.len() > 1 {
+            let inline_value = word.starts_with("--") && word.contains('=');
+            i += if !inline_value && takes_value(word) {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        args.insert(i + 1, "--".to_string());
+        return args;
+    }
+    args
+}
+
 fn dispatch(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Run(args) => run::run(&args),
@@ -244,7 +287,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let args = with_implicit_run(std::env::args().collect());
+    let args = with_guest_args_separated(with_implicit_run(std::env::args().collect()));
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -303,6 +346,38 @@ mod tests {
             with_implicit_run(words("wrun --help")),
             words("wrun --help")
         );
+    }
+
+    #[test]
+    fn everything_after_the_file_is_the_programs() {
+        let split = |s: &str| with_guest_args_separated(with_implicit_run(words(s)));
+        assert_eq!(
+            split("wrun prog.wasm --help -x"),
+            words("wrun run prog.wasm -- --help -x")
+        );
+        assert_eq!(
+            split("wrun run --dir /tmp --env A=B --fuel=9 prog.wasm --fuel 3"),
+            words("wrun run --dir /tmp --env A=B --fuel=9 prog.wasm -- --fuel 3")
+        );
+        assert_eq!(
+            split("wrun --no-default-dir prog.wasm"),
+            words("wrun run --no-default-dir prog.wasm --")
+        );
+        // wrun's own options before FILE, and an explicit `--`, stay as given.
+        assert_eq!(split("wrun --help"), words("wrun --help"));
+        assert_eq!(split("wrun run --help"), words("wrun run --help"));
+        assert_eq!(
+            split("wrun run -- prog.wasm --help"),
+            words("wrun run -- prog.wasm --help")
+        );
+        assert_eq!(split("wrun spec --json"), words("wrun spec --json"));
+        // The parsed result: the program sees its flags.
+        let cli = Cli::try_parse_from(split("wrun prog.wasm --invoke x")).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not a run")
+        };
+        assert_eq!(run.invoke, None);
+        assert_eq!(run.args, words("--invoke x"));
     }
 
     #[test]
