@@ -46,9 +46,10 @@ if [ ! -f "$src/Makefile" ]; then
 fi
 
 # The i386 busybox comes from Debian's i386 package, unpacked (not installed).
+# Prints its path; everything else goes to stderr.
 i386_busybox() {
   local dir=$cache/busybox-i386
-  if [ ! -x "$dir/bin/busybox" ]; then
+  if [ ! -x "$dir/bin/busybox" ]; then {
     if ! dpkg --print-foreign-architectures | grep -qx i386; then
       as_root dpkg --add-architecture i386
       as_root apt-get update
@@ -56,7 +57,7 @@ i386_busybox() {
     rm -rf "$dir" && mkdir -p "$dir/deb"
     (cd "$dir/deb" && apt-get download busybox-static:i386)
     dpkg-deb -x "$dir"/deb/busybox-static_*_i386.deb "$dir"
-  fi
+  } >&2; fi
   echo "$dir/bin/busybox"
 }
 
