@@ -63,6 +63,20 @@ x="hello world"; echo "${x%world}there ${x#hello }"
 printf '%05d|%-4s|%x\n' 42 ab 255
 "#;
 
+/// Writes, truncates, appends, overwrites shorter and longer, writes in the
+/// middle and reads from the end (lseek SEEK_END, O_TRUNC, O_APPEND,
+/// ftruncate), then removes its file. Reads go through `od`, not `cat`:
+/// natively, busybox `cat` splices the file into the stdout pipe, and the
+/// pipe then shows the file as it is when the reader gets to it, after
+/// later commands changed it.
+const FILE_WRITES: &str = "echo 0123456789abcdef > t.tmp; tail -c 5 t.tmp | od -c; \
+    echo a long first line > t.tmp; echo short > t.tmp; od -c t.tmp; \
+    echo appended >> t.tmp; od -c t.tmp; \
+    printf XY | dd of=t.tmp bs=1 seek=2 conv=notrunc 2>/dev/null; od -c t.tmp; \
+    printf 'much longer than before\\n' > t.tmp; od -c t.tmp; \
+    truncate -s 4 t.tmp; od -c t.tmp; truncate -s 7 t.tmp; od -c t.tmp; \
+    tail -c 3 t.tmp | od -c; rm t.tmp";
+
 fn corpus() -> Vec<Case> {
     vec![
         case("echo", &["echo", "hello", "world"]),
@@ -143,6 +157,7 @@ fn corpus() -> Vec<Case> {
             ],
         ),
         case("sh-script", &["sh", "script.sh"]),
+        case("file-writes", &["sh", "-c", FILE_WRITES]),
         case("fold", &["fold", "-w", "5", "lines.txt"]),
         case("rev", &["rev", "lines.txt"]),
         case("nl", &["nl", "lines.txt"]),

@@ -128,6 +128,20 @@ done
 x="hello world"; echo "${x%world}there ${x#hello }"
 "#;
 
+/// Writes, truncates, appends, overwrites shorter and longer, writes in the
+/// middle and reads from the end (lseek SEEK_END, O_TRUNC, O_APPEND,
+/// ftruncate), then removes its file. Reads go through `od`, not `cat`:
+/// natively, busybox `cat` splices the file into the stdout pipe, and the
+/// pipe then shows the file as it is when the reader gets to it, after
+/// later commands changed it.
+const FILE_WRITES: &str = "echo 0123456789abcdef > t.tmp; tail -c 5 t.tmp | od -c; \
+    echo a long first line > t.tmp; echo short > t.tmp; od -c t.tmp; \
+    echo appended >> t.tmp; od -c t.tmp; \
+    printf XY | dd of=t.tmp bs=1 seek=2 conv=notrunc 2>/dev/null; od -c t.tmp; \
+    printf 'much longer than before\\n' > t.tmp; od -c t.tmp; \
+    truncate -s 4 t.tmp; od -c t.tmp; truncate -s 7 t.tmp; od -c t.tmp; \
+    tail -c 3 t.tmp | od -c; rm t.tmp";
+
 /// Small inputs: each runs in well under a second under wrun (release).
 /// The first three are the debug-build subset.
 fn ci_cases() -> Vec<Case> {
@@ -262,6 +276,7 @@ fn long_cases() -> Vec<Case> {
             &["sh", "-c", "test 3 -lt 4 && [ -f lines.txt ] && [ -d dir ]"],
         ),
         case("sh-script", &["sh", "script.sh"]),
+        case("file-writes", &["sh", "-c", FILE_WRITES]),
         case("fold-rev", &["sh", "-c", "fold -w 5 lines.txt | rev"]),
         case("nl-tac", &["sh", "-c", "nl lines.txt; tac lines.txt"]),
         case("uname", &["uname", "-s", "-m"]),
