@@ -1,11 +1,17 @@
 //! RCPPS and RSQRTPS against the host CPU. The SDM only bounds these
 //! approximations (|relative error| ≤ 1.5·2^-12), so each vendor has its own
-//! answers; the emulator reproduces the host's (an AMD CPU) bit for bit.
+//! answers; the emulator reproduces an AMD CPU's bit for bit. On an AMD
+//! host every result must be identical; on another vendor's host, results
+//! that differ must both (the emulator's and the host's) lie within the
+//! SDM's bound of the exact value, and special values must be identical;
+//! the report names the host and counts the differing results.
 //! Every fraction is checked at the exponents whose results straddle the
 //! format's edges (and at 1.0 and 2.0, where RSQRT's two tables start),
 //! plus random inputs across all exponents and the special values.
 
 use core::arch::x86_64::{__m128, _mm_rcp_ps, _mm_rsqrt_ps};
+
+mod host;
 
 use guest_x86::cpu::Cpu;
 use guest_x86::mmu::space::{AddressSpace, PROT_EXEC, PROT_READ};
@@ -97,16 +103,42 @@ fn inputs() -> Vec<u32> {
     all
 }
 
+/// Whether `result` is within the SDM's bound (|relative error| ≤
+/// 1.5·2^-12, Vol.2 RCPPS/RSQRTPS) of the exact reciprocal (square root)
+/// of `input`; only for normal inputs and normal results.
+fn within_sdm_bound(opcode: u8, input: u32, result: u32) -> bool {
+    let normal = |v: u32| matches!((v >> 23) & 0xff, 1..=254);
+    if !normal(input) || !normal(result) {
+        return false;
+    }
+    let x = f64::from(f32::from_bits(input));
+    let exact = if opcode == 0x53 {
+        1.0 / x
+    } else {
+        1.0 / x.sqrt()
+    };
+    let r = f64::from(f32::from_bits(result));
+    ((r - exact) / exact).abs() <= 1.5 * 2f64.powi(-12)
+}
+
 fn check(opcode: u8, name: &str) {
+    let amd_host = host::is_amd();
     let mut emulator = Emulator::new(opcode);
     let mut mismatches = Vec::new();
-    let (mut checked, mut differing) = (0u64, 0u64);
+    let (mut checked, mut differing, mut vendor_bounded) = (0u64, 0u64, 0u64);
     for chunk in inputs().chunks_exact(4) {
         let lanes = [chunk[0], chunk[1], chunk[2], chunk[3]];
         let (emu, host) = (emulator.run(lanes), native(opcode, lanes));
         for i in 0..4 {
             checked += 1;
             if emu[i] == host[i] {
+                continue;
+            }
+            if !amd_host
+                && within_sdm_bound(opcode, lanes[i], emu[i])
+                && within_sdm_bound(opcode, lanes[i], host[i])
+            {
+                vendor_bounded += 1;
                 continue;
             }
             differing += 1;
@@ -117,6 +149,12 @@ fn check(opcode: u8, name: &str) {
                 ));
             }
         }
+    }
+    if !amd_host {
+        eprintln!(
+            "{name}: host {}: {vendor_bounded} of {checked} results differ from AMD's tables, all within the SDM's bound",
+            host::vendor()
+        );
     }
     assert_eq!(
         differing,

@@ -19,8 +19,16 @@
 //! out-of-range behaviour — must be identical. The report counts exact
 //! and 1-ulp agreements; any other difference fails the test.
 //!
+//! On a host that is not AMD (the vendor the emulator models), results
+//! that underflow are not compared (Intel returns a tiny argument's sine
+//! as the argument itself, without UE; AMD rounds it to a denormal and
+//! reports UE, or delivers it biased when UE is unmasked), and the C1
+//! share is reported, not limited. Everything else is compared as above.
+//! The report names the host and counts these cases.
+//!
 //! CI size: `X87_CASES` (default 300 000, ~2 s); `X87_SEED` picks the seed.
 
+mod host;
 mod rng;
 use rng::{Rng, env_u64};
 
@@ -337,6 +345,8 @@ fn ulps_apart(a: u128, b: u128) -> Option<u128> {
 }
 
 const C1: u16 = 1 << 9;
+/// The underflow flag.
+const UE: u16 = 1 << 4;
 
 #[derive(Default, Debug)]
 struct Stats {
@@ -347,6 +357,8 @@ struct Stats {
     divergences: u64,
     /// Instructions whose C1-only differences exceed the limit.
     c1_over_limit: u64,
+    /// Non-AMD host: underflowing results, not compared.
+    vendor_underflow: u64,
 }
 
 /// How an end state agreed with the host's.
@@ -408,6 +420,7 @@ fn run(cases: u64, seed: u64) -> Stats {
     let mut stats = Stats::default();
     let mut reports = Vec::new();
     let mut per_op = [PerOp::default(); 8];
+    let amd_host = host::is_amd();
     for _ in 0..cases {
         let op_index = rng.below(OPS.len() as u64) as usize;
         let op = OPS[op_index];
@@ -417,7 +430,12 @@ fn run(cases: u64, seed: u64) -> Stats {
         stats.cases += 1;
         let counts = &mut per_op[op_index];
         counts.cases += 1;
-        match compare(&emu, &host) {
+        let verdict = compare(&emu, &host);
+        if verdict.is_err() && !amd_host && emu.fsw & UE != 0 {
+            stats.vendor_underflow += 1;
+            continue;
+        }
+        match verdict {
             Ok(Agreement::Exact) => {
                 stats.exact += 1;
                 counts.exact += 1;
@@ -449,9 +467,16 @@ fn run(cases: u64, seed: u64) -> Stats {
             "  {op:?}: {} cases, {} exact, {} within 1 ulp, {} C1 only",
             c.cases, c.exact, c.one_ulp, c.c1_only
         );
-        if c.c1_only * 100 > c.cases * C1_ONLY_LIMIT_PERCENT {
+        if amd_host && c.c1_only * 100 > c.cases * C1_ONLY_LIMIT_PERCENT {
             stats.c1_over_limit += 1;
         }
+    }
+    if !amd_host {
+        eprintln!(
+            "host {}: the emulator models AMD; {} underflowing results not compared, C1 share not limited",
+            host::vendor(),
+            stats.vendor_underflow
+        );
     }
     eprintln!("x87 transcendentals: {stats:?}");
     stats
