@@ -81,12 +81,11 @@ impl Cpu {
             Ok(insn) => Ok(insn),
             Err(DecodeError::Truncated) => {
                 let addr = fetch_at.wrapping_add(available as u64);
-                self.cr2 = addr;
-                Err(Stop::Exception(Exception::PageFault {
-                    addr,
-                    write: false,
-                    fetch: true,
-                }))
+                let fault = mem.fetch_fault(addr);
+                if let Exception::PageFault { addr, .. } = fault {
+                    self.cr2 = addr;
+                }
+                Err(Stop::Exception(fault))
             }
             Err(DecodeError::TooLong) => Err(Stop::Exception(Exception::GeneralProtection(0))),
             Err(DecodeError::Invalid) => Err(Stop::Exception(Exception::InvalidOpcode)),

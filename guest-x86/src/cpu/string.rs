@@ -3,7 +3,7 @@
 //! finished iterations in place, so the instruction restarts correctly.
 
 use super::decode::Insn;
-use super::fault::{Exception, Stop};
+use super::fault::Stop;
 use super::flags::{self, DF, ZF};
 use super::state::{Cpu, SegReg};
 use crate::mmu::Memory;
@@ -15,8 +15,7 @@ const RDI: u8 = 7;
 /// Executes the `String` family.
 pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
     if insn.opcode < 0xa4 {
-        // INS/OUTS: I/O from CPL 3 with IOPL 0 is #GP(0) (SDM Vol.1 §19.5.1).
-        return Err(Exception::GeneralProtection(0).into());
+        return super::io::string_io(cpu, mem, insn);
     }
     let size = insn.size_by_low_bit();
     let step = if cpu.flag(DF) {
@@ -24,8 +23,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     } else {
         size as u64
     };
-    let src_base = cpu.seg_base(insn.seg_override.unwrap_or(SegReg::Ds));
-    let dst_base = cpu.seg_base(SegReg::Es);
+    let src_seg = insn.seg_override.unwrap_or(SegReg::Ds);
     let repeat = insn.rep != 0;
     // CMPS/SCAS distinguish REPE (F3) from REPNE (F2).
     let compares = matches!(insn.opcode, 0xa6 | 0xa7 | 0xae | 0xaf);
@@ -37,14 +35,14 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         let di = cpu.read_addr_reg(insn, RDI);
         match insn.opcode {
             0xa4 | 0xa5 => {
-                let v = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
-                cpu.write_mem(mem, dst_base.wrapping_add(di), size, v)?;
+                let v = cpu.read_mem(mem, cpu.string_address(src_seg, si), size)?;
+                cpu.write_mem(mem, cpu.string_address(SegReg::Es, di), size, v)?;
                 cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
                 cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
             }
             0xa6 | 0xa7 => {
-                let a = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
-                let b = cpu.read_mem(mem, dst_base.wrapping_add(di), size)?;
+                let a = cpu.read_mem(mem, cpu.string_address(src_seg, si), size)?;
+                let b = cpu.read_mem(mem, cpu.string_address(SegReg::Es, di), size)?;
                 let (_, f) = flags::sub(a, b, 0, size);
                 cpu.set_status_flags(f);
                 cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
@@ -53,19 +51,19 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             0xaa | 0xab => {
                 cpu.write_mem(
                     mem,
-                    dst_base.wrapping_add(di),
+                    cpu.string_address(SegReg::Es, di),
                     size,
                     cpu.read_reg(0, size, false),
                 )?;
                 cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
             }
             0xac | 0xad => {
-                let v = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
+                let v = cpu.read_mem(mem, cpu.string_address(src_seg, si), size)?;
                 cpu.write_reg(0, size, false, v);
                 cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
             }
             _ => {
-                let b = cpu.read_mem(mem, dst_base.wrapping_add(di), size)?;
+                let b = cpu.read_mem(mem, cpu.string_address(SegReg::Es, di), size)?;
                 let (_, f) = flags::sub(cpu.read_reg(0, size, false), b, 0, size);
                 cpu.set_status_flags(f);
                 cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
