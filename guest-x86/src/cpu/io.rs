@@ -76,6 +76,7 @@ pub fn string_io<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(
     let port = cpu.gpr[RDX] as u16;
     let repeat = insn.rep != 0;
     let outs = insn.opcode >= 0x6e;
+    let mut iterations = 0u32;
     loop {
         if repeat && cpu.read_addr_reg(insn, RCX) == 0 {
             return Ok(());
@@ -102,5 +103,9 @@ pub fn string_io<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(
         }
         let count = cpu.read_addr_reg(insn, RCX).wrapping_sub(1);
         cpu.write_addr_reg(insn, RCX, count);
+        iterations += 1;
+        if count != 0 && super::string::rep_chunk_done(cpu, insn, iterations) {
+            return Ok(());
+        }
     }
 }

@@ -9,6 +9,26 @@ use super::state::{Cpu, SegReg};
 use crate::mmu::Memory;
 
 const RCX: u8 = 1;
+
+/// Iterations a REP string instruction runs on a PC before it lets the
+/// machine look at interrupts: it then restarts itself with the registers
+/// of the finished iterations, as after an interrupt (SDM Vol.2B REP).
+pub(crate) const REP_CHUNK: u32 = 4096;
+
+/// Ends a REP chunk: RIP back at the instruction, so it resumes next step.
+/// Returns true if the chunk is over (only on a PC; user mode runs to the end).
+pub(crate) fn rep_chunk_done(cpu: &mut Cpu, insn: &Insn, iterations: u32) -> bool {
+    if iterations < REP_CHUNK || cpu.platform != super::state::Platform::Pc {
+        return false;
+    }
+    let start = cpu.rip.wrapping_sub(insn.len as u64);
+    cpu.rip = match cpu.mode {
+        super::state::CpuMode::Bits64 => start,
+        super::state::CpuMode::Bits32 => start & 0xffff_ffff,
+        super::state::CpuMode::Bits16 => start & 0xffff,
+    };
+    true
+}
 const RSI: u8 = 6;
 const RDI: u8 = 7;
 
@@ -27,6 +47,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     let repeat = insn.rep != 0;
     // CMPS/SCAS distinguish REPE (F3) from REPNE (F2).
     let compares = matches!(insn.opcode, 0xa6 | 0xa7 | 0xae | 0xaf);
+    let mut iterations = 0u32;
     loop {
         if repeat && cpu.read_addr_reg(insn, RCX) == 0 {
             return Ok(());
@@ -79,6 +100,10 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             if (insn.rep == 0xf3 && !zf) || (insn.rep == 0xf2 && zf) {
                 return Ok(());
             }
+        }
+        iterations += 1;
+        if count != 0 && rep_chunk_done(cpu, insn, iterations) {
+            return Ok(());
         }
     }
 }

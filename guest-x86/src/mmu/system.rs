@@ -39,6 +39,9 @@ struct Physical<'a, B: Bus> {
 
 impl<B: Bus> Physical<'_, B> {
     fn read(&mut self, addr: u64, buf: &mut [u8]) {
+        if buf.is_empty() {
+            return;
+        }
         if self.ram.is_backed(addr, buf.len()) {
             self.ram.read(addr, buf);
             return;
@@ -66,6 +69,9 @@ impl<B: Bus> Physical<'_, B> {
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
         if self.ram.is_writable(addr, data.len()) {
             self.note_code_write(addr, data.len());
             self.ram.write(addr, data);
