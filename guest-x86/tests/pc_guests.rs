@@ -10,6 +10,9 @@
 //! - `long_mode` complete: vs QEMU TCG (on this machine's nested KVM,
 //!   SYSCALL from CPL 3 triple-faults and long-mode INT n cannot be
 //!   re-injected, so KVM cannot run that part).
+//! - `protected_mode` (32-bit paging, segment faults, far transfers,
+//!   32-bit TSS ring switch): vs QEMU TCG (on this machine's nested KVM,
+//!   turning on 32-bit non-PAE paging faults).
 //!
 //! nasm and qemu-system-x86_64 are required: a missing tool fails the test
 //! with the command that installs it. QEMU runs use `-accel tcg` wherever
@@ -66,6 +69,13 @@ const GUESTS: &[Guest] = &[
         defines: &[],
         kind: Kind::Flat,
         expected: "long_mode.expected",
+        accel: Accel::Tcg,
+    },
+    Guest {
+        source: "protected_mode.asm",
+        defines: &[],
+        kind: Kind::Flat,
+        expected: "protected_mode.expected",
         accel: Accel::Tcg,
     },
 ];
