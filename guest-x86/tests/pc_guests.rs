@@ -5,11 +5,12 @@
 //! emulator is held to real hardware, not to itself.
 //!
 //! - `boot_sector`: `x86emu --boot-sector` vs QEMU booting it as a disk (KVM).
-//! - `long_mode` built with `-DSKIP_RING3`: `x86emu --flat` vs QEMU
-//!   `-kernel` (multiboot) under KVM.
-//! - `long_mode` complete: vs QEMU TCG (on this machine's nested KVM,
-//!   SYSCALL from CPL 3 triple-faults and long-mode INT n cannot be
-//!   re-injected, so KVM cannot run that part).
+//! - `long_mode` built with `-DKVM`: `x86emu --flat` vs QEMU `-kernel`
+//!   (multiboot) under KVM; this build leaves out the ring-3 part (on this
+//!   machine's nested KVM, SYSCALL from CPL 3 triple-faults and long-mode
+//!   INT n cannot be re-injected) and adds the RF-in-fault-frame check
+//!   (which TCG does not model).
+//! - `long_mode` without `-DKVM`: vs QEMU TCG, ring 3 included.
 //! - `protected_mode` (32-bit paging, segment faults, far transfers,
 //!   32-bit TSS ring switch): vs QEMU TCG (on this machine's nested KVM,
 //!   turning on 32-bit non-PAE paging faults).
@@ -59,16 +60,16 @@ const GUESTS: &[Guest] = &[
     },
     Guest {
         source: "long_mode.asm",
-        defines: &["-DSKIP_RING3"],
+        defines: &["-DKVM"],
         kind: Kind::Flat,
-        expected: "long_mode_skip_ring3.expected",
+        expected: "long_mode_kvm.expected",
         accel: Accel::Kvm,
     },
     Guest {
         source: "long_mode.asm",
         defines: &[],
         kind: Kind::Flat,
-        expected: "long_mode.expected",
+        expected: "long_mode_tcg.expected",
         accel: Accel::Tcg,
     },
     Guest {

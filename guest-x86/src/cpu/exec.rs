@@ -102,6 +102,12 @@ impl Cpu {
             };
         }
         self.tsc = self.tsc.wrapping_add(1);
+        if self.rflags & super::flags::RF != 0 && !(insn.map == Map::OneByte && insn.opcode == 0xcf)
+        {
+            // RF lasts for one instruction; IRET is the one that may set it
+            // (SDM Vol.3A §18.3.1.1).
+            self.rflags &= !super::flags::RF;
+        }
         match self.execute(mem, insn) {
             Err(Stop::Exception(e)) => {
                 self.rip = start;

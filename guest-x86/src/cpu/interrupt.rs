@@ -57,6 +57,12 @@ impl NewStack {
     }
 }
 
+/// Exceptions reported as faults (SDM Vol.3A Table 6-1): RIP points at the
+/// faulting instruction. #DB is left out (it is a fault or a trap by cause).
+fn fault_class(vector: u8) -> bool {
+    matches!(vector, 0 | 5 | 6 | 7 | 10..=14 | 16 | 17 | 19)
+}
+
 /// Contributory exceptions (SDM Vol.3A Table 6-4).
 fn contributory(vector: u8) -> bool {
     matches!(vector, 0 | 10 | 11 | 12 | 13)
@@ -76,9 +82,17 @@ impl Cpu {
         // cover every chain the rules allow before #DF or shutdown.
         for _ in 0..4 {
             let first = current.vector();
+            // The RFLAGS image of a fault has RF set, so the handler's IRET
+            // does not re-trigger an instruction breakpoint (SDM Vol.3A
+            // §18.3.1.1; observed under KVM).
+            let saved_flags = self.rflags;
+            if fault_class(first) {
+                self.rflags |= flags::RF;
+            }
             match self.deliver(mem, first, current.error_code(), EventSource::Exception) {
                 Ok(()) => return Ok(()),
                 Err(second) => {
+                    self.rflags = saved_flags;
                     if first == 8 {
                         return Err(Stop::TripleFault);
                     }
