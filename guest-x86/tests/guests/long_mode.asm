@@ -7,6 +7,7 @@
 ; - #GP from a non-canonical address and from CLI at CPL 3;
 ; - an exception on an IST stack; SWAPGS; SYSCALL/SYSRET between CPL 3
 ;   and CPL 0; faults from CPL 3 (ring switch to the TSS's RSP0);
+; - compatibility mode (a 32-bit code segment in long mode) and back;
 ; - PIT channel 0 through the i8259 PIC waking HLT.
 ; Ends by writing 0x10 (all passed) or 0x11 to port 0xF4.
 ; Build: nasm -f bin [-DKVM] long_mode.asm -o long_mode.bin — the KVM
@@ -432,6 +433,21 @@ after_user:
     call expect_fault
 %endif
 
+    ; 11. Compatibility mode and back: a far jump through memory to the
+    ; 32-bit code segment (long mode stays active with CS.L = 0), then a
+    ; direct far jump, which only exists outside 64-bit mode, back.
+    jmp far dword [compat_pointer]
+back_from_compat:
+    mov rax, [compat_eax]
+    mov rsi, msg_compat_dec
+    mov edx, 0xffffffff
+    call check
+    mov rax, [compat_efer]
+    and eax, 1 << 10
+    mov rsi, msg_compat_lma
+    mov edx, 1 << 10
+    call check
+
     ; 10. The PIT through the PIC wakes HLT three times.
     mov al, 0x11                  ; ICW1: edge, cascade, ICW4
     out 0x20, al
@@ -480,6 +496,18 @@ after_user:
     out 0xf4, al
     cli
     hlt
+
+bits 32
+compat_mode:
+    xor eax, eax
+    dec eax                       ; 0x48: DEC EAX here, a REX.W prefix in 64-bit code
+    nop
+    mov [compat_eax], eax
+    mov ecx, 0xc0000080
+    rdmsr
+    mov [compat_efer], eax
+    jmp KERNEL_CS:back_from_compat
+bits 64
 
 %ifndef KVM
 ; The CPL-3 part of test 9.
@@ -611,6 +639,11 @@ idt_descriptor:
     dq idt
 
 align 8
+compat_pointer:   dd compat_mode
+                  dw KERNEL_CS32
+align 8
+compat_eax:       dq 0
+compat_efer:      dq 0
 failed:           dq 0
 line_bad:         dq 0
 recover:          dq 0
@@ -651,5 +684,7 @@ msg_pf_user_super:   db "#PF user read of supervisor page:", 0
 msg_pf_user_ro:      db "#PF user write to read-only page:", 0
 msg_gp_user_cli:     db "#GP cli at CPL 3:", 0
 msg_timer:           db "PIT IRQ 0 via PIC woke HLT 3 times=", 0
+msg_compat_dec:      db "compatibility mode: 48 is DEC EAX, EAX=", 0
+msg_compat_lma:      db "compatibility mode: EFER.LMA=", 0
 msg_done:            db "done", 10, 0
 msg_unexpected:      db "unexpected exception", 10, 0
