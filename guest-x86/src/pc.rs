@@ -23,8 +23,11 @@ pub enum RunExit {
     Reset,
     /// A fault while delivering a double fault, at this RIP.
     TripleFault(u64),
-    /// HLT with nothing that could ever wake it (IF = 0, or no timer armed).
+    /// HLT with interrupts disabled: nothing can ever wake it.
     HaltedForever(u64),
+    /// HLT with interrupts enabled and no timer armed: only outside input
+    /// (the serial port) can wake it; call `run` again once there is some.
+    Idle,
 }
 
 /// The PC.
@@ -85,13 +88,15 @@ impl Pc {
             }
             if self.halted {
                 // Sleep until the next timer: skip virtual time ahead.
-                let deadline = bus.pit.next_deadline();
-                match deadline {
-                    Some(t) if self.cpu.flag(flags::IF) => {
+                if !self.cpu.flag(flags::IF) {
+                    return RunExit::HaltedForever(self.cpu.rip);
+                }
+                match bus.pit.next_deadline() {
+                    Some(t) => {
                         self.cpu.tsc = self.cpu.tsc.max(t);
                         continue;
                     }
-                    _ => return RunExit::HaltedForever(self.cpu.rip),
+                    None => return RunExit::Idle,
                 }
             }
             match self.cpu.step_cached(&mut self.mem, &mut self.cache) {

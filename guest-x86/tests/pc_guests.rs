@@ -110,6 +110,7 @@ fn assemble(guest: &Guest) -> PathBuf {
 /// Runs a command with a time limit; returns (stdout, exit status).
 fn run_with_timeout(mut command: Command, limit: Duration, what: &str) -> (String, i32) {
     let mut child = command
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -104,6 +104,7 @@ fn random_code_at_cpl0_never_panics() {
                     RunExit::Reset => "reset",
                     RunExit::TripleFault(_) => "triple fault",
                     RunExit::HaltedForever(_) => "halted",
+                    RunExit::Idle => "idle",
                 };
                 *outcomes.entry(name).or_default() += 1;
             }
@@ -152,4 +153,64 @@ fn corrupt_images_are_refused_before_running() {
     assert!(load_boot_sector(&mut pc, &[0u8; 512]).is_err());
     assert!(load_flat(&mut pc, &vec![0u8; RAM as usize]).is_err());
     assert!(Pc::new(1 << 40).is_err());
+}
+
+/// Polls COM1's line status, echoes each received byte to port 0xE9 and
+/// exits through port 0xF4 with the byte after a `q`.
+const SERIAL_ECHO: [u8; 20] = [
+    0xba, 0xfd, 0x03, // mov dx, 0x3fd (line status)
+    0xec, // in al, dx
+    0xa8, 0x01, // test al, 1 (data ready)
+    0x74, 0xf8, // jz back to the start
+    0xba, 0xf8, 0x03, // mov dx, 0x3f8 (receiver buffer)
+    0xec, // in al, dx
+    0xe6, 0xe9, // out 0xe9, al
+    0x3c, 0x71, // cmp al, 'q'
+    0x75, 0xee, // jne back to the start
+    0xe6, 0xf4, // out 0xf4, al
+];
+
+#[test]
+fn serial_input_reaches_the_guest() {
+    let mut pc = Pc::new(RAM).expect("RAM");
+    load_boot_sector(&mut pc, &boot_sector(&SERIAL_ECHO)).expect("boot sector");
+    assert_eq!(
+        pc.run(10_000),
+        RunExit::Budget,
+        "no input yet: the guest polls"
+    );
+    pc.mem.bus.com1.receive(b"hi q");
+    assert_eq!(pc.run(10_000), RunExit::DebugExit(b'q' as u32));
+    assert_eq!(pc.mem.bus.debug_console, b"hi q");
+}
+
+#[test]
+fn x86emu_feeds_stdin_to_the_serial_port() {
+    use std::io::Write;
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serial_echo.bin");
+    std::fs::write(&path, boot_sector(&SERIAL_ECHO)).expect("write the boot sector");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_x86emu"))
+        .arg("--boot-sector")
+        .arg(&path)
+        .args(["--max-instructions", "100000000"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run x86emu");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"abq")
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("x86emu output");
+    assert_eq!(out.stdout, b"abq");
+    assert_eq!(out.status.code(), Some(((b'q' as i32) << 1 | 1) & 0xff));
+}
+
+#[test]
+fn hlt_with_interrupts_on_and_no_timer_is_idle() {
+    let mut pc = Pc::new(RAM).expect("RAM");
+    load_boot_sector(&mut pc, &boot_sector(&[0xfb, 0xf4])).expect("boot sector");
+    assert_eq!(pc.run(1000), RunExit::Idle);
 }

@@ -11,7 +11,9 @@
 //! when the guest writes V to the isa-debug-exit port 0xF4 (as QEMU's
 //! `-device isa-debug-exit,iobase=0xf4,iosize=4`), 2 for a usage or load
 //! error, 4 for a guest reset, 6 for a triple fault, 8 for a HLT nothing
-//! can wake, 10 when `--max-instructions` ran out.
+//! can wake, 10 when `--max-instructions` ran out. Bytes on stdin go to
+//! COM1's receiver (read by a separate thread, so the guest never blocks);
+//! a guest idling in HLT waits for them.
 //!
 //! User mode:
 //! PROG may be static or dynamically linked (its interpreter, glibc's
@@ -170,7 +172,11 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
     const SLICE: u64 = 1 << 20;
     let mut left = max_instructions;
     let mut stdout = std::io::stdout();
+    let input = spawn_stdin_reader();
     let status = loop {
+        while let Ok(bytes) = input.try_recv() {
+            pc.mem.bus.com1.receive(&bytes);
+        }
         let exit = pc.run(SLICE.min(left));
         let bus = &mut pc.mem.bus;
         let _ = stdout.write_all(&bus.debug_console);
@@ -196,10 +202,37 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
                 break EXIT_TRIPLE_FAULT;
             }
             RunExit::HaltedForever(rip) => {
-                eprintln!("x86emu: HLT with nothing to wake it at rip {rip:#x}");
+                eprintln!("x86emu: HLT with interrupts off at rip {rip:#x}");
                 break EXIT_HALTED_FOREVER;
+            }
+            RunExit::Idle => {
+                // Only serial input can wake the guest: wait for it.
+                match input.recv() {
+                    Ok(bytes) => pc.mem.bus.com1.receive(&bytes),
+                    Err(_) => {
+                        eprintln!("x86emu: the guest waits in HLT and stdin is closed");
+                        break EXIT_HALTED_FOREVER;
+                    }
+                }
             }
         }
     };
     ExitCode::from(status)
+}
+
+/// Reads stdin on its own thread; each read arrives as one message, and
+/// the channel closes at end of input.
+fn spawn_stdin_reader() -> std::sync::mpsc::Receiver<Vec<u8>> {
+    use std::io::Read;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || sender.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }
