@@ -8,6 +8,8 @@
 ; - an exception on an IST stack; SWAPGS; SYSCALL/SYSRET between CPL 3
 ;   and CPL 0; faults from CPL 3 (ring switch to the TSS's RSP0);
 ; - compatibility mode (a 32-bit code segment in long mode) and back;
+; - at the end, down again: compatibility mode, paging off, 16-bit
+;   protected mode, real mode with an interrupt through the IVT;
 ; - PIT channel 0 through the i8259 PIC waking HLT.
 ; Ends by writing 0x10 (all passed) or 0x11 to port 0xF4.
 ; Build: nasm -f bin [-DKVM] long_mode.asm -o long_mode.bin — the KVM
@@ -31,6 +33,10 @@ KERNEL_STACK equ 0x80000
 IST1_STACK   equ 0x70000
 USER_STACK   equ 0x1f0000
 EXIT_USER    equ 0xe417
+CODE16       equ 0x48             ; 16-bit code and data for the way down
+DATA16       equ 0x50
+REAL_STUB    equ 0x8000
+LOW_FAILED   equ 0x7ff0
 
 start:
     jmp entry32
@@ -489,13 +495,33 @@ back_from_compat:
     mov edx, 1
     call check
 
-    mov rsi, msg_done
-    call print
-    mov al, 0x10
-    add al, [failed]              ; 0x10: every line ok
-    out 0xf4, al
-    cli
-    hlt
+    ; 12. And back down: compatibility mode, paging off (long mode ends),
+    ; 16-bit protected mode, real mode, an interrupt through the IVT there;
+    ; the real-mode part runs from a copy below 1 MiB and reports the end.
+    mov al, [failed]
+    mov [LOW_FAILED], al
+    jmp far dword [down_pointer]
+
+bits 32
+going_down:
+    mov eax, cr0
+    and eax, ~(1 << 31)
+    mov cr0, eax                  ; paging off in compatibility mode: LMA clears
+    mov ecx, 0xc0000080
+    rdmsr
+    mov esi, msg_lma_off_ok
+    test eax, 1 << 10
+    jz .lma_off
+    mov esi, msg_lma_off_bad
+    mov byte [LOW_FAILED], 1
+.lma_off:
+    call print32
+    mov esi, real_stub_source
+    mov edi, REAL_STUB
+    mov ecx, real_stub_end - real_stub
+    rep movsb
+    jmp CODE16:REAL_STUB
+bits 64
 
 bits 32
 compat_mode:
@@ -612,6 +638,8 @@ gdt:
     dq 0x00cff2000000ffff         ; 0x28 user data
     dq 0x00affa000000ffff         ; 0x30 user code, 64-bit
     dq 0, 0                       ; 0x38 TSS (16 bytes, filled in)
+    dq 0x00009a000000ffff         ; 0x48 16-bit code
+    dq 0x000092000000ffff         ; 0x50 16-bit data
 gdt_end:
 gdt_descriptor:
     dw gdt_end - gdt - 1
@@ -640,6 +668,8 @@ idt_descriptor:
 
 align 8
 compat_pointer:   dd compat_mode
+                  dw KERNEL_CS32
+down_pointer:     dd going_down
                   dw KERNEL_CS32
 align 8
 compat_eax:       dq 0
@@ -686,5 +716,65 @@ msg_gp_user_cli:     db "#GP cli at CPL 3:", 0
 msg_timer:           db "PIT IRQ 0 via PIC woke HLT 3 times=", 0
 msg_compat_dec:      db "compatibility mode: 48 is DEC EAX, EAX=", 0
 msg_compat_lma:      db "compatibility mode: EFER.LMA=", 0
-msg_done:            db "done", 10, 0
+msg_lma_off_ok:      db "paging off in compatibility mode: EFER.LMA=0 ok", 10, 0
+msg_lma_off_bad:     db "paging off in compatibility mode: EFER.LMA=0 FAIL", 10, 0
 msg_unexpected:      db "unexpected exception", 10, 0
+
+; The real-mode end of test 12, copied to REAL_STUB (below 1 MiB) and
+; entered in 16-bit protected mode.
+align 16
+real_stub_source:
+section real_stub_section align=16 vstart=REAL_STUB follows=.text
+bits 16
+real_stub:
+    mov ax, DATA16
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov eax, cr0
+    and al, 0xfe                  ; PE off
+    mov cr0, eax
+    jmp 0:real_again
+real_again:
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov sp, REAL_STUB
+    lidt [real_ivt]
+    mov word [0x42 * 4], real_int42
+    mov word [0x42 * 4 + 2], 0
+    mov ax, 0x1234
+    int 0x42
+    mov si, real_msg_ok
+    cmp ax, 0x1235
+    je .checked
+    mov si, real_msg_bad
+    mov byte [LOW_FAILED], 1
+.checked:
+    call real_print
+    mov si, real_msg_done
+    call real_print
+    mov al, 0x10
+    add al, [LOW_FAILED]
+    out 0xf4, al
+    cli
+    hlt
+real_int42:
+    inc ax
+    iret
+real_print:
+    lodsb
+    test al, al
+    jz .done
+    out 0xe9, al
+    jmp real_print
+.done:
+    ret
+real_ivt:
+    dw 0x3ff
+    dd 0
+real_msg_ok:   db "real mode again: int 42 via IVT ok", 10, 0
+real_msg_bad:  db "real mode again: int 42 via IVT FAIL", 10, 0
+real_msg_done: db "done", 10, 0
+real_stub_end:
