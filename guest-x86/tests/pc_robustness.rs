@@ -214,3 +214,22 @@ fn hlt_with_interrupts_on_and_no_timer_is_idle() {
     load_boot_sector(&mut pc, &boot_sector(&[0xfb, 0xf4])).expect("boot sector");
     assert_eq!(pc.run(1000), RunExit::Idle);
 }
+
+#[test]
+fn code_the_kernel_ran_is_not_reused_for_a_user_fetch() {
+    // The first 16 MiB are supervisor-only 2 MiB pages: `inc eax` at CODE
+    // runs at CPL 0, then the same bytes fetched at CPL 3 must fault.
+    let mut pc = long_mode_pc(0x1000);
+    pc.mem
+        .ram
+        .load(CODE, &[0xff, 0xc0, 0xff, 0xc0])
+        .expect("code");
+    assert_eq!(pc.run(1), RunExit::Budget);
+    assert_eq!(pc.cpu.gpr[0], 1);
+    pc.cpu.rip = CODE;
+    // As SYSRET or IRET would: a new CS and CPL, no TLB flush.
+    pc.cpu.segs[SegReg::Cs as usize] = Segment::flat(0x33, 3, FlatKind::Code64);
+    pc.cpu.sync_mode(&mut pc.mem);
+    pc.run(1);
+    assert_eq!(pc.cpu.gpr[0], 1, "a user fetch from a supervisor page ran");
+}

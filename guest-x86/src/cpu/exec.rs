@@ -20,6 +20,9 @@ struct CachedInsn {
     linear: u64,
     generation: u64,
     mode: CpuMode,
+    /// Fetched at CPL 3: a user fetch must not reuse what the kernel was
+    /// allowed to fetch from a supervisor page (or the reverse under NX rules).
+    user: bool,
     insn: Insn,
 }
 
@@ -55,8 +58,14 @@ impl Cpu {
         };
         let linear = start.wrapping_add(self.seg_base(super::SegReg::Cs));
         let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_ENTRIES;
+        let user = self.cpl() == 3;
         let insn = match cache.entries[slot] {
-            Some(c) if c.linear == linear && c.generation == generation && c.mode == self.mode => {
+            Some(c)
+                if c.linear == linear
+                    && c.generation == generation
+                    && c.mode == self.mode
+                    && c.user == user =>
+            {
                 c.insn
             }
             _ => {
@@ -65,6 +74,7 @@ impl Cpu {
                     linear,
                     generation,
                     mode: self.mode,
+                    user,
                     insn,
                 });
                 insn
