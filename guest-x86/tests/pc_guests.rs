@@ -91,10 +91,11 @@ fn out_dir() -> PathBuf {
     dir
 }
 
-/// Assembles a guest; a missing nasm fails with the install hint.
-fn assemble(guest: &Guest) -> PathBuf {
+/// Assembles a guest into a file of its own for `runner` (the tests run
+/// in parallel); a missing nasm fails with the install hint.
+fn assemble(guest: &Guest, runner: &str) -> PathBuf {
     let stem = guest.expected.trim_end_matches(".expected");
-    let output = out_dir().join(format!("{stem}.bin"));
+    let output = out_dir().join(format!("{stem}.{runner}.bin"));
     let status = Command::new("nasm")
         .args(["-f", "bin"])
         .args(guest.defines)
@@ -187,7 +188,7 @@ fn expected(guest: &Guest) -> String {
 #[test]
 fn guests_pass_in_the_emulator() {
     for guest in GUESTS {
-        let binary = assemble(guest);
+        let binary = assemble(guest, "x86emu");
         let (report, status) = run_emulator(guest, &binary);
         assert_eq!(
             report,
@@ -203,7 +204,7 @@ fn guests_pass_in_the_emulator() {
 #[test]
 fn guests_pass_under_qemu() {
     for guest in GUESTS {
-        let binary = assemble(guest);
+        let binary = assemble(guest, "qemu");
         let (report, status) = run_qemu(guest, &binary);
         assert_eq!(
             report,
