@@ -24,14 +24,19 @@ fn boot_sector(code: &[u8]) -> Vec<u8> {
 }
 
 /// A PC in 64-bit mode at CPL 0: PML4 0x1000 → PDPT 0x2000 → PD 0x3000
-/// mapping the first 16 MiB with 2 MiB pages; RIP = CODE.
+/// mapping the first 16 MiB with supervisor-only 2 MiB pages; RIP = CODE.
 fn long_mode_pc(cr3: u64) -> Pc {
+    long_mode_pc_with(cr3, 0)
+}
+
+/// The same with `user_bit` (0 or 4) in every paging entry.
+fn long_mode_pc_with(cr3: u64, user_bit: u64) -> Pc {
     let mut pc = Pc::new(RAM).expect("RAM");
     let mut tables = vec![0u8; 0x3000];
-    tables[..8].copy_from_slice(&(0x2003u64).to_le_bytes());
-    tables[0x1000..0x1008].copy_from_slice(&(0x3003u64).to_le_bytes());
+    tables[..8].copy_from_slice(&(0x2003u64 | user_bit).to_le_bytes());
+    tables[0x1000..0x1008].copy_from_slice(&(0x3003u64 | user_bit).to_le_bytes());
     for i in 0..8u64 {
-        let entry = (i << 21) | 0x83;
+        let entry = (i << 21) | 0x83 | user_bit;
         let at = 0x2000 + i as usize * 8;
         tables[at..at + 8].copy_from_slice(&entry.to_le_bytes());
     }
@@ -232,4 +237,37 @@ fn code_the_kernel_ran_is_not_reused_for_a_user_fetch() {
     pc.cpu.sync_mode(&mut pc.mem);
     pc.run(1);
     assert_eq!(pc.cpu.gpr[0], 1, "a user fetch from a supervisor page ran");
+}
+
+#[test]
+fn sysexit_and_sysenter_switch_rings() {
+    let mut pc = long_mode_pc_with(0x1000, 4);
+    let user_rip = CODE + 0x80;
+    let kernel_rip = CODE + 0x100;
+    pc.mem
+        .ram
+        .load(CODE, &[0x48, 0x0f, 0x35])
+        .expect("sysexit (64-bit)");
+    pc.mem.ram.load(user_rip, &[0x0f, 0x34]).expect("sysenter");
+    pc.mem.ram.load(kernel_rip, &[0xf4]).expect("hlt");
+    pc.cpu.msr.sysenter_cs = 0x10;
+    pc.cpu.msr.sysenter_eip = kernel_rip;
+    pc.cpu.msr.sysenter_esp = 0x9000;
+    pc.cpu.gpr[2] = user_rip; // RDX: where SYSEXIT goes
+    pc.cpu.gpr[1] = 0x7000; // RCX: the user stack
+    assert_eq!(pc.run(1), RunExit::Budget);
+    // SDM Vol.2B SYSEXIT: 64-bit CS = SYSENTER_CS + 32, SS = + 40, RPL 3.
+    let cs = pc.cpu.segs[SegReg::Cs as usize].selector;
+    assert_eq!(
+        (cs, pc.cpu.cpl(), pc.cpu.rip, pc.cpu.gpr[4]),
+        (0x33, 3, user_rip, 0x7000)
+    );
+    assert_eq!(pc.cpu.segs[SegReg::Ss as usize].selector, 0x3b);
+    assert_eq!(pc.run(1), RunExit::Budget);
+    let cs = pc.cpu.segs[SegReg::Cs as usize].selector;
+    assert_eq!(
+        (cs, pc.cpu.cpl(), pc.cpu.rip, pc.cpu.gpr[4]),
+        (0x10, 0, kernel_rip, 0x9000)
+    );
+    assert_eq!(pc.run(10), RunExit::HaltedForever(kernel_rip + 1));
 }
