@@ -51,7 +51,16 @@ impl Pc {
             halted: false,
         };
         pc.cpu.sync_mode(&mut pc.mem);
+        pc.set_wall_clock(0);
         Ok(pc)
+    }
+
+    /// Sets the RTC's time of day at virtual time 0 (Unix seconds); the
+    /// default is 1970-01-01, so runs are reproducible unless a caller
+    /// passes the host's time.
+    pub fn set_wall_clock(&mut self, unix_seconds: u64) {
+        let ram = self.mem.ram.size();
+        self.mem.bus.rtc = crate::devices::rtc::Rtc::new(unix_seconds, ram);
     }
 
     /// Tells the memory about CPU state a loader changed directly.

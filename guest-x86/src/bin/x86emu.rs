@@ -161,6 +161,9 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        pc.set_wall_clock(now.as_secs());
+    }
     let loaded = match kind {
         PcImage::BootSector => load_boot_sector(&mut pc, &image),
         PcImage::Flat => load_flat(&mut pc, &image),

@@ -63,6 +63,10 @@ pub mod port {
     pub const SYSTEM_CONTROL_B: u16 = 0x61;
     /// i8042 status/command port; command 0xFE pulses the reset line.
     pub const I8042_COMMAND: u16 = 0x64;
+    /// CMOS/RTC register index (bit 7 masks NMI).
+    pub const RTC_INDEX: u16 = 0x70;
+    /// CMOS/RTC data.
+    pub const RTC_DATA: u16 = 0x71;
     /// POST code port: a write-only sink also used for I/O delays.
     pub const POST_CODE: u16 = 0x80;
     /// System control port A: bit 0 = fast reset, bit 1 = A20 gate.

@@ -5,6 +5,7 @@ pub mod bus;
 pub mod i8042;
 pub mod pic;
 pub mod pit;
+pub mod rtc;
 pub mod uart;
 
 use alloc::vec::Vec;
@@ -37,6 +38,8 @@ pub struct PcBus {
     pub com1: uart::Uart,
     /// Keyboard controller and port 0x92.
     pub i8042: i8042::I8042,
+    /// CMOS and real-time clock.
+    pub rtc: rtc::Rtc,
     /// PCI configuration address register (0xCF8).
     pci_address: u32,
     /// Set when the guest asks to stop (checked between instructions).
@@ -62,6 +65,7 @@ impl PcBus {
         match p {
             0x20 | 0x21 | 0xa0 | 0xa1 => self.pic.read(p),
             0x40..=0x43 | port::SYSTEM_CONTROL_B => self.pit.read(p, self.now),
+            port::RTC_INDEX | port::RTC_DATA => self.rtc.read(p, self.now),
             port::I8042_DATA => self.i8042.read_data(),
             port::I8042_COMMAND => self.i8042.read_status(),
             port::SYSTEM_CONTROL_A => self.i8042.read_control_a(),
@@ -76,6 +80,7 @@ impl PcBus {
         match p {
             0x20 | 0x21 | 0xa0 | 0xa1 => self.pic.write(p, v),
             0x40..=0x43 | port::SYSTEM_CONTROL_B => self.pit.write(p, v, self.now),
+            port::RTC_INDEX | port::RTC_DATA => self.rtc.write(p, v),
             port::I8042_DATA => self.i8042.write_data(v),
             port::I8042_COMMAND => self.i8042.write_command(v),
             port::SYSTEM_CONTROL_A => self.i8042.write_control_a(v),
