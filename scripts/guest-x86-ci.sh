@@ -21,6 +21,8 @@ if ! dpkg -s libc6-dev >/dev/null 2>&1; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libc6-dev
 fi
+# nasm and QEMU for the PC test guests (tests/pc_guests.rs).
+bash scripts/pc-test-deps.sh
 if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal
 fi

@@ -22,6 +22,9 @@ if ! dpkg -s libc6-dev >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libc6-dev
 fi
 
+# nasm and QEMU: guest-x86's PC test guests (assembled, then run under KVM/TCG).
+bash scripts/pc-test-deps.sh
+
 echo "== cargo test (workspace, release)"
 # Includes: the official spec suites, the runtime's API/robustness/fusion
 # tests, WASI programs (C, Rust, wasm64) against native builds, the

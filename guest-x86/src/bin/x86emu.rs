@@ -1,8 +1,21 @@
-//! `x86emu`: runs x86_64 Linux programs on the guest-x86 emulator.
+//! `x86emu`: runs x86_64 Linux programs, or a bare PC guest, on the
+//! guest-x86 emulator.
 //!
 //! ```text
 //! x86emu --user PROG [ARGS..]
+//! x86emu --boot-sector FILE [--mem MiB] [--max-instructions N]
+//! x86emu --flat FILE        [--mem MiB] [--max-instructions N]
 //! ```
+//! PC mode (`--boot-sector`, `--flat`; see `guest_x86::boot::flat`): the
+//! 0xE9 debug console and COM1 print on stdout. Exit status: (V << 1) | 1
+//! when the guest writes V to the isa-debug-exit port 0xF4 (as QEMU's
+//! `-device isa-debug-exit,iobase=0xf4,iosize=4`), 2 for a usage or load
+//! error, 4 for a guest reset, 6 for a triple fault, 8 for a HLT nothing
+//! can wake, 10 when `--max-instructions` ran out. Bytes on stdin go to
+//! COM1's receiver (read by a separate thread, so the guest never blocks);
+//! a guest idling in HLT waits for them.
+//!
+//! User mode:
 //! PROG may be static or dynamically linked (its interpreter, glibc's
 //! ld.so, and libraries come from the host's file system). The processes
 //! and threads it starts all run inside this one emulator process. The
@@ -19,12 +32,30 @@ use guest_x86::user::std_host::StdHost;
 use guest_x86::user::{Exit, Process};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: x86emu --user PROG [ARGS..]");
-    ExitCode::from(2)
+    eprintln!(
+        "usage: x86emu --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]"
+    );
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Exit statuses of PC mode (odd ones belong to the isa-debug-exit port).
+const EXIT_USAGE: u8 = 2;
+const EXIT_RESET: u8 = 4;
+const EXIT_TRIPLE_FAULT: u8 = 6;
+const EXIT_HALTED_FOREVER: u8 = 8;
+const EXIT_INSTRUCTION_LIMIT: u8 = 10;
+
+/// What to put in the PC.
+enum PcImage {
+    BootSector,
+    Flat,
 }
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args.len() >= 2 && (args[0] == "--boot-sector" || args[0] == "--flat") {
+        return run_pc(&args);
+    }
     if args.len() < 2 || args[0] != "--user" {
         return usage();
     }
@@ -85,4 +116,126 @@ fn die_by_signal(sig: i32) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
+}
+
+/// `--boot-sector` / `--flat`: boots a bare PC guest.
+fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
+    use guest_x86::boot::flat::{load_boot_sector, load_flat};
+    use guest_x86::pc::{Pc, RunExit};
+    use std::io::Write;
+
+    let kind = if args[0] == "--flat" {
+        PcImage::Flat
+    } else {
+        PcImage::BootSector
+    };
+    let path = &args[1];
+    let mut mem_mib = guest_x86::boot::layout::DEFAULT_RAM >> 20;
+    let mut max_instructions = u64::MAX;
+    let mut rest = args[2..].iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u64>().ok());
+        match (flag.to_str(), value) {
+            (Some("--mem"), Some(v)) => mem_mib = v,
+            (Some("--max-instructions"), Some(v)) => max_instructions = v,
+            _ => return usage(),
+        }
+    }
+    let image = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("x86emu: cannot read {}: {e}", path.to_string_lossy());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut pc = match Pc::new(mem_mib.saturating_mul(1 << 20)) {
+        Ok(pc) => pc,
+        Err(e) => {
+            eprintln!(
+                "x86emu: --mem {mem_mib}: unsupported RAM size ({} bytes; 2 MiB to 3 GiB)",
+                e.0
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        pc.set_wall_clock(now.as_secs());
+    }
+    let loaded = match kind {
+        PcImage::BootSector => load_boot_sector(&mut pc, &image),
+        PcImage::Flat => load_flat(&mut pc, &image),
+    };
+    if let Err(e) = loaded {
+        eprintln!("x86emu: {}: {e}", path.to_string_lossy());
+        return ExitCode::from(EXIT_USAGE);
+    }
+    const SLICE: u64 = 1 << 20;
+    let mut left = max_instructions;
+    let mut stdout = std::io::stdout();
+    let input = spawn_stdin_reader();
+    let status = loop {
+        while let Ok(bytes) = input.try_recv() {
+            pc.mem.bus.com1.receive(&bytes);
+        }
+        let exit = pc.run(SLICE.min(left));
+        let bus = &mut pc.mem.bus;
+        let _ = stdout.write_all(&bus.debug_console);
+        let _ = stdout.write_all(&bus.com1.output);
+        let _ = stdout.flush();
+        bus.debug_console.clear();
+        bus.com1.output.clear();
+        match exit {
+            RunExit::Budget => {
+                left = left.saturating_sub(SLICE);
+                if left == 0 {
+                    eprintln!("x86emu: instruction limit reached at rip {:#x}", pc.cpu.rip);
+                    break EXIT_INSTRUCTION_LIMIT;
+                }
+            }
+            RunExit::DebugExit(v) => break ((v << 1) | 1) as u8,
+            RunExit::Reset => {
+                eprintln!("x86emu: the guest reset the machine");
+                break EXIT_RESET;
+            }
+            RunExit::TripleFault(rip) => {
+                eprintln!("x86emu: triple fault at rip {rip:#x}");
+                break EXIT_TRIPLE_FAULT;
+            }
+            RunExit::HaltedForever(rip) => {
+                eprintln!("x86emu: HLT with interrupts off at rip {rip:#x}");
+                break EXIT_HALTED_FOREVER;
+            }
+            RunExit::Idle => {
+                // Only serial input can wake the guest: wait for it.
+                match input.recv() {
+                    Ok(bytes) => pc.mem.bus.com1.receive(&bytes),
+                    Err(_) => {
+                        eprintln!("x86emu: the guest waits in HLT and stdin is closed");
+                        break EXIT_HALTED_FOREVER;
+                    }
+                }
+            }
+        }
+    };
+    ExitCode::from(status)
+}
+
+/// Reads stdin on its own thread; each read arrives as one message, and
+/// the channel closes at end of input.
+fn spawn_stdin_reader() -> std::sync::mpsc::Receiver<Vec<u8>> {
+    use std::io::Read;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || sender.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }

@@ -6,7 +6,7 @@ use super::decode::Insn;
 use super::fault::{Exception, Stop};
 use super::flags::{self, CF, OF};
 use super::operand::Loc;
-use super::state::{Cpu, CpuMode, sign_extend, size_mask};
+use super::state::{Cpu, CpuMode, Platform, SegReg, sign_extend, size_mask};
 use super::table::Map;
 use super::{control, muldiv, stack};
 use crate::mmu::Memory;
@@ -193,6 +193,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         0xff => match insn.reg & 7 {
             0 | 1 => inc_dec(cpu, mem, insn, cpu.rm_loc(insn)?, osz, insn.reg & 7 == 1),
             2 | 4 => control::indirect_near(cpu, mem, insn),
+            3 | 5 if cpu.platform == Platform::Pc => super::far::indirect(cpu, mem, insn),
             6 => stack::push_rm(cpu, mem, insn),
             _ => Err(Exception::InvalidOpcode.into()),
         },
@@ -246,6 +247,29 @@ pub fn execute_move<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Resul
             let size = if insn.mem.is_some() { 2 } else { osz };
             cpu.write_loc(mem, insn, cpu.rm_loc(insn)?, size, selector)
                 .map_err(Stop::from)
+        }
+        (Map::OneByte, 0x8e) if cpu.platform == Platform::Pc => {
+            // MOV Sreg, r/m16: CS is not loadable this way (SDM Vol.2B MOV).
+            let seg = match insn.reg & 7 {
+                0 => SegReg::Es,
+                2 => SegReg::Ss,
+                3 => SegReg::Ds,
+                4 => SegReg::Fs,
+                5 => SegReg::Gs,
+                _ => return ud(),
+            };
+            let selector = cpu.read_loc(mem, insn, cpu.rm_loc(insn)?, 2)? as u16;
+            cpu.load_segment(mem, seg, selector)?;
+            if seg == SegReg::Ss {
+                // MOV SS holds interrupts off for one instruction (SDM Vol.3A §6.8.3).
+                cpu.interrupt_shadow = true;
+            }
+            Ok(())
+        }
+        (Map::OneByte, 0xc4 | 0xc5) | (Map::Map0F, 0xb2 | 0xb4 | 0xb5)
+            if cpu.platform == Platform::Pc =>
+        {
+            load_far_pointer(cpu, mem, insn)
         }
         (Map::OneByte, 0x8d) => {
             let Some(m) = insn.mem else { return ud() };
@@ -400,4 +424,25 @@ pub fn execute_move<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Resul
 /// OF for one-bit rotates/shifts helper shared with `shift`.
 pub(crate) fn of_bit(on: bool) -> u64 {
     if on { OF } else { 0 }
+}
+
+/// LES, LDS, LSS, LFS, LGS: a far pointer m16:16/32/64 into a segment
+/// register and a general register (SDM Vol.2A LDS/LES/LFS/LGS/LSS).
+fn load_far_pointer<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
+    let Loc::Mem(addr) = cpu.rm_loc(insn)? else {
+        return Err(Exception::InvalidOpcode.into());
+    };
+    let seg = match (insn.map, insn.opcode) {
+        (Map::OneByte, 0xc4) => SegReg::Es,
+        (Map::OneByte, _) => SegReg::Ds,
+        (_, 0xb2) => SegReg::Ss,
+        (_, 0xb4) => SegReg::Fs,
+        _ => SegReg::Gs,
+    };
+    let size = insn.op_size;
+    let offset = cpu.read_mem(mem, addr, size)?;
+    let selector = cpu.read_mem(mem, addr.wrapping_add(size as u64), 2)? as u16;
+    cpu.load_segment(mem, seg, selector)?;
+    cpu.write_reg_operand(insn, size, offset);
+    Ok(())
 }

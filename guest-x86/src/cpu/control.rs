@@ -1,10 +1,11 @@
 //! Control transfer: Jcc, JMP, CALL, RET, LOOP/JrCXZ (SDM Vol.2A/B).
-//! Far transfers and IRET are not available to user-mode guests yet (#UD).
+//! Far transfers and IRET (`far.rs`) exist on a PC; in Linux user mode
+//! they stay #UD.
 
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
 use super::flags::{self, ZF};
-use super::state::{Cpu, CpuMode};
+use super::state::{Cpu, CpuMode, Platform};
 use super::table::Map;
 use crate::mmu::Memory;
 
@@ -84,6 +85,13 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             }
             Ok(())
         }
+        (Map::OneByte, 0x9a | 0xea) if cpu.platform == Platform::Pc => {
+            super::far::direct(cpu, mem, insn)
+        }
+        (Map::OneByte, 0xca | 0xcb) if cpu.platform == Platform::Pc => {
+            super::far::far_return(cpu, mem, insn)
+        }
+        (Map::OneByte, 0xcf) if cpu.platform == Platform::Pc => super::far::iret(cpu, mem, insn),
         _ => Err(Exception::InvalidOpcode.into()),
     }
 }

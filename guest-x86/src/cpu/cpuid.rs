@@ -23,12 +23,26 @@ pub mod leaf1_ecx {
 pub mod leaf1_edx {
     /// x87 FPU on chip.
     pub const FPU: u32 = 1 << 0;
+    /// 4 MiB pages with CR4.PSE.
+    pub const PSE: u32 = 1 << 3;
     /// Time-stamp counter.
     pub const TSC: u32 = 1 << 4;
+    /// RDMSR/WRMSR.
+    pub const MSR: u32 = 1 << 5;
+    /// PAE paging.
+    pub const PAE: u32 = 1 << 6;
     /// CMPXCHG8B.
     pub const CX8: u32 = 1 << 8;
+    /// SYSENTER/SYSEXIT.
+    pub const SEP: u32 = 1 << 11;
+    /// Global pages (CR4.PGE).
+    pub const PGE: u32 = 1 << 13;
     /// CMOVcc.
     pub const CMOV: u32 = 1 << 15;
+    /// IA32_PAT.
+    pub const PAT: u32 = 1 << 16;
+    /// 36-bit physical addresses in 4 MiB pages.
+    pub const PSE36: u32 = 1 << 17;
     /// CLFLUSH.
     pub const CLFSH: u32 = 1 << 19;
     /// MMX.
@@ -48,15 +62,34 @@ pub fn implemented_features() -> (u32, u32) {
     let ecx = c::SSE3 | c::SSSE3 | c::CX16 | c::SSE4_1 | c::SSE4_2 | c::MOVBE | c::POPCNT;
     // The FPU bit: the x87 unit, transcendental functions included
     // (cpu/x87.rs lists anything it lacks).
-    let edx = d::FPU | d::TSC | d::CX8 | d::CMOV | d::CLFSH | d::MMX | d::FXSR | d::SSE | d::SSE2;
+    // The system features (PSE … PSE36) are those of the PC mode (`mmu/paging.rs`,
+    // `cpu/msr.rs`, `cpu/syscall.rs`); no APIC yet, so no APIC bit.
+    let edx = d::FPU
+        | d::PSE
+        | d::TSC
+        | d::MSR
+        | d::PAE
+        | d::CX8
+        | d::SEP
+        | d::PGE
+        | d::CMOV
+        | d::PAT
+        | d::PSE36
+        | d::CLFSH
+        | d::MMX
+        | d::FXSR
+        | d::SSE
+        | d::SSE2;
     (ecx, edx)
 }
 
 /// Extended leaf 0x8000_0001 ECX: LAHF/SAHF in 64-bit mode (bit 0), LZCNT (bit 5).
 const EXT_ECX_LAHF_LM: u32 = 1 << 0;
 const EXT_ECX_ABM: u32 = 1 << 5;
-/// Extended leaf 0x8000_0001 EDX: SYSCALL (11), NX (20), RDTSCP (27), LM (29).
-const EXT_EDX: u32 = (1 << 11) | (1 << 20) | (1 << 29);
+/// Extended leaf 0x8000_0001 EDX: SYSCALL (11), NX (20), 1 GiB pages (26), LM (29).
+const EXT_EDX: u32 = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 29);
+/// Extended leaf 0x8000_0008 EAX: linear (15:8) and physical (7:0) address widths.
+const ADDRESS_SIZES: u32 = (48 << 8) | crate::mmu::paging::MAX_PHYS_BITS;
 
 /// The emulator follows AMD where vendors differ (16-bit near branches with
 /// a 0x66 prefix in 64-bit mode, BSF/BSR of zero keep the destination), as
@@ -77,13 +110,14 @@ pub fn cpuid(leaf: u32, _subleaf: u32) -> (u32, u32, u32, u32) {
             // Family 6, model 0x0f, stepping 1; CLFLUSH line 8*8 bytes; one logical CPU.
             (0x0000_06f1, (8 << 8) | (1 << 16), ecx, edx)
         }
-        0x8000_0000 => (0x8000_0004, 0, 0, 0),
+        0x8000_0000 => (0x8000_0008, 0, 0, 0),
         0x8000_0001 => (0, 0, EXT_ECX_LAHF_LM | EXT_ECX_ABM, EXT_EDX),
         0x8000_0002..=0x8000_0004 => {
             let base = ((leaf - 0x8000_0002) * 16) as usize;
             let b = &BRAND[base..base + 16];
             (le(&b[0..4]), le(&b[4..8]), le(&b[8..12]), le(&b[12..16]))
         }
+        0x8000_0008 => (ADDRESS_SIZES, 0, 0, 0),
         _ => (0, 0, 0, 0),
     }
 }

@@ -190,8 +190,16 @@ pub fn decode(bytes: &[u8], mode: CpuMode) -> Result<Insn, DecodeError> {
     if long && info.invalid64 {
         return Err(DecodeError::Invalid);
     }
-    if map == Map::OneByte && matches!(opcode, 0xc4 | 0xc5 | 0x62) {
-        // VEX/EVEX (or LES/LDS/BOUND, which the emulator does not implement).
+    if map == Map::OneByte && matches!(opcode, 0xc4 | 0xc5) {
+        // LES/LDS outside 64-bit mode need a memory operand; ModRM.mod = 3
+        // there (and every form in 64-bit mode) is a VEX prefix, not offered.
+        let modrm = *bytes.get(c.pos).ok_or(DecodeError::Truncated)?;
+        if modrm >> 6 == 3 {
+            return Err(DecodeError::Invalid);
+        }
+    }
+    if map == Map::OneByte && opcode == 0x62 {
+        // EVEX in 64-bit mode; BOUND elsewhere, not implemented.
         return Err(DecodeError::Invalid);
     }
     if matches!(info.family, Family::Prefix | Family::Invalid) {

@@ -20,6 +20,9 @@ struct CachedInsn {
     linear: u64,
     generation: u64,
     mode: CpuMode,
+    /// Fetched at CPL 3: a user fetch must not reuse what the kernel was
+    /// allowed to fetch from a supervisor page (or the reverse under NX rules).
+    user: bool,
     insn: Insn,
 }
 
@@ -55,8 +58,14 @@ impl Cpu {
         };
         let linear = start.wrapping_add(self.seg_base(super::SegReg::Cs));
         let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_ENTRIES;
+        let user = self.cpl() == 3;
         let insn = match cache.entries[slot] {
-            Some(c) if c.linear == linear && c.generation == generation && c.mode == self.mode => {
+            Some(c)
+                if c.linear == linear
+                    && c.generation == generation
+                    && c.mode == self.mode
+                    && c.user == user =>
+            {
                 c.insn
             }
             _ => {
@@ -65,6 +74,7 @@ impl Cpu {
                     linear,
                     generation,
                     mode: self.mode,
+                    user,
                     insn,
                 });
                 insn
@@ -81,12 +91,11 @@ impl Cpu {
             Ok(insn) => Ok(insn),
             Err(DecodeError::Truncated) => {
                 let addr = fetch_at.wrapping_add(available as u64);
-                self.cr2 = addr;
-                Err(Stop::Exception(Exception::PageFault {
-                    addr,
-                    write: false,
-                    fetch: true,
-                }))
+                let fault = mem.fetch_fault(addr);
+                if let Exception::PageFault { addr, .. } = fault {
+                    self.cr2 = addr;
+                }
+                Err(Stop::Exception(fault))
             }
             Err(DecodeError::TooLong) => Err(Stop::Exception(Exception::GeneralProtection(0))),
             Err(DecodeError::Invalid) => Err(Stop::Exception(Exception::InvalidOpcode)),
@@ -103,6 +112,12 @@ impl Cpu {
             };
         }
         self.tsc = self.tsc.wrapping_add(1);
+        if self.rflags & super::flags::RF != 0 && !(insn.map == Map::OneByte && insn.opcode == 0xcf)
+        {
+            // RF lasts for one instruction; IRET is the one that may set it
+            // (SDM Vol.3A §18.3.1.1).
+            self.rflags &= !super::flags::RF;
+        }
         match self.execute(mem, insn) {
             Err(Stop::Exception(e)) => {
                 self.rip = start;

@@ -23,6 +23,14 @@ pub const IF: u64 = 1 << 9;
 pub const DF: u64 = 1 << 10;
 /// Overflow.
 pub const OF: u64 = 1 << 11;
+/// I/O privilege level (two bits).
+pub const IOPL: u64 = 3 << 12;
+/// Nested task.
+pub const NT: u64 = 1 << 14;
+/// Resume flag.
+pub const RF: u64 = 1 << 16;
+/// Virtual-8086 mode.
+pub const VM: u64 = 1 << 17;
 /// Alignment check.
 pub const AC: u64 = 1 << 18;
 /// CPUID-capable (software-writable in user mode).

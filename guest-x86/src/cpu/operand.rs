@@ -53,6 +53,18 @@ impl Cpu {
         }
     }
 
+    /// Linear address of `offset` in segment `seg` (string instructions,
+    /// stack accesses): 32-bit wrap outside 64-bit mode.
+    #[inline]
+    pub(crate) fn string_address(&self, seg: super::state::SegReg, offset: u64) -> u64 {
+        let la = self.seg_base(seg).wrapping_add(offset);
+        if self.mode == CpuMode::Bits64 {
+            la
+        } else {
+            la & 0xffff_ffff
+        }
+    }
+
     /// Resolves the ModRM r/m operand. A non-canonical address faults here:
     /// #SS(0) through SS (RSP/RBP bases), #GP(0) otherwise (SDM Vol.3A §6.15).
     #[inline]

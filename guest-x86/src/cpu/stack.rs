@@ -19,7 +19,7 @@ fn stack_address_mask(cpu: &Cpu) -> u64 {
     }
 }
 
-fn set_rsp(cpu: &mut Cpu, value: u64) {
+pub(crate) fn set_rsp(cpu: &mut Cpu, value: u64) {
     let mask = stack_address_mask(cpu);
     cpu.gpr[RSP] = (cpu.gpr[RSP] & !mask) | (value & mask);
 }
@@ -64,11 +64,6 @@ pub fn push_rm<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     Ok(())
 }
 
-/// RFLAGS bits POPF may change at CPL 3 with IOPL 0 (SDM Vol.2B POPF):
-/// IF and IOPL are kept, VM and RF are never set.
-const POPF_WRITABLE: u64 =
-    flags::STATUS | flags::TF | flags::DF | (1 << 14) | flags::AC | flags::ID;
-
 /// Executes the `Stack` family.
 pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
     let size = insn.op_size;
@@ -102,7 +97,8 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         }
         (Map::OneByte, 0x9d) => {
             let v = pop(cpu, mem, size)?;
-            let writable = POPF_WRITABLE & size_mask(size);
+            // IF needs CPL ≤ IOPL and IOPL needs CPL 0; VM and RF are never set.
+            let writable = super::far::loadable_flags(cpu) & size_mask(size);
             cpu.rflags = (cpu.rflags & !writable) | (v & writable) | flags::RESERVED_ONE;
         }
         (Map::OneByte, 0xc8) => enter(cpu, mem, insn)?,
@@ -117,6 +113,29 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
                 }
             }
         }
+        (Map::OneByte, 0x06 | 0x0e | 0x16 | 0x1e) => {
+            let seg = segment_of_push_pop(insn.opcode);
+            push(cpu, mem, size, cpu.segs[seg as usize].selector as u64)?;
+        }
+        (Map::OneByte, 0x07 | 0x17 | 0x1f) | (Map::Map0F, 0xa1 | 0xa9) => {
+            let seg = match (insn.map, insn.opcode) {
+                (Map::Map0F, 0xa1) => SegReg::Fs,
+                (Map::Map0F, _) => SegReg::Gs,
+                _ => segment_of_push_pop(insn.opcode),
+            };
+            let old_sp = cpu.gpr[RSP];
+            let selector = pop(cpu, mem, size)? as u16;
+            if let Err(e) = cpu.load_segment(mem, seg, selector) {
+                cpu.gpr[RSP] = old_sp;
+                return Err(e.into());
+            }
+            if seg == SegReg::Ss {
+                // POP SS holds interrupts off for one instruction (SDM Vol.3A §6.8.3).
+                cpu.interrupt_shadow = true;
+            }
+        }
+        (Map::OneByte, 0x60) => pusha(cpu, mem, size)?,
+        (Map::OneByte, 0x61) => popa(cpu, mem, size)?,
         (Map::Map0F, 0xa0 | 0xa8) => {
             let seg = if insn.opcode == 0xa0 {
                 SegReg::Fs
@@ -170,4 +189,48 @@ fn enter<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Excep
         cpu.gpr[RBP] = saved_bp;
     }
     result
+}
+
+/// The segment register of the one-byte PUSH/POP Sreg opcodes (ES 06/07,
+/// CS 0E, SS 16/17, DS 1E/1F).
+fn segment_of_push_pop(opcode: u8) -> SegReg {
+    match opcode >> 3 {
+        0 => SegReg::Es,
+        1 => SegReg::Cs,
+        2 => SegReg::Ss,
+        _ => SegReg::Ds,
+    }
+}
+
+/// PUSHA/PUSHAD: AX, CX, DX, BX, the original SP, BP, SI, DI (SDM Vol.2B PUSHA).
+fn pusha<M: Memory>(cpu: &mut Cpu, mem: &mut M, size: u8) -> Result<(), Exception> {
+    let saved_sp = cpu.gpr[RSP];
+    for reg in 0..8u8 {
+        let v = if reg as usize == RSP {
+            saved_sp
+        } else {
+            cpu.gpr[reg as usize]
+        };
+        if let Err(e) = push(cpu, mem, size, v & size_mask(size)) {
+            cpu.gpr[RSP] = saved_sp;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// POPA/POPAD: the reverse, skipping the saved SP (SDM Vol.2B POPA).
+fn popa<M: Memory>(cpu: &mut Cpu, mem: &mut M, size: u8) -> Result<(), Exception> {
+    let saved = cpu.gpr;
+    for reg in (0..8u8).rev() {
+        match pop(cpu, mem, size) {
+            Ok(v) if reg as usize != RSP => cpu.write_reg(reg, size, false, v),
+            Ok(_) => {}
+            Err(e) => {
+                cpu.gpr = saved;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }

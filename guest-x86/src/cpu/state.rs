@@ -58,6 +58,42 @@ pub struct Segment {
     pub attributes: u16,
 }
 
+/// The kinds of flat (base 0, 4 GiB) segments the processor and the boot
+/// loaders build without a descriptor table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlatKind {
+    /// 32-bit code (D = 1).
+    Code32,
+    /// 64-bit code (L = 1).
+    Code64,
+    /// Read/write data with a 32-bit stack pointer (B = 1).
+    Data,
+}
+
+impl Segment {
+    /// A flat segment of `kind` at privilege `dpl`, present and accessed
+    /// (what SYSCALL/SYSRET/SYSENTER/SYSEXIT load, SDM Vol.2B SYSCALL).
+    pub fn flat(selector: u16, dpl: u8, kind: FlatKind) -> Segment {
+        let kind_bits = match kind {
+            FlatKind::Code32 => attr::CODE | attr::DEFAULT_BIG,
+            FlatKind::Code64 => attr::CODE | attr::LONG,
+            FlatKind::Data => attr::DEFAULT_BIG,
+        };
+        Segment {
+            selector,
+            base: 0,
+            limit: 0xffff_ffff,
+            attributes: attr::PRESENT
+                | attr::CODE_DATA
+                | attr::WRITABLE_READABLE
+                | attr::ACCESSED
+                | attr::GRANULAR
+                | kind_bits
+                | ((dpl as u16) << 5),
+        }
+    }
+}
+
 /// Which decoding mode the processor is in (SDM Vol.3A §2.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuMode {
@@ -69,14 +105,76 @@ pub enum CpuMode {
     Bits64,
 }
 
+/// Segment descriptor attribute bits as cached in [`Segment::attributes`]:
+/// the access byte in bits 0–7, then AVL, L, D/B, G (SDM Vol.3A §3.4.5).
+pub mod attr {
+    /// Accessed (data/code) or busy (TSS, bit 1 of the type).
+    pub const ACCESSED: u16 = 1 << 0;
+    /// Writable (data) or readable (code).
+    pub const WRITABLE_READABLE: u16 = 1 << 1;
+    /// Expand-down (data) or conforming (code).
+    pub const DOWN_CONFORMING: u16 = 1 << 2;
+    /// Code (1) or data (0) for S = 1.
+    pub const CODE: u16 = 1 << 3;
+    /// S: code/data (1) or system (0).
+    pub const CODE_DATA: u16 = 1 << 4;
+    /// Present.
+    pub const PRESENT: u16 = 1 << 7;
+    /// L: 64-bit code segment.
+    pub const LONG: u16 = 1 << 9;
+    /// D/B: 32-bit default operand size / stack pointer.
+    pub const DEFAULT_BIG: u16 = 1 << 10;
+    /// G: limit in 4 KiB units.
+    pub const GRANULAR: u16 = 1 << 11;
+    /// Descriptor privilege level from attributes.
+    pub fn dpl(attributes: u16) -> u8 {
+        ((attributes >> 5) & 3) as u8
+    }
+}
+
 /// Control register bits the emulator interprets (SDM Vol.3A §2.5).
 pub mod cr {
     /// CR0.PE: protection enable.
     pub const CR0_PE: u64 = 1 << 0;
+    /// CR0.MP: monitor coprocessor.
+    pub const CR0_MP: u64 = 1 << 1;
+    /// CR0.EM: x87 emulation.
+    pub const CR0_EM: u64 = 1 << 2;
+    /// CR0.TS: task switched.
+    pub const CR0_TS: u64 = 1 << 3;
+    /// CR0.ET: extension type (always 1).
+    pub const CR0_ET: u64 = 1 << 4;
+    /// CR0.NE: numeric error reporting.
+    pub const CR0_NE: u64 = 1 << 5;
+    /// CR0.WP: supervisor writes honour read-only pages.
+    pub const CR0_WP: u64 = 1 << 16;
+    /// CR0.AM: alignment mask.
+    pub const CR0_AM: u64 = 1 << 18;
+    /// CR0.NW: not write-through.
+    pub const CR0_NW: u64 = 1 << 29;
+    /// CR0.CD: cache disable.
+    pub const CR0_CD: u64 = 1 << 30;
     /// CR0.PG: paging.
     pub const CR0_PG: u64 = 1 << 31;
+    /// CR4.TSD: RDTSC at CPL 0 only.
+    pub const CR4_TSD: u64 = 1 << 2;
+    /// CR4.DE: debugging extensions.
+    pub const CR4_DE: u64 = 1 << 3;
+    /// CR4.PSE: 4 MiB pages in 32-bit paging.
+    pub const CR4_PSE: u64 = 1 << 4;
+    /// CR4.PAE: physical address extension.
+    pub const CR4_PAE: u64 = 1 << 5;
+    /// CR4.PGE: global pages.
+    pub const CR4_PGE: u64 = 1 << 7;
+    /// CR4.PCE: RDPMC at any CPL.
+    pub const CR4_PCE: u64 = 1 << 8;
     /// CR4.OSFXSR: SSE enabled by the OS.
     pub const CR4_OSFXSR: u64 = 1 << 9;
+    /// CR4.OSXMMEXCPT: unmasked SIMD exceptions raise #XM.
+    pub const CR4_OSXMMEXCPT: u64 = 1 << 10;
+    /// CR4 bits this CPU implements; setting any other is #GP(0).
+    pub const CR4_SUPPORTED: u64 =
+        CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     /// EFER.LME / EFER.LMA / EFER.SCE / EFER.NXE.
     pub const EFER_SCE: u64 = 1 << 0;
     /// EFER.LME: long mode enable.
@@ -134,9 +232,56 @@ impl Default for X87State {
     }
 }
 
+/// Who plays the operating system for this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// Linux user mode emulated by `user/`: SYSCALL stops the CPU and the
+    /// syscall layer takes over.
+    LinuxUser,
+    /// A PC: the guest's own kernel runs at CPL 0; SYSCALL, interrupts and
+    /// exceptions go through the guest's MSRs, IDT and TSS.
+    Pc,
+}
+
+/// GDTR or IDTR (SDM Vol.3A §2.4.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableRegister {
+    /// Linear base address.
+    pub base: u64,
+    /// Limit (last valid byte offset).
+    pub limit: u16,
+}
+
+/// Model-specific registers kept as plain state (SDM Vol.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Msrs {
+    /// IA32_STAR: SYSCALL/SYSRET selectors (and the legacy EIP).
+    pub star: u64,
+    /// IA32_LSTAR: SYSCALL target in 64-bit mode.
+    pub lstar: u64,
+    /// IA32_CSTAR: SYSCALL target in compatibility mode.
+    pub cstar: u64,
+    /// IA32_FMASK: RFLAGS bits SYSCALL clears.
+    pub sfmask: u64,
+    /// IA32_SYSENTER_CS.
+    pub sysenter_cs: u64,
+    /// IA32_SYSENTER_ESP.
+    pub sysenter_esp: u64,
+    /// IA32_SYSENTER_EIP.
+    pub sysenter_eip: u64,
+    /// IA32_PAT.
+    pub pat: u64,
+    /// IA32_APIC_BASE.
+    pub apic_base: u64,
+    /// IA32_MISC_ENABLE.
+    pub misc_enable: u64,
+}
+
 /// The whole processor.
 #[derive(Clone, Debug)]
 pub struct Cpu {
+    /// Who handles SYSCALL and faults: the user-mode layer or the guest.
+    pub platform: Platform,
     /// RAX … R15, indexed by encoding number.
     pub gpr: [u64; 16],
     /// Instruction pointer.
@@ -171,7 +316,31 @@ pub struct Cpu {
     pub kernel_gs_base: u64,
     /// IA32_TSC_AUX (RDTSCP/RDPID).
     pub tsc_aux: u64,
+    /// GDTR.
+    pub gdtr: TableRegister,
+    /// IDTR.
+    pub idtr: TableRegister,
+    /// LDTR (selector and cached descriptor).
+    pub ldtr: Segment,
+    /// TR (selector and cached TSS descriptor).
+    pub tr: Segment,
+    /// DR0–DR7 (DR4/DR5 alias DR6/DR7); kept as state, no breakpoints fire.
+    pub dr: [u64; 8],
+    /// The other MSRs.
+    pub msr: Msrs,
+    /// Interrupts are held off until after the next instruction (STI, MOV SS
+    /// and POP SS; SDM Vol.3A §6.8.3).
+    pub interrupt_shadow: bool,
 }
+
+/// DR6 after reset (SDM Vol.3A §18.2.3: reserved bits read as 1).
+pub const DR6_RESET: u64 = 0xffff_0ff0;
+/// DR7 after reset.
+pub const DR7_RESET: u64 = 0x400;
+/// IA32_PAT after reset (SDM Vol.3A §12.12.4).
+pub const PAT_RESET: u64 = 0x0007_0406_0007_0406;
+/// IA32_APIC_BASE after reset: the default base, BSP and global enable.
+pub const APIC_BASE_RESET: u64 = crate::boot::layout::LOCAL_APIC_BASE | (1 << 8) | (1 << 11);
 
 /// MXCSR after reset: all exceptions masked, round to nearest (SDM Vol.1 §10.2.3).
 pub const MXCSR_DEFAULT: u32 = 0x1f80;
@@ -195,6 +364,7 @@ impl Cpu {
             attributes: 0x02fb,
         };
         Cpu {
+            platform: Platform::LinuxUser,
             gpr: [0; 16],
             rip: 0,
             rflags: flags::RESERVED_ONE | flags::IF,
@@ -212,7 +382,117 @@ impl Cpu {
             tsc: 0,
             kernel_gs_base: 0,
             tsc_aux: 0,
+            gdtr: TableRegister::default(),
+            idtr: TableRegister::default(),
+            ldtr: Segment::default(),
+            tr: Segment::default(),
+            dr: [0, 0, 0, 0, DR6_RESET, DR7_RESET, DR6_RESET, DR7_RESET],
+            msr: Msrs::default(),
+            interrupt_shadow: false,
         }
+    }
+
+    /// A processor as it comes out of RESET on a PC (SDM Vol.3A §9.1.1,
+    /// Table 9-1): real mode, CS:IP = F000:FFF0 with CS.base = FFFF0000.
+    pub fn reset() -> Cpu {
+        // Real-mode data segments: base 0, limit 64 KiB, present read/write.
+        let data = Segment {
+            selector: 0,
+            base: 0,
+            limit: 0xffff,
+            attributes: attr::PRESENT | attr::CODE_DATA | attr::WRITABLE_READABLE | attr::ACCESSED,
+        };
+        let mut segs = [data; 6];
+        segs[SegReg::Cs as usize] = Segment {
+            selector: 0xf000,
+            base: 0xffff_0000,
+            limit: 0xffff,
+            attributes: data.attributes | attr::CODE,
+        };
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.platform = Platform::Pc;
+        cpu.gpr = [0; 16];
+        // EDX holds the processor signature after reset.
+        cpu.gpr[Reg::Rdx as usize] = super::cpuid::cpuid(1, 0).0 as u64;
+        cpu.rip = 0xfff0;
+        cpu.rflags = flags::RESERVED_ONE;
+        cpu.segs = segs;
+        cpu.cr0 = cr::CR0_ET | cr::CR0_CD | cr::CR0_NW;
+        cpu.cr4 = 0;
+        cpu.efer = 0;
+        cpu.mode = CpuMode::Bits16;
+        cpu.gdtr = TableRegister {
+            base: 0,
+            limit: 0xffff,
+        };
+        cpu.idtr = TableRegister {
+            base: 0,
+            limit: 0xffff,
+        };
+        let system = |attributes| Segment {
+            selector: 0,
+            base: 0,
+            limit: 0xffff,
+            attributes,
+        };
+        cpu.ldtr = system(attr::PRESENT | 2);
+        cpu.tr = system(attr::PRESENT | 3);
+        cpu.msr = Msrs {
+            pat: PAT_RESET,
+            apic_base: APIC_BASE_RESET,
+            ..Msrs::default()
+        };
+        cpu
+    }
+
+    /// Recomputes the decoding mode from CR0.PE, EFER.LMA and CS.L/CS.D
+    /// (SDM Vol.3A §2.2, §5.2.1). Call after every CR0, EFER or CS change.
+    pub fn update_mode(&mut self) {
+        let cs = self.segs[SegReg::Cs as usize].attributes;
+        self.mode = if self.cr0 & cr::CR0_PE == 0 {
+            CpuMode::Bits16
+        } else if self.efer & cr::EFER_LMA != 0 && cs & attr::LONG != 0 {
+            CpuMode::Bits64
+        } else if cs & attr::DEFAULT_BIG != 0 {
+            CpuMode::Bits32
+        } else {
+            CpuMode::Bits16
+        };
+    }
+
+    /// The state the MMU translates with.
+    pub fn paging_control(&self) -> crate::mmu::PagingControl {
+        crate::mmu::PagingControl {
+            cr0: self.cr0,
+            cr3: self.cr3,
+            cr4: self.cr4,
+            efer: self.efer,
+            cpl: self.cpl(),
+        }
+    }
+
+    /// Recomputes the mode and tells the memory about the paging controls
+    /// and CPL: after any change of CR0/CR3/CR4/EFER or CS.
+    pub fn sync_mode<M: crate::mmu::Memory>(&mut self, mem: &mut M) {
+        self.update_mode();
+        mem.set_paging(self.paging_control());
+    }
+
+    /// Current privilege level (SDM Vol.3A §5.5): 0 in real mode, 3 in
+    /// virtual-8086 mode, otherwise CS.RPL (every CS load keeps it = CPL).
+    pub fn cpl(&self) -> u8 {
+        if self.cr0 & cr::CR0_PE == 0 {
+            0
+        } else if self.rflags & flags::VM != 0 {
+            3
+        } else {
+            (self.segs[SegReg::Cs as usize].selector & 3) as u8
+        }
+    }
+
+    /// RFLAGS.IOPL.
+    pub fn iopl(&self) -> u8 {
+        ((self.rflags >> 12) & 3) as u8
     }
 
     /// Reads a register of `size` bytes. `size == 1` uses the REX-less

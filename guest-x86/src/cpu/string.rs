@@ -3,20 +3,39 @@
 //! finished iterations in place, so the instruction restarts correctly.
 
 use super::decode::Insn;
-use super::fault::{Exception, Stop};
+use super::fault::Stop;
 use super::flags::{self, DF, ZF};
 use super::state::{Cpu, SegReg};
 use crate::mmu::Memory;
 
 const RCX: u8 = 1;
+
+/// Iterations a REP string instruction runs on a PC before it lets the
+/// machine look at interrupts: it then restarts itself with the registers
+/// of the finished iterations, as after an interrupt (SDM Vol.2B REP).
+pub(crate) const REP_CHUNK: u32 = 4096;
+
+/// Ends a REP chunk: RIP back at the instruction, so it resumes next step.
+/// Returns true if the chunk is over (only on a PC; user mode runs to the end).
+pub(crate) fn rep_chunk_done(cpu: &mut Cpu, insn: &Insn, iterations: u32) -> bool {
+    if iterations < REP_CHUNK || cpu.platform != super::state::Platform::Pc {
+        return false;
+    }
+    let start = cpu.rip.wrapping_sub(insn.len as u64);
+    cpu.rip = match cpu.mode {
+        super::state::CpuMode::Bits64 => start,
+        super::state::CpuMode::Bits32 => start & 0xffff_ffff,
+        super::state::CpuMode::Bits16 => start & 0xffff,
+    };
+    true
+}
 const RSI: u8 = 6;
 const RDI: u8 = 7;
 
 /// Executes the `String` family.
 pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
     if insn.opcode < 0xa4 {
-        // INS/OUTS: I/O from CPL 3 with IOPL 0 is #GP(0) (SDM Vol.1 §19.5.1).
-        return Err(Exception::GeneralProtection(0).into());
+        return super::io::string_io(cpu, mem, insn);
     }
     let size = insn.size_by_low_bit();
     let step = if cpu.flag(DF) {
@@ -24,11 +43,11 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     } else {
         size as u64
     };
-    let src_base = cpu.seg_base(insn.seg_override.unwrap_or(SegReg::Ds));
-    let dst_base = cpu.seg_base(SegReg::Es);
+    let src_seg = insn.seg_override.unwrap_or(SegReg::Ds);
     let repeat = insn.rep != 0;
     // CMPS/SCAS distinguish REPE (F3) from REPNE (F2).
     let compares = matches!(insn.opcode, 0xa6 | 0xa7 | 0xae | 0xaf);
+    let mut iterations = 0u32;
     loop {
         if repeat && cpu.read_addr_reg(insn, RCX) == 0 {
             return Ok(());
@@ -37,14 +56,14 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         let di = cpu.read_addr_reg(insn, RDI);
         match insn.opcode {
             0xa4 | 0xa5 => {
-                let v = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
-                cpu.write_mem(mem, dst_base.wrapping_add(di), size, v)?;
+                let v = cpu.read_mem(mem, cpu.string_address(src_seg, si), size)?;
+                cpu.write_mem(mem, cpu.string_address(SegReg::Es, di), size, v)?;
                 cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
                 cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
             }
             0xa6 | 0xa7 => {
-                let a = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
-                let b = cpu.read_mem(mem, dst_base.wrapping_add(di), size)?;
+                let a = cpu.read_mem(mem, cpu.string_address(src_seg, si), size)?;
+                let b = cpu.read_mem(mem, cpu.string_address(SegReg::Es, di), size)?;
                 let (_, f) = flags::sub(a, b, 0, size);
                 cpu.set_status_flags(f);
                 cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
@@ -53,19 +72,19 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             0xaa | 0xab => {
                 cpu.write_mem(
                     mem,
-                    dst_base.wrapping_add(di),
+                    cpu.string_address(SegReg::Es, di),
                     size,
                     cpu.read_reg(0, size, false),
                 )?;
                 cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
             }
             0xac | 0xad => {
-                let v = cpu.read_mem(mem, src_base.wrapping_add(si), size)?;
+                let v = cpu.read_mem(mem, cpu.string_address(src_seg, si), size)?;
                 cpu.write_reg(0, size, false, v);
                 cpu.write_addr_reg(insn, RSI, si.wrapping_add(step));
             }
             _ => {
-                let b = cpu.read_mem(mem, dst_base.wrapping_add(di), size)?;
+                let b = cpu.read_mem(mem, cpu.string_address(SegReg::Es, di), size)?;
                 let (_, f) = flags::sub(cpu.read_reg(0, size, false), b, 0, size);
                 cpu.set_status_flags(f);
                 cpu.write_addr_reg(insn, RDI, di.wrapping_add(step));
@@ -81,6 +100,10 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             if (insn.rep == 0xf3 && !zf) || (insn.rep == 0xf2 && zf) {
                 return Ok(());
             }
+        }
+        iterations += 1;
+        if count != 0 && rep_chunk_done(cpu, insn, iterations) {
+            return Ok(());
         }
     }
 }

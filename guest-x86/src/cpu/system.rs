@@ -1,25 +1,20 @@
 //! System and miscellaneous instructions: flag manipulation, LAHF/SAHF,
-//! CPUID, RDTSC, SYSCALL, INT, HLT, fences, hint NOPs, LDMXCSR/STMXCSR,
-//! and the privileged forms that fault at CPL 3.
+//! CPUID, RDTSC, SYSCALL, INT, HLT, CLI/STI, fences, hint NOPs,
+//! LDMXCSR/STMXCSR; the privileged forms fault at CPL 3 and go to
+//! `privileged`, `syscall` and `io` at CPL 0 on a PC.
 
 use super::cpuid::cpuid;
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
 use super::flags::{self, CF, DF};
+use super::interrupt::EventSource;
 use super::operand::Loc;
-use super::state::{Cpu, SegReg};
+use super::state::{Cpu, Platform, cr};
 use super::table::Map;
 use crate::mmu::Memory;
 
 /// MXCSR bits software may set (SDM Vol.1 §10.2.3; DAZ is supported).
 pub const MXCSR_WRITABLE: u32 = 0xffff;
-
-impl Cpu {
-    /// Current privilege level: CS.RPL (SDM Vol.3A §5.5).
-    pub fn cpl(&self) -> u8 {
-        (self.segs[SegReg::Cs as usize].selector & 3) as u8
-    }
-}
 
 /// Executes the `System` family.
 pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
@@ -35,8 +30,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             let low = (cpu.rflags & 0xd7) | flags::RESERVED_ONE;
             cpu.write_reg(4, 1, true, low);
         }
-        (Map::OneByte, 0xcc) => return Err(Stop::SoftwareInterrupt(3)),
-        (Map::OneByte, 0xcd) => return Err(Stop::SoftwareInterrupt(insn.imm as u8)),
+        (Map::OneByte, 0xcc | 0xcd | 0xce | 0xf1) => return software_interrupt(cpu, mem, insn),
         (Map::OneByte, 0xf4) => {
             return if cpu.cpl() == 0 {
                 Err(Stop::Halt)
@@ -49,7 +43,27 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         (Map::OneByte, 0xf9) => cpu.set_flag(CF, true),
         (Map::OneByte, 0xfc) => cpu.set_flag(DF, false),
         (Map::OneByte, 0xfd) => cpu.set_flag(DF, true),
-        (Map::OneByte, 0xfa | 0xfb | 0xe4..=0xe7 | 0xec..=0xef) if cpu.cpl() != 0 => return gp(),
+        (Map::OneByte, 0xfa | 0xfb | 0xe4..=0xe7 | 0xec..=0xef)
+            if cpu.cpl() != 0 && cpu.platform == Platform::LinuxUser =>
+        {
+            return gp();
+        }
+        (Map::OneByte, 0xe4..=0xe7 | 0xec..=0xef) => return super::io::in_out(cpu, mem, insn),
+        (Map::OneByte, 0xfa | 0xfb) => {
+            // CLI/STI need CPL ≤ IOPL (SDM Vol.2A CLI); STI holds interrupts
+            // off for one more instruction.
+            if !super::io::io_permitted(cpu) {
+                return gp();
+            }
+            let enable = insn.opcode == 0xfb;
+            if enable && !cpu.flag(flags::IF) {
+                cpu.interrupt_shadow = true;
+            }
+            cpu.set_flag(flags::IF, enable);
+        }
+        (Map::Map0F, 0x05) if cpu.platform == Platform::Pc => {
+            return super::syscall::syscall(cpu, mem);
+        }
         (Map::Map0F, 0x05) => {
             // SDM Vol.2B SYSCALL: RCX ← RIP, R11 ← RFLAGS.
             cpu.gpr[1] = cpu.rip;
@@ -60,6 +74,7 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         // PREFETCHW needs a memory operand (SDM Vol.2B PREFETCHW: #UD for a register).
         (Map::Map0F, 0x0d) if insn.mem.is_none() => return ud(),
         (Map::Map0F, 0x0d | 0x18..=0x1f) => {} // prefetches, ENDBR64 and hint NOPs
+        (Map::Map0F, 0x31) if cpu.cr4 & cr::CR4_TSD != 0 && cpu.cpl() != 0 => return gp(),
         (Map::Map0F, 0x31) => {
             let tsc = cpu.tsc;
             cpu.write_reg(0, 4, false, tsc);
@@ -98,7 +113,39 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
         {
             return gp();
         }
+        (_, _) if cpu.platform == Platform::LinuxUser => return ud(),
+        (Map::Map0F, 0x00) => return super::privileged::group6(cpu, mem, insn),
+        (Map::Map0F, 0x01) => return super::privileged::group7(cpu, mem, insn),
+        (Map::Map0F, 0x06 | 0x08 | 0x09) => return super::privileged::cache_and_ts(cpu, insn),
+        (Map::Map0F, 0x07) => return super::syscall::sysret(cpu, mem, insn.rex_w()),
+        (Map::Map0F, 0x20 | 0x22) => return super::privileged::mov_cr(cpu, mem, insn),
+        (Map::Map0F, 0x21 | 0x23) => return super::privileged::mov_dr(cpu, mem, insn),
+        (Map::Map0F, 0x30 | 0x32) => return super::privileged::msr_access(cpu, mem, insn),
+        (Map::Map0F, 0x34) => return super::syscall::sysenter(cpu, mem),
+        (Map::Map0F, 0x35) => return super::syscall::sysexit(cpu, mem, insn.rex_w()),
         _ => return ud(),
     }
     Ok(())
+}
+
+/// INT n, INT3, INTO and INT1. In Linux user mode the syscall layer turns
+/// INT n into a signal; on a PC it goes through the IDT (SDM Vol.2A INT n).
+fn software_interrupt<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
+    let (vector, source) = match insn.opcode {
+        0xcc => (3, EventSource::Software),
+        0xcd => (insn.imm as u8, EventSource::Software),
+        // INTO traps only when OF is set.
+        0xce if !cpu.flag(flags::OF) => return Ok(()),
+        0xce => (4, EventSource::Software),
+        // INT1 (ICEBP) is delivered like a debug exception, without the DPL check.
+        _ => (1, EventSource::Exception),
+    };
+    if cpu.platform == Platform::LinuxUser {
+        return match insn.opcode {
+            0xce => Err(Exception::Overflow.into()),
+            0xf1 => Err(Exception::InvalidOpcode.into()),
+            _ => Err(Stop::SoftwareInterrupt(vector)),
+        };
+    }
+    cpu.deliver(mem, vector, None, source).map_err(Stop::from)
 }

@@ -165,7 +165,7 @@ pub fn one_byte(opcode: u8) -> OpInfo {
         0xc0 | 0xc1 => op(true, Imm::Byte, Shift),
         0xc2 => d64(op(false, Imm::Word, Control)),
         0xc3 => d64(op(false, N, Control)),
-        0xc4 | 0xc5 => i64(op(true, N, Invalid)), // LES/LDS; VEX in 64-bit mode
+        0xc4 | 0xc5 => i64(op(true, N, Move)), // LES/LDS; VEX when ModRM.mod = 3 or in 64-bit mode
         0xc6 => op(true, Imm::Byte, Move),
         0xc7 => op(true, Imm::Z, Move),
         0xc8 => d64(op(false, Imm::WordByte, Stack)),

@@ -1,12 +1,20 @@
-//! Guest memory. All guest RAM access goes through `PhysMem`, a bounded
-//! frame store; `AddressSpace` maps linear pages onto its frames for user
-//! mode (a page map plus a small software TLB). The CPU sees memory only
-//! through the `Memory` trait.
+//! Guest memory. User mode: `PhysMem`, a bounded frame store, and
+//! `AddressSpace`, which maps linear pages onto its frames (a page map plus
+//! a small software TLB). System mode: `Ram`, one contiguous physical block
+//! with the PC's holes, behind `SystemMemory` (TLB, page walker, bus). The
+//! CPU sees memory only through the `Memory` trait.
 
+pub mod paging;
 pub mod phys;
+pub mod ram;
 pub mod space;
+pub mod system;
+pub mod tlb;
 
 use crate::cpu::Exception;
+use crate::cpu::fault::pf;
+use crate::devices::bus::Bus;
+pub use paging::PagingControl;
 
 /// Size of a page and of a physical frame.
 pub const PAGE_SIZE: u64 = 4096;
@@ -20,9 +28,36 @@ pub trait Memory {
     /// Copies up to `buf.len()` executable bytes at `addr`, stopping at the
     /// first byte that cannot be fetched; returns how many were copied.
     fn fetch(&mut self, addr: u64, buf: &mut [u8]) -> usize;
+    /// The fault raised by fetching at `addr`, where `fetch` stopped.
+    fn fetch_fault(&mut self, addr: u64) -> Exception {
+        Exception::PageFault {
+            addr,
+            code: pf::USER | pf::FETCH,
+        }
+    }
     /// A counter that changes whenever executable bytes or mappings may have
     /// changed, letting decoded instructions be cached; `None` if untracked.
     fn code_generation(&self) -> Option<u64> {
+        None
+    }
+    /// The paging controls or the CPL changed (system mode).
+    fn set_paging(&mut self, _ctl: PagingControl) {}
+    /// Flushes the TLB (MOV to CR3), keeping global pages if asked.
+    fn flush_tlb(&mut self, _keep_global: bool) {}
+    /// INVLPG: drops the translation of the page holding `linear`.
+    fn invalidate_page(&mut self, _linear: u64) {}
+    /// An implicit supervisor read (GDT, LDT, IDT, TSS), whatever the CPL
+    /// (SDM Vol.3A §4.6).
+    fn read_supervisor(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
+        self.read(addr, buf)
+    }
+    /// An implicit supervisor write (descriptor accessed/busy bits, pushes
+    /// on a ring-0 stack during delivery).
+    fn write_supervisor(&mut self, addr: u64, data: &[u8]) -> Result<(), Exception> {
+        self.write(addr, data)
+    }
+    /// Port I/O and MMIO; `None` where there are no devices (user mode).
+    fn bus(&mut self) -> Option<&mut dyn Bus> {
         None
     }
 }

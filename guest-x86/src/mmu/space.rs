@@ -217,11 +217,7 @@ impl AddressSpace {
             let ok = a < USER_TOP
                 && matches!(self.translate(a / PAGE_SIZE), Some((_, p)) if p & need == need);
             if !ok {
-                return Err(Exception::PageFault {
-                    addr: a,
-                    write: store,
-                    fetch: false,
-                });
+                return Err(user_page_fault(a, store));
             }
             checked += (PAGE_SIZE - a % PAGE_SIZE) as usize;
         }
@@ -230,11 +226,9 @@ impl AddressSpace {
             let a = addr + done as u64;
             let offset = (a % PAGE_SIZE) as usize;
             let n = (PAGE_SIZE as usize - offset).min(buf.len() - done);
-            let (frame, prot) = self.translate(a / PAGE_SIZE).ok_or(Exception::PageFault {
-                addr: a,
-                write: store,
-                fetch: false,
-            })?;
+            let (frame, prot) = self
+                .translate(a / PAGE_SIZE)
+                .ok_or(user_page_fault(a, store))?;
             if store {
                 // Loader pokes ignore permissions: any store may change code.
                 if prot & PROT_EXEC != 0 || need == 0 {
@@ -258,6 +252,16 @@ impl AddressSpace {
     pub fn poke(&mut self, addr: u64, data: &[u8]) -> Result<(), Exception> {
         let mut tmp = alloc::vec::Vec::from(data);
         self.access(addr, &mut tmp, 0, true)
+    }
+}
+
+/// The #PF a user-mode access raises (the U bit set, W for stores).
+fn user_page_fault(addr: u64, store: bool) -> Exception {
+    use crate::cpu::fault::pf;
+    let write = if store { pf::WRITE } else { 0 };
+    Exception::PageFault {
+        addr,
+        code: pf::USER | write,
     }
 }
 

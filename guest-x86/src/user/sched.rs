@@ -369,7 +369,8 @@ impl<H: HostOs> Process<H> {
                     let why = alloc::format!("int {n:#x} at rip {:#x}", t.cpu.rip);
                     self.force_signal(t, signal::SIGSEGV, Exception::GeneralProtection(0), why);
                 }
-                Some(Stop::Halt) => {
+                // Only a PC delivers faults through an IDT; user mode never shuts down.
+                Some(Stop::Halt | Stop::TripleFault) => {
                     let why = alloc::format!("hlt at rip {:#x}", t.cpu.rip);
                     self.force_signal(t, signal::SIGSEGV, Exception::GeneralProtection(0), why);
                 }

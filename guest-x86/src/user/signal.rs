@@ -304,10 +304,10 @@ impl<H: HostOs> Process<H> {
                 )
             }
             Exception::DivideError => (SIGFPE, String::from("divide error")),
-            Exception::PageFault { addr, write, fetch } => {
-                let kind = if fetch {
+            Exception::PageFault { addr, .. } => {
+                let kind = if e.is_fetch_fault() {
                     "fetch"
-                } else if write {
+                } else if e.is_write_fault() {
                     "write"
                 } else {
                     "read"
@@ -320,7 +320,13 @@ impl<H: HostOs> Process<H> {
             Exception::FloatingPoint | Exception::SimdFloatingPoint => {
                 (SIGFPE, String::from("floating-point exception"))
             }
-            Exception::Breakpoint => (SIGTRAP, String::from("breakpoint")),
+            Exception::Breakpoint | Exception::Debug => (SIGTRAP, String::from("breakpoint")),
+            Exception::Overflow | Exception::BoundRange => {
+                (SIGSEGV, String::from("overflow or bound check"))
+            }
+            Exception::DoubleFault | Exception::InvalidTss(_) | Exception::SegmentNotPresent(_) => {
+                (SIGSEGV, String::from("segment fault"))
+            }
             Exception::DeviceNotAvailable => (SIGSEGV, String::from("device not available")),
         };
         self.force_signal(t, sig, e, alloc::format!("{what} at rip {rip:#x}"));

@@ -1,0 +1,97 @@
+//! Every fixed guest-physical address and port of the emulated PC, named and
+//! documented in one place (like Firecracker's `arch/x86_64/layout.rs`).
+//! Code elsewhere uses these names, never the bare numbers.
+
+/// Real-mode interrupt vector table: 256 far pointers at physical 0.
+pub const REAL_MODE_IVT: u64 = 0x0;
+/// Size of the real-mode IVT (its IDTR limit after reset is 0x3FF).
+pub const REAL_MODE_IVT_LIMIT: u16 = 0x3ff;
+/// Where a PC BIOS loads a boot sector and jumps to it (CS:IP = 0:7C00).
+pub const BOOT_SECTOR_LOAD: u64 = 0x7c00;
+/// Size of a boot sector.
+pub const BOOT_SECTOR_SIZE: usize = 512;
+/// Boot-sector signature at offset 510 (0x55, 0xAA).
+pub const BOOT_SIGNATURE: [u8; 2] = [0x55, 0xaa];
+/// Boot drive number passed in DL: the first hard disk.
+pub const BOOT_DRIVE_FIRST_HDD: u8 = 0x80;
+/// Stack a BIOS leaves for the boot sector: SS:SP = 0:7C00, growing down.
+pub const BOOT_SECTOR_STACK: u64 = 0x7c00;
+/// Start of the legacy VGA window (MMIO, not RAM).
+pub const VGA_WINDOW_START: u64 = 0xa_0000;
+/// End (exclusive) of the legacy VGA window.
+pub const VGA_WINDOW_END: u64 = 0xc_0000;
+/// Start of the option-ROM and BIOS area (ROM: guest writes are dropped).
+pub const BIOS_AREA_START: u64 = 0xc_0000;
+/// End (exclusive) of the BIOS area: the 1 MiB line.
+pub const BIOS_AREA_END: u64 = 0x10_0000;
+/// Where a flat binary is loaded and entered (the 1 MiB line, as a
+/// multiboot kernel with load_addr = entry_addr = 1 MiB is under QEMU).
+pub const FLAT_LOAD: u64 = 0x10_0000;
+/// Stack pointer handed to a flat binary (grows down below the image).
+pub const FLAT_STACK: u64 = 0x9_0000;
+/// Code selector a flat binary starts with (multiboot convention).
+pub const FLAT_CODE_SELECTOR: u16 = 0x08;
+/// Data selector of a flat binary's DS/ES/SS/FS/GS.
+pub const FLAT_DATA_SELECTOR: u16 = 0x10;
+/// An IRET in the BIOS area that every real-mode vector points at (there
+/// are no BIOS services); F000:FF53 as on the IBM PC.
+pub const BIOS_IRET_STUB: u64 = 0xf_ff53;
+/// EAX value a multiboot loader passes (Multiboot spec 0.6.96 §3.2); the
+/// flat entry uses it too so one guest runs under QEMU `-kernel` and here.
+pub const MULTIBOOT_MAGIC: u32 = 0x2bad_b002;
+/// Start of the 32-bit PCI hole: RAM stops here (I/O APIC, local APIC,
+/// firmware above).
+pub const PCI_HOLE_START: u64 = 0xc000_0000;
+/// I/O APIC registers (MMIO).
+pub const IO_APIC_BASE: u64 = 0xfec0_0000;
+/// Local APIC registers (MMIO), also the reset value of IA32_APIC_BASE.
+pub const LOCAL_APIC_BASE: u64 = 0xfee0_0000;
+/// Default RAM size of the PC.
+pub const DEFAULT_RAM: u64 = 128 << 20;
+
+/// Fixed I/O ports of the PC.
+pub mod port {
+    /// i8259 master PIC command/data.
+    pub const PIC_MASTER: u16 = 0x20;
+    /// i8259 slave PIC command/data.
+    pub const PIC_SLAVE: u16 = 0xa0;
+    /// i8254 PIT channels 0–2 and the mode/command register (0x40–0x43).
+    pub const PIT: u16 = 0x40;
+    /// i8042 data port (keyboard controller).
+    pub const I8042_DATA: u16 = 0x60;
+    /// NMI status and control: PIT channel 2 gate (bit 0) and speaker (bit 1).
+    pub const SYSTEM_CONTROL_B: u16 = 0x61;
+    /// i8042 status/command port; command 0xFE pulses the reset line.
+    pub const I8042_COMMAND: u16 = 0x64;
+    /// CMOS/RTC register index (bit 7 masks NMI).
+    pub const RTC_INDEX: u16 = 0x70;
+    /// CMOS/RTC data.
+    pub const RTC_DATA: u16 = 0x71;
+    /// POST code port: a write-only sink also used for I/O delays.
+    pub const POST_CODE: u16 = 0x80;
+    /// System control port A: bit 0 = fast reset, bit 1 = A20 gate.
+    pub const SYSTEM_CONTROL_A: u16 = 0x92;
+    /// Another delay port Linux writes to (`io_delay=0xed`): a sink.
+    pub const DELAY: u16 = 0xed;
+    /// Bochs/QEMU debug console: each byte written is printed.
+    pub const DEBUG_CONSOLE: u16 = 0xe9;
+    /// QEMU `isa-debug-exit,iobase=0xf4,iosize=4`: writing V ends the run
+    /// with exit status (V << 1) | 1.
+    pub const DEBUG_EXIT: u16 = 0xf4;
+    /// First serial port (16550A), eight registers.
+    pub const COM1: u16 = 0x3f8;
+    /// PCI configuration address register (mechanism #1).
+    pub const PCI_CONFIG_ADDRESS: u16 = 0xcf8;
+    /// PCI configuration data window (0xCFC–0xCFF).
+    pub const PCI_CONFIG_DATA: u16 = 0xcfc;
+}
+
+/// Legacy IRQ lines on the PIC pair.
+pub mod irq {
+    /// PIT channel 0.
+    pub const PIT: u8 = 0;
+    /// The slave PIC cascades into this line of the master.
+    pub const CASCADE: u8 = 2;
+    /// COM1.
+    pub const COM1: u8 = 4;
+}

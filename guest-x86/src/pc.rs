@@ -1,0 +1,128 @@
+//! The machine: one CPU, RAM, the device bus and a virtual clock. `run`
+//! executes instructions, fires timers, checks the interrupt line between
+//! instructions (honouring the STI/MOV SS shadow), delivers exceptions
+//! through the guest's IDT and lets HLT skip ahead to the next timer.
+//!
+//! Virtual time: one nanosecond per instruction (a 1 GHz TSC), so runs
+//! are reproducible; the PIT and the TSC read the same clock.
+
+use crate::cpu::{Cpu, DecodeCache, Stop, flags};
+use crate::devices::{MachineRequest, PcBus};
+use crate::mmu::Memory;
+use crate::mmu::ram::{BadRamSize, Ram};
+use crate::mmu::system::SystemMemory;
+
+/// Why `Pc::run` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget was used up; call `run` again.
+    Budget,
+    /// The guest wrote `value` to the isa-debug-exit port.
+    DebugExit(u32),
+    /// The guest reset the machine (i8042 0xFE, port 0x92).
+    Reset,
+    /// A fault while delivering a double fault, at this RIP.
+    TripleFault(u64),
+    /// HLT with interrupts disabled: nothing can ever wake it.
+    HaltedForever(u64),
+    /// HLT with interrupts enabled and no timer armed: only outside input
+    /// (the serial port) can wake it; call `run` again once there is some.
+    Idle,
+}
+
+/// The PC.
+pub struct Pc {
+    /// The processor.
+    pub cpu: Cpu,
+    /// RAM, MMU and devices.
+    pub mem: SystemMemory<PcBus>,
+    cache: DecodeCache,
+    halted: bool,
+}
+
+impl Pc {
+    /// A PC with `ram_bytes` of RAM and its CPU just out of reset.
+    pub fn new(ram_bytes: u64) -> Result<Pc, BadRamSize> {
+        let ram = Ram::new(ram_bytes)?;
+        let mut pc = Pc {
+            cpu: Cpu::reset(),
+            mem: SystemMemory::new(ram, PcBus::default()),
+            cache: DecodeCache::default(),
+            halted: false,
+        };
+        pc.cpu.sync_mode(&mut pc.mem);
+        pc.set_wall_clock(0);
+        Ok(pc)
+    }
+
+    /// Sets the RTC's time of day at virtual time 0 (Unix seconds); the
+    /// default is 1970-01-01, so runs are reproducible unless a caller
+    /// passes the host's time.
+    pub fn set_wall_clock(&mut self, unix_seconds: u64) {
+        let ram = self.mem.ram.size();
+        self.mem.bus.rtc = crate::devices::rtc::Rtc::new(unix_seconds, ram);
+    }
+
+    /// Tells the memory about CPU state a loader changed directly.
+    pub fn cpu_state_changed(&mut self) {
+        self.cpu.sync_mode(&mut self.mem);
+        self.mem.flush_tlb(false);
+    }
+
+    /// Runs up to `budget` instructions (HLT periods count as none).
+    pub fn run(&mut self, budget: u64) -> RunExit {
+        for _ in 0..budget {
+            let bus = &mut self.mem.bus;
+            bus.now = self.cpu.tsc;
+            if let Some(request) = bus.request.take() {
+                return match request {
+                    MachineRequest::DebugExit(v) => RunExit::DebugExit(v),
+                    MachineRequest::Reset => RunExit::Reset,
+                };
+            }
+            bus.update_interrupts();
+            // SDM Vol.3A §6.8.3: after STI or MOV SS the next instruction
+            // runs before any interrupt.
+            let shadowed = core::mem::take(&mut self.cpu.interrupt_shadow);
+            if !shadowed
+                && self.cpu.flag(flags::IF)
+                && bus.pic.has_pending()
+                && let Some(vector) = bus.pic.acknowledge()
+            {
+                self.halted = false;
+                if self.cpu.deliver_interrupt(&mut self.mem, vector).is_err() {
+                    return RunExit::TripleFault(self.cpu.rip);
+                }
+                continue;
+            }
+            if self.halted {
+                // Sleep until the next timer: skip virtual time ahead.
+                if !self.cpu.flag(flags::IF) {
+                    return RunExit::HaltedForever(self.cpu.rip);
+                }
+                match bus.pit.next_deadline() {
+                    Some(t) => {
+                        self.cpu.tsc = self.cpu.tsc.max(t);
+                        continue;
+                    }
+                    None => return RunExit::Idle,
+                }
+            }
+            match self.cpu.step_cached(&mut self.mem, &mut self.cache) {
+                Ok(()) => {}
+                Err(Stop::Halt) => self.halted = true,
+                Err(Stop::Exception(e)) => {
+                    if self.cpu.deliver_exception(&mut self.mem, e).is_err() {
+                        return RunExit::TripleFault(self.cpu.rip);
+                    }
+                }
+                Err(Stop::TripleFault) => return RunExit::TripleFault(self.cpu.rip),
+                // SYSCALL and INT n stop the CPU only in Linux user mode.
+                Err(Stop::Syscall | Stop::SoftwareInterrupt(_)) => {
+                    return RunExit::TripleFault(self.cpu.rip);
+                }
+            }
+        }
+        RunExit::Budget
+    }
+}
