@@ -105,6 +105,12 @@ pub struct RunArgs {
     /// The most bytes one linear memory may hold (suffixes K, M, G, Ki, Mi, Gi).
     #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
     pub max_memory: Option<u64>,
+    /// The most bytes all of the program's memories and tables may hold
+    /// together (a table element counts 8 bytes); default 6Gi. A module
+    /// asking for more at start fails with an error, `memory.grow` beyond it
+    /// returns -1.
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+    pub memory_budget: Option<u64>,
     /// The deepest wasm call nesting before a "call stack exhausted" trap.
     #[arg(long, value_name = "N")]
     pub max_call_depth: Option<u32>,

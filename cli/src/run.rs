@@ -17,6 +17,9 @@ fn config(args: &RunArgs) -> Config {
     if let Some(bytes) = args.max_memory {
         config.max_memory_bytes(bytes);
     }
+    if let Some(bytes) = args.memory_budget {
+        config.store_memory_budget(bytes);
+    }
     if let Some(depth) = args.max_call_depth {
         config.max_call_depth(depth);
     }

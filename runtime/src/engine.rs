@@ -80,11 +80,15 @@ impl Proposal {
     }
 }
 
+/// The default of [`Config::store_memory_budget`].
+pub const DEFAULT_STORE_MEMORY_BUDGET: u64 = 6 << 30;
+
 /// Settings that apply to every module and store of an engine.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) features: WasmFeatures,
     pub(crate) max_memory_bytes: u64,
+    pub(crate) store_memory_budget: u64,
     pub(crate) max_table_elements: u64,
     pub(crate) max_call_depth: u32,
     pub(crate) max_stack_cells: usize,
@@ -97,6 +101,7 @@ impl Default for Config {
         Config {
             features: default_features(),
             max_memory_bytes: 4 << 30,
+            store_memory_budget: DEFAULT_STORE_MEMORY_BUDGET,
             max_table_elements: 10_000_000,
             max_call_depth: 50_000,
             max_stack_cells: 4 << 20,
@@ -136,6 +141,16 @@ impl Config {
     /// whose minimum exceeds it fails; `memory.grow` beyond it returns -1.
     pub fn max_memory_bytes(&mut self, bytes: u64) -> &mut Config {
         self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// The most bytes all memories and tables of one store may hold
+    /// together (a table element counts 8 bytes). Creating a memory or table
+    /// beyond it fails with [`Error::Limit`]; `memory.grow` and `table.grow`
+    /// beyond it return -1. Default 6 GiB: one full 32-bit memory and room
+    /// for more.
+    pub fn store_memory_budget(&mut self, bytes: u64) -> &mut Config {
+        self.store_memory_budget = bytes;
         self
     }
 

@@ -18,8 +18,9 @@ mod module;
 mod store;
 mod types;
 mod values;
+mod vm;
 
-pub use engine::{Config, Engine, Proposal};
+pub use engine::{Config, DEFAULT_STORE_MEMORY_BUDGET, Engine, Proposal};
 pub use error::{CompileError, CompileErrorKind, Error, FrameInfo, Result, Trap, TrapKind};
 pub use func::{Caller, Func, HostFn, IntoFunc, WasmResults, WasmTy, WithCaller};
 pub use instance::{Extern, Global, Instance, Memory, Table, Tag};

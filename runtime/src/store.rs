@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 use crate::func::HostFunc;
 use crate::interp::code::CompiledFunc;
 use crate::module::Module;
-use crate::types::{GlobalType, MemoryType, TableType, TypeId};
+use crate::types::{GlobalType, TypeId};
 use crate::values::RawVal;
+pub(crate) use crate::vm::{MemoryInst, StoreBudget, TableInst};
 
 /// Identifies a store; handles carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,84 +39,6 @@ pub(crate) enum FuncKind {
 pub(crate) struct FuncInst {
     pub ty: TypeId,
     pub kind: FuncKind,
-}
-
-pub(crate) struct MemoryInst {
-    pub ty: MemoryType,
-    pub data: Vec<u8>,
-    /// The ceiling in bytes: the smaller of the type's maximum and the config's.
-    pub max_bytes: u64,
-}
-
-impl MemoryInst {
-    pub fn pages(&self) -> u64 {
-        self.data.len() as u64 >> self.ty.page_size_log2
-    }
-
-    /// `memory.grow` (Wasm 3.0 §4.5.3.9): the old size, or None on failure.
-    pub fn grow(&mut self, delta: u64) -> Option<u64> {
-        let old = self.pages();
-        let new = old.checked_add(delta)?;
-        if let Some(max) = self.ty.max
-            && new > max
-        {
-            return None;
-        }
-        if new > self.ty.address_space_pages() {
-            return None;
-        }
-        let bytes = new.checked_mul(self.ty.page_size())?;
-        if bytes > self.max_bytes || usize::try_from(bytes).is_err() {
-            return None;
-        }
-        let bytes = bytes as usize;
-        if self
-            .data
-            .try_reserve_exact(bytes - self.data.len())
-            .is_err()
-        {
-            return None;
-        }
-        self.data.resize(bytes, 0);
-        Some(old)
-    }
-}
-
-pub(crate) struct TableInst {
-    pub ty: TableType,
-    pub elems: Vec<RawVal>,
-    pub max_elems: u64,
-}
-
-impl TableInst {
-    /// `table.grow`: the old size, or None on failure.
-    pub fn grow(&mut self, delta: u64, init: RawVal) -> Option<u64> {
-        let old = self.elems.len() as u64;
-        let new = old.checked_add(delta)?;
-        if let Some(max) = self.ty.max
-            && new > max
-        {
-            return None;
-        }
-        let limit = if self.ty.table64 {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
-        if new > limit || new > self.max_elems {
-            return None;
-        }
-        let new = usize::try_from(new).ok()?;
-        if self
-            .elems
-            .try_reserve_exact(new - self.elems.len())
-            .is_err()
-        {
-            return None;
-        }
-        self.elems.resize(new, init);
-        Some(old)
-    }
 }
 
 pub(crate) struct GlobalInst {
@@ -182,6 +105,8 @@ pub(crate) struct StoreInner {
     /// Host stack address of the outermost invocation in progress.
     pub native_stack_base: usize,
     pub fuel: Option<u64>,
+    /// What memories and tables may still commit, across all of them.
+    pub budget: StoreBudget,
 }
 
 /// A store: the world a set of instances lives in, plus host data `T`.
@@ -205,7 +130,9 @@ impl<T> std::fmt::Debug for Store<T> {
 impl<T> Store<T> {
     /// An empty store for `engine`, carrying host data.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
-        let consume_fuel = engine.inner.config.consume_fuel;
+        let config = &engine.inner.config;
+        let consume_fuel = config.consume_fuel;
+        let budget = StoreBudget::new(config.store_memory_budget);
         Store {
             inner: StoreInner {
                 id: StoreId(NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed)),
@@ -225,6 +152,7 @@ impl<T> Store<T> {
                 nesting: 0,
                 native_stack_base: 0,
                 fuel: if consume_fuel { Some(0) } else { None },
+                budget,
             },
             host_funcs: Vec::new(),
             data,
@@ -269,6 +197,12 @@ impl<T> Store<T> {
         self.inner.fuel.ok_or_else(|| {
             Error::usage("fuel is not enabled: build the engine with Config::consume_fuel(true)")
         })
+    }
+
+    /// Bytes the store's memories and tables hold, counted against
+    /// [`Config::store_memory_budget`](crate::Config::store_memory_budget).
+    pub fn memory_budget_used(&self) -> u64 {
+        self.inner.budget.used()
     }
 
     pub(crate) fn id(&self) -> StoreId {

@@ -315,7 +315,8 @@ fn run<T>(
                         } else {
                             get!(sp) & 0xffff_ffff
                         };
-                        let Some(&cell) = usize::try_from(index).ok().and_then(|i| t.elems.get(i))
+                        let Some(&cell) =
+                            usize::try_from(index).ok().and_then(|i| t.elems().get(i))
                         else {
                             break Action::Trap(TrapKind::UndefinedElement);
                         };
