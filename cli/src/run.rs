@@ -2,9 +2,10 @@
 //! `--invoke`d export.
 
 use std::path::Path;
+use std::time::Duration;
 
 use wrun_runtime::{
-    Config, Engine, Error, Extern, Func, Instance, Linker, Module, Store, Tag, Trap, Val,
+    Config, Engine, Error, Extern, Func, Instance, Linker, Module, Store, Tag, Trap, TrapKind, Val,
 };
 use wrun_wasi::{DirPerms, WasiCtx, WasiCtxBuilder};
 
@@ -25,6 +26,9 @@ fn config(args: &RunArgs) -> Config {
     }
     if args.fuel.is_some() {
         config.consume_fuel(true);
+    }
+    if args.timeout.is_some() {
+        config.epoch_interruption(true);
     }
     config
 }
@@ -84,6 +88,9 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         store
             .set_fuel(fuel)
             .map_err(|e| Failure::error(format!("--fuel: {e}")))?;
+    }
+    if let Some(timeout) = args.timeout {
+        start_watchdog(&engine, &mut store, timeout)?;
     }
     // WASI is the one host module; any other import is reported by the
     // linker as unknown, naming it.
@@ -146,6 +153,26 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     Ok(exit::OK)
 }
 
+/// `--timeout`: the store is interrupted at the next epoch, which a
+/// detached thread advances once `timeout` has passed (the process ends
+/// with the program, so the thread never outlives it in a way that matters).
+fn start_watchdog(
+    engine: &Engine,
+    store: &mut Store<Host>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    store.set_epoch_deadline(1);
+    let handle = engine.interrupt_handle();
+    std::thread::Builder::new()
+        .name("wrun-timeout".into())
+        .spawn(move || {
+            std::thread::sleep(timeout);
+            handle.increment_epoch();
+        })
+        .map(drop)
+        .map_err(|e| Failure::error(format!("--timeout: cannot start the timer thread: {e}")))
+}
+
 /// Calls `func`, reporting a trap with its wasm backtrace.
 fn call(
     store: &mut Store<Host>,
@@ -178,6 +205,9 @@ fn run_failure(path: &Path, during: &str, e: &Error, tag_name: Option<String>) -
     let mut failure = file_error(path, e);
     let what = match e {
         Error::Exit(_) => return failure,
+        Error::Trap(trap) if trap.kind() == TrapKind::Interrupted => {
+            format!("trap: {} (the --timeout elapsed)", describe_trap(trap))
+        }
         Error::Trap(trap) => format!("trap: {}", describe_trap(trap)),
         Error::Exception(_) => match tag_name {
             Some(name) => format!("uncaught wasm exception with tag `{name}`"),

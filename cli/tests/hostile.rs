@@ -3,7 +3,8 @@
 //! inputs without end. Each must end with a clear error and exit status 1
 //! (not 134, a trap's), while the host's resident memory stays small.
 
-use std::io::Read;
+mod common;
+
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -48,13 +49,7 @@ fn run_measured(args: &[&str], as_limit: Option<u64>) -> Run {
         }
     }
     let mut child = cmd.spawn().expect("start wrun");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("piped stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
+    let stderr = common::read_stderr(&mut child);
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -74,11 +69,7 @@ fn run_measured(args: &[&str], as_limit: Option<u64>) -> Run {
 }
 
 fn module(test: &str, wat: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wrun-hostile-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    let path = dir.join("m.wat");
-    std::fs::write(&path, wat).expect("write module");
-    path
+    common::module("hostile", test, wat)
 }
 
 fn repeated(item: &str, times: usize) -> String {

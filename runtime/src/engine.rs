@@ -1,12 +1,14 @@
 //! The engine: configuration, the enabled feature set, and the engine-wide
 //! type registry shared by every module compiled with it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use wasmparser::{Validator, WasmFeatures};
 
 use crate::error::{CompileError, CompileErrorKind, Error, Result};
 use crate::types::{FuncType, HeapType, RefType, TypeId, ValType};
+use crate::vm::InterruptHandle;
 
 /// A WebAssembly proposal that can be switched on or off in a [`Config`].
 /// The default set is Wasm 3.0 (minus threads); older proposal test suites
@@ -94,6 +96,7 @@ pub struct Config {
     pub(crate) max_stack_cells: usize,
     pub(crate) max_host_stack_bytes: usize,
     pub(crate) consume_fuel: bool,
+    pub(crate) epoch_interruption: bool,
 }
 
 impl Default for Config {
@@ -107,6 +110,7 @@ impl Default for Config {
             max_stack_cells: 4 << 20,
             max_host_stack_bytes: 1 << 20,
             consume_fuel: false,
+            epoch_interruption: false,
         }
     }
 }
@@ -186,6 +190,16 @@ impl Config {
         self.consume_fuel = enable;
         self
     }
+
+    /// Whether running code checks the engine's epoch against the store's
+    /// deadline (at function entry and loop headers) and traps with
+    /// "interrupted" once it is reached: see [`Engine::increment_epoch`]
+    /// and [`Store::set_epoch_deadline`](crate::Store::set_epoch_deadline).
+    /// Costs a little speed, so it is chosen when modules are compiled.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Config {
+        self.epoch_interruption = enable;
+        self
+    }
 }
 
 /// What the engine knows about one canonical type.
@@ -246,6 +260,8 @@ pub(crate) struct EngineInner {
     /// the validator's type list, which `reset` keeps).
     pub validator: Mutex<Validator>,
     pub registry: RwLock<TypeRegistry>,
+    /// The epoch counter (see `vm/interrupt.rs`).
+    pub epoch: Arc<AtomicU64>,
 }
 
 /// Compiles modules and owns the type registry; cheap to clone.
@@ -278,6 +294,7 @@ impl Engine {
                 features,
                 validator: Mutex::new(Validator::new_with_features(features)),
                 registry: RwLock::new(TypeRegistry::default()),
+                epoch: Arc::new(AtomicU64::new(0)),
             }),
         }
     }
@@ -285,6 +302,21 @@ impl Engine {
     /// The configuration this engine was built with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Advances the epoch by one tick: every store of this engine whose
+    /// deadline it reaches traps with "interrupted" at its next check
+    /// (with [`Config::epoch_interruption`] on). Callable from any thread.
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// A handle that increments this engine's epoch, for another thread
+    /// (a watchdog) to hold without the engine.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle {
+            epoch: self.inner.epoch.clone(),
+        }
     }
 
     /// Whether two engines are the same one.

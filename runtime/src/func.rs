@@ -44,6 +44,12 @@ impl<T> Caller<'_, T> {
         self.store.data_mut()
     }
 
+    /// Whether the store's epoch deadline has passed, as a probe a blocking
+    /// host call can keep checking (see `Store::interrupt_probe`).
+    pub fn interrupt_probe(&self) -> crate::InterruptProbe {
+        self.store.interrupt_probe()
+    }
+
     /// An export of the calling wasm instance (e.g. its `memory`).
     pub fn get_export(&self, name: &str) -> Option<Extern> {
         let inst = self.instance.as_ref()?;

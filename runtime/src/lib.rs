@@ -32,3 +32,4 @@ pub use types::{
     ValType,
 };
 pub use values::{Exn, Val};
+pub use vm::{InterruptHandle, InterruptProbe};

@@ -13,7 +13,7 @@ use wasmparser::{
 use crate::engine::{Engine, RegisteredType, core_id_index};
 use crate::error::{CompileError, CompileErrorKind, Error, Result};
 use crate::interp::code::CompiledFunc;
-use crate::interp::translate::{FuncTranslator, ModuleContext};
+use crate::interp::translate::{FuncTranslator, ModuleContext, RuntimeChecks};
 use crate::types::{
     ExternType, FuncType, GlobalType, HeapType, MemoryType, RefType, TableType, TagType, TypeId,
     ValType,
@@ -568,7 +568,10 @@ fn compile_validated(
     // shared validator must see the whole module to stay reusable.
     let mut deferred: Option<Error> = None;
     let mut allocs = FuncValidatorAllocations::default();
-    let consume_fuel = engine.inner.config.consume_fuel;
+    let checks = RuntimeChecks {
+        consume_fuel: engine.inner.config.consume_fuel,
+        epoch_interruption: engine.inner.config.epoch_interruption,
+    };
 
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(from_wasmparser)?;
@@ -589,7 +592,7 @@ fn compile_validated(
                 let mut fv = to_validate.into_validator(std::mem::take(&mut allocs));
                 if deferred.is_none() {
                     let ctx = ModuleContext { module: &m };
-                    match FuncTranslator::translate(&ctx, &mut fv, &body, consume_fuel) {
+                    match FuncTranslator::translate(&ctx, &mut fv, &body, checks) {
                         Ok((func, used)) => {
                             m.features_used.extend(used);
                             m.code.push(Arc::new(func));

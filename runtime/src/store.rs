@@ -18,7 +18,7 @@ use crate::interp::code::CompiledFunc;
 use crate::module::Module;
 use crate::types::{GlobalType, TypeId};
 use crate::values::RawVal;
-pub(crate) use crate::vm::{MemoryInst, StoreBudget, TableInst};
+pub(crate) use crate::vm::{MemoryInst, StoreBudget, TableInst, VMStoreContext};
 
 /// Identifies a store; handles carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,7 +104,8 @@ pub(crate) struct StoreInner {
     pub nesting: usize,
     /// Host stack address of the outermost invocation in progress.
     pub native_stack_base: usize,
-    pub fuel: Option<u64>,
+    /// Fuel, the epoch deadline: state every tier reads at a stable address.
+    pub vm: Box<VMStoreContext>,
     /// What memories and tables may still commit, across all of them.
     pub budget: StoreBudget,
 }
@@ -131,7 +132,6 @@ impl<T> Store<T> {
     /// An empty store for `engine`, carrying host data.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         let config = &engine.inner.config;
-        let consume_fuel = config.consume_fuel;
         let budget = StoreBudget::new(config.store_memory_budget);
         Store {
             inner: StoreInner {
@@ -151,7 +151,11 @@ impl<T> Store<T> {
                 frames: Vec::new(),
                 nesting: 0,
                 native_stack_base: 0,
-                fuel: if consume_fuel { Some(0) } else { None },
+                vm: Box::new(VMStoreContext {
+                    fuel: 0,
+                    epoch_deadline: u64::MAX,
+                    epoch: Arc::as_ptr(&engine.inner.epoch),
+                }),
                 budget,
             },
             host_funcs: Vec::new(),
@@ -181,22 +185,50 @@ impl<T> Store<T> {
 
     /// Sets the remaining fuel (the engine must have `consume_fuel` on).
     pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
-        match &mut self.inner.fuel {
-            Some(f) => {
-                *f = fuel;
-                Ok(())
-            }
-            None => Err(Error::usage(
-                "fuel is not enabled: build the engine with Config::consume_fuel(true)",
-            )),
-        }
+        self.fuel_enabled()?;
+        self.inner.vm.fuel = fuel;
+        Ok(())
     }
 
     /// The remaining fuel.
     pub fn get_fuel(&self) -> Result<u64> {
-        self.inner.fuel.ok_or_else(|| {
-            Error::usage("fuel is not enabled: build the engine with Config::consume_fuel(true)")
-        })
+        self.fuel_enabled()?;
+        Ok(self.inner.vm.fuel)
+    }
+
+    fn fuel_enabled(&self) -> Result<()> {
+        if self.inner.engine.inner.config.consume_fuel {
+            Ok(())
+        } else {
+            Err(Error::usage(
+                "fuel is not enabled: build the engine with Config::consume_fuel(true)",
+            ))
+        }
+    }
+
+    /// Interrupts the guest once the engine's epoch has advanced `ticks`
+    /// beyond its current value (with `Config::epoch_interruption` on). A
+    /// new store never is interrupted until this is called.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        let now = self
+            .inner
+            .engine
+            .inner
+            .epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.inner.vm.epoch_deadline = now.saturating_add(ticks);
+    }
+
+    /// A probe telling whether this store's deadline has passed, for host
+    /// code that blocks (it can be checked without the store).
+    pub fn interrupt_probe(&self) -> crate::InterruptProbe {
+        let config = &self.inner.engine.inner.config;
+        crate::InterruptProbe {
+            epoch: config
+                .epoch_interruption
+                .then(|| self.inner.engine.inner.epoch.clone()),
+            deadline: self.inner.vm.epoch_deadline,
+        }
     }
 
     /// Bytes the store's memories and tables hold, counted against

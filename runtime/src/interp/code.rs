@@ -226,6 +226,9 @@ pub(crate) enum Instr {
     Unreachable,
     /// Charge fuel for the straight-line code that follows.
     ConsumeFuel(u32),
+    /// Trap with "interrupted" if the engine's epoch reached the store's
+    /// deadline (function entry and loop headers, when enabled).
+    CheckEpoch,
     /// Unconditional branch.
     Br(BranchTarget),
     /// Pop an i32; branch if non-zero.

@@ -262,12 +262,16 @@ fn run<T>(
                 match *instr {
                     Instr::Unreachable => break Action::Trap(TrapKind::Unreachable),
                     Instr::ConsumeFuel(n) => {
-                        if let Some(fuel) = &mut inner.fuel {
-                            if *fuel < u64::from(n) {
-                                *fuel = 0;
-                                break Action::Trap(TrapKind::OutOfFuel);
-                            }
-                            *fuel -= u64::from(n);
+                        let fuel = &mut inner.vm.fuel;
+                        if *fuel < u64::from(n) {
+                            *fuel = 0;
+                            break Action::Trap(TrapKind::OutOfFuel);
+                        }
+                        *fuel -= u64::from(n);
+                    }
+                    Instr::CheckEpoch => {
+                        if inner.vm.epoch_reached() {
+                            break Action::Trap(TrapKind::Interrupted);
                         }
                     }
                     Instr::Br(t) => pc = branch(stack, &mut sp, fp, t),

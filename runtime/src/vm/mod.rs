@@ -1,11 +1,16 @@
 //! The VM layer every execution tier shares: linear memories and tables on
-//! reserved mappings with stable addresses, and the store's resource budget.
+//! reserved mappings with stable addresses, the store's resource budget,
+//! the store-wide VM state (fuel, epoch deadline) and interruption.
 
+pub(crate) mod context;
+pub(crate) mod interrupt;
 pub(crate) mod limits;
 pub(crate) mod memory;
 pub(crate) mod mmap;
 pub(crate) mod table;
 
+pub(crate) use context::VMStoreContext;
+pub use interrupt::{InterruptHandle, InterruptProbe};
 pub(crate) use limits::StoreBudget;
 pub(crate) use memory::MemoryInst;
 pub(crate) use table::TableInst;
