@@ -99,10 +99,10 @@ impl Func {
         let host_index = store.host_funcs.len() as u32;
         store.host_funcs.push(HostFunc { ty, body });
         let index = store.inner.funcs.len() as u32;
-        store.inner.funcs.push(FuncInst {
-            ty: type_id,
-            kind: FuncKind::Host(host_index),
-        });
+        store
+            .inner
+            .funcs
+            .push(FuncInst::new(type_id, FuncKind::Host(host_index), index));
         Ok(Func {
             store: store.id(),
             index,

@@ -12,6 +12,8 @@ use crate::store::{
 };
 use crate::types::{ExternType, FuncType, GlobalType, MemoryType, TableType, TagType, ValType};
 use crate::values::{RawVal, Val};
+use crate::vm::VMContext;
+use crate::vm::offsets::{VMCounts, VMOffsets};
 
 /// Anything an instance imports or exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,7 +355,7 @@ fn eval_const(
             ConstOp::RefFunc(i) => u64::from(*funcs.get(*i as usize).ok_or_else(bad)?) + 1,
             ConstOp::GlobalGet(i) => {
                 let g = globals.get(*i as usize).ok_or_else(bad)?;
-                store.globals[*g as usize].value
+                store.globals[*g as usize].value()
             }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let b = stack.pop().ok_or_else(bad)? as u32;
@@ -424,6 +426,39 @@ fn check_segments_fit(
     Ok(())
 }
 
+/// Points the instance's VM context at the definitions of everything it
+/// imports and defines, and its own functions' references at the context.
+fn fill_vmctx(
+    inner: &mut StoreInner,
+    data: &mut InstanceData,
+    types: &[crate::types::TypeId],
+    num_imported_funcs: u32,
+) {
+    let ctx = &mut data.vmctx;
+    for (i, &m) in (0u32..).zip(&data.memories) {
+        ctx.set_memory(i, inner.memories[m as usize].vm_definition());
+    }
+    for (i, &t) in (0u32..).zip(&data.tables) {
+        ctx.set_table(i, inner.tables[t as usize].vm_definition());
+    }
+    for (i, &g) in (0u32..).zip(&data.globals) {
+        ctx.set_global(i, inner.globals[g as usize].vm_definition());
+    }
+    for (i, ty) in (0u32..).zip(types) {
+        ctx.set_type_id(i, ty.0);
+    }
+    let vmctx = ctx.as_ptr();
+    for (i, &f) in (0u32..).zip(&data.funcs) {
+        let func = &mut inner.funcs[f as usize];
+        if i >= num_imported_funcs {
+            let mut funcref = func.funcref.get();
+            funcref.vmctx = vmctx;
+            func.funcref.set(funcref);
+        }
+        ctx.set_func(i, func.funcref.as_ptr());
+    }
+}
+
 pub(crate) fn instantiate<T: 'static>(
     store: &mut Store<T>,
     module: &Module,
@@ -443,7 +478,17 @@ pub(crate) fn instantiate<T: 'static>(
             imports.len()
         )));
     }
+    let counts = VMCounts {
+        memories: m.memories.len() as u32,
+        tables: m.tables.len() as u32,
+        globals: m.globals.len() as u32,
+        funcs: m.funcs.len() as u32,
+        types: m.types.len() as u32,
+    };
+    let offsets = VMOffsets::new(counts)
+        .ok_or_else(|| Error::Limit("the module's index spaces are too large".into()))?;
     let mut data = InstanceData {
+        vmctx: VMContext::new(offsets, &*store.inner.vm),
         module: module.clone(),
         funcs: Vec::with_capacity(m.funcs.len()),
         tables: Vec::with_capacity(m.tables.len()),
@@ -468,19 +513,18 @@ pub(crate) fn instantiate<T: 'static>(
     // Functions first: constant expressions may take their references.
     for (i, code) in m.code.iter().enumerate() {
         let ty = m.funcs[m.num_imported_funcs as usize + i];
-        inner.funcs.push(FuncInst {
-            ty,
-            kind: FuncKind::Wasm {
-                instance: instance_index,
-                code: code.clone(),
-            },
-        });
-        data.funcs.push(inner.funcs.len() as u32 - 1);
+        let kind = FuncKind::Wasm {
+            instance: instance_index,
+            code: code.clone(),
+        };
+        let index = inner.funcs.len() as u32;
+        inner.funcs.push(FuncInst::new(ty, kind, index));
+        data.funcs.push(index);
     }
     for (i, init) in m.global_inits.iter().enumerate() {
         let value = eval_const(inner, &data.funcs, &data.globals, init)?;
         let ty = m.globals[m.num_imported_globals as usize + i];
-        inner.globals.push(GlobalInst { ty, value });
+        inner.globals.push(GlobalInst::new(ty, value));
         data.globals.push(inner.globals.len() as u32 - 1);
     }
     for (i, init) in m.table_inits.iter().enumerate() {
@@ -498,6 +542,7 @@ pub(crate) fn instantiate<T: 'static>(
         inner.tags.push(TagInst { ty: *ty });
         data.tags.push(inner.tags.len() as u32 - 1);
     }
+    fill_vmctx(inner, &mut data, &m.types, m.num_imported_funcs);
     for seg in &m.elems {
         let items = seg
             .items
@@ -742,7 +787,7 @@ impl Global {
     pub fn new<T>(mut ctx: impl AsContextMut<Data = T>, ty: GlobalType, v: Val) -> Result<Global> {
         let store = ctx.as_store_mut();
         let value = val_to_raw(store, &v, ty.content)?;
-        store.inner.globals.push(GlobalInst { ty, value });
+        store.inner.globals.push(GlobalInst::new(ty, value));
         Ok(Global {
             store: store.id(),
             index: store.inner.globals.len() as u32 - 1,
@@ -760,7 +805,7 @@ impl Global {
         let store = ctx.as_store();
         own(store, self.store, "Global");
         let g = &store.inner.globals[self.index as usize];
-        raw_to_val(store, g.value, g.ty.content)
+        raw_to_val(store, g.value(), g.ty.content)
     }
 
     /// Sets the value of a mutable global.
@@ -772,7 +817,7 @@ impl Global {
             return Err(Error::usage("cannot set an immutable global"));
         }
         let raw = val_to_raw(store, &v, ty.content)?;
-        store.inner.globals[self.index as usize].value = raw;
+        store.inner.globals[self.index as usize].set_value(raw);
         Ok(())
     }
 }

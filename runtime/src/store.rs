@@ -19,6 +19,7 @@ use crate::module::Module;
 use crate::types::{GlobalType, TypeId};
 use crate::values::RawVal;
 pub(crate) use crate::vm::{MemoryInst, StoreBudget, TableInst, VMStoreContext};
+use crate::vm::{VMContext, VMFuncRef, VMGlobalDefinition, VmBox};
 
 /// Identifies a store; handles carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,11 +40,51 @@ pub(crate) enum FuncKind {
 pub(crate) struct FuncInst {
     pub ty: TypeId,
     pub kind: FuncKind,
+    /// What machine code calls; `vmctx` is set once the instance's context exists.
+    pub funcref: VmBox<VMFuncRef>,
+}
+
+impl FuncInst {
+    pub fn new(ty: TypeId, kind: FuncKind, store_index: u32) -> FuncInst {
+        FuncInst {
+            ty,
+            kind,
+            funcref: VmBox::new(VMFuncRef {
+                code: std::ptr::null(),
+                vmctx: std::ptr::null_mut(),
+                type_id: ty.0,
+                store_index,
+            }),
+        }
+    }
 }
 
 pub(crate) struct GlobalInst {
     pub ty: GlobalType,
-    pub value: RawVal,
+    /// The value cell every tier reads and writes.
+    def: VmBox<VMGlobalDefinition>,
+}
+
+impl GlobalInst {
+    pub fn new(ty: GlobalType, value: RawVal) -> GlobalInst {
+        GlobalInst {
+            ty,
+            def: VmBox::new(VMGlobalDefinition { value }),
+        }
+    }
+
+    pub fn value(&self) -> RawVal {
+        self.def.get().value
+    }
+
+    pub fn set_value(&mut self, value: RawVal) {
+        self.def.set(VMGlobalDefinition { value });
+    }
+
+    /// The cell the VM contexts of importing instances point at.
+    pub fn vm_definition(&self) -> *mut VMGlobalDefinition {
+        self.def.as_ptr()
+    }
 }
 
 pub(crate) struct TagInst {
@@ -68,6 +109,8 @@ pub(crate) struct InstanceData {
     pub elems: Vec<u32>,
     /// Data segments (store indices into `StoreInner::datas`).
     pub datas: Vec<u32>,
+    /// The context every tier reaches memories and globals through.
+    pub vmctx: VMContext,
 }
 
 /// A saved interpreter activation: where to resume the caller.

@@ -20,11 +20,13 @@ pub(crate) struct BranchTarget {
     pub arity: u32,
 }
 
-/// A memory access immediate: which memory and the static offset.
+/// A memory access immediate: which memory, the static offset and whether
+/// the memory's addresses are i64 (fits in the padding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MemArg {
-    pub mem: u32,
     pub offset: u64,
+    pub mem: u32,
+    pub memory64: bool,
 }
 
 macro_rules! numeric_ops {

@@ -391,12 +391,17 @@ fn run<T>(
                     }
                     Instr::LocalTee(i) => set!(fp + i as usize, get!(sp - 1)),
                     Instr::GlobalGet(g) => {
-                        set!(sp, inner.globals[inst.globals[g as usize] as usize].value);
+                        // SAFETY: validation bounds `g` by the global count;
+                        // the cell lives as long as the store.
+                        let value = unsafe { (*inst.vmctx.global(g)).value };
+                        set!(sp, value);
                         sp += 1;
                     }
                     Instr::GlobalSet(g) => {
                         sp -= 1;
-                        inner.globals[inst.globals[g as usize] as usize].value = get!(sp);
+                        let value = get!(sp);
+                        // SAFETY: as for `GlobalGet`.
+                        unsafe { (*inst.vmctx.global(g)).value = value };
                     }
                     Instr::Const(c) => {
                         set!(sp, c);
@@ -479,17 +484,19 @@ fn run<T>(
                         }
                     }
                     Instr::Load(kind, arg) => {
-                        let mem = &inner.memories[inst.memories[arg.mem as usize] as usize];
-                        match memory::load(mem, kind, arg.offset, get!(sp - 1)) {
+                        // SAFETY: validation bounds `arg.mem` by the memory count.
+                        let mem = unsafe { inst.vmctx.memory(arg.mem) };
+                        match memory::load(&mem, kind, arg, get!(sp - 1)) {
                             Some(v) => set!(sp - 1, v),
                             None => break Action::Trap(TrapKind::MemoryOutOfBounds),
                         }
                     }
                     Instr::Store(kind, arg) => {
                         sp -= 2;
-                        let mem = &mut inner.memories[inst.memories[arg.mem as usize] as usize];
+                        // SAFETY: validation bounds `arg.mem` by the memory count.
+                        let mem = unsafe { inst.vmctx.memory(arg.mem) };
                         let (addr, value) = (get!(sp), get!(sp + 1));
-                        if memory::store(mem, kind, arg.offset, addr, value).is_none() {
+                        if memory::store(&mem, kind, arg, addr, value).is_none() {
                             break Action::Trap(TrapKind::MemoryOutOfBounds);
                         }
                     }

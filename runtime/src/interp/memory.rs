@@ -5,32 +5,42 @@
 //! Address operands are i32 or i64 by the memory's (table's) address type;
 //! for a 32-bit memory only the cell's low 32 bits are the address.
 
-use super::code::{Instr, LoadKind, StoreKind};
+use super::code::{Instr, LoadKind, MemArg, StoreKind};
 use crate::error::TrapKind;
-use crate::store::{InstanceData, MemoryInst, StoreInner, TableInst};
+use crate::store::{InstanceData, StoreInner, TableInst};
+use crate::vm::VMMemoryDefinition;
 
-/// The effective address of an access of `size` bytes, if in bounds.
+/// The effective address of an access of `size` bytes, if in bounds
+/// (Wasm 3.0 §4.4.7: `ea = i + offset`, trapping if `ea + size` exceeds
+/// the length); overflow-safe for memory64.
 #[inline(always)]
-fn effective(mem: &MemoryInst, cell: u64, offset: u64, size: u64) -> Option<usize> {
-    let base = if mem.ty.memory64 {
+fn effective(mem: &VMMemoryDefinition, arg: MemArg, cell: u64, size: u64) -> Option<usize> {
+    let base = if arg.memory64 {
         cell
     } else {
         cell & 0xffff_ffff
     };
-    let ea = base.checked_add(offset)?;
-    if ea.checked_add(size)? > mem.len() as u64 {
+    let ea = base.checked_add(arg.offset)?;
+    if ea.checked_add(size)? > mem.length {
         return None;
     }
     Some(ea as usize)
 }
 
+/// `load` operators, through the memory's VM definition.
 #[inline(always)]
-pub(crate) fn load(mem: &MemoryInst, kind: LoadKind, offset: u64, addr: u64) -> Option<u64> {
+pub(crate) fn load(
+    mem: &VMMemoryDefinition,
+    kind: LoadKind,
+    arg: MemArg,
+    addr: u64,
+) -> Option<u64> {
     macro_rules! read {
         ($t:ty) => {{
-            let n = std::mem::size_of::<$t>();
-            let ea = effective(mem, addr, offset, n as u64)?;
-            <$t>::from_le_bytes(mem.bytes()[ea..ea + n].try_into().ok()?)
+            const N: usize = std::mem::size_of::<$t>();
+            let ea = effective(mem, arg, addr, N as u64)?;
+            // SAFETY: `[ea, ea + N)` is within the committed length.
+            <$t>::from_le_bytes(unsafe { mem.base.add(ea).cast::<[u8; N]>().read_unaligned() })
         }};
     }
     Some(match kind {
@@ -47,22 +57,30 @@ pub(crate) fn load(mem: &MemoryInst, kind: LoadKind, offset: u64, addr: u64) -> 
     })
 }
 
+/// `store` operators, through the memory's VM definition.
 #[inline(always)]
 pub(crate) fn store(
-    mem: &mut MemoryInst,
+    mem: &VMMemoryDefinition,
     kind: StoreKind,
-    offset: u64,
+    arg: MemArg,
     addr: u64,
     value: u64,
 ) -> Option<()> {
-    let n = match kind {
-        StoreKind::B8 => 1,
-        StoreKind::B16 => 2,
-        StoreKind::B32 => 4,
-        StoreKind::B64 => 8,
-    };
-    let ea = effective(mem, addr, offset, n as u64)?;
-    mem.bytes_mut()[ea..ea + n].copy_from_slice(&value.to_le_bytes()[..n]);
+    macro_rules! write {
+        ($n:expr) => {{
+            const N: usize = $n;
+            let ea = effective(mem, arg, addr, N as u64)?;
+            let bytes: [u8; N] = value.to_le_bytes()[..N].try_into().ok()?;
+            // SAFETY: `[ea, ea + N)` is within the committed length.
+            unsafe { mem.base.add(ea).cast::<[u8; N]>().write_unaligned(bytes) }
+        }};
+    }
+    match kind {
+        StoreKind::B8 => write!(1),
+        StoreKind::B16 => write!(2),
+        StoreKind::B32 => write!(4),
+        StoreKind::B64 => write!(8),
+    }
     Some(())
 }
 

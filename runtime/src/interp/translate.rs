@@ -626,12 +626,18 @@ impl<'m> FuncTranslator<'m> {
         op: Operator<'_>,
     ) -> Result<()> {
         use Operator as O;
-        let mem = |memarg: wasmparser::MemArg| MemArg {
-            mem: match memarg.target {
+        let memories = &self.ctx.module.memories;
+        let mem = |memarg: wasmparser::MemArg| {
+            let mem = match memarg.target {
                 wasmparser::MemArgTarget::Memory(m) => m,
                 wasmparser::MemArgTarget::Array(m) => m,
-            },
-            offset: memarg.offset,
+            };
+            MemArg {
+                mem,
+                offset: memarg.offset,
+                // Validation checked the index.
+                memory64: memories.get(mem as usize).is_some_and(|t| t.memory64),
+            }
         };
         let instr = match op {
             O::Unreachable => Instr::Unreachable,

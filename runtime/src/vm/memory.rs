@@ -9,8 +9,10 @@
 //! committed memory or in inaccessible pages. Memory64 and custom-page-size
 //! memories reserve only their (capped) maximum and are checked explicitly.
 
+use super::context::VMMemoryDefinition;
 use super::limits::StoreBudget;
 use super::mmap::Mapping;
+use super::vmbox::VmBox;
 use crate::error::{Error, Result};
 use crate::types::MemoryType;
 
@@ -36,8 +38,9 @@ pub(crate) enum Bounds {
 pub(crate) struct MemoryInst {
     pub ty: MemoryType,
     mapping: Mapping,
-    /// Accessible bytes (the size in pages times the page size).
-    len: usize,
+    /// Base and accessible length (the size in pages times the page size)
+    /// as every tier reads them.
+    def: VmBox<VMMemoryDefinition>,
     /// The ceiling in bytes: the smallest of the type's maximum, the
     /// address space and the config's per-memory maximum.
     pub max_bytes: u64,
@@ -75,8 +78,11 @@ impl MemoryInst {
         match made {
             Ok((mapping, bounds)) => Ok(MemoryInst {
                 ty,
+                def: VmBox::new(VMMemoryDefinition {
+                    base: mapping.base(),
+                    length: bytes,
+                }),
                 mapping,
-                len: bytes as usize,
                 max_bytes,
                 bounds,
             }),
@@ -108,27 +114,32 @@ impl MemoryInst {
         self.mapping.base()
     }
 
-    /// The length in bytes.
+    /// The length in bytes (it fits a `usize`: it was committed).
     pub fn len(&self) -> usize {
-        self.len
+        self.def.get().length as usize
     }
 
     /// The size in pages.
     pub fn pages(&self) -> u64 {
-        self.len as u64 >> self.ty.page_size_log2
+        self.def.get().length >> self.ty.page_size_log2
+    }
+
+    /// The definition the VM contexts of importing instances point at.
+    pub fn vm_definition(&self) -> *mut VMMemoryDefinition {
+        self.def.as_ptr()
     }
 
     /// The accessible bytes.
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: `[base, base + len)` is committed read-write and owned by
         // this memory; the shared borrow of `self` keeps it from changing.
-        unsafe { std::slice::from_raw_parts(self.base(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.base(), self.len()) }
     }
 
     /// The accessible bytes, mutably.
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`, with `&mut self` making the access unique.
-        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len()) }
     }
 
     /// `memory.grow` (Wasm 3.0 §4.4.7): the old size in pages, or None when
@@ -141,7 +152,7 @@ impl MemoryInst {
             return None;
         }
         let new_len = usize::try_from(new_bytes).ok()?;
-        let added = new_bytes - self.len as u64;
+        let added = new_bytes - self.len() as u64;
         if !budget.try_charge(added) {
             return None;
         }
@@ -149,7 +160,10 @@ impl MemoryInst {
             budget.refund(added);
             return None;
         }
-        self.len = new_len;
+        self.def.set(VMMemoryDefinition {
+            base: self.mapping.base(),
+            length: new_len as u64,
+        });
         Some(old)
     }
 }

@@ -3,8 +3,10 @@
 //! memory until written (null is the all-zero cell, and committed pages
 //! start zeroed), so `(table 10000000 funcref)` is cheap until used.
 
+use super::context::VMTableDefinition;
 use super::limits::{StoreBudget, TABLE_ELEMENT_BYTES};
 use super::mmap::Mapping;
+use super::vmbox::VmBox;
 use crate::error::{Error, Result};
 use crate::types::TableType;
 use crate::values::RawVal;
@@ -13,8 +15,8 @@ use crate::values::RawVal;
 pub(crate) struct TableInst {
     pub ty: TableType,
     mapping: Mapping,
-    /// The size in elements.
-    len: usize,
+    /// Base and size in elements as every tier reads them.
+    def: VmBox<VMTableDefinition>,
     /// The ceiling in elements: the smallest of the type's maximum, the
     /// index type's range and the config's per-table maximum.
     pub max_elems: u64,
@@ -65,8 +67,11 @@ impl TableInst {
         };
         let mut table = TableInst {
             ty,
+            def: VmBox::new(VMTableDefinition {
+                base: mapping.base().cast(),
+                length: ty.min,
+            }),
             mapping,
-            len: ty.min as usize,
             max_elems,
         };
         if init != 0 {
@@ -80,28 +85,33 @@ impl TableInst {
         self.mapping.base().cast()
     }
 
-    /// The size in elements.
+    /// The size in elements (it fits a `usize`: it was committed).
     pub fn len(&self) -> usize {
-        self.len
+        self.def.get().length as usize
+    }
+
+    /// The definition the VM contexts of importing instances point at.
+    pub fn vm_definition(&self) -> *mut VMTableDefinition {
+        self.def.as_ptr()
     }
 
     /// The elements.
     pub fn elems(&self) -> &[RawVal] {
         // SAFETY: `len` elements are committed (zero or written since) and
         // the mapping is page-aligned, so aligned for `RawVal`.
-        unsafe { std::slice::from_raw_parts(self.base(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.base(), self.len()) }
     }
 
     /// The elements, mutably.
     pub fn elems_mut(&mut self) -> &mut [RawVal] {
         // SAFETY: as in `elems`, with `&mut self` making the access unique.
-        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len()) }
     }
 
     /// `table.grow` (Wasm 3.0 §4.4.6): the old size, or None when the
     /// ceiling, the store's budget or the host refuses.
     pub fn grow(&mut self, delta: u64, init: RawVal, budget: &mut StoreBudget) -> Option<u64> {
-        let old = self.len as u64;
+        let old = self.len() as u64;
         let new = old.checked_add(delta)?;
         if new > self.max_elems {
             return None;
@@ -116,7 +126,10 @@ impl TableInst {
             budget.refund(added);
             return None;
         }
-        self.len = new_len;
+        self.def.set(VMTableDefinition {
+            base: self.base(),
+            length: new,
+        });
         if init != 0 {
             self.elems_mut()[old as usize..].fill(init);
         }
