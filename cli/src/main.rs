@@ -87,7 +87,30 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// The tier to run the modules on (see `wrun run --engine`).
+        #[arg(long, value_enum, default_value = "interp")]
+        engine: EngineChoice,
     },
+}
+
+/// `--engine`: which tier runs the module.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The interpreter (the default).
+    Interp,
+    /// The JIT for a module it can compile whole, else the interpreter
+    /// (set WRUN_LOG=jit to see which and why).
+    Jit,
+}
+
+impl EngineChoice {
+    /// The runtime's strategy for this choice.
+    pub fn strategy(self) -> wrun_runtime::Strategy {
+        match self {
+            EngineChoice::Interp => wrun_runtime::Strategy::Interp,
+            EngineChoice::Jit => wrun_runtime::Strategy::Jit,
+        }
+    }
 }
 
 /// Options of `wrun run`.
@@ -105,6 +128,11 @@ pub struct RunArgs {
     /// The most bytes one linear memory may hold (suffixes K, M, G, Ki, Mi, Gi).
     #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
     pub max_memory: Option<u64>,
+    /// The tier to run the module on: `interp` (default) or `jit` (the JIT
+    /// if it can compile the whole module, else the interpreter; set
+    /// WRUN_LOG=jit to see which and why).
+    #[arg(long, value_enum, default_value = "interp")]
+    pub engine: EngineChoice,
     /// Stop the program with a trap once this much wall-clock time has
     /// passed, even while it waits in a host call (`poll_oneoff`): e.g.
     /// `500ms`, `2s`, `1m`, `1h`.
@@ -242,11 +270,17 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             features::print(json);
             Ok(exit::OK)
         }
-        Command::Spec { paths, suite, json } => {
+        Command::Spec {
+            paths,
+            suite,
+            json,
+            engine,
+        } => {
             let opts = wrun_spec::SpecOptions {
                 paths,
                 suite,
                 json,
+                strategy: engine.strategy(),
                 progress: std::io::stderr().is_terminal(),
             };
             Ok(wrun_spec::run_cli(&opts))

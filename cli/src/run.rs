@@ -10,7 +10,7 @@ use wrun_runtime::{
 use wrun_wasi::{DirPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::load::{compile, file_error};
-use crate::{Failure, RunArgs, exit, vals};
+use crate::{EngineChoice, Failure, RunArgs, exit, vals};
 
 /// The engine configuration the run options ask for.
 fn config(args: &RunArgs) -> Config {
@@ -30,6 +30,7 @@ fn config(args: &RunArgs) -> Config {
     if args.timeout.is_some() {
         config.epoch_interruption(true);
     }
+    config.strategy(args.engine.strategy());
     config
 }
 
@@ -78,6 +79,15 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     let path = &args.file;
     let engine = Engine::new(&config(args));
     let module = compile(&engine, path)?;
+    if log_enabled("jit") && args.engine == EngineChoice::Jit {
+        match module.jit_fallback() {
+            None => eprintln!("wrun: jit: {} runs as machine code", path.display()),
+            Some(why) => eprintln!(
+                "wrun: jit: {} runs on the interpreter: {why}",
+                path.display()
+            ),
+        }
+    }
     let mut store = Store::new(
         &engine,
         Host {
@@ -151,6 +161,11 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         println!("{}", vals::format(v));
     }
     Ok(exit::OK)
+}
+
+/// Whether `WRUN_LOG` (comma-separated) names `topic`.
+fn log_enabled(topic: &str) -> bool {
+    std::env::var("WRUN_LOG").is_ok_and(|v| v.split(',').any(|t| t.trim() == topic))
 }
 
 /// `--timeout`: the store is interrupted at the next epoch, which a

@@ -100,6 +100,15 @@ pub struct CompiledModule {
     stack_budget: usize,
 }
 
+impl fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledModule")
+            .field("code_bytes", &self.code.len())
+            .field("functions", &self.entries.len())
+            .finish()
+    }
+}
+
 impl CompiledModule {
     /// Validates and compiles `wasm` for the host architecture.
     #[cfg(target_arch = "x86_64")]

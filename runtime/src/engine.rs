@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use wasmparser::{Validator, WasmFeatures};
 
 use crate::error::{CompileError, CompileErrorKind, Error, Result};
+use crate::tier::Strategy;
 use crate::types::{FuncType, HeapType, RefType, TypeId, ValType};
 use crate::vm::InterruptHandle;
 
@@ -97,6 +98,7 @@ pub struct Config {
     pub(crate) max_host_stack_bytes: usize,
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
+    pub(crate) strategy: Strategy,
 }
 
 impl Default for Config {
@@ -111,6 +113,7 @@ impl Default for Config {
             max_host_stack_bytes: 1 << 20,
             consume_fuel: false,
             epoch_interruption: false,
+            strategy: Strategy::Interp,
         }
     }
 }
@@ -188,6 +191,16 @@ impl Config {
     /// little speed, so it is chosen when modules are compiled.
     pub fn consume_fuel(&mut self, enable: bool) -> &mut Config {
         self.consume_fuel = enable;
+        self
+    }
+
+    /// Which tier runs the modules: the interpreter (default), or the JIT
+    /// for every module it can compile whole (the others run on the
+    /// interpreter; [`Module::jit_fallback`](crate::Module::jit_fallback)
+    /// says why). With the JIT, a compiled module's stack limit is
+    /// [`max_host_stack_bytes`](Self::max_host_stack_bytes).
+    pub fn strategy(&mut self, strategy: Strategy) -> &mut Config {
+        self.strategy = strategy;
         self
     }
 
