@@ -10,9 +10,11 @@
 //!
 //! What compiles today: i32/i64 arithmetic, comparisons and conversions,
 //! locals, `block`/`loop`/`if`/`br`/`br_if`/`br_table`/`return` with
-//! multi-value, direct calls, `select`, and the traps these can raise
-//! (`unreachable`, division by zero, signed division overflow, stack
-//! exhaustion). Anything else ends compilation with
+//! multi-value, direct calls, `select`, i32/i64 globals and integer loads
+//! and stores on 32/64-bit memories through the embedder's VM context (see
+//! [`ContextLayout`]), and the traps these can raise (`unreachable`,
+//! division by zero, signed division overflow, stack exhaustion, out of
+//! bounds memory access). Anything else ends compilation with
 //! [`CompileError::Unsupported`], naming the operator and offset, so an
 //! embedder runs the module on the interpreter instead: never silently
 //! wrong code. The crate does not depend on the runtime; the runtime's
@@ -35,6 +37,23 @@ use wasmparser::ValType;
 pub struct Signature {
     pub params: Vec<ValType>,
     pub results: Vec<ValType>,
+}
+
+/// Where compiled code finds an instance's memories and globals in the
+/// VM context it is called with. The embedder computes these (wrun's
+/// runtime in `vm/offsets.rs`), so the layout is defined in one place.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContextLayout {
+    /// Offset of memory 0's definition pointer; memory `i`'s is `8 i` further.
+    pub memories_start: u32,
+    /// Offset of global 0's definition pointer; global `i`'s is `8 i` further.
+    pub globals_start: u32,
+    /// Offset of the base pointer inside a memory definition.
+    pub memory_base: u32,
+    /// Offset of the byte length (u64) inside a memory definition.
+    pub memory_length: u32,
+    /// Offset of the value inside a global definition.
+    pub global_value: u32,
 }
 
 /// Why a module was not compiled.
@@ -110,10 +129,11 @@ impl fmt::Debug for CompiledModule {
 }
 
 impl CompiledModule {
-    /// Validates and compiles `wasm` for the host architecture.
+    /// Validates and compiles `wasm` for the host architecture. Without a
+    /// context layout, memory and global operators are unsupported.
     #[cfg(target_arch = "x86_64")]
-    pub fn new(wasm: &[u8]) -> Result<CompiledModule, CompileError> {
-        let (code, entries, info) = codegen::compile(wasm, x64::X64Masm::new())?;
+    pub fn new(wasm: &[u8], layout: Option<ContextLayout>) -> Result<CompiledModule, CompileError> {
+        let (code, entries, info) = codegen::compile(wasm, layout, x64::X64Masm::new())?;
         let code = CodeMemory::new(&code).map_err(CompileError::Assembler)?;
         Ok(CompiledModule {
             code,
@@ -143,10 +163,33 @@ impl CompiledModule {
         self.info.signature(*self.info.funcs.get(index as usize)?)
     }
 
-    /// Calls function `index` with its arguments in `cells` (i32 values
-    /// zero-extended); its results replace them from `cells[0]` on.
+    /// Calls function `index` of a module compiled without a context
+    /// layout, with its arguments in `cells` (i32 values zero-extended);
+    /// its results replace them from `cells[0]` on.
     #[cfg(target_arch = "x86_64")]
     pub fn call(&self, index: u32, cells: &mut [u64]) -> Result<(), CallError> {
+        if self.info.layout.is_some() {
+            return Err(CallError::Usage(
+                "this module needs a VM context: use call_with_context".into(),
+            ));
+        }
+        // SAFETY: code compiled without a layout never reads the context.
+        unsafe { self.call_with_context(std::ptr::null_mut(), index, cells) }
+    }
+
+    /// Like [`call`](Self::call), with the instance's VM context.
+    ///
+    /// # Safety
+    /// `vmctx` must point at a live context laid out as the
+    /// [`ContextLayout`] given at compilation says, whose memory and global
+    /// definitions match the module's types and stay valid during the call.
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn call_with_context(
+        &self,
+        vmctx: *mut u8,
+        index: u32,
+        cells: &mut [u64],
+    ) -> Result<(), CallError> {
         let sig = self
             .signature(index)
             .ok_or_else(|| CallError::Usage(format!("no function {index}")))?;
@@ -175,10 +218,11 @@ impl CompiledModule {
         // SAFETY: offset 0 is the entry trampoline (abi.rs) and `code` a
         // function entry of this module, with the signature checked against
         // `cells`; compiled code only touches `cells[..needed]`, its own
-        // frames (bounded by `stack_limit`) and `state`.
+        // frames (bounded by `stack_limit`), `state`, and the context the
+        // caller vouches for.
         let raw = unsafe {
             let entry: x64::abi::EntryTrampoline = std::mem::transmute(trampoline);
-            entry(std::ptr::null_mut(), cells.as_mut_ptr(), code, &mut state)
+            entry(vmctx, cells.as_mut_ptr(), code, &mut state)
         };
         match raw {
             0 => Ok(()),

@@ -115,6 +115,56 @@ pub enum ExtendKind {
     I64From16S,
 }
 
+/// The width and extension of a memory load (Wasm 3.0 §4.4.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadKind {
+    /// `i32.load`, `i64.load32_u`: 4 bytes, zero-extended.
+    U32,
+    /// `i64.load`: 8 bytes.
+    U64,
+    /// `*.load8_u`.
+    U8,
+    /// `*.load16_u`.
+    U16,
+    /// `i32.load8_s`.
+    I32S8,
+    /// `i32.load16_s`.
+    I32S16,
+    /// `i64.load8_s`.
+    I64S8,
+    /// `i64.load16_s`.
+    I64S16,
+    /// `i64.load32_s`.
+    I64S32,
+}
+
+impl LoadKind {
+    /// Bytes read.
+    pub fn bytes(self) -> u32 {
+        match self {
+            LoadKind::U8 | LoadKind::I32S8 | LoadKind::I64S8 => 1,
+            LoadKind::U16 | LoadKind::I32S16 | LoadKind::I64S16 => 2,
+            LoadKind::U32 | LoadKind::I64S32 => 4,
+            LoadKind::U64 => 8,
+        }
+    }
+}
+
+/// Where a memory access goes: which memory's definition, the static
+/// offset, the address type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryAccess {
+    /// Offset of the memory's definition pointer in the VM context.
+    pub definition_slot: u32,
+    /// Offsets of base and length inside the definition.
+    pub base: u32,
+    pub length: u32,
+    /// The memarg's static offset.
+    pub offset: u64,
+    /// Whether addresses are i64 (memory64); else the low 32 bits count.
+    pub memory64: bool,
+}
+
 /// Why compiled code stopped early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -127,15 +177,18 @@ pub enum TrapCode {
     IntegerOverflow = 3,
     /// The stack limit was reached ("call stack exhausted").
     StackExhausted = 4,
+    /// A load or store beyond the memory's length.
+    MemoryOutOfBounds = 5,
 }
 
 impl TrapCode {
     /// Every trap code, for emitting one stub each.
-    pub const ALL: [TrapCode; 4] = [
+    pub const ALL: [TrapCode; 5] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
         TrapCode::StackExhausted,
+        TrapCode::MemoryOutOfBounds,
     ];
 
     /// The code returned by the entry trampoline, back to a value.
@@ -150,6 +203,7 @@ impl TrapCode {
             TrapCode::IntegerDivideByZero => "integer divide by zero",
             TrapCode::IntegerOverflow => "integer overflow",
             TrapCode::StackExhausted => "call stack exhausted",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
         }
     }
 }
@@ -208,6 +262,17 @@ pub trait MacroAssembler {
     fn extend(&mut self, kind: ExtendKind);
     /// `select`: `A = if C (32-bit) != 0 { A } else { B }`.
     fn select(&mut self);
+
+    /// `A = value` of the global whose definition pointer is at context
+    /// offset `slot` (its value `value_offset` bytes into the definition).
+    fn load_global(&mut self, slot: u32, value_offset: u32);
+    /// Sets that global to A.
+    fn store_global(&mut self, slot: u32, value_offset: u32);
+    /// `A = load(A)`, trapping beyond the memory's length (explicit,
+    /// overflow-safe check: no guard pages are relied on yet).
+    fn load(&mut self, access: MemoryAccess, kind: LoadKind);
+    /// `store(A) = B`, the low `bytes` bytes of B, with the same check.
+    fn store(&mut self, access: MemoryAccess, bytes: u32);
 
     /// Jumps to `label`.
     fn jump(&mut self, label: Self::Label);

@@ -167,7 +167,7 @@ impl Func {
                     .jit
                     .as_ref()
                     .ok_or_else(|| Error::usage("no machine code"))?;
-                crate::tier::call(code, index, &raw, frame)?
+                crate::tier::call(code, &instance.vmctx, index, &raw, frame)?
             }
             None => crate::interp::exec::invoke(store, self.index, &raw)?,
         };

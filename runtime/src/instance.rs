@@ -13,7 +13,7 @@ use crate::store::{
 use crate::types::{ExternType, FuncType, GlobalType, MemoryType, TableType, TagType, ValType};
 use crate::values::{RawVal, Val};
 use crate::vm::VMContext;
-use crate::vm::offsets::{VMCounts, VMOffsets};
+use crate::vm::offsets::VMOffsets;
 
 /// Anything an instance imports or exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -478,14 +478,7 @@ pub(crate) fn instantiate<T: 'static>(
             imports.len()
         )));
     }
-    let counts = VMCounts {
-        memories: m.memories.len() as u32,
-        tables: m.tables.len() as u32,
-        globals: m.globals.len() as u32,
-        funcs: m.funcs.len() as u32,
-        types: m.types.len() as u32,
-    };
-    let offsets = VMOffsets::new(counts)
+    let offsets = VMOffsets::for_module(m)
         .ok_or_else(|| Error::Limit("the module's index spaces are too large".into()))?;
     let mut data = InstanceData {
         vmctx: VMContext::new(offsets, &*store.inner.vm),

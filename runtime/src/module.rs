@@ -286,7 +286,7 @@ impl Module {
         drop(validator);
         let mut inner = result?;
         if inner.unsupported.is_none() {
-            (inner.jit, inner.jit_fallback) = crate::tier::compile(engine, bytes);
+            (inner.jit, inner.jit_fallback) = crate::tier::compile(engine, &inner, bytes);
         }
         Ok(Module {
             inner: Arc::new(inner),

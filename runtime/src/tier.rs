@@ -11,6 +11,8 @@
 use crate::engine::Engine;
 use crate::error::{FrameInfo, Result, Trap, TrapKind};
 use crate::values::RawVal;
+use crate::vm::VMContext;
+use crate::vm::offsets::VMOffsets;
 
 /// How an engine runs the modules it compiles.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,7 +36,11 @@ pub(crate) enum JitModule {}
 
 /// Compiles `bytes` with the JIT if the engine asks for it: the code, or
 /// why the module runs on the interpreter (None, None: it was not asked).
-pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> (Option<JitModule>, Option<String>) {
+pub(crate) fn compile(
+    engine: &Engine,
+    module: &crate::module::ModuleInner,
+    bytes: &[u8],
+) -> (Option<JitModule>, Option<String>) {
     let config = &engine.inner.config;
     if config.strategy != Strategy::Jit {
         return (None, None);
@@ -45,12 +51,33 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> (Option<JitModule>, Opti
             Some("the JIT does not count fuel or check epochs yet".into()),
         );
     }
-    compile_for_host(bytes, config.max_host_stack_bytes)
+    let Some(offsets) = VMOffsets::for_module(module) else {
+        return (None, Some("the module's index spaces are too large".into()));
+    };
+    compile_for_host(bytes, &offsets, config.max_host_stack_bytes)
+}
+
+/// Where the JIT finds memories and globals: the offsets of `vm/`.
+#[cfg(target_arch = "x86_64")]
+fn context_layout(offsets: &VMOffsets) -> wrun_jit::ContextLayout {
+    use crate::vm::{VMGlobalDefinition, VMMemoryDefinition};
+    use std::mem::offset_of;
+    wrun_jit::ContextLayout {
+        memories_start: offsets.memories_start,
+        globals_start: offsets.globals_start,
+        memory_base: offset_of!(VMMemoryDefinition, base) as u32,
+        memory_length: offset_of!(VMMemoryDefinition, length) as u32,
+        global_value: offset_of!(VMGlobalDefinition, value) as u32,
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
-fn compile_for_host(bytes: &[u8], stack_budget: usize) -> (Option<JitModule>, Option<String>) {
-    match wrun_jit::CompiledModule::new(bytes) {
+fn compile_for_host(
+    bytes: &[u8],
+    offsets: &VMOffsets,
+    stack_budget: usize,
+) -> (Option<JitModule>, Option<String>) {
+    match wrun_jit::CompiledModule::new(bytes, Some(context_layout(offsets))) {
         Ok(mut code) => {
             code.set_stack_budget(stack_budget);
             (Some(code), None)
@@ -60,17 +87,19 @@ fn compile_for_host(bytes: &[u8], stack_budget: usize) -> (Option<JitModule>, Op
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn compile_for_host(_: &[u8], _: usize) -> (Option<JitModule>, Option<String>) {
+fn compile_for_host(_: &[u8], _: &VMOffsets, _: usize) -> (Option<JitModule>, Option<String>) {
     (
         None,
         Some("there is no JIT for this architecture yet".into()),
     )
 }
 
-/// Calls function `index` of a compiled module with argument cells.
+/// Calls function `index` of a compiled module with argument cells, in
+/// the instance whose context is `vmctx`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn call(
     code: &JitModule,
+    vmctx: &VMContext,
     index: u32,
     args: &[RawVal],
     frame: impl FnOnce() -> FrameInfo,
@@ -79,7 +108,10 @@ pub(crate) fn call(
     let results = code.signature(index).map_or(0, |s| s.results.len());
     let mut cells = args.to_vec();
     cells.resize(args.len().max(results), 0);
-    match code.call(index, &mut cells) {
+    // SAFETY: `vmctx` is the context of an instance of the module `code`
+    // was compiled from, laid out by the same `VMOffsets` (`compile`), and
+    // the store keeps every definition it points at alive.
+    match unsafe { code.call_with_context(vmctx.as_ptr(), index, &mut cells) } {
         Ok(()) => {
             cells.truncate(results);
             Ok(cells)
@@ -90,6 +122,7 @@ pub(crate) fn call(
                 TrapCode::IntegerDivideByZero => TrapKind::IntegerDivideByZero,
                 TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
                 TrapCode::StackExhausted => TrapKind::StackExhausted,
+                TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
             };
             // Compiled frames keep no pc map yet: the backtrace names the
             // function the host called.
@@ -104,6 +137,7 @@ pub(crate) fn call(
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) fn call(
     code: &JitModule,
+    _: &VMContext,
     _: u32,
     _: &[RawVal],
     _: impl FnOnce() -> FrameInfo,

@@ -10,8 +10,8 @@ use super::control::{ControlFrame, FrameKind};
 use super::stack::{Value, ValueStack};
 use crate::CompileError;
 use crate::masm::{
-    ExtendKind, FrameLayout, IntBinOp, IntCmpKind, IntUnOp, MacroAssembler, Operand, OperandSize,
-    TrapCode,
+    ExtendKind, FrameLayout, IntBinOp, IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess,
+    Operand, OperandSize, TrapCode,
 };
 
 struct FuncGen<'a, M: MacroAssembler> {
@@ -266,6 +266,63 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.numeric(1, |m| m.extend(kind))
     }
 
+    /// The VM context layout, needed by memory and global operators.
+    fn layout(&self, what: &str) -> Result<crate::ContextLayout, CompileError> {
+        self.info.layout.ok_or_else(|| {
+            CompileError::unsupported(&format!("{what} without a VM context"), self.offset)
+        })
+    }
+
+    /// Global `index`'s definition slot, if its type is supported.
+    fn global_slot(&self, index: u32) -> Result<(u32, u32), CompileError> {
+        let layout = self.layout("globals")?;
+        match self.info.globals.get(index as usize) {
+            Some(ty) if super::supported_type(*ty) => {
+                Ok((layout.globals_start + index * 8, layout.global_value))
+            }
+            Some(_) => Err(CompileError::unsupported(
+                "a global of a type other than i32/i64",
+                self.offset,
+            )),
+            None => Err(self.invalid("unknown global")),
+        }
+    }
+
+    fn memory_access(&self, memarg: wasmparser::MemArg) -> Result<MemoryAccess, CompileError> {
+        let layout = self.layout("memory access")?;
+        let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
+            return Err(CompileError::unsupported(
+                "array accesses (GC)",
+                self.offset,
+            ));
+        };
+        let memory64 = *self
+            .info
+            .memories
+            .get(memory as usize)
+            .ok_or_else(|| self.invalid("unknown memory"))?;
+        Ok(MemoryAccess {
+            definition_slot: layout.memories_start + memory * 8,
+            base: layout.memory_base,
+            length: layout.memory_length,
+            offset: memarg.offset,
+            memory64,
+        })
+    }
+
+    fn mem_load(&mut self, memarg: wasmparser::MemArg, kind: LoadKind) -> Result<(), CompileError> {
+        let access = self.memory_access(memarg)?;
+        self.numeric(1, |m| m.load(access, kind))
+    }
+
+    fn mem_store(&mut self, memarg: wasmparser::MemArg, bytes: u32) -> Result<(), CompileError> {
+        let access = self.memory_access(memarg)?;
+        self.pop_into(Operand::B)?;
+        self.pop_into(Operand::A)?;
+        self.masm.store(access, bytes);
+        Ok(())
+    }
+
     /// Control operators seen in unreachable code only open and close
     /// frames; everything else there is skipped.
     fn visit_unreachable(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
@@ -513,6 +570,41 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     self.stack.push(Value::Local(local_index));
                 }
             }
+            Operator::GlobalGet { global_index } => {
+                let (slot, value) = self.global_slot(global_index)?;
+                self.masm.load_global(slot, value);
+                self.push_a();
+            }
+            Operator::GlobalSet { global_index } => {
+                let (slot, value) = self.global_slot(global_index)?;
+                self.pop_into(Operand::A)?;
+                self.masm.store_global(slot, value);
+            }
+            Operator::I32Load { memarg } | Operator::I64Load32U { memarg } => {
+                self.mem_load(memarg, LoadKind::U32)?
+            }
+            Operator::I64Load { memarg } => self.mem_load(memarg, LoadKind::U64)?,
+            Operator::I32Load8U { memarg } | Operator::I64Load8U { memarg } => {
+                self.mem_load(memarg, LoadKind::U8)?
+            }
+            Operator::I32Load16U { memarg } | Operator::I64Load16U { memarg } => {
+                self.mem_load(memarg, LoadKind::U16)?
+            }
+            Operator::I32Load8S { memarg } => self.mem_load(memarg, LoadKind::I32S8)?,
+            Operator::I32Load16S { memarg } => self.mem_load(memarg, LoadKind::I32S16)?,
+            Operator::I64Load8S { memarg } => self.mem_load(memarg, LoadKind::I64S8)?,
+            Operator::I64Load16S { memarg } => self.mem_load(memarg, LoadKind::I64S16)?,
+            Operator::I64Load32S { memarg } => self.mem_load(memarg, LoadKind::I64S32)?,
+            Operator::I32Store8 { memarg } | Operator::I64Store8 { memarg } => {
+                self.mem_store(memarg, 1)?
+            }
+            Operator::I32Store16 { memarg } | Operator::I64Store16 { memarg } => {
+                self.mem_store(memarg, 2)?
+            }
+            Operator::I32Store { memarg } | Operator::I64Store32 { memarg } => {
+                self.mem_store(memarg, 4)?
+            }
+            Operator::I64Store { memarg } => self.mem_store(memarg, 8)?,
             Operator::I32Const { value } => self.stack.push(Value::Const(u64::from(value as u32))),
             Operator::I64Const { value } => self.stack.push(Value::Const(value as u64)),
 

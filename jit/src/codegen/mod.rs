@@ -10,7 +10,7 @@ pub mod stack;
 use wasmparser::{Parser, Payload, ValType};
 
 use crate::masm::MacroAssembler;
-use crate::{CompileError, Signature};
+use crate::{CompileError, ContextLayout, Signature};
 
 /// What the generator knows of a module.
 pub struct ModuleInfo {
@@ -20,6 +20,12 @@ pub struct ModuleInfo {
     pub funcs: Vec<u32>,
     /// Exported functions by name.
     pub exports: Vec<(String, u32)>,
+    /// Each memory's address type: true for memory64.
+    pub memories: Vec<bool>,
+    /// Each global's type.
+    pub globals: Vec<ValType>,
+    /// Where memories and globals are in the VM context, if given.
+    pub layout: Option<ContextLayout>,
 }
 
 impl ModuleInfo {
@@ -45,6 +51,7 @@ pub fn supported_signature(sig: &Signature) -> bool {
 /// code, each function's entry offset and the module's signatures.
 pub fn compile<M: MacroAssembler>(
     wasm: &[u8],
+    layout: Option<ContextLayout>,
     mut masm: M,
 ) -> Result<(Vec<u8>, Vec<usize>, ModuleInfo), CompileError> {
     let mut validator = wasmparser::Validator::new();
@@ -56,6 +63,9 @@ pub fn compile<M: MacroAssembler>(
         types: Vec::new(),
         funcs: Vec::new(),
         exports: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+        layout,
     };
     let mut bodies = Vec::new();
     for payload in Parser::new(0).parse_all(wasm) {
@@ -76,11 +86,16 @@ pub fn compile<M: MacroAssembler>(
                 for import in reader.into_imports_with_offsets() {
                     let (offset, import) =
                         import.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
-                    if let wasmparser::TypeRef::Func(_) = import.ty {
-                        return Err(CompileError::unsupported(
-                            "imported functions (host calls)",
-                            offset,
-                        ));
+                    match import.ty {
+                        wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_) => {
+                            return Err(CompileError::unsupported(
+                                "imported functions (host calls)",
+                                offset,
+                            ));
+                        }
+                        wasmparser::TypeRef::Memory(m) => info.memories.push(m.memory64),
+                        wasmparser::TypeRef::Global(g) => info.globals.push(g.content_type),
+                        _ => {}
                     }
                 }
             }
@@ -97,6 +112,20 @@ pub fn compile<M: MacroAssembler>(
                     if export.kind == wasmparser::ExternalKind::Func {
                         info.exports.push((export.name.to_string(), export.index));
                     }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory =
+                        memory.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    info.memories.push(memory.memory64);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for global in reader {
+                    let global =
+                        global.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    info.globals.push(global.ty.content_type);
                 }
             }
             Payload::CodeSectionEntry(body) => bodies.push(body),

@@ -5,8 +5,8 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 
 use super::abi::{SAVED_RSP, STACK_LIMIT, frame_bytes};
 use crate::masm::{
-    ExtendKind, FrameLayout, IntBinOp, IntCmpKind, IntUnOp, MacroAssembler, Operand, OperandSize,
-    TrapCode,
+    ExtendKind, FrameLayout, IntBinOp, IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess,
+    Operand, OperandSize, TrapCode,
 };
 
 /// Emits x86_64 code into a position-independent buffer.
@@ -44,6 +44,35 @@ impl X64Masm {
                 0
             }
         }
+    }
+
+    /// Turns the address in A into the effective address of an access of
+    /// `bytes` bytes (Wasm 3.0 §4.4.7: `ea = i + offset`, trapping when
+    /// `ea + bytes` exceeds the length, every sum checked for overflow),
+    /// with the memory's base in rdx. Clobbers rdi.
+    fn effective_address(&mut self, access: MemoryAccess, bytes: u32) {
+        let oob = self.trap_stub(TrapCode::MemoryOutOfBounds);
+        let (slot, base, length) = (
+            access.definition_slot as i32,
+            access.base as i32,
+            access.length as i32,
+        );
+        dynasm!(self.ops ; .arch x64 ; mov rdx, QWORD [r14 + slot]);
+        if !access.memory64 {
+            dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, QWORD access.offset as i64
+            ; add rax, rdi
+            ; jc =>oob
+            ; mov rdi, rax
+            ; add rdi, bytes as i32
+            ; jc =>oob
+            ; cmp rdi, QWORD [rdx + length]
+            ; ja =>oob
+            ; mov rdx, QWORD [rdx + base]
+        );
     }
 
     fn trap_stub(&self, code: TrapCode) -> DynamicLabel {
@@ -349,6 +378,41 @@ impl MacroAssembler for X64Masm {
 
     fn select(&mut self) {
         dynasm!(self.ops ; .arch x64 ; test edx, edx ; cmovz rax, rcx);
+    }
+
+    fn load_global(&mut self, slot: u32, value_offset: u32) {
+        let (slot, value) = (slot as i32, value_offset as i32);
+        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r14 + slot] ; mov rax, QWORD [rax + value]);
+    }
+
+    fn store_global(&mut self, slot: u32, value_offset: u32) {
+        let (slot, value) = (slot as i32, value_offset as i32);
+        dynasm!(self.ops ; .arch x64 ; mov rdx, QWORD [r14 + slot] ; mov QWORD [rdx + value], rax);
+    }
+
+    fn load(&mut self, access: MemoryAccess, kind: LoadKind) {
+        self.effective_address(access, kind.bytes());
+        match kind {
+            LoadKind::U8 => dynasm!(self.ops ; .arch x64 ; movzx eax, BYTE [rdx + rax]),
+            LoadKind::U16 => dynasm!(self.ops ; .arch x64 ; movzx eax, WORD [rdx + rax]),
+            LoadKind::U32 => dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [rdx + rax]),
+            LoadKind::U64 => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rdx + rax]),
+            LoadKind::I32S8 => dynasm!(self.ops ; .arch x64 ; movsx eax, BYTE [rdx + rax]),
+            LoadKind::I32S16 => dynasm!(self.ops ; .arch x64 ; movsx eax, WORD [rdx + rax]),
+            LoadKind::I64S8 => dynasm!(self.ops ; .arch x64 ; movsx rax, BYTE [rdx + rax]),
+            LoadKind::I64S16 => dynasm!(self.ops ; .arch x64 ; movsx rax, WORD [rdx + rax]),
+            LoadKind::I64S32 => dynasm!(self.ops ; .arch x64 ; movsxd rax, DWORD [rdx + rax]),
+        }
+    }
+
+    fn store(&mut self, access: MemoryAccess, bytes: u32) {
+        self.effective_address(access, bytes);
+        match bytes {
+            1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdx + rax], cl),
+            2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdx + rax], cx),
+            4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdx + rax], ecx),
+            _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [rdx + rax], rcx),
+        }
     }
 
     fn jump(&mut self, label: DynamicLabel) {

@@ -65,6 +65,18 @@ impl VMOffsets {
         })
     }
 
+    /// The layout of `module`'s instances, or None if it would not fit.
+    pub fn for_module(module: &crate::module::ModuleInner) -> Option<VMOffsets> {
+        let count = |n: usize| u32::try_from(n).ok();
+        VMOffsets::new(VMCounts {
+            memories: count(module.memories.len())?,
+            tables: count(module.tables.len())?,
+            globals: count(module.globals.len())?,
+            funcs: count(module.funcs.len())?,
+            types: count(module.types.len())?,
+        })
+    }
+
     /// The slot holding memory `i`'s definition pointer.
     pub fn memory(&self, i: u32) -> u32 {
         debug_assert!(i < self.counts.memories);
