@@ -145,3 +145,15 @@ fn memories_and_globals_match_the_interpreter() {
         "{jit:?}"
     );
 }
+
+/// Engines, modules (with their machine code) and stores can move to
+/// other threads, as before the VM layer and the JIT existed.
+#[test]
+fn handles_stay_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Engine>();
+    send_sync::<Module>();
+    send::<Store<()>>();
+    send_sync::<wrun_runtime::InterruptHandle>();
+}
