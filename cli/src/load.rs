@@ -7,11 +7,54 @@ use wrun_runtime::{CompileErrorKind, Engine, Error, Module};
 
 use crate::{Failure, exit};
 
+/// The largest module file `wrun` reads (binary or text). The biggest
+/// real-world modules are tens of MiB; a stream without end (`/dev/zero`, a
+/// pipe) stops here instead of filling the host's memory.
+pub const MAX_MODULE_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads at most [`MAX_MODULE_FILE_BYTES`] of `path`. A file that starts
+/// with a NUL byte but not the `\0asm` magic is neither a binary nor a text
+/// module, and is refused after its first four bytes.
+fn read_capped(path: &Path) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let cannot =
+        |e: std::io::Error| Failure::error(format!("cannot read `{}`: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let too_large = || {
+        Failure::error(format!(
+            "`{}` is larger than {MAX_MODULE_FILE_BYTES} bytes, the most wrun reads as a module",
+            path.display()
+        ))
+    };
+    if file
+        .metadata()
+        .is_ok_and(|m| m.len() > MAX_MODULE_FILE_BYTES)
+    {
+        return Err(too_large());
+    }
+    let mut reader = file.take(MAX_MODULE_FILE_BYTES + 1);
+    let mut bytes = Vec::new();
+    (&mut reader)
+        .take(4)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.first() == Some(&0) && bytes != b"\0asm" {
+        return Err(Failure::error(format!(
+            "`{}` is not a WebAssembly module (no `\\0asm` magic, and not text)",
+            path.display()
+        )));
+    }
+    reader.read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_MODULE_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 /// Reads `path` and returns the module's binary form, converting `.wat`
 /// text (anything not starting with the `\0asm` magic) on the way.
 pub fn read_binary(path: &Path) -> Result<Vec<u8>, Failure> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Failure::error(format!("cannot read `{}`: {e}", path.display())))?;
+    let bytes = read_capped(path)?;
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes);
     }

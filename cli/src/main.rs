@@ -91,7 +91,30 @@ enum Command {
         /// FILE (reasons kept; new failures marked UNEXPLAINED).
         #[arg(long, value_name = "FILE")]
         write_known_failures: Option<PathBuf>,
+        /// The tier to run the modules on (see `wrun run --engine`).
+        #[arg(long, value_enum, default_value = "interp")]
+        engine: EngineChoice,
     },
+}
+
+/// `--engine`: which tier runs the module.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The interpreter (the default).
+    Interp,
+    /// The JIT for a module it can compile whole, else the interpreter
+    /// (set WRUN_LOG=jit to see which and why).
+    Jit,
+}
+
+impl EngineChoice {
+    /// The runtime's strategy for this choice.
+    pub fn strategy(self) -> wrun_runtime::Strategy {
+        match self {
+            EngineChoice::Interp => wrun_runtime::Strategy::Interp,
+            EngineChoice::Jit => wrun_runtime::Strategy::Jit,
+        }
+    }
 }
 
 /// Options of `wrun run`.
@@ -109,6 +132,22 @@ pub struct RunArgs {
     /// The most bytes one linear memory may hold (suffixes K, M, G, Ki, Mi, Gi).
     #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
     pub max_memory: Option<u64>,
+    /// The tier to run the module on: `interp` (default) or `jit` (the JIT
+    /// if it can compile the whole module, else the interpreter; set
+    /// WRUN_LOG=jit to see which and why).
+    #[arg(long, value_enum, default_value = "interp")]
+    pub engine: EngineChoice,
+    /// Stop the program with a trap once this much wall-clock time has
+    /// passed, even while it waits in a host call (`poll_oneoff`): e.g.
+    /// `500ms`, `2s`, `1m`, `1h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// The most bytes all of the program's memories and tables may hold
+    /// together (a table element counts 8 bytes); default 6Gi. A module
+    /// asking for more at start fails with an error, `memory.grow` beyond it
+    /// returns -1.
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+    pub memory_budget: Option<u64>,
     /// The deepest wasm call nesting before a "call stack exhausted" trap.
     #[arg(long, value_name = "N")]
     pub max_call_depth: Option<u32>,
@@ -136,6 +175,24 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{text}` is not K=V")),
     }
+}
+
+/// Parses `500ms`, `2s`, `1.5s`, `3m`, `1h` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("`{text}` is not a duration (e.g. 500ms, 2s, 1.5m, 1h)");
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(bad()),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| bad())
 }
 
 /// Parses `4096`, `64K`, `16Mi`, `4G` … into a byte count.
@@ -265,11 +322,13 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             suite,
             json,
             write_known_failures,
+            engine,
         } => {
             let opts = wrun_spec::SpecOptions {
                 paths,
                 suite,
                 json,
+                strategy: engine.strategy(),
                 progress: std::io::stderr().is_terminal(),
                 write_known_failures,
             };
@@ -389,6 +448,18 @@ mod tests {
         assert!(parse_byte_size("lots").is_err());
         assert!(parse_byte_size("5Q").is_err());
         assert!(parse_byte_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("2d").is_err());
+        assert!(parse_duration("1e400s").is_err());
     }
 
     #[test]

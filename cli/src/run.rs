@@ -2,14 +2,15 @@
 //! `--invoke`d export.
 
 use std::path::Path;
+use std::time::Duration;
 
 use wrun_runtime::{
-    Config, Engine, Error, Extern, Func, Instance, Linker, Module, Store, Tag, Trap, Val,
+    Config, Engine, Error, Extern, Func, Instance, Linker, Module, Store, Tag, Trap, TrapKind, Val,
 };
 use wrun_wasi::{DirPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::load::{compile, file_error};
-use crate::{Failure, RunArgs, exit, vals};
+use crate::{EngineChoice, Failure, RunArgs, exit, vals};
 
 /// The engine configuration the run options ask for.
 fn config(args: &RunArgs) -> Config {
@@ -17,12 +18,19 @@ fn config(args: &RunArgs) -> Config {
     if let Some(bytes) = args.max_memory {
         config.max_memory_bytes(bytes);
     }
+    if let Some(bytes) = args.memory_budget {
+        config.store_memory_budget(bytes);
+    }
     if let Some(depth) = args.max_call_depth {
         config.max_call_depth(depth);
     }
     if args.fuel.is_some() {
         config.consume_fuel(true);
     }
+    if args.timeout.is_some() {
+        config.epoch_interruption(true);
+    }
+    config.strategy(args.engine.strategy());
     config
 }
 
@@ -71,6 +79,15 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     let path = &args.file;
     let engine = Engine::new(&config(args));
     let module = compile(&engine, path)?;
+    if log_enabled("jit") && args.engine == EngineChoice::Jit {
+        match module.jit_fallback() {
+            None => eprintln!("wrun: jit: {} runs as machine code", path.display()),
+            Some(why) => eprintln!(
+                "wrun: jit: {} runs on the interpreter: {why}",
+                path.display()
+            ),
+        }
+    }
     let mut store = Store::new(
         &engine,
         Host {
@@ -81,6 +98,9 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         store
             .set_fuel(fuel)
             .map_err(|e| Failure::error(format!("--fuel: {e}")))?;
+    }
+    if let Some(timeout) = args.timeout {
+        start_watchdog(&engine, &mut store, timeout)?;
     }
     // WASI is the one host module; any other import is reported by the
     // linker as unknown, naming it.
@@ -143,6 +163,31 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     Ok(exit::OK)
 }
 
+/// Whether `WRUN_LOG` (comma-separated) names `topic`.
+fn log_enabled(topic: &str) -> bool {
+    std::env::var("WRUN_LOG").is_ok_and(|v| v.split(',').any(|t| t.trim() == topic))
+}
+
+/// `--timeout`: the store is interrupted at the next epoch, which a
+/// detached thread advances once `timeout` has passed (the process ends
+/// with the program, so the thread never outlives it in a way that matters).
+fn start_watchdog(
+    engine: &Engine,
+    store: &mut Store<Host>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    store.set_epoch_deadline(1);
+    let handle = engine.interrupt_handle();
+    std::thread::Builder::new()
+        .name("wrun-timeout".into())
+        .spawn(move || {
+            std::thread::sleep(timeout);
+            handle.increment_epoch();
+        })
+        .map(drop)
+        .map_err(|e| Failure::error(format!("--timeout: cannot start the timer thread: {e}")))
+}
+
 /// Calls `func`, reporting a trap with its wasm backtrace.
 fn call(
     store: &mut Store<Host>,
@@ -175,6 +220,9 @@ fn run_failure(path: &Path, during: &str, e: &Error, tag_name: Option<String>) -
     let mut failure = file_error(path, e);
     let what = match e {
         Error::Exit(_) => return failure,
+        Error::Trap(trap) if trap.kind() == TrapKind::Interrupted => {
+            format!("trap: {} (the --timeout elapsed)", describe_trap(trap))
+        }
         Error::Trap(trap) => format!("trap: {}", describe_trap(trap)),
         Error::Exception(_) => match tag_name {
             Some(name) => format!("uncaught wasm exception with tag `{name}`"),

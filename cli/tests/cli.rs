@@ -453,3 +453,46 @@ fn a_closed_pipe_ends_output_quietly() {
     let _ = child.wait().expect("wait");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn engine_jit_runs_what_it_compiles_and_says_what_it_does_not() {
+    let file = write("engine", "arith.wat", ARITH);
+    let file = file.to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wrun"))
+            .args(args)
+            .env("WRUN_LOG", "jit")
+            .output()
+            .expect("run wrun")
+    };
+    // ARITH has floats and memory.grow: the whole module stays on the interpreter.
+    let o = run(&["--engine", "jit", "--invoke", "add", file, "2", "3"]);
+    assert_eq!(stdout(&o), "5\n");
+    assert!(
+        stderr(&o).contains("runs on the interpreter: the JIT cannot compile"),
+        "{}",
+        stderr(&o)
+    );
+    let pure = write(
+        "engine",
+        "pure.wat",
+        r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#,
+    );
+    let o = run(&[
+        "--engine",
+        "jit",
+        "--invoke",
+        "add",
+        pure.to_str().unwrap(),
+        "2",
+        "-3",
+    ]);
+    assert_eq!(stdout(&o), "-1\n");
+    assert!(
+        stderr(&o).contains("runs as machine code"),
+        "{}",
+        stderr(&o)
+    );
+    let o = wrun(&["--engine", "warp", file]);
+    assert_eq!(code(&o), USAGE);
+}

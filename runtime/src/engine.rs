@@ -1,12 +1,15 @@
 //! The engine: configuration, the enabled feature set, and the engine-wide
 //! type registry shared by every module compiled with it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use wasmparser::{Validator, WasmFeatures};
 
 use crate::error::{CompileError, CompileErrorKind, Error, Result};
+use crate::tier::Strategy;
 use crate::types::{FuncType, HeapType, RefType, TypeId, ValType};
+use crate::vm::InterruptHandle;
 
 /// A WebAssembly proposal that can be switched on or off in a [`Config`].
 /// The default set is Wasm 3.0 (minus threads); older proposal test suites
@@ -80,16 +83,22 @@ impl Proposal {
     }
 }
 
+/// The default of [`Config::store_memory_budget`].
+pub const DEFAULT_STORE_MEMORY_BUDGET: u64 = 6 << 30;
+
 /// Settings that apply to every module and store of an engine.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) features: WasmFeatures,
     pub(crate) max_memory_bytes: u64,
+    pub(crate) store_memory_budget: u64,
     pub(crate) max_table_elements: u64,
     pub(crate) max_call_depth: u32,
     pub(crate) max_stack_cells: usize,
     pub(crate) max_host_stack_bytes: usize,
     pub(crate) consume_fuel: bool,
+    pub(crate) epoch_interruption: bool,
+    pub(crate) strategy: Strategy,
 }
 
 impl Default for Config {
@@ -97,11 +106,14 @@ impl Default for Config {
         Config {
             features: default_features(),
             max_memory_bytes: 4 << 30,
+            store_memory_budget: DEFAULT_STORE_MEMORY_BUDGET,
             max_table_elements: 10_000_000,
             max_call_depth: 50_000,
             max_stack_cells: 4 << 20,
             max_host_stack_bytes: 1 << 20,
             consume_fuel: false,
+            epoch_interruption: false,
+            strategy: Strategy::Interp,
         }
     }
 }
@@ -139,6 +151,16 @@ impl Config {
         self
     }
 
+    /// The most bytes all memories and tables of one store may hold
+    /// together (a table element counts 8 bytes). Creating a memory or table
+    /// beyond it fails with [`Error::Limit`]; `memory.grow` and `table.grow`
+    /// beyond it return -1. Default 6 GiB: one full 32-bit memory and room
+    /// for more.
+    pub fn store_memory_budget(&mut self, bytes: u64) -> &mut Config {
+        self.store_memory_budget = bytes;
+        self
+    }
+
     /// The most elements any one table may hold.
     pub fn max_table_elements(&mut self, elements: u64) -> &mut Config {
         self.max_table_elements = elements;
@@ -169,6 +191,26 @@ impl Config {
     /// little speed, so it is chosen when modules are compiled.
     pub fn consume_fuel(&mut self, enable: bool) -> &mut Config {
         self.consume_fuel = enable;
+        self
+    }
+
+    /// Which tier runs the modules: the interpreter (default), or the JIT
+    /// for every module it can compile whole (the others run on the
+    /// interpreter; [`Module::jit_fallback`](crate::Module::jit_fallback)
+    /// says why). With the JIT, a compiled module's stack limit is
+    /// [`max_host_stack_bytes`](Self::max_host_stack_bytes).
+    pub fn strategy(&mut self, strategy: Strategy) -> &mut Config {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Whether running code checks the engine's epoch against the store's
+    /// deadline (at function entry and loop headers) and traps with
+    /// "interrupted" once it is reached: see [`Engine::increment_epoch`]
+    /// and [`Store::set_epoch_deadline`](crate::Store::set_epoch_deadline).
+    /// Costs a little speed, so it is chosen when modules are compiled.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Config {
+        self.epoch_interruption = enable;
         self
     }
 }
@@ -231,6 +273,8 @@ pub(crate) struct EngineInner {
     /// the validator's type list, which `reset` keeps).
     pub validator: Mutex<Validator>,
     pub registry: RwLock<TypeRegistry>,
+    /// The epoch counter (see `vm/interrupt.rs`).
+    pub epoch: Arc<AtomicU64>,
 }
 
 /// Compiles modules and owns the type registry; cheap to clone.
@@ -263,6 +307,7 @@ impl Engine {
                 features,
                 validator: Mutex::new(Validator::new_with_features(features)),
                 registry: RwLock::new(TypeRegistry::default()),
+                epoch: Arc::new(AtomicU64::new(0)),
             }),
         }
     }
@@ -270,6 +315,21 @@ impl Engine {
     /// The configuration this engine was built with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Advances the epoch by one tick: every store of this engine whose
+    /// deadline it reaches traps with "interrupted" at its next check
+    /// (with [`Config::epoch_interruption`] on). Callable from any thread.
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// A handle that increments this engine's epoch, for another thread
+    /// (a watchdog) to hold without the engine.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle {
+            epoch: self.inner.epoch.clone(),
+        }
     }
 
     /// Whether two engines are the same one.

@@ -76,6 +76,8 @@ pub enum TrapKind {
     CastFailure,
     /// The store ran out of fuel.
     OutOfFuel,
+    /// The engine's epoch reached the store's deadline (an interrupt).
+    Interrupted,
     /// A host function asked to trap.
     Host,
 }
@@ -99,6 +101,7 @@ impl TrapKind {
             TrapKind::NullExceptionReference => "null exception reference",
             TrapKind::CastFailure => "cast failure",
             TrapKind::OutOfFuel => "all fuel consumed",
+            TrapKind::Interrupted => "interrupted",
             TrapKind::Host => "host trap",
         }
     }

@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::error::{Error, Result, Trap};
+use crate::error::{Error, FrameInfo, Result, Trap};
 use crate::instance::Extern;
 use crate::store::{AsContext, AsContextMut, FuncInst, FuncKind, InstanceData, Store, StoreId};
 use crate::types::{FuncType, HeapType, RefHierarchy, RefType, TypeId, ValType};
@@ -42,6 +42,12 @@ impl<T> Caller<'_, T> {
     /// The store's host data, mutably.
     pub fn data_mut(&mut self) -> &mut T {
         self.store.data_mut()
+    }
+
+    /// Whether the store's epoch deadline has passed, as a probe a blocking
+    /// host call can keep checking (see `Store::interrupt_probe`).
+    pub fn interrupt_probe(&self) -> crate::InterruptProbe {
+        self.store.interrupt_probe()
     }
 
     /// An export of the calling wasm instance (e.g. its `memory`).
@@ -93,10 +99,10 @@ impl Func {
         let host_index = store.host_funcs.len() as u32;
         store.host_funcs.push(HostFunc { ty, body });
         let index = store.inner.funcs.len() as u32;
-        store.inner.funcs.push(FuncInst {
-            ty: type_id,
-            kind: FuncKind::Host(host_index),
-        });
+        store
+            .inner
+            .funcs
+            .push(FuncInst::new(type_id, FuncKind::Host(host_index), index));
         Ok(Func {
             store: store.id(),
             index,
@@ -148,12 +154,43 @@ impl Func {
                 val_to_raw(store, p, *t).map_err(|e| Error::usage(format!("argument {i}: {e}")))?,
             );
         }
-        let out = crate::interp::exec::invoke(store, self.index, &raw)?;
+        let out = match compiled_callee(store, self.index) {
+            Some((instance, index)) => {
+                let module = &instance.module.inner;
+                let frame = || FrameInfo {
+                    module_name: module.name.clone(),
+                    func_index: index,
+                    func_name: module.func_names.get(&index).cloned(),
+                    module_offset: None,
+                };
+                let code = module
+                    .jit
+                    .as_ref()
+                    .ok_or_else(|| Error::usage("no machine code"))?;
+                crate::tier::call(code, &instance.vmctx, index, &raw, frame)?
+            }
+            None => crate::interp::exec::invoke(store, self.index, &raw)?,
+        };
         for ((slot, cell), t) in results.iter_mut().zip(out).zip(ty.results()) {
             *slot = raw_to_val(store, cell, *t);
         }
         Ok(())
     }
+}
+
+/// The instance and module-level index of store function `func`, if it is
+/// a wasm function of a module the JIT compiled.
+fn compiled_callee<T>(store: &Store<T>, func: u32) -> Option<(Arc<InstanceData>, u32)> {
+    let FuncKind::Wasm { instance, code } = &store.inner.funcs.get(func as usize)?.kind else {
+        return None;
+    };
+    let instance = store.inner.instances.get(*instance as usize)?;
+    instance
+        .module
+        .inner
+        .jit
+        .is_some()
+        .then(|| (instance.clone(), code.index))
 }
 
 fn hierarchy<T>(store: &Store<T>, heap: HeapType) -> RefHierarchy {

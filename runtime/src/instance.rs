@@ -12,6 +12,8 @@ use crate::store::{
 };
 use crate::types::{ExternType, FuncType, GlobalType, MemoryType, TableType, TagType, ValType};
 use crate::values::{RawVal, Val};
+use crate::vm::VMContext;
+use crate::vm::offsets::VMOffsets;
 
 /// Anything an instance imports or exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,7 +240,7 @@ fn check_import<T>(store: &Store<T>, imp: &crate::module::Import, ext: &Extern) 
         }
         (ImportKind::Table(want), Extern::Table(t)) => {
             let have = t.ty(store);
-            let size = store.inner.tables[t.index as usize].elems.len() as u64;
+            let size = store.inner.tables[t.index as usize].len() as u64;
             if have.element != want.element
                 || have.table64 != want.table64
                 || !limits_match(size, have.max, want.min, want.max)
@@ -353,7 +355,7 @@ fn eval_const(
             ConstOp::RefFunc(i) => u64::from(*funcs.get(*i as usize).ok_or_else(bad)?) + 1,
             ConstOp::GlobalGet(i) => {
                 let g = globals.get(*i as usize).ok_or_else(bad)?;
-                store.globals[*g as usize].value
+                store.globals[*g as usize].value()
             }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let b = stack.pop().ok_or_else(bad)? as u32;
@@ -384,45 +386,15 @@ pub(crate) fn new_memory(store: &mut StoreInner, ty: MemoryType) -> Result<u32> 
         return Err(Error::usage("shared memories (threads) are not supported"));
     }
     let config_max = store.engine.inner.config.max_memory_bytes;
-    let type_max = ty
-        .max
-        .and_then(|m| m.checked_mul(ty.page_size()))
-        .unwrap_or(u64::MAX);
-    let bytes = ty.min.saturating_mul(ty.page_size());
-    if bytes > config_max || usize::try_from(bytes).is_err() {
-        return Err(Error::Limit(format!(
-            "memory of {} pages ({bytes} bytes) exceeds the configured maximum of {config_max} bytes per memory",
-            ty.min
-        )));
-    }
-    let mut data = Vec::new();
-    if data.try_reserve_exact(bytes as usize).is_err() {
-        return Err(Error::Limit(format!(
-            "cannot allocate {bytes} bytes of memory"
-        )));
-    }
-    data.resize(bytes as usize, 0);
-    store.memories.push(MemoryInst {
-        ty,
-        data,
-        max_bytes: config_max.min(type_max),
-    });
+    let memory = MemoryInst::new(ty, config_max, &mut store.budget)?;
+    store.memories.push(memory);
     Ok(store.memories.len() as u32 - 1)
 }
 
 pub(crate) fn new_table(store: &mut StoreInner, ty: TableType, init: RawVal) -> Result<u32> {
-    let max_elems = store.engine.inner.config.max_table_elements;
-    if ty.min > max_elems {
-        return Err(Error::Limit(format!(
-            "table of {} elements exceeds the configured maximum of {max_elems}",
-            ty.min
-        )));
-    }
-    store.tables.push(TableInst {
-        ty,
-        elems: vec![init; ty.min as usize],
-        max_elems,
-    });
+    let config_max = store.engine.inner.config.max_table_elements;
+    let table = TableInst::new(ty, init, config_max, &mut store.budget)?;
+    store.tables.push(table);
     Ok(store.tables.len() as u32 - 1)
 }
 
@@ -436,9 +408,7 @@ fn check_segments_fit(
     for seg in &m.elems {
         if let ElemMode::Active { table, offset } = &seg.mode {
             let offset = eval_const(inner, &data.funcs, &data.globals, offset)? as u32 as u64;
-            let len = inner.tables[data.tables[*table as usize] as usize]
-                .elems
-                .len() as u64;
+            let len = inner.tables[data.tables[*table as usize] as usize].len() as u64;
             if offset + seg.items.len() as u64 > len {
                 return Err(Error::Link("elements segment does not fit".into()));
             }
@@ -447,15 +417,46 @@ fn check_segments_fit(
     for seg in &m.datas {
         if let DataMode::Active { mem, offset } = &seg.mode {
             let offset = eval_const(inner, &data.funcs, &data.globals, offset)? as u32 as u64;
-            let len = inner.memories[data.memories[*mem as usize] as usize]
-                .data
-                .len() as u64;
+            let len = inner.memories[data.memories[*mem as usize] as usize].len() as u64;
             if offset + seg.bytes.len() as u64 > len {
                 return Err(Error::Link("data segment does not fit".into()));
             }
         }
     }
     Ok(())
+}
+
+/// Points the instance's VM context at the definitions of everything it
+/// imports and defines, and its own functions' references at the context.
+fn fill_vmctx(
+    inner: &mut StoreInner,
+    data: &mut InstanceData,
+    types: &[crate::types::TypeId],
+    num_imported_funcs: u32,
+) {
+    let ctx = &mut data.vmctx;
+    for (i, &m) in (0u32..).zip(&data.memories) {
+        ctx.set_memory(i, inner.memories[m as usize].vm_definition());
+    }
+    for (i, &t) in (0u32..).zip(&data.tables) {
+        ctx.set_table(i, inner.tables[t as usize].vm_definition());
+    }
+    for (i, &g) in (0u32..).zip(&data.globals) {
+        ctx.set_global(i, inner.globals[g as usize].vm_definition());
+    }
+    for (i, ty) in (0u32..).zip(types) {
+        ctx.set_type_id(i, ty.0);
+    }
+    let vmctx = ctx.as_ptr();
+    for (i, &f) in (0u32..).zip(&data.funcs) {
+        let func = &mut inner.funcs[f as usize];
+        if i >= num_imported_funcs {
+            let mut funcref = func.funcref.get();
+            funcref.vmctx = vmctx;
+            func.funcref.set(funcref);
+        }
+        ctx.set_func(i, func.funcref.as_ptr());
+    }
 }
 
 pub(crate) fn instantiate<T: 'static>(
@@ -477,7 +478,10 @@ pub(crate) fn instantiate<T: 'static>(
             imports.len()
         )));
     }
+    let offsets = VMOffsets::for_module(m)
+        .ok_or_else(|| Error::Limit("the module's index spaces are too large".into()))?;
     let mut data = InstanceData {
+        vmctx: VMContext::new(offsets, &*store.inner.vm),
         module: module.clone(),
         funcs: Vec::with_capacity(m.funcs.len()),
         tables: Vec::with_capacity(m.tables.len()),
@@ -502,19 +506,18 @@ pub(crate) fn instantiate<T: 'static>(
     // Functions first: constant expressions may take their references.
     for (i, code) in m.code.iter().enumerate() {
         let ty = m.funcs[m.num_imported_funcs as usize + i];
-        inner.funcs.push(FuncInst {
-            ty,
-            kind: FuncKind::Wasm {
-                instance: instance_index,
-                code: code.clone(),
-            },
-        });
-        data.funcs.push(inner.funcs.len() as u32 - 1);
+        let kind = FuncKind::Wasm {
+            instance: instance_index,
+            code: code.clone(),
+        };
+        let index = inner.funcs.len() as u32;
+        inner.funcs.push(FuncInst::new(ty, kind, index));
+        data.funcs.push(index);
     }
     for (i, init) in m.global_inits.iter().enumerate() {
         let value = eval_const(inner, &data.funcs, &data.globals, init)?;
         let ty = m.globals[m.num_imported_globals as usize + i];
-        inner.globals.push(GlobalInst { ty, value });
+        inner.globals.push(GlobalInst::new(ty, value));
         data.globals.push(inner.globals.len() as u32 - 1);
     }
     for (i, init) in m.table_inits.iter().enumerate() {
@@ -532,6 +535,7 @@ pub(crate) fn instantiate<T: 'static>(
         inner.tags.push(TagInst { ty: *ty });
         data.tags.push(inner.tags.len() as u32 - 1);
     }
+    fill_vmctx(inner, &mut data, &m.types, m.num_imported_funcs);
     for seg in &m.elems {
         let items = seg
             .items
@@ -578,8 +582,8 @@ pub(crate) fn instantiate<T: 'static>(
                 let t = &mut inner.tables[table_index];
                 let end = offset.checked_add(items.len() as u64);
                 match end {
-                    Some(end) if end <= t.elems.len() as u64 => {
-                        t.elems[offset as usize..end as usize].copy_from_slice(&items);
+                    Some(end) if end <= t.len() as u64 => {
+                        t.elems_mut()[offset as usize..end as usize].copy_from_slice(&items);
                     }
                     _ => return Err(Trap::new(TrapKind::TableOutOfBounds).into()),
                 }
@@ -600,8 +604,8 @@ pub(crate) fn instantiate<T: 'static>(
             };
             let end = offset.checked_add(seg.bytes.len() as u64);
             match end {
-                Some(end) if end <= memory.data.len() as u64 => {
-                    memory.data[offset as usize..end as usize].copy_from_slice(&seg.bytes);
+                Some(end) if end <= memory.len() as u64 => {
+                    memory.bytes_mut()[offset as usize..end as usize].copy_from_slice(&seg.bytes);
                 }
                 _ => return Err(Trap::new(TrapKind::MemoryOutOfBounds).into()),
             }
@@ -666,22 +670,23 @@ impl Memory {
 
     /// The contents.
     pub fn data<'s, T: 's>(&self, ctx: &'s impl AsContext<Data = T>) -> &'s [u8] {
-        &self.inst(ctx.as_store()).data
+        self.inst(ctx.as_store()).bytes()
     }
 
     /// The contents, mutably.
     pub fn data_mut<'s, T: 's>(&self, ctx: &'s mut impl AsContextMut<Data = T>) -> &'s mut [u8] {
         let store = ctx.as_store_mut();
         own(store, self.store, "Memory");
-        &mut store.inner.memories[self.index as usize].data
+        store.inner.memories[self.index as usize].bytes_mut()
     }
 
     /// Grows by `delta` pages; returns the old size.
     pub fn grow<T>(&self, mut ctx: impl AsContextMut<Data = T>, delta: u64) -> Result<u64> {
         let store = ctx.as_store_mut();
         store.inner.check(self.store)?;
-        store.inner.memories[self.index as usize]
-            .grow(delta)
+        let inner = &mut store.inner;
+        inner.memories[self.index as usize]
+            .grow(delta, &mut inner.budget)
             .ok_or_else(|| Error::Limit(format!("cannot grow memory by {delta} pages")))
     }
 }
@@ -710,7 +715,7 @@ impl Table {
         own(ctx.as_store(), self.store, "Table");
         let t = &ctx.as_store().inner.tables[self.index as usize];
         TableType {
-            min: t.elems.len() as u64,
+            min: t.len() as u64,
             ..t.ty
         }
     }
@@ -718,7 +723,7 @@ impl Table {
     /// The size in elements.
     pub fn size(&self, ctx: impl AsContext) -> u64 {
         own(ctx.as_store(), self.store, "Table");
-        ctx.as_store().inner.tables[self.index as usize].elems.len() as u64
+        ctx.as_store().inner.tables[self.index as usize].len() as u64
     }
 
     /// The element at `index`, if in bounds.
@@ -726,7 +731,7 @@ impl Table {
         let store = ctx.as_store();
         own(store, self.store, "Table");
         let t = &store.inner.tables[self.index as usize];
-        let cell = *t.elems.get(usize::try_from(index).ok()?)?;
+        let cell = *t.elems().get(usize::try_from(index).ok()?)?;
         Some(raw_to_val(store, cell, ValType::Ref(t.ty.element)))
     }
 
@@ -739,7 +744,7 @@ impl Table {
         let t = &mut store.inner.tables[self.index as usize];
         let slot = usize::try_from(index)
             .ok()
-            .and_then(|i| t.elems.get_mut(i))
+            .and_then(|i| t.elems_mut().get_mut(i))
             .ok_or_else(|| Error::from(TrapKind::TableOutOfBounds))?;
         *slot = raw;
         Ok(())
@@ -756,8 +761,9 @@ impl Table {
         store.inner.check(self.store)?;
         let elem = store.inner.tables[self.index as usize].ty.element;
         let raw = val_to_raw(store, &init, ValType::Ref(elem))?;
-        store.inner.tables[self.index as usize]
-            .grow(delta, raw)
+        let inner = &mut store.inner;
+        inner.tables[self.index as usize]
+            .grow(delta, raw, &mut inner.budget)
             .ok_or_else(|| Error::Limit(format!("cannot grow table by {delta} elements")))
     }
 }
@@ -774,7 +780,7 @@ impl Global {
     pub fn new<T>(mut ctx: impl AsContextMut<Data = T>, ty: GlobalType, v: Val) -> Result<Global> {
         let store = ctx.as_store_mut();
         let value = val_to_raw(store, &v, ty.content)?;
-        store.inner.globals.push(GlobalInst { ty, value });
+        store.inner.globals.push(GlobalInst::new(ty, value));
         Ok(Global {
             store: store.id(),
             index: store.inner.globals.len() as u32 - 1,
@@ -792,7 +798,7 @@ impl Global {
         let store = ctx.as_store();
         own(store, self.store, "Global");
         let g = &store.inner.globals[self.index as usize];
-        raw_to_val(store, g.value, g.ty.content)
+        raw_to_val(store, g.value(), g.ty.content)
     }
 
     /// Sets the value of a mutable global.
@@ -804,7 +810,7 @@ impl Global {
             return Err(Error::usage("cannot set an immutable global"));
         }
         let raw = val_to_raw(store, &v, ty.content)?;
-        store.inner.globals[self.index as usize].value = raw;
+        store.inner.globals[self.index as usize].set_value(raw);
         Ok(())
     }
 }

@@ -16,18 +16,22 @@ mod interp;
 mod linker;
 mod module;
 mod store;
+mod tier;
 mod types;
 mod values;
+mod vm;
 
-pub use engine::{Config, Engine, Proposal};
+pub use engine::{Config, DEFAULT_STORE_MEMORY_BUDGET, Engine, Proposal};
 pub use error::{CompileError, CompileErrorKind, Error, FrameInfo, Result, Trap, TrapKind};
 pub use func::{Caller, Func, HostFn, IntoFunc, WasmResults, WasmTy, WithCaller};
 pub use instance::{Extern, Global, Instance, Memory, Table, Tag};
 pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module, SectionInfo};
 pub use store::{AsContext, AsContextMut, Store, StoreId};
+pub use tier::Strategy;
 pub use types::{
     ExternType, FuncType, GlobalType, HeapType, MemoryType, RefType, TableType, TagType, TypeId,
     ValType,
 };
 pub use values::{Exn, Val};
+pub use vm::{InterruptHandle, InterruptProbe};

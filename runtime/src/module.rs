@@ -13,7 +13,7 @@ use wasmparser::{
 use crate::engine::{Engine, RegisteredType, core_id_index};
 use crate::error::{CompileError, CompileErrorKind, Error, Result};
 use crate::interp::code::CompiledFunc;
-use crate::interp::translate::{FuncTranslator, ModuleContext};
+use crate::interp::translate::{FuncTranslator, ModuleContext, RuntimeChecks};
 use crate::types::{
     ExternType, FuncType, GlobalType, HeapType, MemoryType, RefType, TableType, TagType, TypeId,
     ValType,
@@ -136,6 +136,11 @@ pub(crate) struct ModuleInner {
     /// Why the module cannot run, for a module compiled for inspection
     /// only (`Module::for_inspection`); such a module has no code.
     pub unsupported: Option<Error>,
+    /// Machine code for the whole module (`Strategy::Jit`), if the JIT
+    /// compiled it.
+    pub jit: Option<crate::tier::JitModule>,
+    /// Why the JIT did not compile it, when asked to.
+    pub jit_fallback: Option<String>,
 }
 
 /// A compiled module, ready to instantiate; cheap to clone.
@@ -278,7 +283,12 @@ impl Module {
             // shared validator rather than leave a poisoned one behind.
             *validator = Validator::new_with_features(engine.inner.features);
         }
-        result.map(|inner| Module {
+        drop(validator);
+        let mut inner = result?;
+        if inner.unsupported.is_none() {
+            (inner.jit, inner.jit_fallback) = crate::tier::compile(engine, &inner, bytes);
+        }
+        Ok(Module {
             inner: Arc::new(inner),
         })
     }
@@ -287,6 +297,18 @@ impl Module {
     /// [`Module::for_inspection`] and uses something wrun does not run yet.
     pub fn unsupported(&self) -> Option<&Error> {
         self.inner.unsupported.as_ref()
+    }
+
+    /// Whether the module runs as machine code (the engine asked for the
+    /// JIT and it compiled the whole module).
+    pub fn is_compiled(&self) -> bool {
+        self.inner.jit.is_some()
+    }
+
+    /// Why the JIT left this module to the interpreter, when the engine
+    /// asked for the JIT.
+    pub fn jit_fallback(&self) -> Option<&str> {
+        self.inner.jit_fallback.as_deref()
     }
 
     /// The module's name from its name section.
@@ -563,12 +585,17 @@ fn compile_validated(
         sections: Vec::new(),
         features_used: BTreeSet::new(),
         unsupported: None,
+        jit: None,
+        jit_fallback: None,
     };
     // An unsupported construct is remembered, not returned at once: the
     // shared validator must see the whole module to stay reusable.
     let mut deferred: Option<Error> = None;
     let mut allocs = FuncValidatorAllocations::default();
-    let consume_fuel = engine.inner.config.consume_fuel;
+    let checks = RuntimeChecks {
+        consume_fuel: engine.inner.config.consume_fuel,
+        epoch_interruption: engine.inner.config.epoch_interruption,
+    };
 
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(from_wasmparser)?;
@@ -589,7 +616,7 @@ fn compile_validated(
                 let mut fv = to_validate.into_validator(std::mem::take(&mut allocs));
                 if deferred.is_none() {
                     let ctx = ModuleContext { module: &m };
-                    match FuncTranslator::translate(&ctx, &mut fv, &body, consume_fuel) {
+                    match FuncTranslator::translate(&ctx, &mut fv, &body, checks) {
                         Ok((func, used)) => {
                             m.features_used.extend(used);
                             m.code.push(Arc::new(func));

@@ -16,8 +16,10 @@ use crate::error::{Error, Result};
 use crate::func::HostFunc;
 use crate::interp::code::CompiledFunc;
 use crate::module::Module;
-use crate::types::{GlobalType, MemoryType, TableType, TypeId};
+use crate::types::{GlobalType, TypeId};
 use crate::values::RawVal;
+pub(crate) use crate::vm::{MemoryInst, StoreBudget, TableInst, VMStoreContext};
+use crate::vm::{VMContext, VMFuncRef, VMGlobalDefinition, VmBox};
 
 /// Identifies a store; handles carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,89 +40,51 @@ pub(crate) enum FuncKind {
 pub(crate) struct FuncInst {
     pub ty: TypeId,
     pub kind: FuncKind,
+    /// What machine code calls; `vmctx` is set once the instance's context exists.
+    pub funcref: VmBox<VMFuncRef>,
 }
 
-pub(crate) struct MemoryInst {
-    pub ty: MemoryType,
-    pub data: Vec<u8>,
-    /// The ceiling in bytes: the smaller of the type's maximum and the config's.
-    pub max_bytes: u64,
-}
-
-impl MemoryInst {
-    pub fn pages(&self) -> u64 {
-        self.data.len() as u64 >> self.ty.page_size_log2
-    }
-
-    /// `memory.grow` (Wasm 3.0 §4.5.3.9): the old size, or None on failure.
-    pub fn grow(&mut self, delta: u64) -> Option<u64> {
-        let old = self.pages();
-        let new = old.checked_add(delta)?;
-        if let Some(max) = self.ty.max
-            && new > max
-        {
-            return None;
+impl FuncInst {
+    pub fn new(ty: TypeId, kind: FuncKind, store_index: u32) -> FuncInst {
+        FuncInst {
+            ty,
+            kind,
+            funcref: VmBox::new(VMFuncRef {
+                code: std::ptr::null(),
+                vmctx: std::ptr::null_mut(),
+                type_id: ty.0,
+                store_index,
+            }),
         }
-        if new > self.ty.address_space_pages() {
-            return None;
-        }
-        let bytes = new.checked_mul(self.ty.page_size())?;
-        if bytes > self.max_bytes || usize::try_from(bytes).is_err() {
-            return None;
-        }
-        let bytes = bytes as usize;
-        if self
-            .data
-            .try_reserve_exact(bytes - self.data.len())
-            .is_err()
-        {
-            return None;
-        }
-        self.data.resize(bytes, 0);
-        Some(old)
-    }
-}
-
-pub(crate) struct TableInst {
-    pub ty: TableType,
-    pub elems: Vec<RawVal>,
-    pub max_elems: u64,
-}
-
-impl TableInst {
-    /// `table.grow`: the old size, or None on failure.
-    pub fn grow(&mut self, delta: u64, init: RawVal) -> Option<u64> {
-        let old = self.elems.len() as u64;
-        let new = old.checked_add(delta)?;
-        if let Some(max) = self.ty.max
-            && new > max
-        {
-            return None;
-        }
-        let limit = if self.ty.table64 {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
-        if new > limit || new > self.max_elems {
-            return None;
-        }
-        let new = usize::try_from(new).ok()?;
-        if self
-            .elems
-            .try_reserve_exact(new - self.elems.len())
-            .is_err()
-        {
-            return None;
-        }
-        self.elems.resize(new, init);
-        Some(old)
     }
 }
 
 pub(crate) struct GlobalInst {
     pub ty: GlobalType,
-    pub value: RawVal,
+    /// The value cell every tier reads and writes.
+    def: VmBox<VMGlobalDefinition>,
+}
+
+impl GlobalInst {
+    pub fn new(ty: GlobalType, value: RawVal) -> GlobalInst {
+        GlobalInst {
+            ty,
+            def: VmBox::new(VMGlobalDefinition { value }),
+        }
+    }
+
+    pub fn value(&self) -> RawVal {
+        self.def.get().value
+    }
+
+    pub fn set_value(&mut self, value: RawVal) {
+        self.def.set(VMGlobalDefinition { value });
+    }
+
+    /// The cell the VM contexts of importing instances point at.
+    pub fn vm_definition(&self) -> *mut VMGlobalDefinition {
+        self.def.as_ptr()
+    }
 }
 
 pub(crate) struct TagInst {
@@ -145,6 +109,8 @@ pub(crate) struct InstanceData {
     pub elems: Vec<u32>,
     /// Data segments (store indices into `StoreInner::datas`).
     pub datas: Vec<u32>,
+    /// The context every tier reaches memories and globals through.
+    pub vmctx: VMContext,
 }
 
 /// A saved interpreter activation: where to resume the caller.
@@ -181,7 +147,10 @@ pub(crate) struct StoreInner {
     pub nesting: usize,
     /// Host stack address of the outermost invocation in progress.
     pub native_stack_base: usize,
-    pub fuel: Option<u64>,
+    /// Fuel, the epoch deadline: state every tier reads at a stable address.
+    pub vm: Box<VMStoreContext>,
+    /// What memories and tables may still commit, across all of them.
+    pub budget: StoreBudget,
 }
 
 /// A store: the world a set of instances lives in, plus host data `T`.
@@ -205,7 +174,8 @@ impl<T> std::fmt::Debug for Store<T> {
 impl<T> Store<T> {
     /// An empty store for `engine`, carrying host data.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
-        let consume_fuel = engine.inner.config.consume_fuel;
+        let config = &engine.inner.config;
+        let budget = StoreBudget::new(config.store_memory_budget);
         Store {
             inner: StoreInner {
                 id: StoreId(NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed)),
@@ -224,7 +194,12 @@ impl<T> Store<T> {
                 frames: Vec::new(),
                 nesting: 0,
                 native_stack_base: 0,
-                fuel: if consume_fuel { Some(0) } else { None },
+                vm: Box::new(VMStoreContext {
+                    fuel: 0,
+                    epoch_deadline: u64::MAX,
+                    epoch: Arc::as_ptr(&engine.inner.epoch),
+                }),
+                budget,
             },
             host_funcs: Vec::new(),
             data,
@@ -253,22 +228,56 @@ impl<T> Store<T> {
 
     /// Sets the remaining fuel (the engine must have `consume_fuel` on).
     pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
-        match &mut self.inner.fuel {
-            Some(f) => {
-                *f = fuel;
-                Ok(())
-            }
-            None => Err(Error::usage(
-                "fuel is not enabled: build the engine with Config::consume_fuel(true)",
-            )),
-        }
+        self.fuel_enabled()?;
+        self.inner.vm.fuel = fuel;
+        Ok(())
     }
 
     /// The remaining fuel.
     pub fn get_fuel(&self) -> Result<u64> {
-        self.inner.fuel.ok_or_else(|| {
-            Error::usage("fuel is not enabled: build the engine with Config::consume_fuel(true)")
-        })
+        self.fuel_enabled()?;
+        Ok(self.inner.vm.fuel)
+    }
+
+    fn fuel_enabled(&self) -> Result<()> {
+        if self.inner.engine.inner.config.consume_fuel {
+            Ok(())
+        } else {
+            Err(Error::usage(
+                "fuel is not enabled: build the engine with Config::consume_fuel(true)",
+            ))
+        }
+    }
+
+    /// Interrupts the guest once the engine's epoch has advanced `ticks`
+    /// beyond its current value (with `Config::epoch_interruption` on). A
+    /// new store never is interrupted until this is called.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        let now = self
+            .inner
+            .engine
+            .inner
+            .epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.inner.vm.epoch_deadline = now.saturating_add(ticks);
+    }
+
+    /// A probe telling whether this store's deadline has passed, for host
+    /// code that blocks (it can be checked without the store).
+    pub fn interrupt_probe(&self) -> crate::InterruptProbe {
+        let config = &self.inner.engine.inner.config;
+        crate::InterruptProbe {
+            epoch: config
+                .epoch_interruption
+                .then(|| self.inner.engine.inner.epoch.clone()),
+            deadline: self.inner.vm.epoch_deadline,
+        }
+    }
+
+    /// Bytes the store's memories and tables hold, counted against
+    /// [`Config::store_memory_budget`](crate::Config::store_memory_budget).
+    pub fn memory_budget_used(&self) -> u64 {
+        self.inner.budget.used()
     }
 
     pub(crate) fn id(&self) -> StoreId {

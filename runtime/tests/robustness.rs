@@ -5,35 +5,14 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
+mod common;
+
 use arbitrary::Unstructured;
+use common::Rng;
 use wrun_runtime::{CompileErrorKind, Config, Engine, Error, Extern, Instance, Module, Store, Val};
-
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn smith_config() -> wasm_smith::Config {
     wasm_smith::Config {
-        simd_enabled: false,
-        relaxed_simd_enabled: false,
-        gc_enabled: false,
-        threads_enabled: false,
-        shared_everything_threads_enabled: false,
-        wide_arithmetic_enabled: false,
-        custom_page_sizes_enabled: false,
-        custom_descriptors_enabled: false,
         exceptions_enabled: true,
         tail_call_enabled: true,
         memory64_enabled: true,
@@ -41,17 +20,9 @@ fn smith_config() -> wasm_smith::Config {
         bulk_memory_enabled: true,
         multi_value_enabled: true,
         extended_const_enabled: true,
-        max_imports: 0,
-        min_funcs: 1,
-        max_funcs: 8,
-        max_memories: 2,
         max_tables: 3,
-        max_memory32_bytes: 1 << 20,
-        max_memory64_bytes: 1 << 20,
-        max_instructions: 300,
-        export_everything: true,
         canonicalize_nans: false,
-        ..wasm_smith::Config::default()
+        ..common::smith_base()
     }
 }
 

@@ -34,6 +34,9 @@ pub struct SpecOptions {
     /// Write the known-failures list this run implies to this file (only
     /// for a full run of the embedded suites).
     pub write_known_failures: Option<PathBuf>,
+    /// The tier the scripts' modules run on (`Strategy::Jit` runs each
+    /// module the JIT compiles whole on it, the rest on the interpreter).
+    pub strategy: wrun_runtime::Strategy,
 }
 
 /// One script to run: its suite, file name, text and engine configuration.
@@ -264,13 +267,18 @@ pub fn run_cli(opts: &SpecOptions) -> i32 {
             }
         }
     };
-    let scripts: Vec<Script> = match &opts.suite {
-        Some(filter) => scripts
-            .into_iter()
-            .filter(|s| s.suite.contains(filter.as_str()))
-            .collect(),
-        None => scripts,
-    };
+    let scripts: Vec<Script> = scripts
+        .into_iter()
+        .filter(|s| {
+            opts.suite
+                .as_ref()
+                .is_none_or(|f| s.suite.contains(f.as_str()))
+        })
+        .map(|mut s| {
+            s.config.strategy(opts.strategy);
+            s
+        })
+        .collect();
     if scripts.is_empty() {
         eprintln!("wrun spec: no .wast scripts selected");
         return 2;

@@ -36,7 +36,9 @@ mod ctx;
 mod sandbox;
 pub mod types;
 
-use wrun_runtime::{Caller, Error, Extern, FuncType, Linker, Module, Result, Store, Val, ValType};
+use wrun_runtime::{
+    Caller, Error, Extern, FuncType, Linker, Module, Result, Store, TrapKind, Val, ValType,
+};
 
 pub use abi::MemoryWidth;
 pub use ctx::{DirPerms, SharedBuffer, WasiCtx, WasiCtxBuilder};
@@ -108,6 +110,7 @@ pub fn add_to_linker_with_width<T: 'static>(
                     Ok(()) => set_errno(results, 0),
                     Err(Stop::Errno(e)) => set_errno(results, e.0),
                     Err(Stop::Exit(code)) => return Err(Error::Exit(code)),
+                    Err(Stop::Interrupted) => return Err(TrapKind::Interrupted.into()),
                 }
                 Ok(())
             },
@@ -128,6 +131,7 @@ fn trace(name: &str, args: &[u64], outcome: &std::result::Result<(), Stop>) {
         Ok(()) => "ok".to_string(),
         Err(Stop::Errno(e)) => format!("errno {}", e.0),
         Err(Stop::Exit(code)) => format!("exit {code}"),
+        Err(Stop::Interrupted) => "interrupted".to_string(),
     };
     eprintln!("wasi: {name}({}) -> {result}", args.join(", "));
 }
@@ -149,6 +153,7 @@ fn dispatch<T>(
     args: &[u64],
 ) -> std::result::Result<(), Stop> {
     let memory = caller.get_export("memory").and_then(Extern::into_memory);
+    let interrupt = caller.interrupt_probe();
     let mut ctx = std::mem::take(get_ctx(caller.data_mut()));
     let outcome = {
         let mut no_memory: [u8; 0] = [];
@@ -160,6 +165,7 @@ fn dispatch<T>(
         let mut call = Call {
             mem: abi::GuestMemory::new(bytes, width),
             ctx: &mut ctx,
+            interrupt,
         };
         run(&mut call, args)
     };

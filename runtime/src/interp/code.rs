@@ -20,11 +20,13 @@ pub(crate) struct BranchTarget {
     pub arity: u32,
 }
 
-/// A memory access immediate: which memory and the static offset.
+/// A memory access immediate: which memory, the static offset and whether
+/// the memory's addresses are i64 (fits in the padding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MemArg {
-    pub mem: u32,
     pub offset: u64,
+    pub mem: u32,
+    pub memory64: bool,
 }
 
 macro_rules! numeric_ops {
@@ -226,6 +228,9 @@ pub(crate) enum Instr {
     Unreachable,
     /// Charge fuel for the straight-line code that follows.
     ConsumeFuel(u32),
+    /// Trap with "interrupted" if the engine's epoch reached the store's
+    /// deadline (function entry and loop headers, when enabled).
+    CheckEpoch,
     /// Unconditional branch.
     Br(BranchTarget),
     /// Pop an i32; branch if non-zero.

@@ -262,12 +262,16 @@ fn run<T>(
                 match *instr {
                     Instr::Unreachable => break Action::Trap(TrapKind::Unreachable),
                     Instr::ConsumeFuel(n) => {
-                        if let Some(fuel) = &mut inner.fuel {
-                            if *fuel < u64::from(n) {
-                                *fuel = 0;
-                                break Action::Trap(TrapKind::OutOfFuel);
-                            }
-                            *fuel -= u64::from(n);
+                        let fuel = &mut inner.vm.fuel;
+                        if *fuel < u64::from(n) {
+                            *fuel = 0;
+                            break Action::Trap(TrapKind::OutOfFuel);
+                        }
+                        *fuel -= u64::from(n);
+                    }
+                    Instr::CheckEpoch => {
+                        if inner.vm.epoch_reached() {
+                            break Action::Trap(TrapKind::Interrupted);
                         }
                     }
                     Instr::Br(t) => pc = branch(stack, &mut sp, fp, t),
@@ -315,7 +319,8 @@ fn run<T>(
                         } else {
                             get!(sp) & 0xffff_ffff
                         };
-                        let Some(&cell) = usize::try_from(index).ok().and_then(|i| t.elems.get(i))
+                        let Some(&cell) =
+                            usize::try_from(index).ok().and_then(|i| t.elems().get(i))
                         else {
                             break Action::Trap(TrapKind::UndefinedElement);
                         };
@@ -386,12 +391,17 @@ fn run<T>(
                     }
                     Instr::LocalTee(i) => set!(fp + i as usize, get!(sp - 1)),
                     Instr::GlobalGet(g) => {
-                        set!(sp, inner.globals[inst.globals[g as usize] as usize].value);
+                        // SAFETY: validation bounds `g` by the global count;
+                        // the cell lives as long as the store.
+                        let value = unsafe { (*inst.vmctx.global(g)).value };
+                        set!(sp, value);
                         sp += 1;
                     }
                     Instr::GlobalSet(g) => {
                         sp -= 1;
-                        inner.globals[inst.globals[g as usize] as usize].value = get!(sp);
+                        let value = get!(sp);
+                        // SAFETY: as for `GlobalGet`.
+                        unsafe { (*inst.vmctx.global(g)).value = value };
                     }
                     Instr::Const(c) => {
                         set!(sp, c);
@@ -474,17 +484,19 @@ fn run<T>(
                         }
                     }
                     Instr::Load(kind, arg) => {
-                        let mem = &inner.memories[inst.memories[arg.mem as usize] as usize];
-                        match memory::load(mem, kind, arg.offset, get!(sp - 1)) {
+                        // SAFETY: validation bounds `arg.mem` by the memory count.
+                        let mem = unsafe { inst.vmctx.memory(arg.mem) };
+                        match memory::load(&mem, kind, arg, get!(sp - 1)) {
                             Some(v) => set!(sp - 1, v),
                             None => break Action::Trap(TrapKind::MemoryOutOfBounds),
                         }
                     }
                     Instr::Store(kind, arg) => {
                         sp -= 2;
-                        let mem = &mut inner.memories[inst.memories[arg.mem as usize] as usize];
+                        // SAFETY: validation bounds `arg.mem` by the memory count.
+                        let mem = unsafe { inst.vmctx.memory(arg.mem) };
                         let (addr, value) = (get!(sp), get!(sp + 1));
-                        if memory::store(mem, kind, arg.offset, addr, value).is_none() {
+                        if memory::store(&mem, kind, arg, addr, value).is_none() {
                             break Action::Trap(TrapKind::MemoryOutOfBounds);
                         }
                     }

@@ -5,32 +5,42 @@
 //! Address operands are i32 or i64 by the memory's (table's) address type;
 //! for a 32-bit memory only the cell's low 32 bits are the address.
 
-use super::code::{Instr, LoadKind, StoreKind};
+use super::code::{Instr, LoadKind, MemArg, StoreKind};
 use crate::error::TrapKind;
-use crate::store::{InstanceData, MemoryInst, StoreInner, TableInst};
+use crate::store::{InstanceData, StoreInner, TableInst};
+use crate::vm::VMMemoryDefinition;
 
-/// The effective address of an access of `size` bytes, if in bounds.
+/// The effective address of an access of `size` bytes, if in bounds
+/// (Wasm 3.0 §4.4.7: `ea = i + offset`, trapping if `ea + size` exceeds
+/// the length); overflow-safe for memory64.
 #[inline(always)]
-fn effective(mem: &MemoryInst, cell: u64, offset: u64, size: u64) -> Option<usize> {
-    let base = if mem.ty.memory64 {
+fn effective(mem: &VMMemoryDefinition, arg: MemArg, cell: u64, size: u64) -> Option<usize> {
+    let base = if arg.memory64 {
         cell
     } else {
         cell & 0xffff_ffff
     };
-    let ea = base.checked_add(offset)?;
-    if ea.checked_add(size)? > mem.data.len() as u64 {
+    let ea = base.checked_add(arg.offset)?;
+    if ea.checked_add(size)? > mem.length {
         return None;
     }
     Some(ea as usize)
 }
 
+/// `load` operators, through the memory's VM definition.
 #[inline(always)]
-pub(crate) fn load(mem: &MemoryInst, kind: LoadKind, offset: u64, addr: u64) -> Option<u64> {
+pub(crate) fn load(
+    mem: &VMMemoryDefinition,
+    kind: LoadKind,
+    arg: MemArg,
+    addr: u64,
+) -> Option<u64> {
     macro_rules! read {
         ($t:ty) => {{
-            let n = std::mem::size_of::<$t>();
-            let ea = effective(mem, addr, offset, n as u64)?;
-            <$t>::from_le_bytes(mem.data[ea..ea + n].try_into().ok()?)
+            const N: usize = std::mem::size_of::<$t>();
+            let ea = effective(mem, arg, addr, N as u64)?;
+            // SAFETY: `[ea, ea + N)` is within the committed length.
+            <$t>::from_le_bytes(unsafe { mem.base.add(ea).cast::<[u8; N]>().read_unaligned() })
         }};
     }
     Some(match kind {
@@ -47,22 +57,30 @@ pub(crate) fn load(mem: &MemoryInst, kind: LoadKind, offset: u64, addr: u64) -> 
     })
 }
 
+/// `store` operators, through the memory's VM definition.
 #[inline(always)]
 pub(crate) fn store(
-    mem: &mut MemoryInst,
+    mem: &VMMemoryDefinition,
     kind: StoreKind,
-    offset: u64,
+    arg: MemArg,
     addr: u64,
     value: u64,
 ) -> Option<()> {
-    let n = match kind {
-        StoreKind::B8 => 1,
-        StoreKind::B16 => 2,
-        StoreKind::B32 => 4,
-        StoreKind::B64 => 8,
-    };
-    let ea = effective(mem, addr, offset, n as u64)?;
-    mem.data[ea..ea + n].copy_from_slice(&value.to_le_bytes()[..n]);
+    macro_rules! write {
+        ($n:expr) => {{
+            const N: usize = $n;
+            let ea = effective(mem, arg, addr, N as u64)?;
+            let bytes: [u8; N] = value.to_le_bytes()[..N].try_into().ok()?;
+            // SAFETY: `[ea, ea + N)` is within the committed length.
+            unsafe { mem.base.add(ea).cast::<[u8; N]>().write_unaligned(bytes) }
+        }};
+    }
+    match kind {
+        StoreKind::B8 => write!(1),
+        StoreKind::B16 => write!(2),
+        StoreKind::B32 => write!(4),
+        StoreKind::B64 => write!(8),
+    }
     Some(())
 }
 
@@ -101,7 +119,7 @@ pub(crate) fn exec_bulk(
         Instr::MemoryGrow(m) => {
             let mem = &mut inner.memories[inst.memories[m as usize] as usize];
             let delta = addr_of(mem.ty.memory64, stack[*sp - 1]);
-            stack[*sp - 1] = match mem.grow(delta) {
+            stack[*sp - 1] = match mem.grow(delta, &mut inner.budget) {
                 Some(old) => old,
                 None if mem.ty.memory64 => u64::MAX,
                 None => u64::from(u32::MAX),
@@ -112,9 +130,9 @@ pub(crate) fn exec_bulk(
             let mem = &mut inner.memories[inst.memories[m as usize] as usize];
             let is64 = mem.ty.memory64;
             let (d, val, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
-            let r = range(addr_of(is64, d), addr_of(is64, n), mem.data.len())
+            let r = range(addr_of(is64, d), addr_of(is64, n), mem.len())
                 .ok_or(TrapKind::MemoryOutOfBounds)?;
-            mem.data[r].fill(val as u8);
+            mem.bytes_mut()[r].fill(val as u8);
         }
         Instr::MemoryCopy { dst, src } => {
             *sp -= 3;
@@ -125,12 +143,12 @@ pub(crate) fn exec_bulk(
             let src64 = inner.memories[src_i].ty.memory64;
             // The length is i64 only when both memories are 64-bit.
             let n = addr_of(dst64 && src64, n);
-            let dr = range(addr_of(dst64, d), n, inner.memories[dst_i].data.len())
+            let dr = range(addr_of(dst64, d), n, inner.memories[dst_i].len())
                 .ok_or(TrapKind::MemoryOutOfBounds)?;
-            let sr = range(addr_of(src64, s), n, inner.memories[src_i].data.len())
+            let sr = range(addr_of(src64, s), n, inner.memories[src_i].len())
                 .ok_or(TrapKind::MemoryOutOfBounds)?;
             if dst_i == src_i {
-                inner.memories[dst_i].data.copy_within(sr, dr.start);
+                inner.memories[dst_i].bytes_mut().copy_within(sr, dr.start);
             } else {
                 let (a, b) = if dst_i < src_i {
                     let (lo, hi) = inner.memories.split_at_mut(src_i);
@@ -139,7 +157,7 @@ pub(crate) fn exec_bulk(
                     let (lo, hi) = inner.memories.split_at_mut(dst_i);
                     (&mut hi[0], &lo[src_i])
                 };
-                a.data[dr].copy_from_slice(&b.data[sr]);
+                a.bytes_mut()[dr].copy_from_slice(&b.bytes()[sr]);
             }
         }
         Instr::MemoryInit { mem, data } => {
@@ -151,9 +169,9 @@ pub(crate) fn exec_bulk(
                 .unwrap_or(&[]);
             let n = n & 0xffff_ffff;
             let sr = range(s & 0xffff_ffff, n, seg.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-            let dr = range(addr_of(memory.ty.memory64, d), n, memory.data.len())
+            let dr = range(addr_of(memory.ty.memory64, d), n, memory.len())
                 .ok_or(TrapKind::MemoryOutOfBounds)?;
-            memory.data[dr].copy_from_slice(&seg[sr]);
+            memory.bytes_mut()[dr].copy_from_slice(&seg[sr]);
         }
         Instr::DataDrop(d) => inner.datas[inst.datas[d as usize] as usize] = None,
         Instr::TableGet(t) => {
@@ -161,7 +179,7 @@ pub(crate) fn exec_bulk(
             let i = table_index(table, stack[*sp - 1]);
             stack[*sp - 1] = *usize::try_from(i)
                 .ok()
-                .and_then(|i| table.elems.get(i))
+                .and_then(|i| table.elems().get(i))
                 .ok_or(TrapKind::TableOutOfBounds)?;
         }
         Instr::TableSet(t) => {
@@ -170,12 +188,12 @@ pub(crate) fn exec_bulk(
             let i = table_index(table, stack[*sp]);
             let slot = usize::try_from(i)
                 .ok()
-                .and_then(|i| table.elems.get_mut(i))
+                .and_then(|i| table.elems_mut().get_mut(i))
                 .ok_or(TrapKind::TableOutOfBounds)?;
             *slot = stack[*sp + 1];
         }
         Instr::TableSize(t) => {
-            stack[*sp] = inner.tables[inst.tables[t as usize] as usize].elems.len() as u64;
+            stack[*sp] = inner.tables[inst.tables[t as usize] as usize].len() as u64;
             *sp += 1;
         }
         Instr::TableGrow(t) => {
@@ -183,7 +201,7 @@ pub(crate) fn exec_bulk(
             let table = &mut inner.tables[inst.tables[t as usize] as usize];
             let n = table_index(table, stack[*sp]);
             let init = stack[*sp - 1];
-            stack[*sp - 1] = match table.grow(n, init) {
+            stack[*sp - 1] = match table.grow(n, init, &mut inner.budget) {
                 Some(old) => old,
                 None if table.ty.table64 => u64::MAX,
                 None => u64::from(u32::MAX),
@@ -193,13 +211,9 @@ pub(crate) fn exec_bulk(
             *sp -= 3;
             let table = &mut inner.tables[inst.tables[t as usize] as usize];
             let (i, val, n) = (stack[*sp], stack[*sp + 1], stack[*sp + 2]);
-            let r = range(
-                table_index(table, i),
-                table_index(table, n),
-                table.elems.len(),
-            )
-            .ok_or(TrapKind::TableOutOfBounds)?;
-            table.elems[r].fill(val);
+            let r = range(table_index(table, i), table_index(table, n), table.len())
+                .ok_or(TrapKind::TableOutOfBounds)?;
+            table.elems_mut()[r].fill(val);
         }
         Instr::TableCopy { dst, src } => {
             *sp -= 3;
@@ -209,12 +223,12 @@ pub(crate) fn exec_bulk(
             let dst64 = inner.tables[dst_i].ty.table64;
             let src64 = inner.tables[src_i].ty.table64;
             let n = addr_of(dst64 && src64, n);
-            let dr = range(addr_of(dst64, d), n, inner.tables[dst_i].elems.len())
+            let dr = range(addr_of(dst64, d), n, inner.tables[dst_i].len())
                 .ok_or(TrapKind::TableOutOfBounds)?;
-            let sr = range(addr_of(src64, s), n, inner.tables[src_i].elems.len())
+            let sr = range(addr_of(src64, s), n, inner.tables[src_i].len())
                 .ok_or(TrapKind::TableOutOfBounds)?;
             if dst_i == src_i {
-                inner.tables[dst_i].elems.copy_within(sr, dr.start);
+                inner.tables[dst_i].elems_mut().copy_within(sr, dr.start);
             } else {
                 let (a, b) = if dst_i < src_i {
                     let (lo, hi) = inner.tables.split_at_mut(src_i);
@@ -223,7 +237,7 @@ pub(crate) fn exec_bulk(
                     let (lo, hi) = inner.tables.split_at_mut(dst_i);
                     (&mut hi[0], &lo[src_i])
                 };
-                a.elems[dr].copy_from_slice(&b.elems[sr]);
+                a.elems_mut()[dr].copy_from_slice(&b.elems()[sr]);
             }
         }
         Instr::TableInit { table, elem } => {
@@ -233,9 +247,8 @@ pub(crate) fn exec_bulk(
             let seg = &inner.elems[inst.elems[elem as usize] as usize];
             let n = n & 0xffff_ffff;
             let sr = range(s & 0xffff_ffff, n, seg.len()).ok_or(TrapKind::TableOutOfBounds)?;
-            let dr =
-                range(table_index(t, d), n, t.elems.len()).ok_or(TrapKind::TableOutOfBounds)?;
-            t.elems[dr].copy_from_slice(&seg[sr]);
+            let dr = range(table_index(t, d), n, t.len()).ok_or(TrapKind::TableOutOfBounds)?;
+            t.elems_mut()[dr].copy_from_slice(&seg[sr]);
         }
         Instr::ElemDrop(e) => inner.elems[inst.elems[e as usize] as usize].clear(),
         // Every other instruction is executed by the dispatch loop itself.

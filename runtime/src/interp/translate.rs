@@ -57,6 +57,15 @@ struct Ctrl {
     exn_local: u32,
 }
 
+/// The checks translated code performs beyond the operators themselves.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RuntimeChecks {
+    /// Charge fuel per operator (`Config::consume_fuel`).
+    pub consume_fuel: bool,
+    /// Check the epoch deadline (`Config::epoch_interruption`).
+    pub epoch_interruption: bool,
+}
+
 pub(crate) struct FuncTranslator<'m> {
     ctx: &'m ModuleContext<'m>,
     code: Vec<Instr>,
@@ -74,6 +83,7 @@ pub(crate) struct FuncTranslator<'m> {
     /// one before it.
     label_at: usize,
     consume_fuel: bool,
+    epoch_interruption: bool,
     features: BTreeSet<&'static str>,
 }
 
@@ -84,7 +94,7 @@ impl<'m> FuncTranslator<'m> {
         ctx: &'m ModuleContext<'m>,
         fv: &mut FuncValidator<T>,
         body: &FunctionBody<'_>,
-        consume_fuel: bool,
+        checks: RuntimeChecks,
     ) -> Result<(CompiledFunc, BTreeSet<&'static str>)> {
         let func_index = fv.index();
         let module = ctx.module;
@@ -147,9 +157,11 @@ impl<'m> FuncTranslator<'m> {
             offset: body.range().start,
             fuel_site: None,
             label_at: 0,
-            consume_fuel,
+            consume_fuel: checks.consume_fuel,
+            epoch_interruption: checks.epoch_interruption,
             features,
         };
+        t.emit_epoch_check();
         t.start_fuel_segment();
 
         let mut ops = wasmparser::OperatorsReader::new(reader);
@@ -162,7 +174,21 @@ impl<'m> FuncTranslator<'m> {
             let ctrl_height_before = fv.control_stack_height();
             fv.op(offset, &op).map_err(wp_err)?;
             t.max_operands = t.max_operands.max(fv.operand_stack_height());
+            if reachable {
+                t.charge_operator();
+            }
+            let branches_conditionally = matches!(
+                op,
+                Operator::BrIf { .. }
+                    | Operator::BrOnNull { .. }
+                    | Operator::BrOnNonNull { .. }
+                    | Operator::BrOnCast { .. }
+                    | Operator::BrOnCastFail { .. }
+            );
             t.visit(fv, op, reachable, ctrl_height_before)?;
+            if branches_conditionally {
+                t.start_fuel_segment();
+            }
         }
         ops.finish().map_err(wp_err)?;
         t.close_fuel_segment();
@@ -215,22 +241,42 @@ impl<'m> FuncTranslator<'m> {
     fn emit(&mut self, instr: Instr) -> usize {
         self.code.push(instr);
         self.offsets.push(self.offset as u32);
+        self.code.len() - 1
+    }
+
+    /// Charges one wasm operator to the current straight-line segment.
+    /// Fuel counts wasm operators, not internal instructions, so fusing
+    /// instructions never changes a total and every tier can charge the
+    /// same (unreachable operators are free: they never run).
+    fn charge_operator(&mut self) {
         if let Some(site) = self.fuel_site
             && let Some(Instr::ConsumeFuel(n)) = self.code.get_mut(site)
         {
             *n += 1;
         }
-        self.code.len() - 1
     }
 
-    /// Starts a new straight-line segment whose instructions are charged
-    /// together when fuel is on (at function entry and every label).
+    /// Starts a new straight-line segment whose operators are charged
+    /// together when fuel is on: at function entry, every label and after
+    /// every conditional branch, so a segment runs whole or not at all
+    /// (short of a trap, call or throw inside it).
     fn start_fuel_segment(&mut self) {
         self.mark_label();
         if self.consume_fuel {
             self.code.push(Instr::ConsumeFuel(0));
             self.offsets.push(self.offset as u32);
             self.fuel_site = Some(self.code.len() - 1);
+        }
+    }
+
+    /// An epoch check where the design puts them (Wasm 3.0 has no operator
+    /// for it): function entry and loop headers, so every unbounded run of
+    /// code passes one. Not an operator, so it costs no fuel.
+    fn emit_epoch_check(&mut self) {
+        if self.epoch_interruption {
+            self.mark_label();
+            self.code.push(Instr::CheckEpoch);
+            self.offsets.push(self.offset as u32);
         }
     }
 
@@ -378,6 +424,7 @@ impl<'m> FuncTranslator<'m> {
                 // The loop label is the fuel charge itself, so every
                 // iteration pays (a back-edge lands on `ConsumeFuel`).
                 self.push_ctrl(CtrlKind::Loop, p, r);
+                self.emit_epoch_check();
                 self.start_fuel_segment();
                 return Ok(());
             }
@@ -579,12 +626,18 @@ impl<'m> FuncTranslator<'m> {
         op: Operator<'_>,
     ) -> Result<()> {
         use Operator as O;
-        let mem = |memarg: wasmparser::MemArg| MemArg {
-            mem: match memarg.target {
+        let memories = &self.ctx.module.memories;
+        let mem = |memarg: wasmparser::MemArg| {
+            let mem = match memarg.target {
                 wasmparser::MemArgTarget::Memory(m) => m,
                 wasmparser::MemArgTarget::Array(m) => m,
-            },
-            offset: memarg.offset,
+            };
+            MemArg {
+                mem,
+                offset: memarg.offset,
+                // Validation checked the index.
+                memory64: memories.get(mem as usize).is_some_and(|t| t.memory64),
+            }
         };
         let instr = match op {
             O::Unreachable => Instr::Unreachable,
@@ -799,11 +852,6 @@ impl<'m> FuncTranslator<'m> {
                             {
                                 self.code.pop();
                                 self.offsets.pop();
-                                if let Some(Instr::ConsumeFuel(n)) =
-                                    self.fuel_site.and_then(|s| self.code.get_mut(s))
-                                {
-                                    *n = n.saturating_sub(1);
-                                }
                                 self.fuse_last(Instr::NumLocalImm {
                                     op,
                                     local,
@@ -820,11 +868,6 @@ impl<'m> FuncTranslator<'m> {
                             Some(Instr::LocalGet(a)) if self.code.len() - 1 > self.label_at => {
                                 self.code.pop();
                                 self.offsets.pop();
-                                if let Some(Instr::ConsumeFuel(n)) =
-                                    self.fuel_site.and_then(|s| self.code.get_mut(s))
-                                {
-                                    *n = n.saturating_sub(1);
-                                }
                                 self.fuse_last(Instr::NumLocalLocal { op, a, b });
                             }
                             _ => self.fuse_last(Instr::NumLocal { op, local: b }),

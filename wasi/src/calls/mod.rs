@@ -18,11 +18,15 @@ mod sock;
 use crate::abi::GuestMemory;
 use crate::ctx::WasiCtx;
 use crate::types::Errno;
+use wrun_runtime::InterruptProbe;
 
 /// What a call sees: the guest's memory and the WASI state.
 pub(crate) struct Call<'a> {
     pub mem: GuestMemory<'a>,
     pub ctx: &'a mut WasiCtx,
+    /// Whether the embedder interrupted the guest (its epoch deadline
+    /// passed): calls that block keep checking it.
+    pub interrupt: InterruptProbe,
 }
 
 /// How a call ends other than with an errno.
@@ -31,6 +35,9 @@ pub(crate) enum Stop {
     Errno(Errno),
     /// `proc_exit`: unwind the guest with this status.
     Exit(i32),
+    /// The embedder interrupted the guest while the call blocked: unwind
+    /// it with the "interrupted" trap, as running code would.
+    Interrupted,
 }
 
 impl From<Errno> for Stop {

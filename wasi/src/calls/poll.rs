@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags};
 
 use super::clock::now;
-use super::{Call, CallResult, arg64};
+use super::{Call, CallResult, Stop, arg64};
 use crate::ctx::Handle;
 use crate::types::{Errno, SUBCLOCK_ABSTIME, eventtype, rights};
 
@@ -19,6 +19,8 @@ const SUBSCRIPTION_BYTES: u64 = 48;
 const MAX_SUBSCRIPTIONS: u64 = 4096;
 /// Size of an `event`.
 const EVENT_BYTES: u64 = 32;
+/// The longest a blocked call waits before checking for an interrupt.
+const INTERRUPT_CHECK_NS: u64 = 10_000_000;
 
 /// One event to report.
 struct Event {
@@ -38,6 +40,16 @@ struct Waiter {
     userdata: u64,
     kind: u8,
     fd: BorrowedFd<'static>,
+}
+
+/// Nanoseconds until `deadline` (monotonic; None waits forever), or
+/// `Stop::Interrupted` once the embedder has interrupted the guest.
+fn time_left(call: &Call<'_>, deadline: Option<u64>) -> Result<u64, Stop> {
+    if call.interrupt.is_interrupted() {
+        return Err(Stop::Interrupted);
+    }
+    let now = now(crate::types::clockid::MONOTONIC)?;
+    Ok(deadline.map_or(u64::MAX, |d| d.saturating_sub(now)))
 }
 
 pub(crate) fn poll_oneoff(call: &mut Call<'_>, a: &[u64]) -> CallResult {
@@ -109,9 +121,16 @@ pub(crate) fn poll_oneoff(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     let shortest = timers.iter().map(|t| t.wait_ns).min();
     let wait = if ready.is_empty() { shortest } else { Some(0) };
     let start = now(crate::types::clockid::MONOTONIC)?;
+    // Blocking is done in slices, so an interrupt of the guest is seen
+    // even when nothing would ever wake the call.
+    let deadline = wait.map(|ns| start.saturating_add(ns));
     if waiters.is_empty() {
-        if let Some(ns) = wait {
-            std::thread::sleep(Duration::from_nanos(ns));
+        loop {
+            let left = time_left(call, deadline)?;
+            if left == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_nanos(left.min(INTERRUPT_CHECK_NS)));
         }
     } else {
         let mut pollfds: Vec<PollFd<'_>> = waiters
@@ -125,13 +144,18 @@ pub(crate) fn poll_oneoff(call: &mut Call<'_>, a: &[u64]) -> CallResult {
                 PollFd::new(&w.fd, flags)
             })
             .collect();
-        let timeout = wait.map(|ns| rustix::time::Timespec {
-            tv_sec: (ns / 1_000_000_000) as i64,
-            tv_nsec: (ns % 1_000_000_000) as _,
-        });
-        match rustix::event::poll(&mut pollfds, timeout.as_ref()) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(Errno::from_host(e).into()),
+        loop {
+            let left = time_left(call, deadline)?;
+            let slice = left.min(INTERRUPT_CHECK_NS);
+            let timeout = rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: slice as _,
+            };
+            match rustix::event::poll(&mut pollfds, Some(&timeout)) {
+                Ok(0) if left > slice => {}
+                Ok(_) | Err(rustix::io::Errno::INTR) => break,
+                Err(e) => return Err(Errno::from_host(e).into()),
+            }
         }
         for (w, p) in waiters.iter().zip(&pollfds) {
             if !p.revents().is_empty() {

@@ -1,0 +1,688 @@
+//! Compiling one function: each operator updates the value stack and asks
+//! the macro-assembler for code. Operators the generator does not handle
+//! yet end compilation with `CompileError::Unsupported`, so the embedder
+//! falls back to the interpreter instead of running wrong code.
+
+use wasmparser::{BlockType, FunctionBody, Operator};
+
+use super::ModuleInfo;
+use super::control::{ControlFrame, FrameKind};
+use super::stack::{Value, ValueStack};
+use crate::CompileError;
+use crate::masm::{
+    ExtendKind, FrameLayout, IntBinOp, IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess,
+    Operand, OperandSize, TrapCode,
+};
+
+struct FuncGen<'a, M: MacroAssembler> {
+    masm: &'a mut M,
+    info: &'a ModuleInfo,
+    entries: &'a [M::Label],
+    stack: ValueStack,
+    frames: Vec<ControlFrame<M::Label>>,
+    /// Code after `br`, `return`, `unreachable` … up to the end of the
+    /// innermost frame is never run and not compiled.
+    reachable: bool,
+    /// Locals (parameters included): cells `0..num_locals`; operand `d`
+    /// is cell `num_locals + d` (see `cell`), so the frame's size is known
+    /// only at the end, and nothing depends on it before.
+    num_locals: u32,
+    offset: u64,
+}
+
+pub fn compile_function<M: MacroAssembler>(
+    masm: &mut M,
+    info: &ModuleInfo,
+    entries: &[M::Label],
+    index: u32,
+    body: &FunctionBody<'_>,
+) -> Result<(), CompileError> {
+    let sig = info
+        .funcs
+        .get(index as usize)
+        .and_then(|t| info.signature(*t))
+        .ok_or_else(|| CompileError::Invalid(format!("function {index} has no signature")))?;
+    let mut num_locals = sig.params.len() as u32;
+    if !super::supported_signature(sig) {
+        return Err(CompileError::unsupported(
+            "a signature with types other than i32/i64",
+            body.range().start,
+        ));
+    }
+    let mut reader = body.get_binary_reader();
+    for _ in 0..reader
+        .read_var_u32()
+        .map_err(|e| CompileError::Invalid(e.message().to_string()))?
+    {
+        let count = reader
+            .read_var_u32()
+            .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+        let ty: wasmparser::ValType = reader
+            .read()
+            .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+        if !super::supported_type(ty) {
+            return Err(CompileError::unsupported(
+                "a local of a type other than i32/i64",
+                body.range().start,
+            ));
+        }
+        num_locals = num_locals
+            .checked_add(count)
+            .ok_or_else(|| CompileError::Invalid("too many locals".into()))?;
+    }
+    let setup = masm.new_label();
+    let body_label = masm.new_label();
+    let end = masm.new_label();
+    masm.function_entry(setup);
+    masm.bind(body_label);
+    let mut g = FuncGen {
+        masm,
+        info,
+        entries,
+        stack: ValueStack::default(),
+        frames: vec![ControlFrame {
+            kind: FrameKind::Function,
+            label: end,
+            other: end,
+            height: 0,
+            params: 0,
+            results: sig.results.len() as u32,
+            dead: false,
+            else_seen: false,
+        }],
+        reachable: true,
+        num_locals,
+        offset: body.range().start,
+    };
+    let mut ops = wasmparser::OperatorsReader::new(reader);
+    while !ops.eof() {
+        g.offset = ops.original_position();
+        let op = ops
+            .read()
+            .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+        g.visit(op)?;
+    }
+    // The frame: the locals, then the most operand cells ever used.
+    let layout = FrameLayout {
+        cells: num_locals
+            .checked_add(g.stack.max_depth)
+            .ok_or_else(|| CompileError::Invalid("frame too large".into()))?,
+        first_local: 0,
+        params: sig.params.len() as u32,
+        locals: num_locals,
+    };
+    g.masm.bind(setup);
+    g.masm.frame_setup(layout, body_label);
+    Ok(())
+}
+
+impl<M: MacroAssembler> FuncGen<'_, M> {
+    fn local_cell(&self, local: u32) -> u32 {
+        local
+    }
+
+    /// The cell of operand stack entry `depth`.
+    fn cell(&self, depth: u32) -> u32 {
+        self.num_locals + depth
+    }
+
+    /// Moves `value` (standing for stack entry `depth`) into `dst`.
+    fn load(&mut self, dst: Operand, depth: u32, value: Value) {
+        match value {
+            Value::Const(c) => self.masm.load_const(dst, c),
+            Value::Local(l) => {
+                let cell = self.local_cell(l);
+                self.masm.load_cell(dst, cell);
+            }
+            Value::Cell => {
+                let cell = self.cell(depth);
+                self.masm.load_cell(dst, cell);
+            }
+        }
+    }
+
+    fn pop_into(&mut self, dst: Operand) -> Result<(), CompileError> {
+        let (depth, value) = self
+            .stack
+            .pop()
+            .ok_or_else(|| self.invalid("operand stack underflow"))?;
+        self.load(dst, depth, value);
+        Ok(())
+    }
+
+    /// Stores A as a new stack entry.
+    fn push_a(&mut self) {
+        let cell = self.cell(self.stack.depth());
+        self.masm.store_cell(Operand::A, cell);
+        self.stack.push(Value::Cell);
+    }
+
+    /// Puts every pending entry (or those `filter` picks) in its cell.
+    fn materialize(&mut self, filter: impl Fn(Value) -> bool) {
+        for (depth, value) in self.stack.take_unmaterialized(filter) {
+            self.load(Operand::A, depth, value);
+            let cell = self.cell(depth);
+            self.masm.store_cell(Operand::A, cell);
+        }
+    }
+
+    fn invalid(&self, what: &str) -> CompileError {
+        CompileError::Invalid(format!("{what} at offset {:#x}", self.offset))
+    }
+
+    fn block_arity(&self, ty: BlockType) -> Result<(u32, u32), CompileError> {
+        Ok(match ty {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(t) if super::supported_type(t) => (0, 1),
+            BlockType::Type(_) => {
+                return Err(CompileError::unsupported(
+                    "a block of a type other than i32/i64",
+                    self.offset,
+                ));
+            }
+            BlockType::FuncType(i) => {
+                let sig = self
+                    .info
+                    .signature(i)
+                    .ok_or_else(|| self.invalid("unknown block type"))?;
+                if !super::supported_signature(sig) {
+                    return Err(CompileError::unsupported(
+                        "a block of a type other than i32/i64",
+                        self.offset,
+                    ));
+                }
+                (sig.params.len() as u32, sig.results.len() as u32)
+            }
+        })
+    }
+
+    fn frame(&self, relative_depth: u32) -> Result<ControlFrame<M::Label>, CompileError> {
+        let n = self.frames.len();
+        (relative_depth as usize)
+            .checked_add(1)
+            .and_then(|d| n.checked_sub(d))
+            .map(|i| self.frames[i])
+            .ok_or_else(|| self.invalid("branch depth out of range"))
+    }
+
+    /// Moves the branch values of `target` from the stack top to where the
+    /// target expects them (the stack is materialized).
+    fn move_branch_values(&mut self, target: &ControlFrame<M::Label>) {
+        let n = target.branch_arity();
+        let from = self.stack.depth() - n;
+        if from != target.height {
+            for k in 0..n {
+                let (src, dst) = (self.cell(from + k), self.cell(target.height + k));
+                self.masm.load_cell(Operand::A, src);
+                self.masm.store_cell(Operand::A, dst);
+            }
+        }
+    }
+
+    /// An unconditional branch to the frame `relative_depth` out.
+    fn branch(&mut self, relative_depth: u32) -> Result<(), CompileError> {
+        let target = self.frame(relative_depth)?;
+        self.materialize(|_| true);
+        if target.kind == FrameKind::Function {
+            let n = target.results;
+            let from = self.cell(self.stack.depth() - n);
+            self.masm.return_(from, n);
+        } else {
+            self.move_branch_values(&target);
+            self.masm.jump(target.label);
+        }
+        Ok(())
+    }
+
+    fn unreachable_from_here(&mut self) {
+        self.reachable = false;
+    }
+
+    /// A numeric operator on the top `arity` (1 or 2) entries: operands
+    /// in A (and B), `emit` computes, the result in A becomes the new top.
+    fn numeric(&mut self, arity: u32, emit: impl FnOnce(&mut M)) -> Result<(), CompileError> {
+        if arity == 2 {
+            self.pop_into(Operand::B)?;
+        }
+        self.pop_into(Operand::A)?;
+        emit(self.masm);
+        self.push_a();
+        Ok(())
+    }
+
+    fn binop(&mut self, op: IntBinOp, size: OperandSize) -> Result<(), CompileError> {
+        self.numeric(2, |m| m.int_binop(op, size))
+    }
+
+    fn cmp(&mut self, kind: IntCmpKind, size: OperandSize) -> Result<(), CompileError> {
+        self.numeric(2, |m| m.int_cmp(kind, size))
+    }
+
+    fn unop(&mut self, op: IntUnOp, size: OperandSize) -> Result<(), CompileError> {
+        self.numeric(1, |m| m.int_unop(op, size))
+    }
+
+    fn extend(&mut self, kind: ExtendKind) -> Result<(), CompileError> {
+        self.numeric(1, |m| m.extend(kind))
+    }
+
+    /// The VM context layout, needed by memory and global operators.
+    fn layout(&self, what: &str) -> Result<crate::ContextLayout, CompileError> {
+        self.info.layout.ok_or_else(|| {
+            CompileError::unsupported(&format!("{what} without a VM context"), self.offset)
+        })
+    }
+
+    /// Global `index`'s definition slot, if its type is supported.
+    fn global_slot(&self, index: u32) -> Result<(u32, u32), CompileError> {
+        let layout = self.layout("globals")?;
+        match self.info.globals.get(index as usize) {
+            Some(ty) if super::supported_type(*ty) => {
+                Ok((layout.globals_start + index * 8, layout.global_value))
+            }
+            Some(_) => Err(CompileError::unsupported(
+                "a global of a type other than i32/i64",
+                self.offset,
+            )),
+            None => Err(self.invalid("unknown global")),
+        }
+    }
+
+    fn memory_access(&self, memarg: wasmparser::MemArg) -> Result<MemoryAccess, CompileError> {
+        let layout = self.layout("memory access")?;
+        let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
+            return Err(CompileError::unsupported(
+                "array accesses (GC)",
+                self.offset,
+            ));
+        };
+        let memory64 = *self
+            .info
+            .memories
+            .get(memory as usize)
+            .ok_or_else(|| self.invalid("unknown memory"))?;
+        Ok(MemoryAccess {
+            definition_slot: layout.memories_start + memory * 8,
+            base: layout.memory_base,
+            length: layout.memory_length,
+            offset: memarg.offset,
+            memory64,
+        })
+    }
+
+    fn mem_load(&mut self, memarg: wasmparser::MemArg, kind: LoadKind) -> Result<(), CompileError> {
+        let access = self.memory_access(memarg)?;
+        self.numeric(1, |m| m.load(access, kind))
+    }
+
+    fn mem_store(&mut self, memarg: wasmparser::MemArg, bytes: u32) -> Result<(), CompileError> {
+        let access = self.memory_access(memarg)?;
+        self.pop_into(Operand::B)?;
+        self.pop_into(Operand::A)?;
+        self.masm.store(access, bytes);
+        Ok(())
+    }
+
+    /// Control operators seen in unreachable code only open and close
+    /// frames; everything else there is skipped.
+    fn visit_unreachable(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                let label = self.masm.new_label();
+                self.frames.push(ControlFrame {
+                    kind: FrameKind::Block,
+                    label,
+                    other: label,
+                    height: self.stack.depth(),
+                    params: 0,
+                    results: 0,
+                    dead: true,
+                    else_seen: false,
+                });
+                Ok(())
+            }
+            Operator::Else => {
+                let frame = self.frame(0)?;
+                if !frame.dead {
+                    self.start_else(frame)?;
+                }
+                Ok(())
+            }
+            Operator::End => {
+                let frame = self
+                    .frames
+                    .last()
+                    .copied()
+                    .ok_or_else(|| self.invalid("end without block"))?;
+                if frame.dead {
+                    self.frames.pop();
+                    Ok(())
+                } else {
+                    self.end_frame()
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn start_else(&mut self, frame: ControlFrame<M::Label>) -> Result<(), CompileError> {
+        if self.reachable {
+            self.materialize(|_| true);
+            self.masm.jump(frame.label);
+        }
+        self.masm.bind(frame.other);
+        if let Some(f) = self.frames.last_mut() {
+            f.else_seen = true;
+        }
+        self.stack.reset(frame.height, frame.params);
+        self.reachable = true;
+        Ok(())
+    }
+
+    fn end_frame(&mut self) -> Result<(), CompileError> {
+        let frame = self
+            .frames
+            .pop()
+            .ok_or_else(|| self.invalid("end without block"))?;
+        if self.reachable {
+            self.materialize(|_| true);
+        }
+        if frame.kind == FrameKind::Function {
+            // Falling off the end or a branch to the body returns.
+            if self.reachable {
+                let n = frame.results;
+                let from = self.cell(self.stack.depth() - n);
+                self.masm.return_(from, n);
+            }
+            self.masm.bind(frame.label);
+            self.stack.reset(0, frame.results);
+            // Branches to the function label were compiled as returns.
+            return Ok(());
+        }
+        if frame.kind == FrameKind::If && !frame.else_seen {
+            // No else: the false branch passes the parameters through.
+            self.masm.bind(frame.other);
+        }
+        if frame.kind != FrameKind::Loop {
+            self.masm.bind(frame.label);
+        }
+        self.stack.reset(frame.height, frame.results);
+        self.reachable = true;
+        Ok(())
+    }
+
+    fn visit(&mut self, op: Operator<'_>) -> Result<(), CompileError> {
+        use IntBinOp as B;
+        use IntCmpKind as C;
+        use OperandSize::{S32, S64};
+        if !self.reachable {
+            return self.visit_unreachable(&op);
+        }
+        match op {
+            Operator::Unreachable => {
+                self.masm.trap(TrapCode::Unreachable);
+                self.unreachable_from_here();
+            }
+            Operator::Nop => {}
+            Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
+                let (params, results) = self.block_arity(blockty)?;
+                let kind = match op {
+                    Operator::Block { .. } => FrameKind::Block,
+                    Operator::Loop { .. } => FrameKind::Loop,
+                    _ => FrameKind::If,
+                };
+                // Materializing uses A, so the condition is loaded after.
+                self.materialize(|_| true);
+                if kind == FrameKind::If {
+                    self.pop_into(Operand::A)?;
+                }
+                let height = self
+                    .stack
+                    .depth()
+                    .checked_sub(params)
+                    .ok_or_else(|| self.invalid("block parameters missing"))?;
+                let label = self.masm.new_label();
+                let other = self.masm.new_label();
+                match kind {
+                    FrameKind::Loop => self.masm.bind(label),
+                    FrameKind::If => self.masm.branch_if_zero(other),
+                    _ => {}
+                }
+                self.frames.push(ControlFrame {
+                    kind,
+                    label,
+                    other,
+                    height,
+                    params,
+                    results,
+                    dead: false,
+                    else_seen: false,
+                });
+            }
+            Operator::Else => {
+                let frame = self.frame(0)?;
+                self.start_else(frame)?;
+            }
+            Operator::End => self.end_frame()?,
+            Operator::Br { relative_depth } => {
+                self.branch(relative_depth)?;
+                self.unreachable_from_here();
+            }
+            Operator::BrIf { relative_depth } => {
+                // Materializing uses A, so the condition is loaded after.
+                self.materialize(|_| true);
+                self.pop_into(Operand::A)?;
+                let skip = self.masm.new_label();
+                self.masm.branch_if_zero(skip);
+                self.branch(relative_depth)?;
+                self.masm.bind(skip);
+            }
+            Operator::BrTable { targets } => {
+                self.materialize(|_| true);
+                let (depth, _) = self
+                    .stack
+                    .pop()
+                    .ok_or_else(|| self.invalid("operand stack underflow"))?;
+                let default = targets.default();
+                let cases = targets
+                    .targets()
+                    .collect::<Result<Vec<u32>, _>>()
+                    .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                for (i, target) in (0u32..).zip(cases) {
+                    // The index is reloaded per case: a case's value moves use A.
+                    let index = self.cell(depth);
+                    self.masm.load_cell(Operand::A, index);
+                    let next = self.masm.new_label();
+                    self.masm.branch_if_not_equal(i, next);
+                    self.branch(target)?;
+                    self.masm.bind(next);
+                }
+                self.branch(default)?;
+                self.unreachable_from_here();
+            }
+            Operator::Return => {
+                let depth = self.frames.len() as u32 - 1;
+                self.branch(depth)?;
+                self.unreachable_from_here();
+            }
+            Operator::Call { function_index } => {
+                let callee = *self
+                    .entries
+                    .get(function_index as usize)
+                    .ok_or_else(|| self.invalid("unknown function"))?;
+                let sig = self
+                    .info
+                    .funcs
+                    .get(function_index as usize)
+                    .and_then(|t| self.info.signature(*t))
+                    .ok_or_else(|| self.invalid("unknown function type"))?;
+                let (params, results) = (sig.params.len() as u32, sig.results.len() as u32);
+                self.materialize(|_| true);
+                let args = self
+                    .stack
+                    .depth()
+                    .checked_sub(params)
+                    .ok_or_else(|| self.invalid("call arguments missing"))?;
+                let args_cell = self.cell(args);
+                self.masm.call(callee, args_cell);
+                self.stack.reset(args, results);
+            }
+            Operator::Drop => {
+                self.stack
+                    .pop()
+                    .ok_or_else(|| self.invalid("operand stack underflow"))?;
+            }
+            Operator::Select | Operator::TypedSelect { .. } => {
+                if let Operator::TypedSelect { ty } = op
+                    && !super::supported_type(ty)
+                {
+                    return Err(CompileError::unsupported(
+                        "select of a type other than i32/i64",
+                        self.offset,
+                    ));
+                }
+                self.pop_into(Operand::C)?;
+                self.pop_into(Operand::B)?;
+                self.pop_into(Operand::A)?;
+                self.masm.select();
+                self.push_a();
+            }
+            Operator::LocalGet { local_index } => {
+                if local_index >= self.num_locals {
+                    return Err(self.invalid("unknown local"));
+                }
+                self.stack.push(Value::Local(local_index));
+            }
+            Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                if local_index >= self.num_locals {
+                    return Err(self.invalid("unknown local"));
+                }
+                let (depth, value) = self
+                    .stack
+                    .pop()
+                    .ok_or_else(|| self.invalid("operand stack underflow"))?;
+                // Entries still standing for the old value get it first.
+                self.materialize(|v| v == Value::Local(local_index));
+                self.load(Operand::A, depth, value);
+                let cell = self.local_cell(local_index);
+                self.masm.store_cell(Operand::A, cell);
+                if matches!(op, Operator::LocalTee { .. }) {
+                    self.stack.push(Value::Local(local_index));
+                }
+            }
+            Operator::GlobalGet { global_index } => {
+                let (slot, value) = self.global_slot(global_index)?;
+                self.masm.load_global(slot, value);
+                self.push_a();
+            }
+            Operator::GlobalSet { global_index } => {
+                let (slot, value) = self.global_slot(global_index)?;
+                self.pop_into(Operand::A)?;
+                self.masm.store_global(slot, value);
+            }
+            Operator::I32Load { memarg } | Operator::I64Load32U { memarg } => {
+                self.mem_load(memarg, LoadKind::U32)?
+            }
+            Operator::I64Load { memarg } => self.mem_load(memarg, LoadKind::U64)?,
+            Operator::I32Load8U { memarg } | Operator::I64Load8U { memarg } => {
+                self.mem_load(memarg, LoadKind::U8)?
+            }
+            Operator::I32Load16U { memarg } | Operator::I64Load16U { memarg } => {
+                self.mem_load(memarg, LoadKind::U16)?
+            }
+            Operator::I32Load8S { memarg } => self.mem_load(memarg, LoadKind::I32S8)?,
+            Operator::I32Load16S { memarg } => self.mem_load(memarg, LoadKind::I32S16)?,
+            Operator::I64Load8S { memarg } => self.mem_load(memarg, LoadKind::I64S8)?,
+            Operator::I64Load16S { memarg } => self.mem_load(memarg, LoadKind::I64S16)?,
+            Operator::I64Load32S { memarg } => self.mem_load(memarg, LoadKind::I64S32)?,
+            Operator::I32Store8 { memarg } | Operator::I64Store8 { memarg } => {
+                self.mem_store(memarg, 1)?
+            }
+            Operator::I32Store16 { memarg } | Operator::I64Store16 { memarg } => {
+                self.mem_store(memarg, 2)?
+            }
+            Operator::I32Store { memarg } | Operator::I64Store32 { memarg } => {
+                self.mem_store(memarg, 4)?
+            }
+            Operator::I64Store { memarg } => self.mem_store(memarg, 8)?,
+            Operator::I32Const { value } => self.stack.push(Value::Const(u64::from(value as u32))),
+            Operator::I64Const { value } => self.stack.push(Value::Const(value as u64)),
+
+            Operator::I32Eqz => self.unop(IntUnOp::Eqz, S32)?,
+            Operator::I32Eq => self.cmp(C::Eq, S32)?,
+            Operator::I32Ne => self.cmp(C::Ne, S32)?,
+            Operator::I32LtS => self.cmp(C::LtS, S32)?,
+            Operator::I32LtU => self.cmp(C::LtU, S32)?,
+            Operator::I32GtS => self.cmp(C::GtS, S32)?,
+            Operator::I32GtU => self.cmp(C::GtU, S32)?,
+            Operator::I32LeS => self.cmp(C::LeS, S32)?,
+            Operator::I32LeU => self.cmp(C::LeU, S32)?,
+            Operator::I32GeS => self.cmp(C::GeS, S32)?,
+            Operator::I32GeU => self.cmp(C::GeU, S32)?,
+            Operator::I64Eqz => self.unop(IntUnOp::Eqz, S64)?,
+            Operator::I64Eq => self.cmp(C::Eq, S64)?,
+            Operator::I64Ne => self.cmp(C::Ne, S64)?,
+            Operator::I64LtS => self.cmp(C::LtS, S64)?,
+            Operator::I64LtU => self.cmp(C::LtU, S64)?,
+            Operator::I64GtS => self.cmp(C::GtS, S64)?,
+            Operator::I64GtU => self.cmp(C::GtU, S64)?,
+            Operator::I64LeS => self.cmp(C::LeS, S64)?,
+            Operator::I64LeU => self.cmp(C::LeU, S64)?,
+            Operator::I64GeS => self.cmp(C::GeS, S64)?,
+            Operator::I64GeU => self.cmp(C::GeU, S64)?,
+
+            Operator::I32Clz => self.unop(IntUnOp::Clz, S32)?,
+            Operator::I32Ctz => self.unop(IntUnOp::Ctz, S32)?,
+            Operator::I32Popcnt => self.unop(IntUnOp::Popcnt, S32)?,
+            Operator::I32Add => self.binop(B::Add, S32)?,
+            Operator::I32Sub => self.binop(B::Sub, S32)?,
+            Operator::I32Mul => self.binop(B::Mul, S32)?,
+            Operator::I32DivS => self.binop(B::DivS, S32)?,
+            Operator::I32DivU => self.binop(B::DivU, S32)?,
+            Operator::I32RemS => self.binop(B::RemS, S32)?,
+            Operator::I32RemU => self.binop(B::RemU, S32)?,
+            Operator::I32And => self.binop(B::And, S32)?,
+            Operator::I32Or => self.binop(B::Or, S32)?,
+            Operator::I32Xor => self.binop(B::Xor, S32)?,
+            Operator::I32Shl => self.binop(B::Shl, S32)?,
+            Operator::I32ShrS => self.binop(B::ShrS, S32)?,
+            Operator::I32ShrU => self.binop(B::ShrU, S32)?,
+            Operator::I32Rotl => self.binop(B::Rotl, S32)?,
+            Operator::I32Rotr => self.binop(B::Rotr, S32)?,
+            Operator::I64Clz => self.unop(IntUnOp::Clz, S64)?,
+            Operator::I64Ctz => self.unop(IntUnOp::Ctz, S64)?,
+            Operator::I64Popcnt => self.unop(IntUnOp::Popcnt, S64)?,
+            Operator::I64Add => self.binop(B::Add, S64)?,
+            Operator::I64Sub => self.binop(B::Sub, S64)?,
+            Operator::I64Mul => self.binop(B::Mul, S64)?,
+            Operator::I64DivS => self.binop(B::DivS, S64)?,
+            Operator::I64DivU => self.binop(B::DivU, S64)?,
+            Operator::I64RemS => self.binop(B::RemS, S64)?,
+            Operator::I64RemU => self.binop(B::RemU, S64)?,
+            Operator::I64And => self.binop(B::And, S64)?,
+            Operator::I64Or => self.binop(B::Or, S64)?,
+            Operator::I64Xor => self.binop(B::Xor, S64)?,
+            Operator::I64Shl => self.binop(B::Shl, S64)?,
+            Operator::I64ShrS => self.binop(B::ShrS, S64)?,
+            Operator::I64ShrU => self.binop(B::ShrU, S64)?,
+            Operator::I64Rotl => self.binop(B::Rotl, S64)?,
+            Operator::I64Rotr => self.binop(B::Rotr, S64)?,
+
+            Operator::I32WrapI64 | Operator::I64ExtendI32U => self.extend(ExtendKind::Low32)?,
+            Operator::I64ExtendI32S => self.extend(ExtendKind::I64FromI32S)?,
+            Operator::I32Extend8S => self.extend(ExtendKind::I32From8S)?,
+            Operator::I32Extend16S => self.extend(ExtendKind::I32From16S)?,
+            Operator::I64Extend8S => self.extend(ExtendKind::I64From8S)?,
+            Operator::I64Extend16S => self.extend(ExtendKind::I64From16S)?,
+            Operator::I64Extend32S => self.extend(ExtendKind::I64FromI32S)?,
+
+            other => {
+                return Err(CompileError::unsupported(
+                    &format!("operator {other:?}"),
+                    self.offset,
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! The arch-neutral single-pass code generator: one walk over each
+//! function's operators, a compile-time value stack (`stack.rs`), control
+//! frames (`control.rs`) and the operator visitor (`func.rs`), all talking
+//! to an ISA through [`MacroAssembler`](crate::masm::MacroAssembler).
+
+pub mod control;
+pub mod func;
+pub mod stack;
+
+use wasmparser::{Parser, Payload, ValType};
+
+use crate::masm::MacroAssembler;
+use crate::{CompileError, ContextLayout, Signature};
+
+/// What the generator knows of a module.
+pub struct ModuleInfo {
+    /// Every type's signature (`None` for non-function types).
+    pub types: Vec<Option<Signature>>,
+    /// Each function's type index.
+    pub funcs: Vec<u32>,
+    /// Exported functions by name.
+    pub exports: Vec<(String, u32)>,
+    /// Each memory's address type: true for memory64.
+    pub memories: Vec<bool>,
+    /// Each global's type.
+    pub globals: Vec<ValType>,
+    /// Where memories and globals are in the VM context, if given.
+    pub layout: Option<ContextLayout>,
+}
+
+impl ModuleInfo {
+    pub fn signature(&self, type_index: u32) -> Option<&Signature> {
+        self.types.get(type_index as usize)?.as_ref()
+    }
+}
+
+/// Whether compiled code can hold values of this type yet.
+pub fn supported_type(ty: ValType) -> bool {
+    matches!(ty, ValType::I32 | ValType::I64)
+}
+
+/// Whether every parameter and result has a supported type.
+pub fn supported_signature(sig: &Signature) -> bool {
+    sig.params
+        .iter()
+        .chain(&sig.results)
+        .all(|t| supported_type(*t))
+}
+
+/// Validates `wasm` and compiles every function with `masm`. Returns the
+/// code, each function's entry offset and the module's signatures.
+pub fn compile<M: MacroAssembler>(
+    wasm: &[u8],
+    layout: Option<ContextLayout>,
+    mut masm: M,
+) -> Result<(Vec<u8>, Vec<usize>, ModuleInfo), CompileError> {
+    let mut validator = wasmparser::Validator::new();
+    validator.validate_all(wasm).map_err(|e| {
+        CompileError::Invalid(format!("{} at offset {:#x}", e.message(), e.offset()))
+    })?;
+
+    let mut info = ModuleInfo {
+        types: Vec::new(),
+        funcs: Vec::new(),
+        exports: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+        layout,
+    };
+    let mut bodies = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+        match payload {
+            Payload::TypeSection(reader) => {
+                for group in reader.into_iter_err_on_gc_types() {
+                    let ty =
+                        group.map_err(|e| CompileError::unsupported(e.message(), e.offset()))?;
+                    let sig = Signature {
+                        params: ty.params().to_vec(),
+                        results: ty.results().to_vec(),
+                    };
+                    info.types.push(Some(sig));
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports_with_offsets() {
+                    let (offset, import) =
+                        import.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    match import.ty {
+                        wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_) => {
+                            return Err(CompileError::unsupported(
+                                "imported functions (host calls)",
+                                offset,
+                            ));
+                        }
+                        wasmparser::TypeRef::Memory(m) => info.memories.push(m.memory64),
+                        wasmparser::TypeRef::Global(g) => info.globals.push(g.content_type),
+                        _ => {}
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    info.funcs
+                        .push(ty.map_err(|e| CompileError::Invalid(e.message().to_string()))?);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export =
+                        export.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    if export.kind == wasmparser::ExternalKind::Func {
+                        info.exports.push((export.name.to_string(), export.index));
+                    }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory =
+                        memory.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    info.memories.push(memory.memory64);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for global in reader {
+                    let global =
+                        global.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    info.globals.push(global.ty.content_type);
+                }
+            }
+            Payload::CodeSectionEntry(body) => bodies.push(body),
+            _ => {}
+        }
+    }
+
+    masm.module_prelude();
+    let entries: Vec<M::Label> = info.funcs.iter().map(|_| masm.new_label()).collect();
+    for (i, body) in bodies.iter().enumerate() {
+        masm.bind(entries[i]);
+        func::compile_function(&mut masm, &info, &entries, i as u32, body)?;
+    }
+    let (code, offsets) = masm.finish(&entries).map_err(CompileError::Assembler)?;
+    Ok((code, offsets, info))
+}

@@ -1,0 +1,234 @@
+//! wrun's JIT: a single-pass compiler from WebAssembly to machine code.
+//!
+//! - `masm.rs`: the macro-assembler trait, shaped like Wasm operators
+//!   (Winch's `MacroAssembler` is the model);
+//! - `x64/`: its x86_64 implementation through `dynasmrt` (an `aarch64/`
+//!   sits beside it later);
+//! - `codegen/`: the arch-neutral generator: value stack, control frames,
+//!   operators;
+//! - `code_memory.rs`: W^X executable memory.
+//!
+//! What compiles today: i32/i64 arithmetic, comparisons and conversions,
+//! locals, `block`/`loop`/`if`/`br`/`br_if`/`br_table`/`return` with
+//! multi-value, direct calls, `select`, i32/i64 globals and integer loads
+//! and stores on 32/64-bit memories through the embedder's VM context (see
+//! [`ContextLayout`]), and the traps these can raise (`unreachable`,
+//! division by zero, signed division overflow, stack exhaustion, out of
+//! bounds memory access). Anything else ends compilation with
+//! [`CompileError::Unsupported`], naming the operator and offset, so an
+//! embedder runs the module on the interpreter instead: never silently
+//! wrong code. The crate does not depend on the runtime; the runtime's
+//! tests compare it with the interpreter.
+
+pub mod code_memory;
+pub mod codegen;
+pub mod masm;
+#[cfg(target_arch = "x86_64")]
+pub mod x64;
+
+use std::fmt;
+
+pub use code_memory::CodeMemory;
+pub use masm::TrapCode;
+use wasmparser::ValType;
+
+/// A function signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub params: Vec<ValType>,
+    pub results: Vec<ValType>,
+}
+
+/// Where compiled code finds an instance's memories and globals in the
+/// VM context it is called with. The embedder computes these (wrun's
+/// runtime in `vm/offsets.rs`), so the layout is defined in one place.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContextLayout {
+    /// Offset of memory 0's definition pointer; memory `i`'s is `8 i` further.
+    pub memories_start: u32,
+    /// Offset of global 0's definition pointer; global `i`'s is `8 i` further.
+    pub globals_start: u32,
+    /// Offset of the base pointer inside a memory definition.
+    pub memory_base: u32,
+    /// Offset of the byte length (u64) inside a memory definition.
+    pub memory_length: u32,
+    /// Offset of the value inside a global definition.
+    pub global_value: u32,
+}
+
+/// Why a module was not compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompileError {
+    /// The module is not valid WebAssembly.
+    Invalid(String),
+    /// The module uses something the JIT cannot compile yet: run it on the
+    /// interpreter.
+    Unsupported {
+        /// What is missing.
+        what: String,
+        /// Byte offset in the module.
+        offset: u64,
+    },
+    /// Code generation or mapping the code failed.
+    Assembler(String),
+}
+
+impl CompileError {
+    pub(crate) fn unsupported(what: &str, offset: u64) -> CompileError {
+        CompileError::Unsupported {
+            what: what.to_string(),
+            offset,
+        }
+    }
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::Invalid(m) => write!(f, "invalid module: {m}"),
+            CompileError::Unsupported { what, offset } => {
+                write!(
+                    f,
+                    "the JIT cannot compile {what} (at offset {offset:#x}) yet"
+                )
+            }
+            CompileError::Assembler(m) => write!(f, "code generation failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// Why a call into compiled code failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// The code trapped.
+    Trap(TrapCode),
+    /// The call itself was wrong (unknown function, too few cells).
+    Usage(String),
+}
+
+/// Host stack compiled code may use below the entry point, by default.
+pub const DEFAULT_STACK_BUDGET: usize = 512 << 10;
+
+/// A compiled module.
+pub struct CompiledModule {
+    code: CodeMemory,
+    entries: Vec<usize>,
+    info: codegen::ModuleInfo,
+    stack_budget: usize,
+}
+
+impl fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledModule")
+            .field("code_bytes", &self.code.len())
+            .field("functions", &self.entries.len())
+            .finish()
+    }
+}
+
+impl CompiledModule {
+    /// Validates and compiles `wasm` for the host architecture. Without a
+    /// context layout, memory and global operators are unsupported.
+    #[cfg(target_arch = "x86_64")]
+    pub fn new(wasm: &[u8], layout: Option<ContextLayout>) -> Result<CompiledModule, CompileError> {
+        let (code, entries, info) = codegen::compile(wasm, layout, x64::X64Masm::new())?;
+        let code = CodeMemory::new(&code).map_err(CompileError::Assembler)?;
+        Ok(CompiledModule {
+            code,
+            entries,
+            info,
+            stack_budget: DEFAULT_STACK_BUDGET,
+        })
+    }
+
+    /// The host stack compiled code may use below the call's entry; deeper
+    /// recursion traps with [`TrapCode::StackExhausted`].
+    pub fn set_stack_budget(&mut self, bytes: usize) {
+        self.stack_budget = bytes;
+    }
+
+    /// The index of the function exported as `name`.
+    pub fn export(&self, name: &str) -> Option<u32> {
+        self.info
+            .exports
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| *i)
+    }
+
+    /// Function `index`'s signature.
+    pub fn signature(&self, index: u32) -> Option<&Signature> {
+        self.info.signature(*self.info.funcs.get(index as usize)?)
+    }
+
+    /// Calls function `index` of a module compiled without a context
+    /// layout, with its arguments in `cells` (i32 values zero-extended);
+    /// its results replace them from `cells[0]` on.
+    #[cfg(target_arch = "x86_64")]
+    pub fn call(&self, index: u32, cells: &mut [u64]) -> Result<(), CallError> {
+        if self.info.layout.is_some() {
+            return Err(CallError::Usage(
+                "this module needs a VM context: use call_with_context".into(),
+            ));
+        }
+        // SAFETY: code compiled without a layout never reads the context.
+        unsafe { self.call_with_context(std::ptr::null_mut(), index, cells) }
+    }
+
+    /// Like [`call`](Self::call), with the instance's VM context.
+    ///
+    /// # Safety
+    /// `vmctx` must point at a live context laid out as the
+    /// [`ContextLayout`] given at compilation says, whose memory and global
+    /// definitions match the module's types and stay valid during the call.
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn call_with_context(
+        &self,
+        vmctx: *mut u8,
+        index: u32,
+        cells: &mut [u64],
+    ) -> Result<(), CallError> {
+        let sig = self
+            .signature(index)
+            .ok_or_else(|| CallError::Usage(format!("no function {index}")))?;
+        let needed = sig.params.len().max(sig.results.len());
+        if cells.len() < needed {
+            return Err(CallError::Usage(format!(
+                "function {index} needs {needed} cells, {} given",
+                cells.len()
+            )));
+        }
+        let code = self
+            .entries
+            .get(index as usize)
+            .and_then(|&off| self.code.address(off))
+            .ok_or_else(|| CallError::Usage(format!("no code for function {index}")))?;
+        let trampoline = self
+            .code
+            .address(0)
+            .ok_or_else(|| CallError::Usage("empty module".into()))?;
+        let marker = 0u8;
+        let here = std::hint::black_box(&marker) as *const u8 as usize;
+        let mut state = x64::abi::EntryState {
+            saved_rsp: 0,
+            stack_limit: here.saturating_sub(self.stack_budget) as u64,
+        };
+        // SAFETY: offset 0 is the entry trampoline (abi.rs) and `code` a
+        // function entry of this module, with the signature checked against
+        // `cells`; compiled code only touches `cells[..needed]`, its own
+        // frames (bounded by `stack_limit`), `state`, and the context the
+        // caller vouches for.
+        let raw = unsafe {
+            let entry: x64::abi::EntryTrampoline = std::mem::transmute(trampoline);
+            entry(vmctx, cells.as_mut_ptr(), code, &mut state)
+        };
+        match raw {
+            0 => Ok(()),
+            raw => Err(CallError::Trap(
+                TrapCode::from_raw(raw).unwrap_or(TrapCode::Unreachable),
+            )),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The macro-assembler: the one interface between the arch-neutral code
+//! generator (`codegen/`) and an ISA (`x64/`, later `aarch64/`). Its
+//! methods are shaped like Wasm operators (Winch's `MacroAssembler` is the
+//! model). Operands live in the function's frame cells or in the operand
+//! registers [`Operand::A`], [`Operand::B`], [`Operand::C`]; operators take
+//! their inputs in A (and B) and leave their result in A.
+
+/// An operand register of the macro-assembler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// The first operand and the result.
+    A,
+    /// The second operand.
+    B,
+    /// A third operand (`select`'s condition).
+    C,
+}
+
+/// The width of an integer operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperandSize {
+    /// 32 bits (`i32`).
+    S32,
+    /// 64 bits (`i64`).
+    S64,
+}
+
+/// Binary integer operators (Wasm 3.0 §4.3.2), `A = A op B`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntBinOp {
+    /// `add`.
+    Add,
+    /// `sub`.
+    Sub,
+    /// `mul`.
+    Mul,
+    /// `div_s`: traps on zero and on overflow.
+    DivS,
+    /// `div_u`: traps on zero.
+    DivU,
+    /// `rem_s`: traps on zero; `MIN rem -1` is 0.
+    RemS,
+    /// `rem_u`: traps on zero.
+    RemU,
+    /// `and`.
+    And,
+    /// `or`.
+    Or,
+    /// `xor`.
+    Xor,
+    /// `shl`, count modulo the width.
+    Shl,
+    /// `shr_s`.
+    ShrS,
+    /// `shr_u`.
+    ShrU,
+    /// `rotl`.
+    Rotl,
+    /// `rotr`.
+    Rotr,
+}
+
+/// Integer comparisons (Wasm 3.0 §4.3.2 irelop), `A = (A cmp B) as i32`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntCmpKind {
+    /// `eq`.
+    Eq,
+    /// `ne`.
+    Ne,
+    /// `lt_s`.
+    LtS,
+    /// `lt_u`.
+    LtU,
+    /// `gt_s`.
+    GtS,
+    /// `gt_u`.
+    GtU,
+    /// `le_s`.
+    LeS,
+    /// `le_u`.
+    LeU,
+    /// `ge_s`.
+    GeS,
+    /// `ge_u`.
+    GeU,
+}
+
+/// Unary integer operators, `A = op A`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntUnOp {
+    /// `clz`.
+    Clz,
+    /// `ctz`.
+    Ctz,
+    /// `popcnt`.
+    Popcnt,
+    /// `eqz` (result is an i32).
+    Eqz,
+}
+
+/// Integer width conversions, `A = extend A`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtendKind {
+    /// `i32.wrap_i64` and `i64.extend_i32_u`: keep the low 32 bits.
+    Low32,
+    /// `i64.extend_i32_s`.
+    I64FromI32S,
+    /// `i32.extend8_s`.
+    I32From8S,
+    /// `i32.extend16_s`.
+    I32From16S,
+    /// `i64.extend8_s`.
+    I64From8S,
+    /// `i64.extend16_s`.
+    I64From16S,
+}
+
+/// The width and extension of a memory load (Wasm 3.0 §4.4.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadKind {
+    /// `i32.load`, `i64.load32_u`: 4 bytes, zero-extended.
+    U32,
+    /// `i64.load`: 8 bytes.
+    U64,
+    /// `*.load8_u`.
+    U8,
+    /// `*.load16_u`.
+    U16,
+    /// `i32.load8_s`.
+    I32S8,
+    /// `i32.load16_s`.
+    I32S16,
+    /// `i64.load8_s`.
+    I64S8,
+    /// `i64.load16_s`.
+    I64S16,
+    /// `i64.load32_s`.
+    I64S32,
+}
+
+impl LoadKind {
+    /// Bytes read.
+    pub fn bytes(self) -> u32 {
+        match self {
+            LoadKind::U8 | LoadKind::I32S8 | LoadKind::I64S8 => 1,
+            LoadKind::U16 | LoadKind::I32S16 | LoadKind::I64S16 => 2,
+            LoadKind::U32 | LoadKind::I64S32 => 4,
+            LoadKind::U64 => 8,
+        }
+    }
+}
+
+/// Where a memory access goes: which memory's definition, the static
+/// offset, the address type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryAccess {
+    /// Offset of the memory's definition pointer in the VM context.
+    pub definition_slot: u32,
+    /// Offsets of base and length inside the definition.
+    pub base: u32,
+    pub length: u32,
+    /// The memarg's static offset.
+    pub offset: u64,
+    /// Whether addresses are i64 (memory64); else the low 32 bits count.
+    pub memory64: bool,
+}
+
+/// Why compiled code stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum TrapCode {
+    /// `unreachable` was executed.
+    Unreachable = 1,
+    /// Integer division or remainder by zero.
+    IntegerDivideByZero = 2,
+    /// Signed division overflow.
+    IntegerOverflow = 3,
+    /// The stack limit was reached ("call stack exhausted").
+    StackExhausted = 4,
+    /// A load or store beyond the memory's length.
+    MemoryOutOfBounds = 5,
+}
+
+impl TrapCode {
+    /// Every trap code, for emitting one stub each.
+    pub const ALL: [TrapCode; 5] = [
+        TrapCode::Unreachable,
+        TrapCode::IntegerDivideByZero,
+        TrapCode::IntegerOverflow,
+        TrapCode::StackExhausted,
+        TrapCode::MemoryOutOfBounds,
+    ];
+
+    /// The code returned by the entry trampoline, back to a value.
+    pub fn from_raw(raw: u32) -> Option<TrapCode> {
+        TrapCode::ALL.into_iter().find(|c| *c as u32 == raw)
+    }
+
+    /// The official suites' wording (the interpreter's `TrapKind` message).
+    pub fn message(self) -> &'static str {
+        match self {
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::IntegerDivideByZero => "integer divide by zero",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::StackExhausted => "call stack exhausted",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+        }
+    }
+}
+
+/// A function's frame: `cells` 8-byte cells, operands first, then locals
+/// (parameters first among them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameLayout {
+    /// All cells of the frame.
+    pub cells: u32,
+    /// The cell of local 0.
+    pub first_local: u32,
+    /// Parameters (the first locals, copied in from the caller).
+    pub params: u32,
+    /// All locals, parameters included.
+    pub locals: u32,
+}
+
+/// What the code generator needs from an ISA.
+pub trait MacroAssembler {
+    /// A code position, bound once.
+    type Label: Copy;
+
+    /// A new unbound label.
+    fn new_label(&mut self) -> Self::Label;
+    /// Binds `label` here.
+    fn bind(&mut self, label: Self::Label);
+
+    /// The module-wide stubs: the host entry trampoline and one stub per
+    /// trap code. Emitted once, first.
+    fn module_prelude(&mut self);
+    /// A function's first instructions: they jump to `setup`, emitted by
+    /// [`frame_setup`](Self::frame_setup) once the frame size is known.
+    fn function_entry(&mut self, setup: Self::Label);
+    /// Allocates the frame, checks the stack limit, copies the parameters
+    /// in and zeroes the other locals, then jumps to `body`.
+    fn frame_setup(&mut self, frame: FrameLayout, body: Self::Label);
+    /// Writes `count` results from cells `from..` back to the caller and
+    /// returns.
+    fn return_(&mut self, from: u32, count: u32);
+
+    /// `operand = value` (`i32.const` values are zero-extended).
+    fn load_const(&mut self, dst: Operand, value: u64);
+    /// `operand = cell`.
+    fn load_cell(&mut self, dst: Operand, cell: u32);
+    /// `cell = operand`.
+    fn store_cell(&mut self, src: Operand, cell: u32);
+
+    /// `A = A op B`, trapping as the operator requires.
+    fn int_binop(&mut self, op: IntBinOp, size: OperandSize);
+    /// `A = (A cmp B) as i32`.
+    fn int_cmp(&mut self, kind: IntCmpKind, size: OperandSize);
+    /// `A = op A`.
+    fn int_unop(&mut self, op: IntUnOp, size: OperandSize);
+    /// `A = extend A`.
+    fn extend(&mut self, kind: ExtendKind);
+    /// `select`: `A = if C (32-bit) != 0 { A } else { B }`.
+    fn select(&mut self);
+
+    /// `A = value` of the global whose definition pointer is at context
+    /// offset `slot` (its value `value_offset` bytes into the definition).
+    fn load_global(&mut self, slot: u32, value_offset: u32);
+    /// Sets that global to A.
+    fn store_global(&mut self, slot: u32, value_offset: u32);
+    /// `A = load(A)`, trapping beyond the memory's length (explicit,
+    /// overflow-safe check: no guard pages are relied on yet).
+    fn load(&mut self, access: MemoryAccess, kind: LoadKind);
+    /// `store(A) = B`, the low `bytes` bytes of B, with the same check.
+    fn store(&mut self, access: MemoryAccess, bytes: u32);
+
+    /// Jumps to `label`.
+    fn jump(&mut self, label: Self::Label);
+    /// Jumps to `label` if the low 32 bits of A are zero.
+    fn branch_if_zero(&mut self, label: Self::Label);
+    /// Jumps to `label` if the low 32 bits of A are not zero.
+    fn branch_if_nonzero(&mut self, label: Self::Label);
+    /// Jumps to `label` unless the low 32 bits of A equal `value`.
+    fn branch_if_not_equal(&mut self, value: u32, label: Self::Label);
+    /// Calls the function at `callee` with its arguments (and room for its
+    /// results) in cells `args..`.
+    fn call(&mut self, callee: Self::Label, args: u32);
+    /// Traps.
+    fn trap(&mut self, code: TrapCode);
+
+    /// The finished position-independent code, and the offset of each
+    /// label asked for.
+    fn finish(self, labels: &[Self::Label]) -> Result<(Vec<u8>, Vec<usize>), String>;
+}
