@@ -37,5 +37,8 @@ cargo +nightly build -p guest-x86 --lib --no-default-features \
   --target wasm64-unknown-unknown -Zbuild-std=core,alloc \
   --config 'profile.release.panic="abort"' --release
 
-echo "== wrun spec (official suites; exits non-zero on any failure not in spec-tests/known-failures.txt)"
+echo "== wrun spec (official suites; exits non-zero on any failure not in spec-tests/known-failures.txt,"
+echo "   any listed case that passes and any entry that covers no failure)"
 cargo run --release -q -p wrun-cli -- spec
+echo "== wrun spec --engine jit (modules the JIT compiles whole run as machine code, the rest on the interpreter)"
+cargo run --release -q -p wrun-cli -- spec --engine jit

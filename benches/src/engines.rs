@@ -12,20 +12,62 @@ pub trait Runner {
 /// Compiles and instantiates a workload's source on one engine.
 pub type Prepare = fn(&str) -> Result<Box<dyn Runner>, String>;
 
-/// The engines in table order, with the function that prepares a workload.
-pub const ENGINES: &[(&str, Prepare)] = &[("wrun", Wrun::prepare), ("wasmi", Wasmi::prepare)];
+/// An engine of the table: its column name, how it prepares a workload,
+/// and whether it may decline one (then its column says why).
+pub struct EngineEntry {
+    pub name: &'static str,
+    pub prepare: Prepare,
+    pub may_decline: bool,
+}
 
-/// wrun's interpreter with its default configuration.
+/// The engines in table order.
+pub const ENGINES: &[EngineEntry] = &[
+    EngineEntry {
+        name: "wrun",
+        prepare: Wrun::prepare_interp,
+        may_decline: false,
+    },
+    EngineEntry {
+        name: "wrun-jit",
+        prepare: Wrun::prepare_jit,
+        may_decline: true,
+    },
+    EngineEntry {
+        name: "wasmi",
+        prepare: Wasmi::prepare,
+        may_decline: false,
+    },
+];
+
+/// wrun with its interpreter or its JIT.
 struct Wrun {
     store: wrun_runtime::Store<()>,
     run: wrun_runtime::Func,
 }
 
 impl Wrun {
-    fn prepare(source: &str) -> Result<Box<dyn Runner>, String> {
-        use wrun_runtime::{Engine, Linker, Module, Store};
-        let engine = Engine::default();
+    fn prepare_interp(source: &str) -> Result<Box<dyn Runner>, String> {
+        Wrun::prepare(source, wrun_runtime::Strategy::Interp)
+    }
+
+    /// Declines a module the JIT does not compile whole (it would run on
+    /// the interpreter and be measured under the wrong name).
+    fn prepare_jit(source: &str) -> Result<Box<dyn Runner>, String> {
+        Wrun::prepare(source, wrun_runtime::Strategy::Jit)
+    }
+
+    fn prepare(source: &str, strategy: wrun_runtime::Strategy) -> Result<Box<dyn Runner>, String> {
+        use wrun_runtime::{Config, Engine, Linker, Module, Store, Strategy};
+        let mut config = Config::default();
+        config.strategy(strategy);
+        let engine = Engine::new(&config);
         let module = Module::new(&engine, source).map_err(|e| e.to_string())?;
+        if strategy == Strategy::Jit && !module.is_compiled() {
+            return Err(format!(
+                "not compiled: {}",
+                module.jit_fallback().unwrap_or("the JIT declined it")
+            ));
+        }
         let mut store = Store::new(&engine, ());
         let instance = Linker::new(&engine)
             .instantiate(&mut store, &module)

@@ -1,6 +1,8 @@
-//! `wrun-bench`: runs each workload on wrun's interpreter, on wasmi and
-//! natively, several times, checks that every run computes the native
-//! result, and prints median times and the wrun/wasmi ratio.
+//! `wrun-bench`: runs each workload on wrun's interpreter, on wrun's JIT
+//! (only where it compiles the module whole; otherwise its column says
+//! "declined" and stderr says why), on wasmi and natively, several times,
+//! checks that every run computes the native result, and prints median
+//! times and the ratios to wasmi.
 //!
 //! ```text
 //! cargo run --release -p wrun-benches              # measurement sizes
@@ -21,7 +23,7 @@ use workloads::{WORKLOADS, Workload};
 #[derive(Parser, Debug)]
 #[command(
     name = "wrun-bench",
-    about = "wrun's interpreter against wasmi, side by side"
+    about = "wrun's interpreter and JIT against wasmi and native, side by side"
 )]
 struct Args {
     /// Tiny sizes and one repetition: proves the harness works, in seconds.
@@ -38,7 +40,8 @@ struct Args {
 /// One engine's figures for one workload.
 struct Measured {
     engine: &'static str,
-    median: Duration,
+    /// `None` when the engine declined the workload.
+    median: Option<Duration>,
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -57,9 +60,16 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
     let mut native = Native(w.native);
     let (expected, _) = native.call(n)?;
     let mut runners: Vec<(&'static str, Box<dyn Runner>)> = Vec::new();
-    for (engine, prepare) in ENGINES {
-        let runner = prepare(w.source).map_err(|e| format!("{} on {engine}: {e}", w.name))?;
-        runners.push((engine, runner));
+    let mut declined = Vec::new();
+    for e in ENGINES {
+        match (e.prepare)(w.source) {
+            Ok(runner) => runners.push((&e.name, runner)),
+            Err(why) if e.may_decline => {
+                eprintln!("wrun-bench: {} on {}: {why}", w.name, e.name);
+                declined.push(e.name);
+            }
+            Err(why) => return Err(format!("{} on {}: {why}", w.name, e.name)),
+        }
     }
     runners.push(("native", Box::new(native)));
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); runners.len()];
@@ -77,14 +87,19 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
             times.push(elapsed);
         }
     }
-    Ok(runners
+    let mut rows: Vec<Measured> = runners
         .iter()
         .zip(times)
         .map(|((engine, _), times)| Measured {
             engine,
-            median: median(times),
+            median: Some(median(times)),
         })
-        .collect())
+        .collect();
+    rows.extend(declined.into_iter().map(|engine| Measured {
+        engine,
+        median: None,
+    }));
+    Ok(rows)
 }
 
 fn main() -> ExitCode {
@@ -106,8 +121,8 @@ fn main() -> ExitCode {
         eprintln!("wrun-bench: debug build; for meaningful figures use `cargo run --release`");
     }
     println!(
-        "{:<8} {:>9} {:>11} {:>11} {:>11} {:>10}  stresses",
-        "workload", "n", "wrun ms", "wasmi ms", "native ms", "wrun/wasmi"
+        "{:<8} {:>9} {:>11} {:>11} {:>11} {:>11} {:>10} {:>9}  stresses",
+        "workload", "n", "wrun ms", "jit ms", "wasmi ms", "native ms", "wrun/wasmi", "jit/wasmi"
     );
     for w in WORKLOADS {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == w.name) {
@@ -121,21 +136,22 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let time = |engine: &str| {
-            rows.iter()
-                .find(|m| m.engine == engine)
-                .map(|m| m.median)
-                .unwrap_or_default()
+        let time = |engine: &str| rows.iter().find(|m| m.engine == engine)?.median;
+        let cell = |t: Option<Duration>| t.map(ms).unwrap_or_else(|| "declined".into());
+        let ratio = |a: Option<Duration>| match (a, time("wasmi")) {
+            (Some(a), Some(b)) => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64().max(1e-9)),
+            _ => "-".into(),
         };
-        let ratio = time("wrun").as_secs_f64() / time("wasmi").as_secs_f64().max(1e-9);
         println!(
-            "{:<8} {:>9} {:>11} {:>11} {:>11} {:>9.2}x  {}",
+            "{:<8} {:>9} {:>11} {:>11} {:>11} {:>11} {:>10} {:>9}  {}",
             w.name,
             n,
-            ms(time("wrun")),
-            ms(time("wasmi")),
-            ms(time("native")),
-            ratio,
+            cell(time("wrun")),
+            cell(time("wrun-jit")),
+            cell(time("wasmi")),
+            cell(time("native")),
+            ratio(time("wrun")),
+            ratio(time("wrun-jit")),
             w.what
         );
     }
@@ -166,6 +182,6 @@ mod tests {
     fn every_engine_and_native_are_measured() {
         let rows = run_workload(&WORKLOADS[0], 10, 3).expect("fib(10) agrees");
         let engines: Vec<&str> = rows.iter().map(|m| m.engine).collect();
-        assert_eq!(engines, ["wrun", "wasmi", "native"]);
+        assert_eq!(engines, ["wrun", "wrun-jit", "wasmi", "native"]);
     }
 }
