@@ -63,7 +63,7 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
     let mut declined = Vec::new();
     for e in ENGINES {
         match (e.prepare)(w.source) {
-            Ok(runner) => runners.push((&e.name, runner)),
+            Ok(runner) => runners.push((e.name, runner)),
             Err(why) if e.may_decline => {
                 eprintln!("wrun-bench: {} on {}: {why}", w.name, e.name);
                 declined.push(e.name);
