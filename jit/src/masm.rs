@@ -115,6 +115,100 @@ pub enum ExtendKind {
     I64From16S,
 }
 
+/// The width of a float operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatSize {
+    /// `f32` (its bits zero-extended in a cell).
+    F32,
+    /// `f64`.
+    F64,
+}
+
+/// Binary float operators (Wasm 3.0 §4.3.3), `A = A op B` on the bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatBinOp {
+    /// `add`.
+    Add,
+    /// `sub`.
+    Sub,
+    /// `mul`.
+    Mul,
+    /// `div`.
+    Div,
+    /// `min`: NaN if either is NaN, -0 below +0.
+    Min,
+    /// `max`: NaN if either is NaN, +0 above -0.
+    Max,
+    /// `copysign`: a bit operation.
+    Copysign,
+}
+
+/// Unary float operators, `A = op A`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatUnOp {
+    /// `abs`: clears the sign bit.
+    Abs,
+    /// `neg`: flips the sign bit.
+    Neg,
+    /// `sqrt`.
+    Sqrt,
+    /// `ceil`.
+    Ceil,
+    /// `floor`.
+    Floor,
+    /// `trunc`.
+    Trunc,
+    /// `nearest`: ties to even.
+    Nearest,
+}
+
+/// Float comparisons (Wasm 3.0 §4.3.3 frelop), `A = (A cmp B) as i32`;
+/// false on NaN except `ne`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatCmpKind {
+    /// `eq`.
+    Eq,
+    /// `ne`.
+    Ne,
+    /// `lt`.
+    Lt,
+    /// `gt`.
+    Gt,
+    /// `le`.
+    Le,
+    /// `ge`.
+    Ge,
+}
+
+/// Float to integer conversions (`trunc` and `trunc_sat`, Wasm 3.0 §4.3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TruncKind {
+    /// The source type.
+    pub from: FloatSize,
+    /// The integer result's width.
+    pub to: OperandSize,
+    /// Signed (`_s`) or unsigned (`_u`).
+    pub signed: bool,
+    /// `trunc_sat`: NaN gives 0, out-of-range values clamp; otherwise they
+    /// trap ("invalid conversion to integer", "integer overflow").
+    pub saturating: bool,
+}
+
+/// Other conversions between numeric types (Wasm 3.0 §4.3.4), `A = conv A`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvertKind {
+    /// `fN.convert_iM_s` / `_u`: integer of width `from` to float `to`.
+    FromInt {
+        from: OperandSize,
+        to: FloatSize,
+        signed: bool,
+    },
+    /// `f64.promote_f32`.
+    Promote,
+    /// `f32.demote_f64`.
+    Demote,
+}
+
 /// The width and extension of a memory load (Wasm 3.0 §4.4.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadKind {
@@ -179,16 +273,19 @@ pub enum TrapCode {
     StackExhausted = 4,
     /// A load or store beyond the memory's length.
     MemoryOutOfBounds = 5,
+    /// A trapping float-to-integer conversion of NaN.
+    InvalidConversionToInteger = 6,
 }
 
 impl TrapCode {
     /// Every trap code, for emitting one stub each.
-    pub const ALL: [TrapCode; 5] = [
+    pub const ALL: [TrapCode; 6] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
         TrapCode::StackExhausted,
         TrapCode::MemoryOutOfBounds,
+        TrapCode::InvalidConversionToInteger,
     ];
 
     /// The code returned by the entry trampoline, back to a value.
@@ -204,6 +301,7 @@ impl TrapCode {
             TrapCode::IntegerOverflow => "integer overflow",
             TrapCode::StackExhausted => "call stack exhausted",
             TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
         }
     }
 }
@@ -260,6 +358,16 @@ pub trait MacroAssembler {
     fn int_unop(&mut self, op: IntUnOp, size: OperandSize);
     /// `A = extend A`.
     fn extend(&mut self, kind: ExtendKind);
+    /// `A = A op B` on float bits.
+    fn float_binop(&mut self, op: FloatBinOp, size: FloatSize);
+    /// `A = op A` on float bits.
+    fn float_unop(&mut self, op: FloatUnOp, size: FloatSize);
+    /// `A = (A cmp B) as i32` on floats.
+    fn float_cmp(&mut self, kind: FloatCmpKind, size: FloatSize);
+    /// `A = trunc A`, trapping or saturating as `kind` says.
+    fn float_to_int(&mut self, kind: TruncKind);
+    /// `A = convert A`.
+    fn convert(&mut self, kind: ConvertKind);
     /// `select`: `A = if C (32-bit) != 0 { A } else { B }`.
     fn select(&mut self);
 

@@ -98,6 +98,8 @@ fn raw(v: &Val) -> u64 {
     match v {
         Val::I32(x) => u64::from(*x as u32),
         Val::I64(x) => *x as u64,
+        Val::F32(x) => u64::from(*x),
+        Val::F64(x) => *x,
         other => panic!("unexpected value {other:?}"),
     }
 }
@@ -273,4 +275,213 @@ fn wrong_calls_are_errors() {
     let f = jit.export("swap").unwrap();
     assert!(matches!(jit.call(f, &mut [1]), Err(CallError::Usage(_))));
     assert!(matches!(jit.call(9999, &mut [1]), Err(CallError::Usage(_))));
+}
+
+/// One exported function per float operator, named after it.
+fn float_module() -> String {
+    let mut m = String::from("(module\n");
+    for t in ["f32", "f64"] {
+        for op in ["add", "sub", "mul", "div", "min", "max", "copysign"] {
+            m += &format!(
+                "(func (export \"{t}.{op}\") (param {t} {t}) (result {t}) ({t}.{op} (local.get 0) (local.get 1)))\n"
+            );
+        }
+        for op in ["abs", "neg", "sqrt", "ceil", "floor", "trunc", "nearest"] {
+            m += &format!(
+                "(func (export \"{t}.{op}\") (param {t}) (result {t}) ({t}.{op} (local.get 0)))\n"
+            );
+        }
+        for op in ["eq", "ne", "lt", "gt", "le", "ge"] {
+            m += &format!(
+                "(func (export \"{t}.{op}\") (param {t} {t}) (result i32) ({t}.{op} (local.get 0) (local.get 1)))\n"
+            );
+        }
+        for i in ["i32", "i64"] {
+            for s in ["s", "u"] {
+                for sat in ["", "_sat"] {
+                    m += &format!(
+                        "(func (export \"{i}.trunc{sat}_{t}_{s}\") (param {t}) (result {i}) ({i}.trunc{sat}_{t}_{s} (local.get 0)))\n"
+                    );
+                }
+                m += &format!(
+                    "(func (export \"{t}.convert_{i}_{s}\") (param {i}) (result {t}) ({t}.convert_{i}_{s} (local.get 0)))\n"
+                );
+            }
+        }
+    }
+    m += r#"(func (export "demote") (param f64) (result f32) (f32.demote_f64 (local.get 0)))
+(func (export "promote") (param f32) (result f64) (f64.promote_f32 (local.get 0)))
+(func (export "bits32") (param f32) (result i32) (i32.reinterpret_f32 (local.get 0)))
+(func (export "bits64") (param f64) (result i64) (i64.reinterpret_f64 (local.get 0)))
+(func (export "from32") (param i32) (result f32) (f32.reinterpret_i32 (local.get 0)))
+(func (export "from64") (param i64) (result f64) (f64.reinterpret_i64 (local.get 0)))
+(func (export "consts") (result f32 f64 f32) (f32.const -0x1.5p3) (f64.const nan:0x4) (f32.const -inf))
+(func (export "poly") (param f64) (result f64) (local f64 i32)
+  (loop $l
+    (local.set 1 (f64.add (f64.mul (local.get 1) (local.get 0)) (f64.convert_i32_s (local.get 2))))
+    (br_if $l (i32.lt_s (local.tee 2 (i32.add (local.get 2) (i32.const 1))) (i32.const 5))))
+  (select (local.get 1) (f64.neg (local.get 1)) (f64.ge (local.get 1) (f64.const 0))))
+)"#;
+    m
+}
+
+const F32_EDGES: [u32; 20] = [
+    0,
+    0x8000_0000,
+    0x3f80_0000, // 1
+    0xbf00_0000, // -0.5
+    0x3fc0_0000, // 1.5
+    0x4020_0000, // 2.5
+    0x4f00_0000, // 2^31
+    0xcf00_0000, // -2^31
+    0x4f80_0000, // 2^32
+    0x5f00_0000, // 2^63
+    0x5f80_0000, // 2^64
+    0x7f7f_ffff, // max
+    0x0000_0001, // smallest subnormal
+    0x7f80_0000, // inf
+    0xff80_0000, // -inf
+    0x7fc0_0000, // canonical NaN
+    0xffc0_0000, // negative NaN
+    0x7f80_0001, // signalling NaN
+    0x7fa0_1234, // signalling NaN with payload
+    0x4effffff,  // just below 2^31
+];
+
+const F64_EDGES: [u64; 20] = [
+    0,
+    0x8000_0000_0000_0000,
+    0x3ff0_0000_0000_0000, // 1
+    0xbfe0_0000_0000_0000, // -0.5
+    0x3ff8_0000_0000_0000, // 1.5
+    0x4004_0000_0000_0000, // 2.5
+    0x41df_ffff_ffc0_0000, // 2^31 - 1
+    0x41df_ffff_ffe0_0000, // 2^31 - 0.5
+    0xc1e0_0000_0020_0000, // -2^31 - 1
+    0xc1e0_0000_0010_0000, // -2^31 - 0.5
+    0x41ef_ffff_ffff_ffff, // just below 2^32
+    0x43e0_0000_0000_0000, // 2^63
+    0x43ef_ffff_ffff_ffff, // just below 2^64
+    0x43f0_0000_0000_0000, // 2^64
+    0x0000_0000_0000_0001, // smallest subnormal
+    0x7ff0_0000_0000_0000, // inf
+    0xfff0_0000_0000_0000, // -inf
+    0x7ff8_0000_0000_0000, // canonical NaN
+    0xfff8_0000_0000_1234, // negative NaN with payload
+    0x7ff0_0000_0000_0001, // signalling NaN
+];
+
+const INT_EDGES: [u64; 10] = [
+    0,
+    1,
+    u64::MAX,
+    0x8000_0000,
+    0xffff_ffff,
+    0x7fff_ffff_ffff_ffff,
+    0x8000_0000_0000_0000,
+    0xffff_ffff_ffff_fc01, // rounds differently with and without the sticky bit
+    0x8000_0000_0000_0401,
+    0x0020_0000_0000_0001, // 2^53 + 1
+];
+
+fn is_nan_bits(v: u64, f32: bool) -> bool {
+    if f32 {
+        f32::from_bits(v as u32).is_nan()
+    } else {
+        f64::from_bits(v).is_nan()
+    }
+}
+
+#[test]
+fn float_operators_match_the_interpreter_bit_for_bit() {
+    let mut both = Both::new(&float_module());
+    let mut checked = 0;
+    for (t, edges) in [
+        (
+            "f32",
+            F32_EDGES.iter().map(|&b| u64::from(b)).collect::<Vec<_>>(),
+        ),
+        ("f64", F64_EDGES.to_vec()),
+    ] {
+        let f32 = t == "f32";
+        let val = |b: u64| if f32 { Val::F32(b as u32) } else { Val::F64(b) };
+        for &x in &edges {
+            for op in ["abs", "neg", "sqrt", "ceil", "floor", "trunc", "nearest"] {
+                both.same(&format!("{t}.{op}"), &[val(x)]);
+            }
+            for i in ["i32", "i64"] {
+                for s in ["s", "u"] {
+                    for sat in ["", "_sat"] {
+                        both.same(&format!("{i}.trunc{sat}_{t}_{s}"), &[val(x)]);
+                    }
+                }
+            }
+            for &y in &edges {
+                for op in ["eq", "ne", "lt", "gt", "le", "ge", "min", "max", "copysign"] {
+                    both.same(&format!("{t}.{op}"), &[val(x), val(y)]);
+                }
+                for op in ["add", "sub", "mul", "div"] {
+                    let name = format!("{t}.{op}");
+                    if is_nan_bits(x, f32) && is_nan_bits(y, f32) {
+                        // Which of two NaN operands comes back is not
+                        // deterministic (Wasm 3.0 §4.3.3): both must give
+                        // an arithmetic NaN.
+                        let quiet = if f32 { 0x0040_0000 } else { 1 << 51 };
+                        for o in [
+                            both.interp(&name, &[val(x), val(y)]),
+                            both.jit(&name, &[val(x), val(y)]),
+                        ] {
+                            let Outcome::Values(v) = o else {
+                                panic!("{name} trapped")
+                            };
+                            assert!(is_nan_bits(v[0], f32) && v[0] & quiet != 0, "{name}");
+                        }
+                    } else {
+                        both.same(&name, &[val(x), val(y)]);
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        for &n in &INT_EDGES {
+            for s in ["s", "u"] {
+                both.same(
+                    &format!("{t}.convert_i32_{s}"),
+                    &[Val::I32(n as u32 as i32)],
+                );
+                both.same(&format!("{t}.convert_i64_{s}"), &[Val::I64(n as i64)]);
+            }
+        }
+    }
+    for &x in &F64_EDGES {
+        both.same("demote", &[Val::F64(x)]);
+        both.same("bits64", &[Val::F64(x)]);
+        both.same("from64", &[Val::I64(x as i64)]);
+        both.same("poly", &[Val::F64(x)]);
+    }
+    for &x in &F32_EDGES {
+        both.same("promote", &[Val::F32(x)]);
+        both.same("bits32", &[Val::F32(x)]);
+        both.same("from32", &[Val::I32(x as i32)]);
+    }
+    both.same("consts", &[]);
+    assert!(checked > 0);
+}
+
+#[test]
+fn float_conversion_traps_are_named() {
+    let mut both = Both::new(&float_module());
+    let trap = |m: &str| Outcome::Trap(m.to_string());
+    assert_eq!(
+        both.same("i32.trunc_f64_s", &[Val::F64(f64::NAN.to_bits())]),
+        trap("invalid conversion to integer")
+    );
+    assert_eq!(
+        both.same("i64.trunc_f32_u", &[Val::F32((-1.0f32).to_bits())]),
+        trap("integer overflow")
+    );
+    assert_eq!(
+        both.same("i32.trunc_f64_s", &[Val::F64((-2147483648.9f64).to_bits())]),
+        Outcome::Values(vec![0x8000_0000])
+    );
 }

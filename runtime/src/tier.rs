@@ -123,6 +123,7 @@ pub(crate) fn call(
                 TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
                 TrapCode::StackExhausted => TrapKind::StackExhausted,
                 TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+                TrapCode::InvalidConversionToInteger => TrapKind::InvalidConversionToInteger,
             };
             // Compiled frames keep no pc map yet: the backtrace names the
             // function the host called.

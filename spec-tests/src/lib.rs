@@ -306,6 +306,14 @@ pub fn run_cli(opts: &SpecOptions) -> i32 {
         print!("{}", report.to_table());
     }
     println!("{}", report.summary_line());
+    if opts.strategy == wrun_runtime::Strategy::Jit && !opts.json {
+        use std::sync::atomic::Ordering::Relaxed;
+        println!(
+            "jit: {} of {} modules compiled by the JIT (the rest ran on the interpreter)",
+            script::MODULES[1].load(Relaxed),
+            script::MODULES[0].load(Relaxed)
+        );
+    }
     if let Some(path) = &opts.write_known_failures {
         if let Err(e) = std::fs::write(path, report.implied_known_failures()) {
             eprintln!("wrun spec: cannot write {}: {e}", path.display());

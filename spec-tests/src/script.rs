@@ -244,7 +244,7 @@ impl ScriptRunner {
             } => match module.encode() {
                 // The text could not be encoded: rejected as the test wants.
                 Err(_) => Outcome::Pass,
-                Ok(binary) => match Module::new(&self.engine, &binary) {
+                Ok(binary) => match counted(Module::new(&self.engine, &binary)) {
                     Ok(_) => Outcome::Fail(format!("module accepted; expected `{message}`")),
                     Err(Error::Compile(c)) if c.kind != CompileErrorKind::Unsupported => {
                         Outcome::Pass
@@ -258,7 +258,7 @@ impl ScriptRunner {
                 ..
             } => match module.encode() {
                 Err(e) => Outcome::Fail(format!("cannot encode module: {e}")),
-                Ok(binary) => match Module::new(&self.engine, &binary) {
+                Ok(binary) => match counted(Module::new(&self.engine, &binary)) {
                     Err(e) => Outcome::Fail(format!("module did not compile: {e}")),
                     Ok(m) => match self.instantiate(&m) {
                         Err(Error::Link(_)) => Outcome::Pass,
@@ -290,7 +290,7 @@ impl ScriptRunner {
         let binary = quote
             .encode()
             .map_err(|e| Error::Usage(format!("cannot encode module: {e}")))?;
-        Module::new(&self.engine, &binary)
+        counted(Module::new(&self.engine, &binary))
     }
 
     fn instantiate(&mut self, module: &Module) -> Result<Instance, Error> {
@@ -333,7 +333,7 @@ impl ScriptRunner {
                 let binary = wat
                     .encode()
                     .map_err(|e| Error::Usage(format!("cannot encode module: {e}")))?;
-                let module = Module::new(&self.engine, &binary)?;
+                let module = counted(Module::new(&self.engine, &binary))?;
                 self.instantiate(&module).map(|_| Vec::new())
             }
             WastExecute::Get { module, global, .. } => {
@@ -502,4 +502,22 @@ fn define_spectest(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(),
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
     linker.define("spectest", "memory", Extern::Memory(memory))?;
     Ok(())
+}
+
+/// Modules created, and how many of them the JIT compiled whole (counted
+/// for `wrun spec --engine jit`'s last line).
+pub(crate) static MODULES: [std::sync::atomic::AtomicUsize; 2] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
+
+fn counted(module: Result<Module, Error>) -> Result<Module, Error> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Ok(m) = &module {
+        MODULES[0].fetch_add(1, Relaxed);
+        if m.is_compiled() {
+            MODULES[1].fetch_add(1, Relaxed);
+        }
+    }
+    module
 }

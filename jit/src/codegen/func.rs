@@ -10,8 +10,9 @@ use super::control::{ControlFrame, FrameKind};
 use super::stack::{Value, ValueStack};
 use crate::CompileError;
 use crate::masm::{
-    ExtendKind, FrameLayout, IntBinOp, IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess,
-    Operand, OperandSize, TrapCode,
+    ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
+    IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
+    TruncKind,
 };
 
 struct FuncGen<'a, M: MacroAssembler> {
@@ -45,7 +46,7 @@ pub fn compile_function<M: MacroAssembler>(
     let mut num_locals = sig.params.len() as u32;
     if !super::supported_signature(sig) {
         return Err(CompileError::unsupported(
-            "a signature with types other than i32/i64",
+            "a signature with types other than i32/i64/f32/f64",
             body.range().start,
         ));
     }
@@ -62,7 +63,7 @@ pub fn compile_function<M: MacroAssembler>(
             .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
         if !super::supported_type(ty) {
             return Err(CompileError::unsupported(
-                "a local of a type other than i32/i64",
+                "a local of a type other than i32/i64/f32/f64",
                 body.range().start,
             ));
         }
@@ -176,7 +177,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             BlockType::Type(t) if super::supported_type(t) => (0, 1),
             BlockType::Type(_) => {
                 return Err(CompileError::unsupported(
-                    "a block of a type other than i32/i64",
+                    "a block of a type other than i32/i64/f32/f64",
                     self.offset,
                 ));
             }
@@ -187,7 +188,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     .ok_or_else(|| self.invalid("unknown block type"))?;
                 if !super::supported_signature(sig) {
                     return Err(CompileError::unsupported(
-                        "a block of a type other than i32/i64",
+                        "a block of a type other than i32/i64/f32/f64",
                         self.offset,
                     ));
                 }
@@ -266,6 +267,48 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.numeric(1, |m| m.extend(kind))
     }
 
+    fn fbinop(&mut self, op: FloatBinOp, size: FloatSize) -> Result<(), CompileError> {
+        self.numeric(2, |m| m.float_binop(op, size))
+    }
+
+    fn funop(&mut self, op: FloatUnOp, size: FloatSize) -> Result<(), CompileError> {
+        self.numeric(1, |m| m.float_unop(op, size))
+    }
+
+    fn fcmp(&mut self, kind: FloatCmpKind, size: FloatSize) -> Result<(), CompileError> {
+        self.numeric(2, |m| m.float_cmp(kind, size))
+    }
+
+    fn trunc(
+        &mut self,
+        from: FloatSize,
+        to: OperandSize,
+        signed: bool,
+        saturating: bool,
+    ) -> Result<(), CompileError> {
+        let kind = TruncKind {
+            from,
+            to,
+            signed,
+            saturating,
+        };
+        self.numeric(1, |m| m.float_to_int(kind))
+    }
+
+    fn convert(&mut self, kind: ConvertKind) -> Result<(), CompileError> {
+        self.numeric(1, |m| m.convert(kind))
+    }
+
+    /// `fN.convert_iM_s/u`.
+    fn int_to_float(
+        &mut self,
+        from: OperandSize,
+        to: FloatSize,
+        signed: bool,
+    ) -> Result<(), CompileError> {
+        self.convert(ConvertKind::FromInt { from, to, signed })
+    }
+
     /// The VM context layout, needed by memory and global operators.
     fn layout(&self, what: &str) -> Result<crate::ContextLayout, CompileError> {
         self.info.layout.ok_or_else(|| {
@@ -281,7 +324,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 Ok((layout.globals_start + index * 8, layout.global_value))
             }
             Some(_) => Err(CompileError::unsupported(
-                "a global of a type other than i32/i64",
+                "a global of a type other than i32/i64/f32/f64",
                 self.offset,
             )),
             None => Err(self.invalid("unknown global")),
@@ -412,6 +455,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     fn visit(&mut self, op: Operator<'_>) -> Result<(), CompileError> {
+        use FloatSize::{F32, F64};
         use IntBinOp as B;
         use IntCmpKind as C;
         use OperandSize::{S32, S64};
@@ -537,7 +581,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     && !super::supported_type(ty)
                 {
                     return Err(CompileError::unsupported(
-                        "select of a type other than i32/i64",
+                        "select of a type other than i32/i64/f32/f64",
                         self.offset,
                     ));
                 }
@@ -605,6 +649,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.mem_store(memarg, 4)?
             }
             Operator::I64Store { memarg } => self.mem_store(memarg, 8)?,
+            // Floats live as their bits (f32 zero-extended): loads and
+            // stores are the integer ones of the same width.
+            Operator::F32Load { memarg } => self.mem_load(memarg, LoadKind::U32)?,
+            Operator::F64Load { memarg } => self.mem_load(memarg, LoadKind::U64)?,
+            Operator::F32Store { memarg } => self.mem_store(memarg, 4)?,
+            Operator::F64Store { memarg } => self.mem_store(memarg, 8)?,
+            Operator::F32Const { value } => self.stack.push(Value::Const(u64::from(value.bits()))),
+            Operator::F64Const { value } => self.stack.push(Value::Const(value.bits())),
             Operator::I32Const { value } => self.stack.push(Value::Const(u64::from(value as u32))),
             Operator::I64Const { value } => self.stack.push(Value::Const(value as u64)),
 
@@ -675,6 +727,80 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Operator::I64Extend8S => self.extend(ExtendKind::I64From8S)?,
             Operator::I64Extend16S => self.extend(ExtendKind::I64From16S)?,
             Operator::I64Extend32S => self.extend(ExtendKind::I64FromI32S)?,
+
+            Operator::F32Eq => self.fcmp(FloatCmpKind::Eq, F32)?,
+            Operator::F32Ne => self.fcmp(FloatCmpKind::Ne, F32)?,
+            Operator::F32Lt => self.fcmp(FloatCmpKind::Lt, F32)?,
+            Operator::F32Gt => self.fcmp(FloatCmpKind::Gt, F32)?,
+            Operator::F32Le => self.fcmp(FloatCmpKind::Le, F32)?,
+            Operator::F32Ge => self.fcmp(FloatCmpKind::Ge, F32)?,
+            Operator::F64Eq => self.fcmp(FloatCmpKind::Eq, F64)?,
+            Operator::F64Ne => self.fcmp(FloatCmpKind::Ne, F64)?,
+            Operator::F64Lt => self.fcmp(FloatCmpKind::Lt, F64)?,
+            Operator::F64Gt => self.fcmp(FloatCmpKind::Gt, F64)?,
+            Operator::F64Le => self.fcmp(FloatCmpKind::Le, F64)?,
+            Operator::F64Ge => self.fcmp(FloatCmpKind::Ge, F64)?,
+            Operator::F32Abs => self.funop(FloatUnOp::Abs, F32)?,
+            Operator::F32Neg => self.funop(FloatUnOp::Neg, F32)?,
+            Operator::F32Ceil => self.funop(FloatUnOp::Ceil, F32)?,
+            Operator::F32Floor => self.funop(FloatUnOp::Floor, F32)?,
+            Operator::F32Trunc => self.funop(FloatUnOp::Trunc, F32)?,
+            Operator::F32Nearest => self.funop(FloatUnOp::Nearest, F32)?,
+            Operator::F32Sqrt => self.funop(FloatUnOp::Sqrt, F32)?,
+            Operator::F64Abs => self.funop(FloatUnOp::Abs, F64)?,
+            Operator::F64Neg => self.funop(FloatUnOp::Neg, F64)?,
+            Operator::F64Ceil => self.funop(FloatUnOp::Ceil, F64)?,
+            Operator::F64Floor => self.funop(FloatUnOp::Floor, F64)?,
+            Operator::F64Trunc => self.funop(FloatUnOp::Trunc, F64)?,
+            Operator::F64Nearest => self.funop(FloatUnOp::Nearest, F64)?,
+            Operator::F64Sqrt => self.funop(FloatUnOp::Sqrt, F64)?,
+            Operator::F32Add => self.fbinop(FloatBinOp::Add, F32)?,
+            Operator::F32Sub => self.fbinop(FloatBinOp::Sub, F32)?,
+            Operator::F32Mul => self.fbinop(FloatBinOp::Mul, F32)?,
+            Operator::F32Div => self.fbinop(FloatBinOp::Div, F32)?,
+            Operator::F32Min => self.fbinop(FloatBinOp::Min, F32)?,
+            Operator::F32Max => self.fbinop(FloatBinOp::Max, F32)?,
+            Operator::F32Copysign => self.fbinop(FloatBinOp::Copysign, F32)?,
+            Operator::F64Add => self.fbinop(FloatBinOp::Add, F64)?,
+            Operator::F64Sub => self.fbinop(FloatBinOp::Sub, F64)?,
+            Operator::F64Mul => self.fbinop(FloatBinOp::Mul, F64)?,
+            Operator::F64Div => self.fbinop(FloatBinOp::Div, F64)?,
+            Operator::F64Min => self.fbinop(FloatBinOp::Min, F64)?,
+            Operator::F64Max => self.fbinop(FloatBinOp::Max, F64)?,
+            Operator::F64Copysign => self.fbinop(FloatBinOp::Copysign, F64)?,
+
+            Operator::I32TruncF32S => self.trunc(F32, S32, true, false)?,
+            Operator::I32TruncF32U => self.trunc(F32, S32, false, false)?,
+            Operator::I32TruncF64S => self.trunc(F64, S32, true, false)?,
+            Operator::I32TruncF64U => self.trunc(F64, S32, false, false)?,
+            Operator::I64TruncF32S => self.trunc(F32, S64, true, false)?,
+            Operator::I64TruncF32U => self.trunc(F32, S64, false, false)?,
+            Operator::I64TruncF64S => self.trunc(F64, S64, true, false)?,
+            Operator::I64TruncF64U => self.trunc(F64, S64, false, false)?,
+            Operator::I32TruncSatF32S => self.trunc(F32, S32, true, true)?,
+            Operator::I32TruncSatF32U => self.trunc(F32, S32, false, true)?,
+            Operator::I32TruncSatF64S => self.trunc(F64, S32, true, true)?,
+            Operator::I32TruncSatF64U => self.trunc(F64, S32, false, true)?,
+            Operator::I64TruncSatF32S => self.trunc(F32, S64, true, true)?,
+            Operator::I64TruncSatF32U => self.trunc(F32, S64, false, true)?,
+            Operator::I64TruncSatF64S => self.trunc(F64, S64, true, true)?,
+            Operator::I64TruncSatF64U => self.trunc(F64, S64, false, true)?,
+            Operator::F32ConvertI32S => self.int_to_float(S32, F32, true)?,
+            Operator::F32ConvertI32U => self.int_to_float(S32, F32, false)?,
+            Operator::F32ConvertI64S => self.int_to_float(S64, F32, true)?,
+            Operator::F32ConvertI64U => self.int_to_float(S64, F32, false)?,
+            Operator::F64ConvertI32S => self.int_to_float(S32, F64, true)?,
+            Operator::F64ConvertI32U => self.int_to_float(S32, F64, false)?,
+            Operator::F64ConvertI64S => self.int_to_float(S64, F64, true)?,
+            Operator::F64ConvertI64U => self.int_to_float(S64, F64, false)?,
+            Operator::F32DemoteF64 => self.convert(ConvertKind::Demote)?,
+            Operator::F64PromoteF32 => self.convert(ConvertKind::Promote)?,
+            // Wasm 3.0 §4.3.4 reinterpret: the bits stay; 32-bit values
+            // stay zero-extended.
+            Operator::I32ReinterpretF32 | Operator::F32ReinterpretI32 => {
+                self.extend(ExtendKind::Low32)?
+            }
+            Operator::I64ReinterpretF64 | Operator::F64ReinterpretI64 => {}
 
             other => {
                 return Err(CompileError::unsupported(

@@ -36,7 +36,10 @@ impl ModuleInfo {
 
 /// Whether compiled code can hold values of this type yet.
 pub fn supported_type(ty: ValType) -> bool {
-    matches!(ty, ValType::I32 | ValType::I64)
+    matches!(
+        ty,
+        ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64
+    )
 }
 
 /// Whether every parameter and result has a supported type.

@@ -5,9 +5,18 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 
 use super::abi::{SAVED_RSP, STACK_LIMIT, frame_bytes};
 use crate::masm::{
-    ExtendKind, FrameLayout, IntBinOp, IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess,
-    Operand, OperandSize, TrapCode,
+    ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
+    IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
+    TruncKind,
 };
+
+/// 2^31, 2^32, 2^63 and 2^64 as f64 bits: the trapping conversions' bounds.
+const TWO_31: u64 = 0x41e0_0000_0000_0000;
+const TWO_32: u64 = 0x41f0_0000_0000_0000;
+const TWO_63: u64 = 0x43e0_0000_0000_0000;
+const TWO_64: u64 = 0x43f0_0000_0000_0000;
+const MINUS_TWO_31: u64 = 0xc1e0_0000_0000_0000;
+const MINUS_TWO_63: u64 = 0xc3e0_0000_0000_0000;
 
 /// Emits x86_64 code into a position-independent buffer.
 pub struct X64Masm {
@@ -75,9 +84,91 @@ impl X64Masm {
         );
     }
 
+    /// xmm0 = A (and xmm1 = B) as floats of `size`.
+    fn floats_in(&mut self, size: FloatSize, two: bool) {
+        match size {
+            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; movd xmm0, eax),
+            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; movq xmm0, rax),
+        }
+        if two {
+            match size {
+                FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; movd xmm1, ecx),
+                FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; movq xmm1, rcx),
+            }
+        }
+    }
+
+    /// A = xmm0's bits (f32 zero-extended).
+    fn float_out(&mut self, size: FloatSize) {
+        match size {
+            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; movd eax, xmm0),
+            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; movq rax, xmm0),
+        }
+    }
+
+    /// `ucomisd xmm0, <f64 constant>` (through xmm2 and rdx).
+    fn compare_f64_const(&mut self, bits: u64) {
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD bits as i64
+            ; movq xmm2, rdx
+            ; ucomisd xmm0, xmm2
+        );
+    }
+
+    /// Whether SSE4.1 (`roundss`/`roundsd`) is there; records an error
+    /// (the module falls back to the interpreter) when it is not.
+    fn need_sse41(&mut self) -> bool {
+        if std::is_x86_feature_detected!("sse4.1") {
+            true
+        } else {
+            self.error = Some("float rounding needs a CPU with SSE4.1".into());
+            false
+        }
+    }
+
     fn trap_stub(&self, code: TrapCode) -> DynamicLabel {
         let i = TrapCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
         self.trap_stubs[i]
+    }
+}
+
+impl X64Masm {
+    /// xmm0 = rax (a signed i64) as a float of `to`.
+    fn cvt_from_i64(&mut self, to: FloatSize) {
+        match to {
+            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; cvtsi2ss xmm0, rax),
+            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; cvtsi2sd xmm0, rax),
+        }
+    }
+
+    /// A = xmm0 (an f64 whose truncation is known to fit `kind.to`),
+    /// truncated toward zero.
+    fn truncate_in_range(&mut self, kind: TruncKind) {
+        match (kind.to, kind.signed) {
+            (OperandSize::S32, true) => dynasm!(self.ops ; .arch x64 ; cvttsd2si eax, xmm0),
+            // A u32 fits an i64; keep its low 32 bits.
+            (OperandSize::S32, false) => {
+                dynasm!(self.ops ; .arch x64 ; cvttsd2si rax, xmm0 ; mov eax, eax)
+            }
+            (OperandSize::S64, true) => dynasm!(self.ops ; .arch x64 ; cvttsd2si rax, xmm0),
+            (OperandSize::S64, false) => {
+                // At or above 2^63: subtract it (exact), convert, add it back.
+                let (small, done) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+                self.compare_f64_const(TWO_63);
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; jb =>small
+                    ; subsd xmm0, xmm2
+                    ; cvttsd2si rax, xmm0
+                    ; btc rax, 63
+                    ; jmp =>done
+                    ; =>small
+                    ; cvttsd2si rax, xmm0
+                    ; =>done
+                );
+            }
+        }
     }
 }
 
@@ -373,6 +464,254 @@ impl MacroAssembler for X64Masm {
             ExtendKind::I32From16S => dynasm!(self.ops ; .arch x64 ; movsx eax, ax),
             ExtendKind::I64From8S => dynasm!(self.ops ; .arch x64 ; movsx rax, al),
             ExtendKind::I64From16S => dynasm!(self.ops ; .arch x64 ; movsx rax, ax),
+        }
+    }
+
+    fn float_binop(&mut self, op: FloatBinOp, size: FloatSize) {
+        use FloatBinOp as F;
+        match (op, size) {
+            // Wasm 3.0 §4.3.3 fcopysign: bit operations, NaN payloads kept.
+            (F::Copysign, FloatSize::F32) => dynasm!(self.ops
+                ; .arch x64
+                ; and eax, 0x7fff_ffff
+                ; and ecx, i32::MIN
+                ; or eax, ecx
+            ),
+            (F::Copysign, FloatSize::F64) => dynasm!(self.ops
+                ; .arch x64
+                ; btr rax, 63
+                ; shr rcx, 63
+                ; shl rcx, 63
+                ; or rax, rcx
+            ),
+            (F::Min | F::Max, _) => {
+                // fmin/fmax: any NaN gives the canonical NaN (as the
+                // interpreter does); equal operands differ only for signed
+                // zeros, where or (min) / and (max) of the bits picks -0 / +0.
+                let (nan, differ, done) = (
+                    self.ops.new_dynamic_label(),
+                    self.ops.new_dynamic_label(),
+                    self.ops.new_dynamic_label(),
+                );
+                self.floats_in(size, true);
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; ucomiss xmm0, xmm1),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; ucomisd xmm0, xmm1),
+                }
+                dynasm!(self.ops ; .arch x64 ; jp =>nan ; jne =>differ);
+                match op {
+                    F::Min => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
+                    _ => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
+                }
+                if size == FloatSize::F32 {
+                    dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+                }
+                dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>differ);
+                match (op, size) {
+                    (F::Min, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; minss xmm0, xmm1),
+                    (F::Min, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; minsd xmm0, xmm1),
+                    (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; maxss xmm0, xmm1),
+                    (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; maxsd xmm0, xmm1),
+                }
+                self.float_out(size);
+                dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>nan);
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; mov eax, 0x7fc0_0000),
+                    FloatSize::F64 => {
+                        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD 0x7ff8_0000_0000_0000)
+                    }
+                }
+                dynasm!(self.ops ; .arch x64 ; =>done);
+            }
+            _ => {
+                // IEEE 754 arithmetic; a NaN operand comes back quieted, the
+                // first one when both are NaN (Wasm 3.0 §4.3.3 allows any
+                // arithmetic NaN).
+                self.floats_in(size, true);
+                match (op, size) {
+                    (F::Add, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; addss xmm0, xmm1),
+                    (F::Add, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; addsd xmm0, xmm1),
+                    (F::Sub, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; subss xmm0, xmm1),
+                    (F::Sub, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; subsd xmm0, xmm1),
+                    (F::Mul, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; mulss xmm0, xmm1),
+                    (F::Mul, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; mulsd xmm0, xmm1),
+                    (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; divss xmm0, xmm1),
+                    (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; divsd xmm0, xmm1),
+                }
+                self.float_out(size);
+            }
+        }
+    }
+
+    fn float_unop(&mut self, op: FloatUnOp, size: FloatSize) {
+        use FloatUnOp as F;
+        // roundss/roundsd immediates: 0 nearest-even, 1 down, 2 up, 3 toward 0.
+        let mode = match op {
+            F::Abs => {
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; and eax, 0x7fff_ffff),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; btr rax, 63),
+                }
+                return;
+            }
+            F::Neg => {
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; xor eax, i32::MIN),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; btc rax, 63),
+                }
+                return;
+            }
+            F::Sqrt => {
+                // sqrtss/sd quiet a NaN operand (Wasm 3.0 §4.3.3).
+                self.floats_in(size, false);
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; sqrtss xmm0, xmm0),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; sqrtsd xmm0, xmm0),
+                }
+                self.float_out(size);
+                return;
+            }
+            F::Nearest => 0,
+            F::Floor => 1,
+            F::Ceil => 2,
+            F::Trunc => 3,
+        };
+        if !self.need_sse41() {
+            return;
+        }
+        // roundss/sd return a signalling NaN quieted, as the spec wants.
+        self.floats_in(size, false);
+        match size {
+            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; roundss xmm0, xmm0, mode),
+            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; roundsd xmm0, xmm0, mode),
+        }
+        self.float_out(size);
+    }
+
+    fn float_cmp(&mut self, kind: FloatCmpKind, size: FloatSize) {
+        use FloatCmpKind as K;
+        self.floats_in(size, true);
+        // ucomis*: unordered sets ZF, PF and CF, so `a`/`ae` (CF = 0) are
+        // false on NaN; lt/le compare the other way round.
+        let swap = matches!(kind, K::Lt | K::Le);
+        match (size, swap) {
+            (FloatSize::F32, false) => dynasm!(self.ops ; .arch x64 ; ucomiss xmm0, xmm1),
+            (FloatSize::F32, true) => dynasm!(self.ops ; .arch x64 ; ucomiss xmm1, xmm0),
+            (FloatSize::F64, false) => dynasm!(self.ops ; .arch x64 ; ucomisd xmm0, xmm1),
+            (FloatSize::F64, true) => dynasm!(self.ops ; .arch x64 ; ucomisd xmm1, xmm0),
+        }
+        match kind {
+            K::Eq => dynasm!(self.ops ; .arch x64 ; sete al ; setnp cl ; and al, cl),
+            K::Ne => dynasm!(self.ops ; .arch x64 ; setne al ; setp cl ; or al, cl),
+            K::Lt | K::Gt => dynasm!(self.ops ; .arch x64 ; seta al),
+            K::Le | K::Ge => dynasm!(self.ops ; .arch x64 ; setae al),
+        }
+        dynasm!(self.ops ; .arch x64 ; movzx eax, al);
+    }
+
+    fn float_to_int(&mut self, kind: TruncKind) {
+        // Everything happens on f64: every f32 converts to it exactly.
+        self.floats_in(kind.from, false);
+        if kind.from == FloatSize::F32 {
+            dynasm!(self.ops ; .arch x64 ; cvtss2sd xmm0, xmm0);
+        }
+        let (lo, hi) = match (kind.to, kind.signed) {
+            (OperandSize::S32, true) => (MINUS_TWO_31, TWO_31),
+            (OperandSize::S32, false) => (0, TWO_32),
+            (OperandSize::S64, true) => (MINUS_TWO_63, TWO_63),
+            (OperandSize::S64, false) => (0, TWO_64),
+        };
+        let done = self.ops.new_dynamic_label();
+        if kind.saturating {
+            // Wasm 3.0 §4.3.4 trunc_sat: NaN is 0, out-of-range values clamp.
+            let (min, max): (u64, u64) = match (kind.to, kind.signed) {
+                (OperandSize::S32, true) => (i32::MIN as u32 as u64, i32::MAX as u64),
+                (OperandSize::S32, false) => (0, u64::from(u32::MAX)),
+                (OperandSize::S64, true) => (i64::MIN as u64, i64::MAX as u64),
+                (OperandSize::S64, false) => (0, u64::MAX),
+            };
+            let (low, high) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+            dynasm!(self.ops ; .arch x64 ; xor eax, eax ; ucomisd xmm0, xmm0 ; jp =>done);
+            self.compare_f64_const(lo);
+            dynasm!(self.ops ; .arch x64 ; jb =>low);
+            self.compare_f64_const(hi);
+            dynasm!(self.ops ; .arch x64 ; jae =>high);
+            self.truncate_in_range(kind);
+            dynasm!(self.ops
+                ; .arch x64
+                ; jmp =>done
+                ; =>low
+                ; mov rax, QWORD min as i64
+                ; jmp =>done
+                ; =>high
+                ; mov rax, QWORD max as i64
+            );
+        } else {
+            // Wasm 3.0 §4.3.4 trunc: NaN traps "invalid conversion to
+            // integer"; a truncated value outside [lo, hi) "integer overflow".
+            if !self.need_sse41() {
+                return;
+            }
+            let invalid = self.trap_stub(TrapCode::InvalidConversionToInteger);
+            let overflow = self.trap_stub(TrapCode::IntegerOverflow);
+            dynasm!(self.ops
+                ; .arch x64
+                ; ucomisd xmm0, xmm0
+                ; jp =>invalid
+                ; roundsd xmm0, xmm0, 3
+            );
+            self.compare_f64_const(lo);
+            dynasm!(self.ops ; .arch x64 ; jb =>overflow);
+            self.compare_f64_const(hi);
+            dynasm!(self.ops ; .arch x64 ; jae =>overflow);
+            self.truncate_in_range(kind);
+        }
+        dynasm!(self.ops ; .arch x64 ; =>done);
+    }
+
+    fn convert(&mut self, kind: ConvertKind) {
+        match kind {
+            ConvertKind::Promote => {
+                // cvtss2sd quiets a NaN and keeps its payload's top bits.
+                dynasm!(self.ops ; .arch x64 ; movd xmm0, eax ; cvtss2sd xmm0, xmm0 ; movq rax, xmm0)
+            }
+            ConvertKind::Demote => {
+                dynasm!(self.ops ; .arch x64 ; movq xmm0, rax ; cvtsd2ss xmm0, xmm0 ; movd eax, xmm0)
+            }
+            ConvertKind::FromInt { from, to, signed } => {
+                // xorps breaks the dependency on xmm0's old upper lanes.
+                dynasm!(self.ops ; .arch x64 ; xorps xmm0, xmm0);
+                match (from, signed) {
+                    (OperandSize::S32, true) => match to {
+                        FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; cvtsi2ss xmm0, eax),
+                        FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; cvtsi2sd xmm0, eax),
+                    },
+                    // A u32 is a non-negative i64.
+                    (OperandSize::S32, false) => {
+                        dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+                        self.cvt_from_i64(to);
+                    }
+                    (OperandSize::S64, true) => self.cvt_from_i64(to),
+                    (OperandSize::S64, false) => {
+                        // Values >= 2^63: halve, keeping the lost bit as a
+                        // sticky bit so the one rounding stays correct, then
+                        // double (exact).
+                        let (small, done) =
+                            (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+                        dynasm!(self.ops ; .arch x64 ; test rax, rax ; jns =>small
+                            ; mov rcx, rax ; shr rcx, 1 ; and eax, 1 ; or rax, rcx);
+                        self.cvt_from_i64(to);
+                        match to {
+                            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; addss xmm0, xmm0),
+                            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; addsd xmm0, xmm0),
+                        }
+                        dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>small);
+                        self.cvt_from_i64(to);
+                        dynasm!(self.ops ; .arch x64 ; =>done);
+                    }
+                }
+                self.float_out(to);
+            }
         }
     }
 
