@@ -5,7 +5,12 @@
 //! x86emu --user PROG [ARGS..]
 //! x86emu --boot-sector FILE [--mem MiB] [--max-instructions N]
 //! x86emu --flat FILE        [--mem MiB] [--max-instructions N]
+//! x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32]
+//!                           [--mem MiB] [--max-instructions N]
 //! ```
+//! `--kernel` boots a Linux bzImage or ELF vmlinux by the Linux boot
+//! protocol (`guest_x86::boot::linux`), in 64-bit mode if the kernel has a
+//! 64-bit entry (or 32-bit with `--boot32`); the serial console is stdout.
 //! PC mode (`--boot-sector`, `--flat`; see `guest_x86::boot::flat`): the
 //! 0xE9 debug console and COM1 print on stdout. Exit status: (V << 1) | 1
 //! when the guest writes V to the isa-debug-exit port 0xF4 (as QEMU's
@@ -33,7 +38,7 @@ use guest_x86::user::{Exit, Process};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: x86emu --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]"
+        "usage: x86emu --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]"
     );
     ExitCode::from(EXIT_USAGE)
 }
@@ -49,11 +54,14 @@ const EXIT_INSTRUCTION_LIMIT: u8 = 10;
 enum PcImage {
     BootSector,
     Flat,
+    Linux,
 }
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if args.len() >= 2 && (args[0] == "--boot-sector" || args[0] == "--flat") {
+    if args.len() >= 2
+        && (args[0] == "--boot-sector" || args[0] == "--flat" || args[0] == "--kernel")
+    {
         return run_pc(&args);
     }
     if args.len() < 2 || args[0] != "--user" {
@@ -124,16 +132,43 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
     use guest_x86::pc::{Pc, RunExit};
     use std::io::Write;
 
+    use guest_x86::boot::linux::{BootArgs, BootMode, load_linux, native_mode};
     let kind = if args[0] == "--flat" {
         PcImage::Flat
+    } else if args[0] == "--kernel" {
+        PcImage::Linux
     } else {
         PcImage::BootSector
     };
+    let mut initrd_path: Option<std::ffi::OsString> = None;
+    let mut command_line = String::new();
+    let mut boot32 = false;
     let path = &args[1];
     let mut mem_mib = guest_x86::boot::layout::DEFAULT_RAM >> 20;
     let mut max_instructions = u64::MAX;
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
+        if matches!(kind, PcImage::Linux) {
+            match flag.to_str() {
+                Some("--boot32") => {
+                    boot32 = true;
+                    continue;
+                }
+                Some("--initrd") => {
+                    let Some(p) = rest.next() else { return usage() };
+                    initrd_path = Some(p.clone());
+                    continue;
+                }
+                Some("--append") => {
+                    let Some(a) = rest.next().and_then(|a| a.to_str()) else {
+                        return usage();
+                    };
+                    command_line = a.to_string();
+                    continue;
+                }
+                _ => {}
+            }
+        }
         let value = rest
             .next()
             .and_then(|v| v.to_str())
@@ -165,8 +200,30 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
         pc.set_wall_clock(now.as_secs());
     }
     let loaded = match kind {
-        PcImage::BootSector => load_boot_sector(&mut pc, &image),
-        PcImage::Flat => load_flat(&mut pc, &image),
+        PcImage::BootSector => load_boot_sector(&mut pc, &image).map_err(|e| e.to_string()),
+        PcImage::Flat => load_flat(&mut pc, &image).map_err(|e| e.to_string()),
+        PcImage::Linux => {
+            let initrd = match &initrd_path {
+                None => None,
+                Some(p) => match std::fs::read(p) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) => {
+                        eprintln!("x86emu: cannot read {}: {e}", p.to_string_lossy());
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                },
+            };
+            let mode = if boot32 {
+                BootMode::Bits32
+            } else {
+                native_mode(&image)
+            };
+            let boot_args = BootArgs {
+                initrd: initrd.as_deref(),
+                command_line: &command_line,
+            };
+            load_linux(&mut pc, &image, &boot_args, mode).map_err(|e| e.to_string())
+        }
     };
     if let Err(e) = loaded {
         eprintln!("x86emu: {}: {e}", path.to_string_lossy());

@@ -95,3 +95,45 @@ pub mod irq {
     /// COM1.
     pub const COM1: u8 = 4;
 }
+
+/// Linux boot protocol (kernel `Documentation/x86/boot.rst`): where this
+/// loader puts what it hands the kernel, all below the 1 MiB line except the
+/// kernel and the initrd.
+pub mod linux {
+    /// Offset of the setup header in a bzImage and in the zero page.
+    pub const SETUP_HEADER_OFFSET: usize = 0x1f1;
+    /// Offset of the byte giving the setup header's length past 0x202.
+    pub const SETUP_HEADER_LENGTH_BYTE: usize = 0x201;
+    /// Offset where the setup header's variable part starts (after the jump).
+    pub const SETUP_HEADER_JUMP_END: usize = 0x202;
+    /// Size of the zero page (`struct boot_params`).
+    pub const ZERO_PAGE_SIZE: usize = 0x1000;
+    /// The GDT the kernel is entered with (boot.rst §"32-bit BOOT PROTOCOL":
+    /// __BOOT_CS = 0x10, __BOOT_DS = 0x18).
+    pub const BOOT_GDT: u64 = 0x1000;
+    /// The zero page (`struct boot_params`) handed in RSI/ESI.
+    pub const ZERO_PAGE: u64 = 0x7000;
+    /// Top of the stack the kernel is entered with (below the zero page).
+    pub const BOOT_STACK: u64 = 0x7000;
+    /// Identity page tables: PML4, one PDPT, four page directories of
+    /// 2 MiB pages mapping the first 4 GiB (boot.rst §"64-bit BOOT PROTOCOL").
+    pub const BOOT_PML4: u64 = 0x9000;
+    /// The page-directory-pointer table.
+    pub const BOOT_PDPT: u64 = 0xa000;
+    /// The first of four page directories (0xB000–0xEFFF).
+    pub const BOOT_PAGE_DIRECTORIES: u64 = 0xb000;
+    /// The kernel command line (NUL-terminated).
+    pub const COMMAND_LINE: u64 = 0x2_0000;
+    /// Largest command line this loader passes (the buffer up to 0x9F000).
+    pub const COMMAND_LINE_MAX: usize = 0x7_f000;
+    /// End of usable low memory in the e820 map; 0x9F000–1 MiB (EBDA, VGA,
+    /// BIOS) is reserved.
+    pub const LOW_RAM_END: u64 = 0x9_f000;
+    /// Where the protected-mode part of a bzImage is loaded.
+    pub const PROTECTED_MODE_LOAD: u64 = 0x10_0000;
+    /// Offset of the 64-bit entry from the start of the protected-mode part
+    /// (boot.rst §"64-bit BOOT PROTOCOL": startup_64 = code32_start + 0x200).
+    pub const ENTRY_64_OFFSET: u64 = 0x200;
+    /// Initrd placement alignment.
+    pub const INITRD_ALIGN: u64 = 0x1000;
+}

@@ -1,5 +1,6 @@
 //! Putting a guest into the PC: the fixed addresses (`layout`) and the
-//! loaders for a boot sector and a flat binary.
+//! loaders for a boot sector, a flat binary and a Linux kernel.
 
 pub mod flat;
 pub mod layout;
+pub mod linux;
