@@ -25,6 +25,12 @@ fi
 # nasm and QEMU: guest-x86's PC test guests (assembled, then run under KVM/TCG).
 bash scripts/pc-test-deps.sh
 
+# The test kernels (x86_64 and i386, from Debian's linux-source-6.1) and
+# their busybox initramfs images for guest-x86's tests/linux_boot.rs; built
+# once (about 5 minutes each on 2 cores), then cached under target/kernels/.
+echo "== test kernels"
+bash scripts/build-kernel.sh all
+
 echo "== cargo test (workspace, release)"
 # Includes: the official spec suites, the runtime's API/robustness/fusion
 # tests, WASI programs (C, Rust, wasm64) against native builds, the
