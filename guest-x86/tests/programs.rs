@@ -8,33 +8,9 @@
 
 mod compare;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use compare::{difference, native_and_emulated};
-
-/// Builds `programs/<name>.c` with `flags` into the build directory.
-fn build(dir: &Path, name: &str, output: &str, flags: &[&str]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/programs")
-        .join(format!("{name}.c"));
-    let binary = dir.join(output);
-    let out = Command::new("gcc")
-        .args(["-O2", "-Wall", "-pthread"])
-        .args(flags)
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc {}: {}",
-        source.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    binary
-}
+use compare::{build_c_program, difference, native_and_emulated};
 
 fn have_gcc() -> bool {
     Command::new("gcc")
@@ -55,7 +31,7 @@ fn compare_program(name: &str, output: &str, flags: &[&str]) {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let binary = build(&dir, name, output, flags);
+    let binary = build_c_program(&dir, name, output, flags);
     let (native, emulated) = native_and_emulated(&binary, &[], &dir, b"");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(

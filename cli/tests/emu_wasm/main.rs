@@ -491,17 +491,20 @@ fn emu_wasm_is_memory64_with_a_64_bit_table_and_only_wasi_imports() {
     assert!(features.iter().any(|f| f == "memory64"), "{features:?}");
 }
 
+/// `wrun emu.wasm ARGS` with only `dir` granted (as `.`), no input.
+fn emu_in(dir: &Path, args: &[&str], limit: Duration) -> Outcome {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wrun"));
+    cmd.arg("--no-default-dir")
+        .arg(format!("--dir={}::.", dir.display()))
+        .arg(emu_wasm())
+        .args(args);
+    run(cmd, dir, b"", limit)
+}
+
 #[test]
 fn missing_or_non_elf_program_is_an_error_not_a_trap() {
     let dir = workdir("errors");
-    let wasm = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wrun"));
-        cmd.arg("--no-default-dir")
-            .arg(format!("--dir={}::.", dir.display()))
-            .arg(emu_wasm())
-            .args(args);
-        run(cmd, &dir, b"", Duration::from_secs(60))
-    };
+    let wasm = |args: &[&str]| emu_in(&dir, args, Duration::from_secs(60));
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
 
     let missing = wasm(&["--user", "no-such-program"]);
@@ -524,8 +527,37 @@ fn missing_or_non_elf_program_is_an_error_not_a_trap() {
     assert_eq!(usage.status, Some(2));
     assert_eq!(
         text(&usage.stderr),
-        "usage: emu.wasm --user PROG [ARGS..]\n"
+        "usage: emu.wasm [--mem MiB] --user PROG [ARGS..]\n"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// emu.wasm's processes share one RAM bounded by `--mem`, as x86emu's
+/// (guest-x86/tests/memory_limits.rs has the other attacks): a heap grown
+/// past it ends with SIGKILL and the out-of-memory line, and a bad value
+/// is a usage error.
+#[test]
+fn memory_limit_kills_a_growing_heap_with_a_clear_message() {
+    let dir = workdir("memory-limit");
+    let source = root().join("guest-x86/tests/programs/memory_hogs.c");
+    build(
+        Command::new("gcc")
+            .args(["-O2", "-static", "-o"])
+            .arg(dir.join("hogs"))
+            .arg(&source),
+        "memory_hogs.c (gcc and libc6-dev; scripts/test.sh installs them)",
+    );
+    let wasm = |args: &[&str]| emu_in(&dir, args, Duration::from_secs(120));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let hog = wasm(&["--mem", "32", "--user", "hogs", "sbrk"]);
+    assert_eq!(hog.status, Some(128 + 9), "{}", show(&hog));
+    assert_eq!(
+        text(&hog.stderr),
+        "emu: hogs killed by signal 9: out of memory: the guest RAM limit of 32 MiB (--mem) is used up; killed process 1000 (hogs)\n"
+    );
+    let bad = wasm(&["--mem", "lots", "--user", "hogs", "sbrk"]);
+    assert_eq!(bad.status, Some(2));
+    assert_eq!(text(&bad.stderr), "emu: --mem lots: not a number of MiB\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

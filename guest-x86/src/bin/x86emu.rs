@@ -2,7 +2,7 @@
 //! guest-x86 emulator.
 //!
 //! ```text
-//! x86emu --user PROG [ARGS..]
+//! x86emu [--mem MiB] --user PROG [ARGS..]
 //! x86emu --boot-sector FILE [--mem MiB] [--max-instructions N]
 //! x86emu --flat FILE        [--mem MiB] [--max-instructions N]
 //! x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32]
@@ -27,7 +27,10 @@
 //! guest sees the host's stdin/stdout/stderr, file system and
 //! environment; its exit status becomes ours (128 + N for signal N); the
 //! run ends when PROG's process does, and a deadlock (every task waiting
-//! for another) ends it with SIGKILL and a report on stderr.
+//! for another) ends it with SIGKILL and a report on stderr. `--mem`
+//! bounds the guest RAM all its processes share (default 2048 MiB): a
+//! process touching a page beyond it is killed with SIGKILL, as by Linux's
+//! OOM killer, with a line on stderr.
 //! `X86EMU_STRACE=1` prints every system call on stderr.
 
 use std::os::unix::ffi::OsStrExt;
@@ -38,7 +41,7 @@ use guest_x86::user::{Exit, Process};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: x86emu --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]"
+        "usage: x86emu [--mem MiB] --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]"
     );
     ExitCode::from(EXIT_USAGE)
 }
@@ -64,6 +67,19 @@ fn main() -> ExitCode {
     {
         return run_pc(&args);
     }
+    // User mode: `[--mem MiB] --user PROG [ARGS..]`.
+    let (memory_limit, args) = match args.as_slice() {
+        [flag, value, rest @ ..] if flag == "--mem" => {
+            match guest_x86::user::parse_memory_limit(value.as_bytes()) {
+                Ok(bytes) => (bytes, rest),
+                Err(why) => {
+                    eprintln!("x86emu: --mem {}: {why}", value.to_string_lossy());
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+        }
+        _ => (guest_x86::user::DEFAULT_MEMORY_LIMIT, args.as_slice()),
+    };
     if args.len() < 2 || args[0] != "--user" {
         return usage();
     }
@@ -84,13 +100,14 @@ fn main() -> ExitCode {
             e
         })
         .collect();
-    let mut process = match Process::new(StdHost::default(), &image, &argv, &envp) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("x86emu: {}: {e}", program.to_string_lossy());
-            return ExitCode::from(126);
-        }
-    };
+    let mut process =
+        match Process::with_memory_limit(StdHost::default(), &image, &argv, &envp, memory_limit) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("x86emu: {}: {e}", program.to_string_lossy());
+                return ExitCode::from(126);
+            }
+        };
     process.trace_syscalls = std::env::var_os("X86EMU_STRACE").is_some();
     process.set_exe_path(program.as_bytes());
     let exit = process.run();

@@ -99,6 +99,9 @@ pub struct Start {
     pub brk: u64,
 }
 
+/// Largest program header table an ELF may have.
+const MAX_PROGRAM_HEADERS_BYTES: usize = 64 << 10;
+
 fn malformed(e: object::read::Error) -> LoadError {
     LoadError::Malformed(alloc::format!("{e}"))
 }
@@ -128,6 +131,15 @@ fn map_image(
     }
     let phdrs: &[ProgramHeader64<Endianness>] =
         header.program_headers(endian, image).map_err(malformed)?;
+    // fs/binfmt_elf.c load_elf_phdrs: Linux refuses a program header table
+    // over 64 KiB (about 1170 entries).
+    if core::mem::size_of_val(phdrs) > MAX_PROGRAM_HEADERS_BYTES {
+        return Err(LoadError::Malformed(alloc::format!(
+            "{} program headers ({} bytes; Linux accepts at most {MAX_PROGRAM_HEADERS_BYTES})",
+            phdrs.len(),
+            core::mem::size_of_val(phdrs)
+        )));
+    }
     let loads = || phdrs.iter().filter(|p| p.p_type(endian) == PT_LOAD);
     let lowest = loads().map(|p| p.p_vaddr(endian)).min();
     let Some(lowest) = lowest.map(|v| v & !(PAGE_SIZE - 1)) else {

@@ -1,7 +1,9 @@
 //! Memory system calls: brk, mmap (anonymous, and file-backed as private
 //! copies: the file's bytes are read in at mmap time), mprotect, munmap,
 //! mincore. Memory mapped MAP_SHARED is not shared with forked children
-//! (fork copies the whole address space); threads share all of it.
+//! (fork gives the child copy-on-write copies of every page); threads share
+//! all of it. Mapping is lazy: a page takes a frame from the run's shared
+//! pool (`--mem`) when first touched.
 
 use alloc::vec;
 use alloc::vec::Vec;

@@ -34,8 +34,27 @@ use host::{DirEntry, HostFd, HostOs};
 use loader::LoadError;
 use task::{Backing, Files, Group, Mm, SigHand, SigQueue, Task, Tid};
 
-/// Default ceiling on guest RAM for each address space.
+/// Default ceiling on the guest RAM all processes of a run share (`--mem`).
 pub const DEFAULT_MEMORY_LIMIT: u64 = 2 << 30;
+/// Smallest and largest `--mem` in user mode, in MiB.
+pub const MEMORY_LIMIT_MIB: core::ops::RangeInclusive<u64> = 16..=(1 << 20);
+
+/// Parses a `--mem` value (MiB) into bytes, or says why it is refused.
+pub fn parse_memory_limit(mib: &[u8]) -> Result<u64, String> {
+    let text = core::str::from_utf8(mib).map_err(|_| String::from("not a number"))?;
+    let mib: u64 = text
+        .parse()
+        .map_err(|_| String::from("not a number of MiB"))?;
+    if !MEMORY_LIMIT_MIB.contains(&mib) {
+        return Err(alloc::format!(
+            "out of range ({} to {} MiB)",
+            MEMORY_LIMIT_MIB.start(),
+            MEMORY_LIMIT_MIB.end()
+        ));
+    }
+    Ok(mib << 20)
+}
+
 /// The first process's id; its parent (not emulated) is one less.
 pub const FIRST_PID: u64 = 1000;
 
@@ -113,14 +132,27 @@ pub struct Process<H: HostOs> {
 impl<H: HostOs> Process<H> {
     /// Loads `image` (an x86_64 ELF program, with its interpreter if it is
     /// dynamically linked) with `argv` and `envp`; guest descriptors 0–2
-    /// are host handles 0–2.
+    /// are host handles 0–2. Guest RAM is bounded by [`DEFAULT_MEMORY_LIMIT`].
     pub fn new(
-        mut host: H,
+        host: H,
         image: &[u8],
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
     ) -> Result<Process<H>, LoadError> {
-        let mut space = AddressSpace::new(DEFAULT_MEMORY_LIMIT);
+        Process::with_memory_limit(host, image, argv, envp, DEFAULT_MEMORY_LIMIT)
+    }
+
+    /// As [`Process::new`], with at most `memory_limit` bytes of guest RAM
+    /// shared by every process and thread of the run: a page the limit
+    /// cannot back ends its process as Linux's OOM killer would.
+    pub fn with_memory_limit(
+        mut host: H,
+        image: &[u8],
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+        memory_limit: u64,
+    ) -> Result<Process<H>, LoadError> {
+        let mut space = AddressSpace::new(memory_limit);
         let start = loader::load_program(&mut host, &mut space, image, argv, envp)?;
         let mut cpu = Cpu::new_long_mode_user();
         cpu.rip = start.rip;

@@ -12,7 +12,7 @@ use super::host::errno::*;
 use super::host::{Errno, HostOs};
 use super::sigframe::SigInfo;
 use super::task::{AltStack, Group, Mm, SigAction, SigQueue, Task, Tid, Wait, WaitOn};
-use super::{DEFAULT_MEMORY_LIMIT, Exit, Process, loader, signal};
+use super::{Exit, Process, loader, signal};
 use crate::cpu::{Cpu, DecodeCache, SegReg};
 use crate::mmu::space::AddressSpace;
 
@@ -177,11 +177,11 @@ impl<H: HostOs> Process<H> {
         let mm = if f & CLONE_VM != 0 {
             t.mm.clone()
         } else {
-            let parent = t.mm.borrow();
+            let mut parent = t.mm.borrow_mut();
             self.next_mm += 1;
             Rc::new(RefCell::new(Mm {
                 id: self.next_mm,
-                space: parent.space.clone(),
+                space: parent.space.fork(),
                 cache: DecodeCache::default(),
                 brk_start: parent.brk_start,
                 brk: parent.brk,
@@ -602,7 +602,8 @@ impl<H: HostOs> Process<H> {
                 p,
             )),
         };
-        let mut space = AddressSpace::new(DEFAULT_MEMORY_LIMIT);
+        let pool = t.mm.borrow().space.pool().clone();
+        let mut space = AddressSpace::in_pool(pool);
         let start = loader::load_program(&mut self.host, &mut space, &image, &argv, &envp)
             .map_err(|e| match e {
                 loader::LoadError::OutOfMemory => ENOMEM,

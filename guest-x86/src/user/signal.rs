@@ -290,6 +290,10 @@ impl<H: HostOs> Process<H> {
     /// A CPU exception in `t`: the signal Linux sends for it.
     pub(super) fn fault(&mut self, t: &mut Task, e: Exception) {
         let rip = t.cpu.rip;
+        if matches!(e, Exception::PageFault { .. }) && t.mm.borrow().space.out_of_memory() {
+            self.kill_out_of_memory(t);
+            return;
+        }
         let (sig, what) = match e {
             Exception::InvalidOpcode => {
                 let mut bytes = [0u8; 8];
@@ -330,6 +334,26 @@ impl<H: HostOs> Process<H> {
             Exception::DeviceNotAvailable => (SIGSEGV, String::from("device not available")),
         };
         self.force_signal(t, sig, e, alloc::format!("{what} at rip {rip:#x}"));
+    }
+
+    /// A mapped page the shared frame pool cannot back: the process dies
+    /// with SIGKILL, as under Linux's OOM killer (mm/oom_kill.c), and the
+    /// run's stderr says why (a child's death would otherwise be silent).
+    fn kill_out_of_memory(&mut self, t: &mut Task) {
+        let (_, limit) = t.mm.borrow().space.pool_usage();
+        let comm = t.comm.split(|&b| b == 0).next().unwrap_or_default();
+        let why = alloc::format!(
+            "out of memory: the guest RAM limit of {} MiB (--mem) is used up; killed process {} ({})",
+            limit >> 20,
+            t.tgid,
+            String::from_utf8_lossy(comm)
+        );
+        if t.tgid != self.initial {
+            let line = alloc::format!("guest-x86: {why}\n");
+            let _ = self.host.write(2, line.as_bytes());
+        }
+        self.kill_group(t.tgid, Exit::Signal(SIGKILL as u8, why));
+        t.dead = true;
     }
 
     /// kill(2): pid > 0 one process, 0 the caller's process group, -1 every

@@ -16,7 +16,6 @@ use super::sched::BLOCKED;
 use super::task::{Backing, Outcome, SYSCALL_LEN, Task, WaitOn};
 use super::{GuestFile, Process};
 use crate::cpu::SegReg;
-use crate::mmu::PAGE_SIZE;
 
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
@@ -984,9 +983,10 @@ impl<H: HostOs> Process<H> {
         let mut b = [0u8; 112];
         let (uptime, _) = self.host.clock(Clock::Monotonic);
         b[0..8].copy_from_slice(&uptime.to_le_bytes());
-        b[32..40].copy_from_slice(&super::DEFAULT_MEMORY_LIMIT.to_le_bytes());
-        let used = t.mm.borrow().space.frames_in_use() as u64 * PAGE_SIZE;
-        let free = super::DEFAULT_MEMORY_LIMIT.saturating_sub(used);
+        // totalram and freeram: the run's shared frame pool (`--mem`).
+        let (used, total) = t.mm.borrow().space.pool_usage();
+        b[32..40].copy_from_slice(&total.to_le_bytes());
+        let free = total.saturating_sub(used);
         b[40..48].copy_from_slice(&free.to_le_bytes());
         b[80..82].copy_from_slice(&1u16.to_le_bytes());
         b[104..108].copy_from_slice(&1u32.to_le_bytes());

@@ -1,4 +1,4 @@
-//! The wasm64 program's main: `emu.wasm --user PROG [ARGS..]`, the same
+//! The wasm64 program's main: `emu.wasm [--mem MiB] --user PROG [ARGS..]`, the same
 //! command line as the native `x86emu`. The guest gets WASI's environment;
 //! `X86EMU_STRACE=1` in it traces system calls on stderr.
 
@@ -34,9 +34,24 @@ pub fn eprint(args: fmt::Arguments<'_>) {
 
 /// Runs the command line WASI hands over and returns the exit status.
 pub fn run() -> i32 {
-    let args = sys::args().unwrap_or_default();
+    let mut args = sys::args().unwrap_or_default();
+    // `[--mem MiB] --user PROG [ARGS..]`, as x86emu.
+    let mut memory_limit = crate::user::DEFAULT_MEMORY_LIMIT;
+    if args.len() >= 3 && args[1] == b"--mem" {
+        match crate::user::parse_memory_limit(&args[2]) {
+            Ok(bytes) => memory_limit = bytes,
+            Err(why) => {
+                let value = alloc::string::String::from_utf8_lossy(&args[2]);
+                eprint(format_args!("emu: --mem {value}: {why}"));
+                return 2;
+            }
+        }
+        args.drain(1..3);
+    }
     if args.len() < 3 || args[1] != b"--user" {
-        eprint(format_args!("usage: emu.wasm --user PROG [ARGS..]"));
+        eprint(format_args!(
+            "usage: emu.wasm [--mem MiB] --user PROG [ARGS..]"
+        ));
         return 2;
     }
     let program = &args[2];
@@ -51,13 +66,14 @@ pub fn run() -> i32 {
     };
     let envp = sys::environ().unwrap_or_default();
     let trace = envp.iter().any(|e| e.starts_with(b"X86EMU_STRACE="));
-    let mut process = match Process::new(host, &image, &args[2..], &envp) {
-        Ok(p) => p,
-        Err(e) => {
-            eprint(format_args!("emu: {name}: {e}"));
-            return 126;
-        }
-    };
+    let mut process =
+        match Process::with_memory_limit(host, &image, &args[2..], &envp, memory_limit) {
+            Ok(p) => p,
+            Err(e) => {
+                eprint(format_args!("emu: {name}: {e}"));
+                return 126;
+            }
+        };
     process.trace_syscalls = trace;
     process.set_exe_path(program);
     let exit = process.run();

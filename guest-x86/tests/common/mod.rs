@@ -25,8 +25,20 @@ pub const ET_DYN: u16 = 3;
 /// holding the headers and `code` (the entry point), and with `interp` a
 /// PT_INTERP naming it (the path follows the code, NUL-terminated).
 pub fn elf_image(e_type: u16, base: u64, code: &[u8], interp: Option<&[u8]>) -> Vec<u8> {
-    let phnum: u16 = if interp.is_some() { 2 } else { 1 };
-    let headers = 64 + 56 * phnum as u64;
+    elf_with_bss(e_type, base, code, interp, &[])
+}
+
+/// As [`elf_image`], plus one read-write PT_LOAD without file bytes (bss)
+/// per `(vaddr, memsz)` in `bss`.
+pub fn elf_with_bss(
+    e_type: u16,
+    base: u64,
+    code: &[u8],
+    interp: Option<&[u8]>,
+    bss: &[(u64, u64)],
+) -> Vec<u8> {
+    let phnum = 1 + interp.is_some() as u64 + bss.len() as u64;
+    let headers = 64 + 56 * phnum;
     let interp_off = headers + code.len() as u64;
     let interp_len = interp.map_or(0, |p| p.len() as u64 + 1);
     let total = interp_off + interp_len;
@@ -41,25 +53,25 @@ pub fn elf_image(e_type: u16, base: u64, code: &[u8], interp: Option<&[u8]>) -> 
     e.extend_from_slice(&0u32.to_le_bytes());
     e.extend_from_slice(&64u16.to_le_bytes());
     e.extend_from_slice(&56u16.to_le_bytes());
-    e.extend_from_slice(&phnum.to_le_bytes()); // e_phnum
+    e.extend_from_slice(&(phnum as u16).to_le_bytes()); // e_phnum (truncated past 65535)
     e.extend_from_slice(&[0; 6]);
-    e.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    e.extend_from_slice(&5u32.to_le_bytes()); // R + X
-    e.extend_from_slice(&0u64.to_le_bytes()); // p_offset
-    e.extend_from_slice(&base.to_le_bytes()); // p_vaddr
-    e.extend_from_slice(&base.to_le_bytes()); // p_paddr
-    e.extend_from_slice(&total.to_le_bytes()); // p_filesz
-    e.extend_from_slice(&total.to_le_bytes()); // p_memsz
-    e.extend_from_slice(&0x1000u64.to_le_bytes());
+    // p_type, p_flags, p_offset, p_vaddr = p_paddr, p_filesz, p_memsz, p_align
+    let mut header = |p_type: u32, flags: u32, offset: u64, vaddr: u64, filesz, memsz, align| {
+        e.extend_from_slice(&p_type.to_le_bytes());
+        e.extend_from_slice(&flags.to_le_bytes());
+        for v in [offset, vaddr, vaddr, filesz, memsz, align] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+    };
+    const PT_LOAD: u32 = 1;
+    const PT_INTERP: u32 = 3;
+    header(PT_LOAD, 5, 0, base, total, total, 0x1000); // R + X
     if interp.is_some() {
-        e.extend_from_slice(&3u32.to_le_bytes()); // PT_INTERP
-        e.extend_from_slice(&4u32.to_le_bytes()); // R
-        e.extend_from_slice(&interp_off.to_le_bytes());
-        e.extend_from_slice(&(base + interp_off).to_le_bytes());
-        e.extend_from_slice(&(base + interp_off).to_le_bytes());
-        e.extend_from_slice(&interp_len.to_le_bytes());
-        e.extend_from_slice(&interp_len.to_le_bytes());
-        e.extend_from_slice(&1u64.to_le_bytes());
+        let at = base + interp_off;
+        header(PT_INTERP, 4, interp_off, at, interp_len, interp_len, 1); // R
+    }
+    for &(vaddr, memsz) in bss {
+        header(PT_LOAD, 6, 0, vaddr, 0, memsz, 0x1000); // R + W
     }
     e.extend_from_slice(code);
     if let Some(path) = interp {

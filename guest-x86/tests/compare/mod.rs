@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -90,4 +90,31 @@ pub fn difference(name: &str, native: &Outcome, emulated: &Outcome) -> Option<St
         show(&emulated.stdout),
         show(&emulated.stderr)
     ))
+}
+
+/// Builds `tests/programs/<name>.c` with the host's gcc and `flags` into
+/// `dir/<output>`; a missing gcc fails with the install hint.
+pub fn build_c_program(dir: &Path, name: &str, output: &str, flags: &[&str]) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/programs")
+        .join(format!("{name}.c"));
+    let binary = dir.join(output);
+    let out = Command::new("gcc")
+        .args(["-O2", "-Wall", "-pthread"])
+        .args(flags)
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .expect(
+            "gcc not found: the C test programs need it (`bash scripts/test.sh` installs \
+             what the tests need; by hand: apt-get install gcc libc6-dev)",
+        );
+    assert!(
+        out.status.success(),
+        "gcc {}: {}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    binary
 }
