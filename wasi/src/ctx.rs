@@ -71,12 +71,19 @@ pub(crate) struct FdEntry {
 }
 
 impl FdEntry {
-    /// `Ok` when the fd has every right in `needed`; `ENOTCAPABLE` otherwise.
+    /// `Ok` when the fd has every right in `needed`. Otherwise the errno
+    /// wasmtime answers and POSIX programs expect: `EBADF` for reading or
+    /// writing an fd not open for it (as read(2)/write(2) say), `EPERM` for
+    /// anything else a grant does not allow.
     pub fn require(&self, needed: u64) -> Result<(), crate::types::Errno> {
-        if self.base & needed == needed {
+        use crate::types::Errno;
+        let missing = needed & !self.base;
+        if missing == 0 {
             Ok(())
+        } else if missing & (rights::FD_READ | rights::FD_WRITE) != 0 {
+            Err(Errno::BADF)
         } else {
-            Err(crate::types::Errno::NOTCAPABLE)
+            Err(Errno::PERM)
         }
     }
 }

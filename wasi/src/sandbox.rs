@@ -37,7 +37,7 @@ pub fn open_beneath(
         return Err(Errno::NOENT);
     }
     if path.starts_with(b"/") {
-        return Err(Errno::NOTCAPABLE);
+        return Err(Errno::PERM);
     }
     if !follow {
         flags |= OFlags::NOFOLLOW;
@@ -56,7 +56,7 @@ pub fn open_beneath(
             Ok(fd) => return Ok(fd),
             Err(rustix::io::Errno::AGAIN) if attempts < 16 => attempts += 1,
             // EXDEV is how RESOLVE_BENEATH reports an escape.
-            Err(rustix::io::Errno::XDEV) => return Err(Errno::NOTCAPABLE),
+            Err(rustix::io::Errno::XDEV) => return Err(Errno::PERM),
             Err(e) => return Err(Errno::from_host(e)),
         }
     }
@@ -81,7 +81,7 @@ pub fn split(dir: BorrowedFd<'_>, path: &[u8], dot_errno: Errno) -> Result<Split
         return Err(Errno::NOENT);
     }
     if path.starts_with(b"/") {
-        return Err(Errno::NOTCAPABLE);
+        return Err(Errno::PERM);
     }
     let trimmed_len = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
     let trimmed = &path[..trimmed_len];
@@ -133,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn escapes_are_not_capable() {
+    fn escapes_are_not_permitted() {
         let dir = tempdir("escape");
         let root = rustix::fs::open(
             dir.join("inside"),
@@ -146,15 +146,15 @@ mod tests {
         assert_eq!(open(b"file"), Ok(()));
         assert_eq!(open(b"sub/../file"), Ok(()));
         assert_eq!(open(b"in"), Ok(()));
-        assert_eq!(open(b"../secret"), Err(Errno::NOTCAPABLE));
-        assert_eq!(open(b"sub/../../secret"), Err(Errno::NOTCAPABLE));
-        assert_eq!(open(b"/etc/passwd"), Err(Errno::NOTCAPABLE));
-        assert_eq!(open(b"out"), Err(Errno::NOTCAPABLE));
-        assert_eq!(open(b"abs"), Err(Errno::NOTCAPABLE));
+        assert_eq!(open(b"../secret"), Err(Errno::PERM));
+        assert_eq!(open(b"sub/../../secret"), Err(Errno::PERM));
+        assert_eq!(open(b"/etc/passwd"), Err(Errno::PERM));
+        assert_eq!(open(b"out"), Err(Errno::PERM));
+        assert_eq!(open(b"abs"), Err(Errno::PERM));
         assert_eq!(open(b""), Err(Errno::NOENT));
         assert_eq!(
             split(root.as_fd(), b"..", Errno::INVAL).err(),
-            Some(Errno::NOTCAPABLE)
+            Some(Errno::PERM)
         );
         assert_eq!(
             split(root.as_fd(), b"sub/..", Errno::INVAL).err(),
@@ -162,7 +162,7 @@ mod tests {
         );
         assert_eq!(
             split(root.as_fd(), b"../x", Errno::INVAL).err(),
-            Some(Errno::NOTCAPABLE)
+            Some(Errno::PERM)
         );
         let s = split(root.as_fd(), b"sub//new/", Errno::INVAL).unwrap();
         assert_eq!(s.name, b"new/");

@@ -303,7 +303,18 @@ pub(crate) fn fd_fdstat_get(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     out[0] = ftype;
     out[2..4].copy_from_slice(&flags.to_le_bytes());
     out[8..16].copy_from_slice(&entry.base.to_le_bytes());
-    out[16..24].copy_from_slice(&entry.inheriting.to_le_bytes());
+    // A directory reports the write rights it does not hand down as
+    // inheritable (as wasmtime does): wasi-libc and Rust's std mask the
+    // rights they ask `path_open` for with this field, so a program opening
+    // for writing under a read-only grant must ask, and be refused with
+    // EPERM at open time, rather than get a read-only fd whose first write
+    // fails (SQLite then reports "disk I/O error" instead of falling back
+    // to read-only).
+    let reported_inheriting = match entry.handle {
+        Handle::Dir { .. } => entry.inheriting | rights::NEED_HOST_WRITE,
+        _ => entry.inheriting,
+    };
+    out[16..24].copy_from_slice(&reported_inheriting.to_le_bytes());
     call.mem.write_bytes(arg64(a, 1), &out)?;
     Ok(())
 }

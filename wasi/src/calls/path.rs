@@ -113,7 +113,7 @@ pub(crate) fn path_open(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     // Rust's std ask for more than they use), except writing: asking to
     // write where one may not is refused outright.
     if want_base & rights::NEED_HOST_WRITE & !inheriting != 0 {
-        return Err(Errno::NOTCAPABLE.into());
+        return Err(Errno::PERM.into());
     }
     let base = want_base & inheriting;
     let child_inheriting = want_inheriting & inheriting;
@@ -223,7 +223,7 @@ pub(crate) fn path_symlink(call: &mut Call<'_>, a: &[u64]) -> CallResult {
     // An absolute target could never be followed inside the sandbox, and
     // would point the host's own tools outside it.
     if target.starts_with(b"/") {
-        return Err(Errno::NOTCAPABLE.into());
+        return Err(Errno::PERM.into());
     }
     let split = sandbox::split(dir, &path, Errno::EXIST)?;
     let (parent, name) = at(&split);

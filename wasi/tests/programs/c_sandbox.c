@@ -24,6 +24,8 @@ static const char *name(__wasi_errno_t e) {
     case __WASI_ERRNO_NOTCAPABLE: return "NOTCAPABLE";
     case __WASI_ERRNO_NOTDIR: return "NOTDIR";
     case __WASI_ERRNO_EXIST: return "EXIST";
+    case __WASI_ERRNO_PERM: return "PERM";
+    case __WASI_ERRNO_ISDIR: return "ISDIR";
     default: return "other";
     }
 }
