@@ -25,6 +25,13 @@ fi
 # nasm and QEMU: guest-x86's PC test guests (assembled, then run under KVM/TCG).
 bash scripts/pc-test-deps.sh
 
+# wasmtime (PyPI's prebuilt C API) and the CI slice of the real-program
+# corpus (crates.io programs built for wasm32-wasip1, cached under
+# target/corpus/): cli/tests/real_programs.rs compares them on both engines.
+echo "== wasmtime and the real-program corpus (CI slice)"
+bash scripts/wasmtime.sh >/dev/null
+bash scripts/corpus-build.sh ci >/dev/null
+
 # The test kernels (x86_64 and i386, from Debian's linux-source-6.1) and
 # their busybox initramfs images for guest-x86's tests/linux_boot.rs; built
 # once (about 5 minutes each on 2 cores), then cached under target/kernels/.

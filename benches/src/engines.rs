@@ -37,6 +37,11 @@ pub const ENGINES: &[EngineEntry] = &[
         prepare: Wasmi::prepare,
         may_decline: false,
     },
+    EngineEntry {
+        name: "wasmtime",
+        prepare: Wasmtime::prepare,
+        may_decline: false,
+    },
 ];
 
 /// wrun with its interpreter or its JIT.
@@ -123,6 +128,93 @@ impl Runner for Wasmi {
             .call(&mut self.store, n)
             .map_err(|e| e.to_string())?;
         Ok((x, start.elapsed()))
+    }
+}
+
+/// wasmtime (Cranelift, default configuration) through PyPI's prebuilt
+/// wasmtime C API: `scripts/wasmtime-bench.py` compiles the module and
+/// times each `run(n)` call itself, so neither the pipe nor Python is
+/// counted. `scripts/wasmtime.sh` installs it (`scripts/test.sh` does).
+struct Wasmtime {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    /// The module's WAT, removed when the runner goes.
+    source_file: std::path::PathBuf,
+}
+
+impl Wasmtime {
+    fn prepare(source: &str) -> Result<Box<dyn Runner>, String> {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("no workspace root")?;
+        let python = root.join("target/tools/wasmtime-py/bin/python");
+        if !python.is_file() {
+            return Err("wasmtime is not installed: run `bash scripts/wasmtime.sh`".into());
+        }
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let source_file = std::env::temp_dir().join(format!(
+            "wrun-bench-{}-{}.wat",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::write(&source_file, source).map_err(|e| e.to_string())?;
+        let mut child = Command::new(python)
+            .arg(root.join("scripts/wasmtime-bench.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start wasmtime-bench.py: {e}"))?;
+        let mut input = child.stdin.take().ok_or("no stdin")?;
+        let output = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        writeln!(input, "{}", source_file.display()).map_err(|e| e.to_string())?;
+        let mut runner = Wasmtime {
+            child,
+            input,
+            output,
+            source_file,
+        };
+        match runner.reply()?.as_str() {
+            "ready" => Ok(Box::new(runner)),
+            other => Err(other.to_string()),
+        }
+    }
+
+    fn reply(&mut self) -> Result<String, String> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.output
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if line.is_empty() {
+            return Err("wasmtime-bench.py ended".into());
+        }
+        Ok(line.trim_end().to_string())
+    }
+}
+
+impl Runner for Wasmtime {
+    fn call(&mut self, n: i32) -> Result<(i64, Duration), String> {
+        use std::io::Write;
+        writeln!(self.input, "{n}").map_err(|e| e.to_string())?;
+        let line = self.reply()?;
+        let parsed = line
+            .split_once(' ')
+            .and_then(|(r, ns)| Some((r.parse::<i64>().ok()?, ns.parse::<u64>().ok()?)));
+        match parsed {
+            Some((result, nanos)) => Ok((result, Duration::from_nanos(nanos))),
+            None => Err(line),
+        }
+    }
+}
+
+impl Drop for Wasmtime {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.source_file);
     }
 }
 

@@ -1,8 +1,9 @@
 //! `wrun-bench`: runs each workload on wrun's interpreter, on wrun's JIT
 //! (only where it compiles the module whole; otherwise its column says
-//! "declined" and stderr says why), on wasmi and natively, several times,
-//! checks that every run computes the native result, and prints median
-//! times and the ratios to wasmi.
+//! "declined" and stderr says why), on wasmi, on wasmtime (PyPI's
+//! prebuilt wasmtime, installed by `scripts/wasmtime.sh`) and natively,
+//! several times, checks that every run computes the native result, and
+//! prints median times and the ratios to wasmi and to wasmtime.
 //!
 //! ```text
 //! cargo run --release -p wrun-benches              # measurement sizes
@@ -23,7 +24,7 @@ use workloads::{WORKLOADS, Workload};
 #[derive(Parser, Debug)]
 #[command(
     name = "wrun-bench",
-    about = "wrun's interpreter and JIT against wasmi and native, side by side"
+    about = "wrun's interpreter and JIT against wasmi, wasmtime and native, side by side"
 )]
 struct Args {
     /// Tiny sizes and one repetition: proves the harness works, in seconds.
@@ -121,8 +122,18 @@ fn main() -> ExitCode {
         eprintln!("wrun-bench: debug build; for meaningful figures use `cargo run --release`");
     }
     println!(
-        "{:<8} {:>9} {:>11} {:>11} {:>11} {:>11} {:>10} {:>9}  stresses",
-        "workload", "n", "wrun ms", "jit ms", "wasmi ms", "native ms", "wrun/wasmi", "jit/wasmi"
+        "{:<8} {:>9} {:>10} {:>10} {:>10} {:>11} {:>10} {:>10} {:>9} {:>13} {:>12}  stresses",
+        "workload",
+        "n",
+        "wrun ms",
+        "jit ms",
+        "wasmi ms",
+        "wasmtime ms",
+        "native ms",
+        "wrun/wasmi",
+        "jit/wasmi",
+        "wrun/wasmtime",
+        "jit/wasmtime"
     );
     for w in WORKLOADS {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == w.name) {
@@ -138,20 +149,23 @@ fn main() -> ExitCode {
         };
         let time = |engine: &str| rows.iter().find(|m| m.engine == engine)?.median;
         let cell = |t: Option<Duration>| t.map(ms).unwrap_or_else(|| "declined".into());
-        let ratio = |a: Option<Duration>| match (a, time("wasmi")) {
+        let ratio = |a: Option<Duration>, peer: &str| match (a, time(peer)) {
             (Some(a), Some(b)) => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64().max(1e-9)),
             _ => "-".into(),
         };
         println!(
-            "{:<8} {:>9} {:>11} {:>11} {:>11} {:>11} {:>10} {:>9}  {}",
+            "{:<8} {:>9} {:>10} {:>10} {:>10} {:>11} {:>10} {:>10} {:>9} {:>13} {:>12}  {}",
             w.name,
             n,
             cell(time("wrun")),
             cell(time("wrun-jit")),
             cell(time("wasmi")),
+            cell(time("wasmtime")),
             cell(time("native")),
-            ratio(time("wrun")),
-            ratio(time("wrun-jit")),
+            ratio(time("wrun"), "wasmi"),
+            ratio(time("wrun-jit"), "wasmi"),
+            ratio(time("wrun"), "wasmtime"),
+            ratio(time("wrun-jit"), "wasmtime"),
             w.what
         );
     }
@@ -182,6 +196,6 @@ mod tests {
     fn every_engine_and_native_are_measured() {
         let rows = run_workload(&WORKLOADS[0], 10, 3).expect("fib(10) agrees");
         let engines: Vec<&str> = rows.iter().map(|m| m.engine).collect();
-        assert_eq!(engines, ["wrun", "wrun-jit", "wasmi", "native"]);
+        assert_eq!(engines, ["wrun", "wrun-jit", "wasmi", "wasmtime", "native"]);
     }
 }

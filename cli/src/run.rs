@@ -78,7 +78,9 @@ fn imports_wasi(module: &Module) -> bool {
 pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     let path = &args.file;
     let engine = Engine::new(&config(args));
+    let started = std::time::Instant::now();
     let module = compile(&engine, path)?;
+    let compiled = std::time::Instant::now();
     if log_enabled("jit") && args.engine == EngineChoice::Jit {
         match module.jit_fallback() {
             None => eprintln!("wrun: jit: {} runs as machine code", path.display()),
@@ -117,7 +119,16 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         // A module without `_start` has done its work by instantiating (its
         // start function ran), as with wasmtime.
         if let Some(start) = instance.get_func(&store, "_start") {
-            call(&mut store, instance, path, "_start", start, &[])?;
+            let outcome = call(&mut store, instance, path, "_start", start, &[]);
+            if log_enabled("time") {
+                // The corpus timings (scripts/corpus.sh) read this line.
+                eprintln!(
+                    "wrun: time: compile {:.6} s, run {:.6} s",
+                    (compiled - started).as_secs_f64(),
+                    compiled.elapsed().as_secs_f64()
+                );
+            }
+            outcome?;
         }
         return Ok(exit::OK);
     };
