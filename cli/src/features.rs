@@ -18,6 +18,19 @@ pub enum Status {
     NotYet,
 }
 
+/// What the JIT column says on an architecture without a JIT backend:
+/// every module runs on the interpreter there.
+const NO_JIT_HERE: &str = "no JIT on this architecture: interpreter";
+
+/// The JIT column for `status` on the architecture wrun was built for.
+fn jit_label(status: Status) -> &'static str {
+    if cfg!(target_arch = "x86_64") {
+        status.label()
+    } else {
+        NO_JIT_HERE
+    }
+}
+
 impl Status {
     /// The wording in the table and in JSON.
     pub fn label(self) -> &'static str {
@@ -178,7 +191,7 @@ fn as_json() -> Value {
                 "name": p.name,
                 "summary": p.summary,
                 "interpreter": p.interpreter.label(),
-                "jit": p.jit.label(),
+                "jit": jit_label(p.jit),
             })
         })
         .collect();
@@ -211,7 +224,7 @@ pub fn print(json: bool) {
             "{:<width$}  {:<17}  {:<29}  {}",
             p.name,
             p.interpreter.label(),
-            p.jit.label(),
+            jit_label(p.jit),
             p.summary
         );
     }
