@@ -44,10 +44,31 @@ pub const MULTIBOOT_MAGIC: u32 = 0x2bad_b002;
 pub const PCI_HOLE_START: u64 = 0xc000_0000;
 /// I/O APIC registers (MMIO).
 pub const IO_APIC_BASE: u64 = 0xfec0_0000;
+/// The I/O APIC's APIC ID (the processor's local APIC is 0), as the MP
+/// table and the MADT declare it.
+pub const IO_APIC_ID: u8 = 1;
 /// Local APIC registers (MMIO), also the reset value of IA32_APIC_BASE.
 pub const LOCAL_APIC_BASE: u64 = 0xfee0_0000;
 /// Default RAM size of the PC.
 pub const DEFAULT_RAM: u64 = 128 << 20;
+
+/// Where the firmware tables describing the interrupt controllers sit in
+/// the BIOS area (`boot/firmware.rs`), all below the IRET stub at 0xFFF53.
+pub mod firmware {
+    /// MP floating pointer: 16-byte aligned in 0xF0000–0xFFFFF, where the
+    /// MP spec 1.4 §4 lets an OS search for it.
+    pub const MP_FLOATING_POINTER: u64 = 0xf_0000;
+    /// MP configuration table (the floating pointer's target).
+    pub const MP_CONFIGURATION_TABLE: u64 = 0xf_0010;
+    /// ACPI RSDP: 16-byte aligned in 0xE0000–0xFFFFF (ACPI 6.4 §5.2.5.1).
+    pub const ACPI_RSDP: u64 = 0xf_0400;
+    /// ACPI RSDT.
+    pub const ACPI_RSDT: u64 = 0xf_0440;
+    /// ACPI MADT.
+    pub const ACPI_MADT: u64 = 0xf_0480;
+    /// End (exclusive) of the tables' area.
+    pub const END: u64 = 0xf_0800;
+}
 
 /// Fixed I/O ports of the PC.
 pub mod port {
@@ -90,6 +111,9 @@ pub mod port {
 pub mod irq {
     /// PIT channel 0.
     pub const PIT: u8 = 0;
+    /// The I/O APIC pin the PIT drives (ISA IRQ 0 is overridden to pin 2,
+    /// as on PC chipsets; the MP table and the MADT say so).
+    pub const PIT_IO_APIC_PIN: u8 = 2;
     /// The slave PIC cascades into this line of the master.
     pub const CASCADE: u8 = 2;
     /// COM1.

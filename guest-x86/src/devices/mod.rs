@@ -1,8 +1,10 @@
 //! The PC's devices, each a small module, and `PcBus`, which routes port
 //! I/O and MMIO to them. Unclaimed ports and addresses read as all ones.
 
+pub mod apic;
 pub mod bus;
 pub mod i8042;
+pub mod ioapic;
 pub mod pic;
 pub mod pit;
 pub mod rtc;
@@ -10,7 +12,7 @@ pub mod uart;
 
 use alloc::vec::Vec;
 
-use crate::boot::layout::port;
+use crate::boot::layout::{self, irq, port};
 use bus::{Bus, open_bus_value};
 
 /// Why the guest asked the machine to stop.
@@ -23,7 +25,7 @@ pub enum MachineRequest {
 }
 
 /// All devices of the PC behind one bus.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PcBus {
     /// The virtual time in nanoseconds, set by the machine before each
     /// instruction (timers read it).
@@ -40,6 +42,10 @@ pub struct PcBus {
     pub i8042: i8042::I8042,
     /// CMOS and real-time clock.
     pub rtc: rtc::Rtc,
+    /// The processor's local APIC.
+    pub lapic: apic::LocalApic,
+    /// The I/O APIC.
+    pub ioapic: ioapic::IoApic,
     /// PCI configuration address register (0xCF8).
     pci_address: u32,
     /// Set when the guest asks to stop (checked between instructions).
@@ -48,16 +54,72 @@ pub struct PcBus {
     com1_line: bool,
 }
 
+impl Default for PcBus {
+    fn default() -> Self {
+        PcBus {
+            now: 0,
+            debug_console: Vec::new(),
+            pic: pic::Pic::default(),
+            pit: pit::Pit::default(),
+            com1: uart::Uart::default(),
+            i8042: i8042::I8042::default(),
+            rtc: rtc::Rtc::default(),
+            lapic: apic::LocalApic::new(),
+            ioapic: ioapic::IoApic::new(layout::IO_APIC_ID),
+            pci_address: 0,
+            request: None,
+            com1_line: false,
+        }
+    }
+}
+
 impl PcBus {
-    /// Propagates device interrupt lines to the PIC and fires due timers.
+    /// Propagates device interrupt lines to the PIC and the I/O APIC and
+    /// fires due timers.
     pub fn update_interrupts(&mut self) {
         if self.pit.irq0_due(self.now) {
-            self.pic.pulse(crate::boot::layout::irq::PIT);
+            self.pic.pulse(irq::PIT);
+            self.ioapic
+                .pulse(irq::PIT_IO_APIC_PIN as usize, &mut self.lapic);
         }
         let line = self.com1.irq_line();
         if line != self.com1_line {
             self.com1_line = line;
-            self.pic.set_irq(crate::boot::layout::irq::COM1, line);
+            self.pic.set_irq(irq::COM1, line);
+            self.ioapic
+                .set_pin(irq::COM1 as usize, line, &mut self.lapic);
+        }
+        self.lapic.update_timer(self.now);
+        if !self.lapic.eoi_broadcasts.is_empty() {
+            for vector in core::mem::take(&mut self.lapic.eoi_broadcasts) {
+                self.ioapic.end_of_interrupt(vector, &mut self.lapic);
+            }
+        }
+    }
+
+    /// True if an interrupt would be delivered to a CPU with IF set: a
+    /// vector the local APIC accepted, or the 8259's through LINT0.
+    pub fn interrupt_pending(&mut self) -> bool {
+        self.lapic.has_pending() || (self.lapic.passes_extint() && self.pic.has_pending())
+    }
+
+    /// The INTA cycle: the vector to deliver, the local APIC's first.
+    pub fn acknowledge_interrupt(&mut self) -> Option<u8> {
+        if let Some(vector) = self.lapic.acknowledge() {
+            return Some(vector);
+        }
+        if self.lapic.passes_extint() {
+            return self.pic.acknowledge();
+        }
+        None
+    }
+
+    /// Virtual time of the next timer interrupt (PIT or APIC timer), for
+    /// HLT to skip ahead to.
+    pub fn next_deadline(&self) -> Option<u64> {
+        match (self.pit.next_deadline(), self.lapic.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -131,9 +193,31 @@ impl Bus for PcBus {
         }
     }
 
-    fn mmio_read(&mut self, _addr: u64, size: u8) -> u64 {
+    fn mmio_read(&mut self, addr: u64, size: u8) -> u64 {
+        if self.lapic.decodes(addr) {
+            return self.lapic.mmio_read(addr, size, self.now);
+        }
+        if let Some(offset) = io_apic_offset(addr) {
+            return self.ioapic.mmio_read(offset, size);
+        }
         open_bus_value(size)
     }
 
-    fn mmio_write(&mut self, _addr: u64, _size: u8, _value: u64) {}
+    fn mmio_write(&mut self, addr: u64, size: u8, value: u64) {
+        if self.lapic.decodes(addr) {
+            self.lapic.mmio_write(addr, size, value, self.now);
+        } else if let Some(offset) = io_apic_offset(addr) {
+            self.ioapic.mmio_write(offset, size, value, &mut self.lapic);
+        }
+    }
+
+    fn local_apic(&mut self) -> Option<&mut apic::LocalApic> {
+        Some(&mut self.lapic)
+    }
+}
+
+/// Offset of `addr` in the I/O APIC's register window, if it is there.
+fn io_apic_offset(addr: u64) -> Option<u64> {
+    let offset = addr.wrapping_sub(layout::IO_APIC_BASE);
+    (offset < ioapic::window::SIZE).then_some(offset)
 }
