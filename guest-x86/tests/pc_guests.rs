@@ -14,6 +14,10 @@
 //! - `protected_mode` (32-bit paging, segment faults, far transfers,
 //!   32-bit TSS ring switch): vs QEMU TCG (on this machine's nested KVM,
 //!   turning on 32-bit non-PAE paging faults).
+//! - `ide`: a disk image that boots and checks the ATA disk with PIO
+//!   (IDENTIFY, READ/WRITE SECTORS, FLUSH, READ SECTORS EXT, aborted
+//!   commands): `x86emu --boot-sector` (its first sector) `--disk` vs QEMU
+//!   booting the image as its IDE disk (KVM).
 //! - `apic` (local APIC registers, self-IPIs, TPR, the APIC timer in
 //!   one-shot, periodic and masked modes, the PIT through I/O APIC pin 2):
 //!   vs QEMU TCG (on this machine's nested KVM a self-IPI is not delivered
@@ -37,6 +41,8 @@ const PASSED: i32 = (0x10 << 1) | 1;
 enum Kind {
     BootSector,
     Flat,
+    /// A disk image whose first sector is the boot sector.
+    Disk,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -82,6 +88,13 @@ const GUESTS: &[Guest] = &[
         kind: Kind::Flat,
         expected: "protected_mode.expected",
         accel: Accel::Tcg,
+    },
+    Guest {
+        source: "ide.asm",
+        defines: &[],
+        kind: Kind::Disk,
+        expected: "ide.expected",
+        accel: Accel::Kvm,
     },
     Guest {
         source: "apic.asm",
@@ -157,14 +170,25 @@ fn run_with_timeout(mut command: Command, limit: Duration, what: &str) -> (Strin
 
 fn run_emulator(guest: &Guest, binary: &Path) -> (String, i32) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_x86emu"));
-    command.arg(match guest.kind {
-        Kind::BootSector => "--boot-sector",
-        Kind::Flat => "--flat",
-    });
-    command
-        .arg(binary)
-        .args(["--max-instructions", "200000000"]);
+    match guest.kind {
+        Kind::BootSector => command.arg("--boot-sector").arg(binary),
+        Kind::Flat => command.arg("--flat").arg(binary),
+        Kind::Disk => command
+            .arg("--boot-sector")
+            .arg(first_sector(binary))
+            .arg("--disk")
+            .arg(binary),
+    };
+    command.args(["--max-instructions", "200000000"]);
     run_with_timeout(command, Duration::from_secs(60), "x86emu")
+}
+
+/// Writes the first 512 bytes of a disk image to a file of its own.
+fn first_sector(image: &Path) -> PathBuf {
+    let bytes = std::fs::read(image).expect("read the disk image");
+    let path = image.with_extension("sector0");
+    std::fs::write(&path, &bytes[..512.min(bytes.len())]).expect("write the boot sector");
+    path
 }
 
 fn run_qemu(guest: &Guest, binary: &Path) -> (String, i32) {
@@ -185,7 +209,7 @@ fn run_qemu(guest: &Guest, binary: &Path) -> (String, i32) {
     ]);
     command.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"]);
     match guest.kind {
-        Kind::BootSector => {
+        Kind::BootSector | Kind::Disk => {
             command.arg("-drive");
             command.arg(format!("format=raw,file={}", binary.display()));
         }
@@ -231,4 +255,34 @@ fn guests_pass_under_qemu() {
         );
         assert_eq!(status, PASSED, "QEMU exit status for {}", guest.source);
     }
+}
+
+/// `--disk` keeps the guest's writes in memory: the image is unchanged
+/// after the `ide` guest wrote its sector 5; with `--disk-writable` the
+/// write reaches the file.
+#[test]
+fn disk_writes_reach_the_file_only_when_writable() {
+    let guest = GUESTS
+        .iter()
+        .find(|g| g.source == "ide.asm")
+        .expect("the ide guest");
+    let image = assemble(guest, "writes");
+    let original = std::fs::read(&image).expect("read the image");
+    let (_, status) = run_emulator(guest, &image);
+    assert_eq!(status, PASSED);
+    assert_eq!(std::fs::read(&image).expect("read the image"), original);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_x86emu"));
+    command
+        .arg("--boot-sector")
+        .arg(first_sector(&image))
+        .arg("--disk")
+        .arg(&image)
+        .arg("--disk-writable")
+        .args(["--max-instructions", "200000000"]);
+    let (_, status) = run_with_timeout(command, Duration::from_secs(60), "x86emu");
+    assert_eq!(status, PASSED);
+    let written = std::fs::read(&image).expect("read the image");
+    // Sector 5 now holds the boot sector; nothing else changed.
+    assert_eq!(&written[5 * 512..6 * 512], &original[..512]);
+    assert_eq!(&written[..5 * 512], &original[..5 * 512]);
 }

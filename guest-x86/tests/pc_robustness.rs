@@ -332,3 +332,33 @@ fn cr8_and_the_apic_base_msr_reach_the_local_apic() {
     assert_eq!(pc.mem.bus.mmio_read(0xfed0_0080, 4), 0x70);
     assert_eq!(pc.mem.bus.mmio_read(LOCAL_APIC_BASE + 0x80, 4), 0xffff_ffff);
 }
+
+/// Random IN/OUT of every width on the ATA ports (0x1F0–0x1F7, 0x3F6) of a
+/// small in-memory disk: random commands, counts, addresses past the end,
+/// data-port traffic with nothing to transfer. Never a panic, and the
+/// image never changes size.
+#[test]
+fn ata_port_storms_never_panic() {
+    use guest_x86::devices::bus::Bus;
+    use guest_x86::devices::ide::{Ide, MemoryStorage, SECTOR};
+    let mut rng = Rng(env_u64("PC_FUZZ_SEED", 0x1de));
+    for _ in 0..50 {
+        let mut pc = Pc::new(RAM).expect("RAM");
+        let image = random_bytes(&mut rng, 8 * SECTOR);
+        pc.mem.bus.ide = Ide::new(Some(Box::new(MemoryStorage(image))));
+        for _ in 0..5000 {
+            let size = [1u8, 2, 4][rng.below(3) as usize];
+            let port = if rng.chance(10) {
+                0x3f6
+            } else {
+                0x1f0 + rng.below(8) as u16
+            };
+            if rng.chance(50) {
+                pc.mem.bus.port_write(port, size, rng.next() as u32);
+            } else {
+                pc.mem.bus.port_read(port, size);
+            }
+            pc.mem.bus.update_interrupts();
+        }
+    }
+}

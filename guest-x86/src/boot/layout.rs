@@ -99,6 +99,13 @@ pub mod port {
     /// QEMU `isa-debug-exit,iobase=0xf4,iosize=4`: writing V ends the run
     /// with exit status (V << 1) | 1.
     pub const DEBUG_EXIT: u16 = 0xf4;
+    /// Primary ATA channel's command block (data, error/features, count,
+    /// LBA low/mid/high, device, status/command).
+    pub const ATA_PRIMARY: u16 = 0x1f0;
+    /// Number of command block ports.
+    pub const ATA_COMMAND_BLOCK_PORTS: u16 = 8;
+    /// Primary ATA channel's alternate status / device control.
+    pub const ATA_PRIMARY_CONTROL: u16 = 0x3f6;
     /// First serial port (16550A), eight registers.
     pub const COM1: u16 = 0x3f8;
     /// PCI configuration address register (mechanism #1).
@@ -118,6 +125,8 @@ pub mod irq {
     pub const CASCADE: u8 = 2;
     /// COM1.
     pub const COM1: u8 = 4;
+    /// The primary ATA channel.
+    pub const ATA_PRIMARY: u8 = 14;
 }
 
 /// Linux boot protocol (kernel `Documentation/x86/boot.rst`): where this

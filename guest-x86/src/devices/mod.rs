@@ -4,6 +4,7 @@
 pub mod apic;
 pub mod bus;
 pub mod i8042;
+pub mod ide;
 pub mod ioapic;
 pub mod pic;
 pub mod pit;
@@ -46,12 +47,16 @@ pub struct PcBus {
     pub lapic: apic::LocalApic,
     /// The I/O APIC.
     pub ioapic: ioapic::IoApic,
+    /// The primary ATA channel (its disk, if any).
+    pub ide: ide::Ide,
     /// PCI configuration address register (0xCF8).
     pci_address: u32,
     /// Set when the guest asks to stop (checked between instructions).
     pub request: Option<MachineRequest>,
     /// COM1's interrupt line as last seen (IRQ 4 is raised on its rising edge).
     com1_line: bool,
+    /// The ATA channel's interrupt line as last seen (IRQ 14).
+    ide_line: bool,
 }
 
 impl Default for PcBus {
@@ -66,9 +71,11 @@ impl Default for PcBus {
             rtc: rtc::Rtc::default(),
             lapic: apic::LocalApic::new(),
             ioapic: ioapic::IoApic::new(layout::IO_APIC_ID),
+            ide: ide::Ide::default(),
             pci_address: 0,
             request: None,
             com1_line: false,
+            ide_line: false,
         }
     }
 }
@@ -85,9 +92,12 @@ impl PcBus {
         let line = self.com1.irq_line();
         if line != self.com1_line {
             self.com1_line = line;
-            self.pic.set_irq(irq::COM1, line);
-            self.ioapic
-                .set_pin(irq::COM1 as usize, line, &mut self.lapic);
+            self.set_isa_irq(irq::COM1, line);
+        }
+        let line = self.ide.irq_line();
+        if line != self.ide_line {
+            self.ide_line = line;
+            self.set_isa_irq(irq::ATA_PRIMARY, line);
         }
         self.lapic.update_timer(self.now);
         if !self.lapic.eoi_broadcasts.is_empty() {
@@ -95,6 +105,13 @@ impl PcBus {
                 self.ioapic.end_of_interrupt(vector, &mut self.lapic);
             }
         }
+    }
+
+    /// Drives ISA interrupt line `line` on the 8259s and on the I/O APIC
+    /// pin of the same number.
+    fn set_isa_irq(&mut self, line: u8, high: bool) {
+        self.pic.set_irq(line, high);
+        self.ioapic.set_pin(line as usize, high, &mut self.lapic);
     }
 
     /// True if an interrupt would be delivered to a CPU with IF set: a
@@ -132,6 +149,7 @@ impl PcBus {
             port::I8042_COMMAND => self.i8042.read_status(),
             port::SYSTEM_CONTROL_A => self.i8042.read_control_a(),
             port::COM1..=0x3ff => self.com1.read(p - port::COM1),
+            port::ATA_PRIMARY_CONTROL => self.ide.read_alternate_status(),
             // Bochs/QEMU: reading the debug console port returns 0xE9.
             port::DEBUG_CONSOLE => 0xe9,
             _ => 0xff,
@@ -147,6 +165,7 @@ impl PcBus {
             port::I8042_COMMAND => self.i8042.write_command(v),
             port::SYSTEM_CONTROL_A => self.i8042.write_control_a(v),
             port::COM1..=0x3ff => self.com1.write(p - port::COM1, v),
+            port::ATA_PRIMARY_CONTROL => self.ide.write_control(v),
             port::DEBUG_CONSOLE => self.debug_console.push(v),
             // POST codes and I/O delays: sinks.
             port::POST_CODE | port::DELAY => {}
@@ -168,6 +187,10 @@ impl Bus for PcBus {
             // No device answers on any bus/device/function.
             return open_bus_value(size) as u32;
         }
+        // The ATA data port moves 16 (or 32) bits per access.
+        if let Some(offset) = ata_offset(p) {
+            return self.ide.read(offset, size);
+        }
         // Wider accesses to byte-wide devices read consecutive ports.
         let mut v = 0u32;
         for i in 0..size as u16 {
@@ -186,6 +209,10 @@ impl Bus for PcBus {
         }
         if p == port::DEBUG_EXIT {
             self.request.get_or_insert(MachineRequest::DebugExit(value));
+            return;
+        }
+        if let Some(offset) = ata_offset(p) {
+            self.ide.write(offset, size, value);
             return;
         }
         for i in 0..size as u16 {
@@ -214,6 +241,12 @@ impl Bus for PcBus {
     fn local_apic(&mut self) -> Option<&mut apic::LocalApic> {
         Some(&mut self.lapic)
     }
+}
+
+/// Offset of port `p` in the ATA command block (0x1F0–0x1F7), if it is there.
+fn ata_offset(p: u16) -> Option<u16> {
+    let offset = p.wrapping_sub(port::ATA_PRIMARY);
+    (offset < port::ATA_COMMAND_BLOCK_PORTS).then_some(offset)
 }
 
 /// Offset of `addr` in the I/O APIC's register window, if it is there.
