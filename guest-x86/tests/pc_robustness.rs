@@ -362,3 +362,35 @@ fn ata_port_storms_never_panic() {
         }
     }
 }
+
+/// Random accesses of every width to the VGA ports (0x3B0–0x3DF) and the
+/// whole VGA window, the last bytes included: never a panic, and the
+/// screen still renders as 25 lines.
+#[test]
+fn vga_port_and_window_storms_never_panic() {
+    use guest_x86::boot::layout::{VGA_WINDOW_END, VGA_WINDOW_START};
+    use guest_x86::devices::bus::Bus;
+    let mut rng = Rng(env_u64("PC_FUZZ_SEED", 0x76a));
+    let mut pc = Pc::new(RAM).expect("RAM");
+    for _ in 0..100_000 {
+        if rng.chance(50) {
+            let size = [1u8, 2, 4][rng.below(3) as usize];
+            let port = 0x3b0 + rng.below(0x30) as u16;
+            if rng.chance(50) {
+                pc.mem.bus.port_write(port, size, rng.next() as u32);
+            } else {
+                pc.mem.bus.port_read(port, size);
+            }
+        } else {
+            let size = [1u8, 2, 4, 8][rng.below(4) as usize];
+            let addr = VGA_WINDOW_START + rng.below(VGA_WINDOW_END - VGA_WINDOW_START);
+            if rng.chance(50) {
+                pc.mem.bus.mmio_write(addr, size, rng.next());
+            } else {
+                pc.mem.bus.mmio_read(addr, size);
+            }
+        }
+    }
+    assert_eq!(pc.mem.bus.vga.screen_text().lines().count(), 25);
+    let _ = pc.mem.bus.vga.cursor();
+}

@@ -11,7 +11,8 @@
 //! Every PC form also takes `--disk IMAGE [--disk-writable]`: IMAGE becomes
 //! the primary ATA master (whole 512-byte sectors). Without
 //! `--disk-writable` the guest's writes stay in memory and the file is
-//! never written.
+//! never written. `--vga-dump` prints the 80×25 VGA text screen on stderr
+//! when the run ends.
 //! `--kernel` boots a Linux bzImage or ELF vmlinux by the Linux boot
 //! protocol (`guest_x86::boot::linux`), in 64-bit mode if the kernel has a
 //! 64-bit entry (or 32-bit with `--boot32`); the serial console is stdout.
@@ -42,7 +43,7 @@ use guest_x86::user::{Exit, Process};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: x86emu --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]\n       (every PC form: [--disk IMAGE [--disk-writable]])"
+        "usage: x86emu --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]\n       (every PC form: [--disk IMAGE [--disk-writable]] [--vga-dump])"
     );
     ExitCode::from(EXIT_USAGE)
 }
@@ -152,6 +153,7 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
     let mut max_instructions = u64::MAX;
     let mut disk_path: Option<std::ffi::OsString> = None;
     let mut disk_writable = false;
+    let mut vga_dump = false;
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
         match flag.to_str() {
@@ -162,6 +164,10 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
             }
             Some("--disk-writable") => {
                 disk_writable = true;
+                continue;
+            }
+            Some("--vga-dump") => {
+                vga_dump = true;
                 continue;
             }
             _ => {}
@@ -306,6 +312,11 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
             }
         }
     };
+    if vga_dump {
+        let screen = pc.mem.bus.vga.screen_text();
+        let rule = "-".repeat(guest_x86::devices::vga::COLUMNS);
+        eprint!("{rule}\n{screen}{rule}\n");
+    }
     ExitCode::from(status)
 }
 

@@ -20,6 +20,8 @@ pub const BOOT_SECTOR_STACK: u64 = 0x7c00;
 pub const VGA_WINDOW_START: u64 = 0xa_0000;
 /// End (exclusive) of the legacy VGA window.
 pub const VGA_WINDOW_END: u64 = 0xc_0000;
+/// The colour text page (mode 3: 80×25 cells of character, attribute).
+pub const VGA_TEXT_BUFFER: u64 = 0xb_8000;
 /// Start of the option-ROM and BIOS area (ROM: guest writes are dropped).
 pub const BIOS_AREA_START: u64 = 0xc_0000;
 /// End (exclusive) of the BIOS area: the 1 MiB line.
@@ -108,6 +110,36 @@ pub mod port {
     pub const ATA_PRIMARY_CONTROL: u16 = 0x3f6;
     /// First serial port (16550A), eight registers.
     pub const COM1: u16 = 0x3f8;
+    /// VGA attribute controller: index/data written alternately.
+    pub const VGA_ATTRIBUTE: u16 = 0x3c0;
+    /// VGA attribute controller data read.
+    pub const VGA_ATTRIBUTE_READ: u16 = 0x3c1;
+    /// VGA miscellaneous output write (reads: input status 0).
+    pub const VGA_MISC_WRITE: u16 = 0x3c2;
+    /// VGA sequencer index.
+    pub const VGA_SEQUENCER_INDEX: u16 = 0x3c4;
+    /// VGA sequencer data.
+    pub const VGA_SEQUENCER_DATA: u16 = 0x3c5;
+    /// VGA DAC pixel mask.
+    pub const VGA_DAC_MASK: u16 = 0x3c6;
+    /// VGA DAC read index.
+    pub const VGA_DAC_READ_INDEX: u16 = 0x3c7;
+    /// VGA DAC write index.
+    pub const VGA_DAC_WRITE_INDEX: u16 = 0x3c8;
+    /// VGA DAC data (red, green, blue in turn).
+    pub const VGA_DAC_DATA: u16 = 0x3c9;
+    /// VGA miscellaneous output read.
+    pub const VGA_MISC_READ: u16 = 0x3cc;
+    /// VGA graphics controller index.
+    pub const VGA_GRAPHICS_INDEX: u16 = 0x3ce;
+    /// VGA graphics controller data.
+    pub const VGA_GRAPHICS_DATA: u16 = 0x3cf;
+    /// VGA CRT controller index (colour I/O address).
+    pub const VGA_CRTC_INDEX: u16 = 0x3d4;
+    /// VGA CRT controller data.
+    pub const VGA_CRTC_DATA: u16 = 0x3d5;
+    /// VGA input status 1 (retrace; resets the attribute flip-flop).
+    pub const VGA_INPUT_STATUS_1: u16 = 0x3da;
     /// PCI configuration address register (mechanism #1).
     pub const PCI_CONFIG_ADDRESS: u16 = 0xcf8;
     /// PCI configuration data window (0xCFC–0xCFF).

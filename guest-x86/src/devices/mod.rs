@@ -10,6 +10,7 @@ pub mod pic;
 pub mod pit;
 pub mod rtc;
 pub mod uart;
+pub mod vga;
 
 use alloc::vec::Vec;
 
@@ -49,6 +50,8 @@ pub struct PcBus {
     pub ioapic: ioapic::IoApic,
     /// The primary ATA channel (its disk, if any).
     pub ide: ide::Ide,
+    /// The VGA adapter (text mode).
+    pub vga: vga::Vga,
     /// PCI configuration address register (0xCF8).
     pci_address: u32,
     /// Set when the guest asks to stop (checked between instructions).
@@ -72,6 +75,7 @@ impl Default for PcBus {
             lapic: apic::LocalApic::new(),
             ioapic: ioapic::IoApic::new(layout::IO_APIC_ID),
             ide: ide::Ide::default(),
+            vga: vga::Vga::new(),
             pci_address: 0,
             request: None,
             com1_line: false,
@@ -150,6 +154,7 @@ impl PcBus {
             port::SYSTEM_CONTROL_A => self.i8042.read_control_a(),
             port::COM1..=0x3ff => self.com1.read(p - port::COM1),
             port::ATA_PRIMARY_CONTROL => self.ide.read_alternate_status(),
+            p if vga::Vga::claims(p) => self.vga.read(p, self.now),
             // Bochs/QEMU: reading the debug console port returns 0xE9.
             port::DEBUG_CONSOLE => 0xe9,
             _ => 0xff,
@@ -166,6 +171,7 @@ impl PcBus {
             port::SYSTEM_CONTROL_A => self.i8042.write_control_a(v),
             port::COM1..=0x3ff => self.com1.write(p - port::COM1, v),
             port::ATA_PRIMARY_CONTROL => self.ide.write_control(v),
+            p if vga::Vga::claims(p) => self.vga.write(p, v),
             port::DEBUG_CONSOLE => self.debug_console.push(v),
             // POST codes and I/O delays: sinks.
             port::POST_CODE | port::DELAY => {}
@@ -221,6 +227,9 @@ impl Bus for PcBus {
     }
 
     fn mmio_read(&mut self, addr: u64, size: u8) -> u64 {
+        if vga::Vga::decodes(addr) {
+            return self.vga.mmio_read(addr, size);
+        }
         if self.lapic.decodes(addr) {
             return self.lapic.mmio_read(addr, size, self.now);
         }
@@ -231,7 +240,9 @@ impl Bus for PcBus {
     }
 
     fn mmio_write(&mut self, addr: u64, size: u8, value: u64) {
-        if self.lapic.decodes(addr) {
+        if vga::Vga::decodes(addr) {
+            self.vga.mmio_write(addr, size, value);
+        } else if self.lapic.decodes(addr) {
             self.lapic.mmio_write(addr, size, value, self.now);
         } else if let Some(offset) = io_apic_offset(addr) {
             self.ioapic.mmio_write(offset, size, value, &mut self.lapic);
