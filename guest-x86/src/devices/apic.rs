@@ -186,27 +186,40 @@ const FIRST_LEGAL_VECTOR: u8 = 16;
 /// nanosecond) divided by the divide configuration, as QEMU's does.
 const TIMER_NS_PER_TICK: u64 = 1;
 
-/// A 256-bit vector register (IRR, ISR, TMR).
+/// A 256-bit vector register (IRR, ISR, TMR), with a summary of its
+/// non-zero words so the highest vector is found without a scan (the
+/// machine asks before every instruction while interrupts are enabled).
 #[derive(Clone, Copy, Debug, Default)]
-struct VectorSet([u32; 8]);
+struct VectorSet {
+    words: [u32; 8],
+    /// Bit w set: `words[w]` is not zero.
+    summary: u8,
+}
 
 impl VectorSet {
     fn set(&mut self, v: u8, on: bool) {
         let (word, bit) = ((v >> 5) as usize, v & 31);
         if on {
-            self.0[word] |= 1 << bit;
+            self.words[word] |= 1 << bit;
         } else {
-            self.0[word] &= !(1 << bit);
+            self.words[word] &= !(1 << bit);
+        }
+        if self.words[word] == 0 {
+            self.summary &= !(1 << word);
+        } else {
+            self.summary |= 1 << word;
         }
     }
     fn get(&self, v: u8) -> bool {
-        self.0[(v >> 5) as usize] & (1 << (v & 31)) != 0
+        self.words[(v >> 5) as usize] & (1 << (v & 31)) != 0
     }
+    #[inline]
     fn highest(&self) -> Option<u8> {
-        (0..8)
-            .rev()
-            .find(|&w| self.0[w] != 0)
-            .map(|w| (w as u8) * 32 + (31 - self.0[w].leading_zeros() as u8))
+        if self.summary == 0 {
+            return None;
+        }
+        let w = 7 - self.summary.leading_zeros() as usize;
+        Some((w as u8) * 32 + (31 - self.words[w].leading_zeros() as u8))
     }
 }
 
@@ -457,7 +470,11 @@ impl LocalApic {
     }
 
     /// True if an interrupt would be delivered to a CPU with IF set.
+    #[inline]
     pub fn has_pending(&self) -> bool {
+        if self.irr.summary == 0 {
+            return false;
+        }
         self.deliverable().is_some()
     }
 
@@ -547,7 +564,11 @@ impl LocalApic {
     }
 
     /// Raises the timer's interrupt if it expired by `now`.
+    #[inline]
     pub fn update_timer(&mut self, now: u64) {
+        if self.timer.next_fire.is_none_or(|t| now < t) {
+            return;
+        }
         let periodic = self.timer_periodic();
         if self.timer.expired(now, periodic) {
             let entry = self.lvt[Lvt::Timer as usize];
@@ -568,9 +589,9 @@ impl LocalApic {
             reg::LDR => self.ldr,
             reg::DFR => self.dfr,
             reg::SVR => self.svr,
-            reg::ISR..=0x170 => self.isr.0[word(offset, reg::ISR)],
-            reg::TMR..=0x1f0 => self.tmr.0[word(offset, reg::TMR)],
-            reg::IRR..=0x270 => self.irr.0[word(offset, reg::IRR)],
+            reg::ISR..=0x170 => self.isr.words[word(offset, reg::ISR)],
+            reg::TMR..=0x1f0 => self.tmr.words[word(offset, reg::TMR)],
+            reg::IRR..=0x270 => self.irr.words[word(offset, reg::IRR)],
             reg::ESR => self.esr,
             reg::ICR_LOW => self.icr_low,
             reg::ICR_HIGH => self.icr_high,
