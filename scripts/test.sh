@@ -37,6 +37,9 @@ bash scripts/corpus-build.sh ci >/dev/null
 # once (about 5 minutes each on 2 cores), then cached under target/kernels/.
 echo "== test kernels"
 bash scripts/build-kernel.sh all
+# Debian's stock cloud kernel (apt-get download, not installed) for the
+# distribution-kernel boot test in tests/linux_boot.rs.
+bash scripts/debian-kernel.sh
 
 echo "== cargo test (workspace, release)"
 # Includes: the official spec suites, the runtime's API/robustness/fusion

@@ -4,7 +4,7 @@
 //! through the guest's IDT and lets HLT skip ahead to the next timer.
 //!
 //! Virtual time: one nanosecond per instruction (a 1 GHz TSC), so runs
-//! are reproducible; the PIT and the TSC read the same clock.
+//! are reproducible; the PIT, the APIC timer and the TSC read the same clock.
 
 use crate::cpu::{Cpu, DecodeCache, Stop, flags};
 use crate::devices::{MachineRequest, PcBus};
@@ -43,7 +43,9 @@ pub struct Pc {
 impl Pc {
     /// A PC with `ram_bytes` of RAM and its CPU just out of reset.
     pub fn new(ram_bytes: u64) -> Result<Pc, BadRamSize> {
-        let ram = Ram::new(ram_bytes)?;
+        let mut ram = Ram::new(ram_bytes)?;
+        // The BIOS ROM's tables describing the APICs (MP table, ACPI MADT).
+        crate::boot::firmware::install(&mut ram);
         let mut pc = Pc {
             cpu: Cpu::reset(),
             mem: SystemMemory::new(ram, PcBus::default()),
@@ -86,8 +88,8 @@ impl Pc {
             let shadowed = core::mem::take(&mut self.cpu.interrupt_shadow);
             if !shadowed
                 && self.cpu.flag(flags::IF)
-                && bus.pic.has_pending()
-                && let Some(vector) = bus.pic.acknowledge()
+                && bus.interrupt_pending()
+                && let Some(vector) = bus.acknowledge_interrupt()
             {
                 self.halted = false;
                 if self.cpu.deliver_interrupt(&mut self.mem, vector).is_err() {
@@ -100,7 +102,7 @@ impl Pc {
                 if !self.cpu.flag(flags::IF) {
                     return RunExit::HaltedForever(self.cpu.rip);
                 }
-                match bus.pit.next_deadline() {
+                match bus.next_deadline() {
                     Some(t) => {
                         self.cpu.tsc = self.cpu.tsc.max(t);
                         continue;

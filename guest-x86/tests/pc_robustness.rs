@@ -271,3 +271,126 @@ fn sysexit_and_sysenter_switch_rings() {
     );
     assert_eq!(pc.run(10), RunExit::HaltedForever(kernel_rip + 1));
 }
+
+/// Random reads and writes of every width over the local APIC page and the
+/// I/O APIC window (self-IPIs with any vector, timers with any count,
+/// redirection entries with any bits), then a guest with interrupts on and
+/// a random IDT: the PC ends in some `RunExit`, never a panic.
+#[test]
+fn apic_mmio_storms_never_panic() {
+    use guest_x86::boot::layout::{IO_APIC_BASE, LOCAL_APIC_BASE};
+    use guest_x86::devices::bus::Bus;
+    let mut rng = Rng(env_u64("PC_FUZZ_SEED", 0xa91c));
+    for run in 0..200 {
+        let mut pc = Pc::new(RAM).expect("RAM");
+        // sti; l: hlt; jmp l
+        load_boot_sector(&mut pc, &boot_sector(&[0xfb, 0xf4, 0xeb, 0xfd])).expect("boot sector");
+        let noise = random_bytes(&mut rng, 0x400);
+        pc.mem.ram.load(0, &noise).expect("a random IVT");
+        for _ in 0..500 {
+            let size = [1u8, 2, 4, 8][rng.below(4) as usize];
+            let addr = if rng.chance(70) {
+                LOCAL_APIC_BASE + rng.below(0x1000)
+            } else {
+                IO_APIC_BASE + rng.below(0x40)
+            };
+            if rng.chance(50) {
+                pc.mem.bus.mmio_write(addr, size, rng.next());
+            } else {
+                pc.mem.bus.mmio_read(addr, size);
+            }
+            pc.mem.bus.now += rng.below(10_000);
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pc.run(20_000)));
+        assert!(
+            result.is_ok(),
+            "panic in run {run} (PC_FUZZ_SEED selects the sequence)"
+        );
+    }
+}
+
+/// CR8 is the local APIC's TPR[7:4]; IA32_APIC_BASE refuses the x2APIC
+/// enable bit (#GP, no x2APIC) and moves the register page.
+#[test]
+fn cr8_and_the_apic_base_msr_reach_the_local_apic() {
+    use guest_x86::boot::layout::LOCAL_APIC_BASE;
+    use guest_x86::devices::bus::Bus;
+    let mut pc = long_mode_pc(0x1000);
+    let code = [
+        0xb8, 0x07, 0, 0, 0, // mov eax, 7
+        0x44, 0x0f, 0x22, 0xc0, // mov cr8, rax
+        0x44, 0x0f, 0x20, 0xc3, // mov rbx, cr8
+    ];
+    pc.mem.ram.load(CODE, &code).expect("code");
+    assert_eq!(pc.run(3), RunExit::Budget);
+    assert_eq!(pc.cpu.gpr[3], 7);
+    assert_eq!(pc.mem.bus.mmio_read(LOCAL_APIC_BASE + 0x80, 4), 0x70);
+    // wrmsr IA32_APIC_BASE: x2APIC enable is #GP; a new base moves the page.
+    let apic = pc.mem.bus.local_apic().expect("the PC has a local APIC");
+    assert!(apic.write_base_msr(LOCAL_APIC_BASE | 0xd00).is_err());
+    apic.write_base_msr(0xfed0_0000 | 0x900).expect("relocate");
+    assert_eq!(pc.mem.bus.mmio_read(0xfed0_0080, 4), 0x70);
+    assert_eq!(pc.mem.bus.mmio_read(LOCAL_APIC_BASE + 0x80, 4), 0xffff_ffff);
+}
+
+/// Random IN/OUT of every width on the ATA ports (0x1F0–0x1F7, 0x3F6) of a
+/// small in-memory disk: random commands, counts, addresses past the end,
+/// data-port traffic with nothing to transfer. Never a panic, and the
+/// image never changes size.
+#[test]
+fn ata_port_storms_never_panic() {
+    use guest_x86::devices::bus::Bus;
+    use guest_x86::devices::ide::{Ide, MemoryStorage, SECTOR};
+    let mut rng = Rng(env_u64("PC_FUZZ_SEED", 0x1de));
+    for _ in 0..50 {
+        let mut pc = Pc::new(RAM).expect("RAM");
+        let image = random_bytes(&mut rng, 8 * SECTOR);
+        pc.mem.bus.ide = Ide::new(Some(Box::new(MemoryStorage(image))));
+        for _ in 0..5000 {
+            let size = [1u8, 2, 4][rng.below(3) as usize];
+            let port = if rng.chance(10) {
+                0x3f6
+            } else {
+                0x1f0 + rng.below(8) as u16
+            };
+            if rng.chance(50) {
+                pc.mem.bus.port_write(port, size, rng.next() as u32);
+            } else {
+                pc.mem.bus.port_read(port, size);
+            }
+            pc.mem.bus.update_interrupts();
+        }
+    }
+}
+
+/// Random accesses of every width to the VGA ports (0x3B0–0x3DF) and the
+/// whole VGA window, the last bytes included: never a panic, and the
+/// screen still renders as 25 lines.
+#[test]
+fn vga_port_and_window_storms_never_panic() {
+    use guest_x86::boot::layout::{VGA_WINDOW_END, VGA_WINDOW_START};
+    use guest_x86::devices::bus::Bus;
+    let mut rng = Rng(env_u64("PC_FUZZ_SEED", 0x76a));
+    let mut pc = Pc::new(RAM).expect("RAM");
+    for _ in 0..100_000 {
+        if rng.chance(50) {
+            let size = [1u8, 2, 4][rng.below(3) as usize];
+            let port = 0x3b0 + rng.below(0x30) as u16;
+            if rng.chance(50) {
+                pc.mem.bus.port_write(port, size, rng.next() as u32);
+            } else {
+                pc.mem.bus.port_read(port, size);
+            }
+        } else {
+            let size = [1u8, 2, 4, 8][rng.below(4) as usize];
+            let addr = VGA_WINDOW_START + rng.below(VGA_WINDOW_END - VGA_WINDOW_START);
+            if rng.chance(50) {
+                pc.mem.bus.mmio_write(addr, size, rng.next());
+            } else {
+                pc.mem.bus.mmio_read(addr, size);
+            }
+        }
+    }
+    assert_eq!(pc.mem.bus.vga.screen_text().lines().count(), 25);
+    let _ = pc.mem.bus.vga.cursor();
+}

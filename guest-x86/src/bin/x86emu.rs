@@ -8,6 +8,11 @@
 //! x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32]
 //!                           [--mem MiB] [--max-instructions N]
 //! ```
+//! Every PC form also takes `--disk IMAGE [--disk-writable]`: IMAGE becomes
+//! the primary ATA master (whole 512-byte sectors). Without
+//! `--disk-writable` the guest's writes stay in memory and the file is
+//! never written. `--vga-dump` prints the 80×25 VGA text screen on stderr
+//! when the run ends.
 //! `--kernel` boots a Linux bzImage or ELF vmlinux by the Linux boot
 //! protocol (`guest_x86::boot::linux`), in 64-bit mode if the kernel has a
 //! 64-bit entry (or 32-bit with `--boot32`); the serial console is stdout.
@@ -41,7 +46,7 @@ use guest_x86::user::{Exit, Process};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: x86emu [--mem MiB] --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]"
+        "usage: x86emu [--mem MiB] --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]\n       (every PC form: [--disk IMAGE [--disk-writable]] [--vga-dump])"
     );
     ExitCode::from(EXIT_USAGE)
 }
@@ -163,8 +168,27 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
     let path = &args[1];
     let mut mem_mib = guest_x86::boot::layout::DEFAULT_RAM >> 20;
     let mut max_instructions = u64::MAX;
+    let mut disk_path: Option<std::ffi::OsString> = None;
+    let mut disk_writable = false;
+    let mut vga_dump = false;
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
+        match flag.to_str() {
+            Some("--disk") => {
+                let Some(p) = rest.next() else { return usage() };
+                disk_path = Some(p.clone());
+                continue;
+            }
+            Some("--disk-writable") => {
+                disk_writable = true;
+                continue;
+            }
+            Some("--vga-dump") => {
+                vga_dump = true;
+                continue;
+            }
+            _ => {}
+        }
         if matches!(kind, PcImage::Linux) {
             match flag.to_str() {
                 Some("--boot32") => {
@@ -215,6 +239,17 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
     };
     if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         pc.set_wall_clock(now.as_secs());
+    }
+    if let Some(p) = &disk_path {
+        match FileDisk::open(p.as_ref(), disk_writable) {
+            Ok(disk) => {
+                pc.mem.bus.ide = guest_x86::devices::ide::Ide::new(Some(Box::new(disk)));
+            }
+            Err(e) => {
+                eprintln!("x86emu: --disk {}: {e}", p.to_string_lossy());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
     }
     let loaded = match kind {
         PcImage::BootSector => load_boot_sector(&mut pc, &image).map_err(|e| e.to_string()),
@@ -294,6 +329,11 @@ fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
             }
         }
     };
+    if vga_dump {
+        let screen = pc.mem.bus.vga.screen_text();
+        let rule = "-".repeat(guest_x86::devices::vga::COLUMNS);
+        eprint!("{rule}\n{screen}{rule}\n");
+    }
     ExitCode::from(status)
 }
 
@@ -312,4 +352,64 @@ fn spawn_stdin_reader() -> std::sync::mpsc::Receiver<Vec<u8>> {
         }
     });
     receiver
+}
+
+/// A disk image file behind the ATA disk. Read-only unless opened
+/// writable: then the guest's writes land in the file; otherwise they are
+/// kept in memory, sector by sector, over the unchanged file.
+struct FileDisk {
+    file: std::fs::File,
+    sectors: u64,
+    writable: bool,
+    overlay: std::collections::BTreeMap<u64, Box<[u8; SECTOR]>>,
+}
+
+use guest_x86::devices::ide::SECTOR;
+
+impl FileDisk {
+    fn open(path: &std::path::Path, writable: bool) -> std::io::Result<FileDisk> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)?;
+        let sectors = file.metadata()?.len() / SECTOR as u64;
+        if sectors == 0 {
+            return Err(std::io::Error::other(
+                "the image holds no whole 512-byte sector",
+            ));
+        }
+        Ok(FileDisk {
+            file,
+            sectors,
+            writable,
+            overlay: Default::default(),
+        })
+    }
+}
+
+impl guest_x86::devices::ide::Storage for FileDisk {
+    fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read(&mut self, lba: u64, buf: &mut [u8; SECTOR]) -> bool {
+        use std::os::unix::fs::FileExt;
+        if let Some(sector) = self.overlay.get(&lba) {
+            buf.copy_from_slice(&sector[..]);
+            return true;
+        }
+        lba < self.sectors && self.file.read_exact_at(buf, lba * SECTOR as u64).is_ok()
+    }
+
+    fn write(&mut self, lba: u64, data: &[u8; SECTOR]) -> bool {
+        use std::os::unix::fs::FileExt;
+        if lba >= self.sectors {
+            return false;
+        }
+        if self.writable {
+            return self.file.write_all_at(data, lba * SECTOR as u64).is_ok();
+        }
+        self.overlay.insert(lba, Box::new(*data));
+        true
+    }
 }

@@ -20,6 +20,8 @@ pub const BOOT_SECTOR_STACK: u64 = 0x7c00;
 pub const VGA_WINDOW_START: u64 = 0xa_0000;
 /// End (exclusive) of the legacy VGA window.
 pub const VGA_WINDOW_END: u64 = 0xc_0000;
+/// The colour text page (mode 3: 80×25 cells of character, attribute).
+pub const VGA_TEXT_BUFFER: u64 = 0xb_8000;
 /// Start of the option-ROM and BIOS area (ROM: guest writes are dropped).
 pub const BIOS_AREA_START: u64 = 0xc_0000;
 /// End (exclusive) of the BIOS area: the 1 MiB line.
@@ -44,10 +46,31 @@ pub const MULTIBOOT_MAGIC: u32 = 0x2bad_b002;
 pub const PCI_HOLE_START: u64 = 0xc000_0000;
 /// I/O APIC registers (MMIO).
 pub const IO_APIC_BASE: u64 = 0xfec0_0000;
+/// The I/O APIC's APIC ID (the processor's local APIC is 0), as the MP
+/// table and the MADT declare it.
+pub const IO_APIC_ID: u8 = 1;
 /// Local APIC registers (MMIO), also the reset value of IA32_APIC_BASE.
 pub const LOCAL_APIC_BASE: u64 = 0xfee0_0000;
 /// Default RAM size of the PC.
 pub const DEFAULT_RAM: u64 = 128 << 20;
+
+/// Where the firmware tables describing the interrupt controllers sit in
+/// the BIOS area (`boot/firmware.rs`), all below the IRET stub at 0xFFF53.
+pub mod firmware {
+    /// MP floating pointer: 16-byte aligned in 0xF0000–0xFFFFF, where the
+    /// MP spec 1.4 §4 lets an OS search for it.
+    pub const MP_FLOATING_POINTER: u64 = 0xf_0000;
+    /// MP configuration table (the floating pointer's target).
+    pub const MP_CONFIGURATION_TABLE: u64 = 0xf_0010;
+    /// ACPI RSDP: 16-byte aligned in 0xE0000–0xFFFFF (ACPI 6.4 §5.2.5.1).
+    pub const ACPI_RSDP: u64 = 0xf_0400;
+    /// ACPI RSDT.
+    pub const ACPI_RSDT: u64 = 0xf_0440;
+    /// ACPI MADT.
+    pub const ACPI_MADT: u64 = 0xf_0480;
+    /// End (exclusive) of the tables' area.
+    pub const END: u64 = 0xf_0800;
+}
 
 /// Fixed I/O ports of the PC.
 pub mod port {
@@ -78,8 +101,45 @@ pub mod port {
     /// QEMU `isa-debug-exit,iobase=0xf4,iosize=4`: writing V ends the run
     /// with exit status (V << 1) | 1.
     pub const DEBUG_EXIT: u16 = 0xf4;
+    /// Primary ATA channel's command block (data, error/features, count,
+    /// LBA low/mid/high, device, status/command).
+    pub const ATA_PRIMARY: u16 = 0x1f0;
+    /// Number of command block ports.
+    pub const ATA_COMMAND_BLOCK_PORTS: u16 = 8;
+    /// Primary ATA channel's alternate status / device control.
+    pub const ATA_PRIMARY_CONTROL: u16 = 0x3f6;
     /// First serial port (16550A), eight registers.
     pub const COM1: u16 = 0x3f8;
+    /// VGA attribute controller: index/data written alternately.
+    pub const VGA_ATTRIBUTE: u16 = 0x3c0;
+    /// VGA attribute controller data read.
+    pub const VGA_ATTRIBUTE_READ: u16 = 0x3c1;
+    /// VGA miscellaneous output write (reads: input status 0).
+    pub const VGA_MISC_WRITE: u16 = 0x3c2;
+    /// VGA sequencer index.
+    pub const VGA_SEQUENCER_INDEX: u16 = 0x3c4;
+    /// VGA sequencer data.
+    pub const VGA_SEQUENCER_DATA: u16 = 0x3c5;
+    /// VGA DAC pixel mask.
+    pub const VGA_DAC_MASK: u16 = 0x3c6;
+    /// VGA DAC read index.
+    pub const VGA_DAC_READ_INDEX: u16 = 0x3c7;
+    /// VGA DAC write index.
+    pub const VGA_DAC_WRITE_INDEX: u16 = 0x3c8;
+    /// VGA DAC data (red, green, blue in turn).
+    pub const VGA_DAC_DATA: u16 = 0x3c9;
+    /// VGA miscellaneous output read.
+    pub const VGA_MISC_READ: u16 = 0x3cc;
+    /// VGA graphics controller index.
+    pub const VGA_GRAPHICS_INDEX: u16 = 0x3ce;
+    /// VGA graphics controller data.
+    pub const VGA_GRAPHICS_DATA: u16 = 0x3cf;
+    /// VGA CRT controller index (colour I/O address).
+    pub const VGA_CRTC_INDEX: u16 = 0x3d4;
+    /// VGA CRT controller data.
+    pub const VGA_CRTC_DATA: u16 = 0x3d5;
+    /// VGA input status 1 (retrace; resets the attribute flip-flop).
+    pub const VGA_INPUT_STATUS_1: u16 = 0x3da;
     /// PCI configuration address register (mechanism #1).
     pub const PCI_CONFIG_ADDRESS: u16 = 0xcf8;
     /// PCI configuration data window (0xCFC–0xCFF).
@@ -90,10 +150,15 @@ pub mod port {
 pub mod irq {
     /// PIT channel 0.
     pub const PIT: u8 = 0;
+    /// The I/O APIC pin the PIT drives (ISA IRQ 0 is overridden to pin 2,
+    /// as on PC chipsets; the MP table and the MADT say so).
+    pub const PIT_IO_APIC_PIN: u8 = 2;
     /// The slave PIC cascades into this line of the master.
     pub const CASCADE: u8 = 2;
     /// COM1.
     pub const COM1: u8 = 4;
+    /// The primary ATA channel.
+    pub const ATA_PRIMARY: u8 = 14;
 }
 
 /// Linux boot protocol (kernel `Documentation/x86/boot.rst`): where this

@@ -201,6 +201,10 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
     }
 }
 
+/// Virtual cycles (nanoseconds at the PC's 1 GHz) one PAUSE takes:
+/// between AMD Zen's (~65) and Intel Skylake's (~140).
+pub const PAUSE_CYCLES: u64 = 100;
+
 /// Executes the `Move` family.
 pub fn execute_move<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
     let osz = insn.op_size;
@@ -277,7 +281,17 @@ pub fn execute_move<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Resul
             cpu.write_reg_operand(insn, osz, ea);
             Ok(())
         }
-        (Map::OneByte, 0x90) if insn.rex & 1 == 0 => Ok(()), // NOP / PAUSE
+        (Map::OneByte, 0x90) if insn.rex & 1 == 0 => {
+            // NOP, or PAUSE with F3: the spin-loop hint lasts tens to
+            // hundreds of cycles on real processors (SDM Vol.2B PAUSE), so on
+            // the PC it advances the virtual clock by PAUSE_CYCLES; a
+            // kernel's busy-waits on time (APIC timer calibration, udelay)
+            // then take fewer instructions.
+            if insn.rep == 0xf3 && cpu.platform == Platform::Pc {
+                cpu.tsc = cpu.tsc.wrapping_add(PAUSE_CYCLES - 1);
+            }
+            Ok(())
+        }
         (Map::OneByte, 0x90..=0x97) => {
             let a = cpu.read_reg(0, osz, false);
             let b = cpu.read_reg(insn.rm, osz, false);

@@ -53,6 +53,8 @@ pub mod leaf1_edx {
     pub const SSE: u32 = 1 << 25;
     /// SSE2.
     pub const SSE2: u32 = 1 << 26;
+    /// An enabled local APIC (`devices/apic.rs`).
+    pub const APIC: u32 = 1 << 9;
 }
 
 /// The feature set this build implements, as (leaf 1 ECX, leaf 1 EDX).
@@ -63,7 +65,8 @@ pub fn implemented_features() -> (u32, u32) {
     // The FPU bit: the x87 unit, transcendental functions included
     // (cpu/x87.rs lists anything it lacks).
     // The system features (PSE … PSE36) are those of the PC mode (`mmu/paging.rs`,
-    // `cpu/msr.rs`, `cpu/syscall.rs`); no APIC yet, so no APIC bit.
+    // `cpu/msr.rs`, `cpu/syscall.rs`); the APIC bit depends on the machine
+    // (see `cpuid`).
     let edx = d::FPU
         | d::PSE
         | d::TSC
@@ -101,12 +104,17 @@ fn le(bytes: &[u8]) -> u32 {
     u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
-/// Returns (EAX, EBX, ECX, EDX) for a leaf and sub-leaf.
-pub fn cpuid(leaf: u32, _subleaf: u32) -> (u32, u32, u32, u32) {
+/// Returns (EAX, EBX, ECX, EDX) for a leaf and sub-leaf; `local_apic`
+/// says whether the machine has an enabled local APIC (the PC does, Linux
+/// user mode has none).
+pub fn cpuid(leaf: u32, _subleaf: u32, local_apic: bool) -> (u32, u32, u32, u32) {
     match leaf {
         0 => (7, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])),
         1 => {
-            let (ecx, edx) = implemented_features();
+            let (ecx, mut edx) = implemented_features();
+            if local_apic {
+                edx |= leaf1_edx::APIC;
+            }
             // Family 6, model 0x0f, stepping 1; CLFLUSH line 8*8 bytes; one logical CPU.
             (0x0000_06f1, (8 << 8) | (1 << 16), ecx, edx)
         }

@@ -48,11 +48,15 @@ const EFER_WRITABLE: u64 = cr::EFER_SCE | cr::EFER_LME | cr::EFER_NXE;
 
 impl Cpu {
     /// RDMSR.
-    pub fn read_msr(&self, msr: u32) -> Result<u64, Exception> {
+    pub fn read_msr<M: Memory>(&self, mem: &mut M, msr: u32) -> Result<u64, Exception> {
         use index::*;
         Ok(match msr {
             TSC => self.tsc,
-            APIC_BASE => self.msr.apic_base,
+            // The local APIC owns its base register when the machine has one.
+            APIC_BASE => match mem.bus().and_then(|b| b.local_apic()) {
+                Some(apic) => apic.base_msr(),
+                None => self.msr.apic_base,
+            },
             MTRR_CAP => 0,
             SYSENTER_CS => self.msr.sysenter_cs,
             SYSENTER_ESP => self.msr.sysenter_esp,
@@ -84,7 +88,12 @@ impl Cpu {
         let canonical = super::operand::is_canonical(value);
         match msr {
             TSC => self.tsc = value,
-            APIC_BASE => self.msr.apic_base = value,
+            APIC_BASE => match mem.bus().and_then(|b| b.local_apic()) {
+                // SDM Vol.3A §10.4.4: reserved bits (x2APIC enable included,
+                // as there is no x2APIC) are #GP.
+                Some(apic) => apic.write_base_msr(value).or(gp)?,
+                None => self.msr.apic_base = value,
+            },
             MTRR_CAP => return gp,
             SYSENTER_CS => self.msr.sysenter_cs = value & 0xffff,
             SYSENTER_ESP if canonical => self.msr.sysenter_esp = value,

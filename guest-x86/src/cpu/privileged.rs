@@ -87,7 +87,11 @@ pub fn mov_cr<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), 
             2 => cpu.cr2,
             3 => cpu.cr3,
             4 => cpu.cr4,
-            8 => cpu.cr8,
+            // SDM Vol.3A §10.8.6.1: CR8 is the local APIC's TPR[7:4].
+            8 => match mem.bus().and_then(|b| b.local_apic()) {
+                Some(apic) => apic.cr8(),
+                None => cpu.cr8,
+            },
             _ => return Err(ud()),
         };
         cpu.write_reg(insn.rm, size, false, v);
@@ -99,7 +103,12 @@ pub fn mov_cr<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), 
         2 => cpu.cr2 = v,
         3 => cpu.write_cr3(mem, v)?,
         4 => cpu.write_cr4(mem, v)?,
-        8 if v >> 4 == 0 => cpu.cr8 = v,
+        8 if v >> 4 == 0 => {
+            cpu.cr8 = v;
+            if let Some(apic) = mem.bus().and_then(|b| b.local_apic()) {
+                apic.set_cr8(v);
+            }
+        }
         8 => return Err(gp()),
         _ => return Err(ud()),
     }
@@ -299,7 +308,7 @@ pub fn msr_access<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<
     require_cpl0(cpu)?;
     let index = cpu.gpr[1] as u32;
     if insn.opcode == 0x32 {
-        let v = cpu.read_msr(index)?;
+        let v = cpu.read_msr(mem, index)?;
         cpu.write_reg(0, 4, false, v);
         cpu.write_reg(2, 4, false, v >> 32);
     } else {

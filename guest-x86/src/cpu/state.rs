@@ -340,7 +340,7 @@ pub const DR7_RESET: u64 = 0x400;
 /// IA32_PAT after reset (SDM Vol.3A §12.12.4).
 pub const PAT_RESET: u64 = 0x0007_0406_0007_0406;
 /// IA32_APIC_BASE after reset: the default base, BSP and global enable.
-pub const APIC_BASE_RESET: u64 = crate::boot::layout::LOCAL_APIC_BASE | (1 << 8) | (1 << 11);
+pub const APIC_BASE_RESET: u64 = crate::devices::apic::base_msr::RESET;
 
 /// MXCSR after reset: all exceptions masked, round to nearest (SDM Vol.1 §10.2.3).
 pub const MXCSR_DEFAULT: u32 = 0x1f80;
@@ -413,7 +413,7 @@ impl Cpu {
         cpu.platform = Platform::Pc;
         cpu.gpr = [0; 16];
         // EDX holds the processor signature after reset.
-        cpu.gpr[Reg::Rdx as usize] = super::cpuid::cpuid(1, 0).0 as u64;
+        cpu.gpr[Reg::Rdx as usize] = super::cpuid::cpuid(1, 0, false).0 as u64;
         cpu.rip = 0xfff0;
         cpu.rflags = flags::RESERVED_ONE;
         cpu.segs = segs;

@@ -81,7 +81,12 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
             cpu.write_reg(2, 4, false, tsc >> 32);
         }
         (Map::Map0F, 0xa2) => {
-            let (a, b, c, d) = cpuid(cpu.gpr[0] as u32, cpu.gpr[1] as u32);
+            // SDM Vol.3A §10.4.3: CPUID shows the APIC while it is enabled.
+            let apic = mem
+                .bus()
+                .and_then(|b| b.local_apic())
+                .is_some_and(|a| a.hardware_enabled());
+            let (a, b, c, d) = cpuid(cpu.gpr[0] as u32, cpu.gpr[1] as u32, apic);
             cpu.write_reg(0, 4, false, a as u64);
             cpu.write_reg(3, 4, false, b as u64);
             cpu.write_reg(1, 4, false, c as u64);

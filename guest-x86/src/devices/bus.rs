@@ -14,6 +14,11 @@ pub trait Bus {
     fn mmio_read(&mut self, addr: u64, size: u8) -> u64;
     /// A physical write outside RAM.
     fn mmio_write(&mut self, addr: u64, size: u8, value: u64);
+    /// The processor's local APIC, if the machine has one: CR8, the
+    /// IA32_APIC_BASE MSR and CPUID's APIC bit reach it through here.
+    fn local_apic(&mut self) -> Option<&mut crate::devices::apic::LocalApic> {
+        None
+    }
 }
 
 /// A bus with nothing on it: every read is all ones, every write lost.

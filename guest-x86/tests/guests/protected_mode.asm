@@ -24,34 +24,7 @@ PAGE_TABLE equ 0x11000               ; maps 0x400000-0x7fffff
 KERNEL_STACK equ 0x80000
 USER_STACK   equ 0x3f0000
 
-start:
-    jmp entry
-
-align 4
-multiboot_header:
-    dd 0x1badb002
-    dd 0x00010000
-    dd -(0x1badb002 + 0x00010000)
-    dd multiboot_header
-    dd start
-    dd 0
-    dd 0
-    dd start
-
-entry:
-    cli
-    lgdt [gdt_descriptor]
-    jmp KERNEL_CS:reloaded
-reloaded:
-    mov ax, KERNEL_DS
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
-    mov esp, KERNEL_STACK
-    mov esi, msg_start
-    call print
+%include "flat32_entry.inc"
 
     ; IDT: everything unexpected, then the gates the tests use.
     xor ebx, ebx
@@ -313,18 +286,6 @@ set_gate:
     mov [idt + ebx * 8 + 5], dl
     shr eax, 16
     mov [idt + ebx * 8 + 6], ax
-    ret
-
-print:
-    push eax
-.next:
-    lodsb
-    test al, al
-    jz .done
-    out 0xe9, al
-    jmp .next
-.done:
-    pop eax
     ret
 
 ; hex: eax as ecx hex digits.
