@@ -275,17 +275,27 @@ pub enum TrapCode {
     MemoryOutOfBounds = 5,
     /// A trapping float-to-integer conversion of NaN.
     InvalidConversionToInteger = 6,
+    /// A call-out failed; the embedder recorded why (a trap with its own
+    /// kind, a host error, an exit).
+    CallOut = 7,
+    /// The store's fuel ran out.
+    OutOfFuel = 8,
+    /// The engine's epoch reached the store's deadline.
+    Interrupted = 9,
 }
 
 impl TrapCode {
     /// Every trap code, for emitting one stub each.
-    pub const ALL: [TrapCode; 6] = [
+    pub const ALL: [TrapCode; 9] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
         TrapCode::StackExhausted,
         TrapCode::MemoryOutOfBounds,
         TrapCode::InvalidConversionToInteger,
+        TrapCode::CallOut,
+        TrapCode::OutOfFuel,
+        TrapCode::Interrupted,
     ];
 
     /// The code returned by the entry trampoline, back to a value.
@@ -302,6 +312,9 @@ impl TrapCode {
             TrapCode::StackExhausted => "call stack exhausted",
             TrapCode::MemoryOutOfBounds => "out of bounds memory access",
             TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
+            TrapCode::CallOut => "a call-out failed",
+            TrapCode::OutOfFuel => "all fuel consumed",
+            TrapCode::Interrupted => "interrupted",
         }
     }
 }
@@ -395,6 +408,10 @@ pub trait MacroAssembler {
     fn call(&mut self, callee: Self::Label, args: u32);
     /// Traps.
     fn trap(&mut self, code: TrapCode);
+    /// Calls the embedder's call-out entry at `entry` as
+    /// `entry(vmctx, cells + args, op, a, b)`, trapping with the code it
+    /// returns unless that is 0.
+    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32);
 
     /// The finished position-independent code, and the offset of each
     /// label asked for.

@@ -8,12 +8,12 @@ use wasmparser::{BlockType, FunctionBody, Operator};
 use super::ModuleInfo;
 use super::control::{ControlFrame, FrameKind};
 use super::stack::{Value, ValueStack};
-use crate::CompileError;
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
     IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
     TruncKind,
 };
+use crate::{CallOut, CompileError};
 
 struct FuncGen<'a, M: MacroAssembler> {
     masm: &'a mut M,
@@ -309,6 +309,67 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.convert(ConvertKind::FromInt { from, to, signed })
     }
 
+    /// A function type's parameter and result counts, if compiled code
+    /// can hold its values.
+    fn call_arity(&self, type_index: u32) -> Result<(u32, u32), CompileError> {
+        let sig = self
+            .info
+            .signature(type_index)
+            .ok_or_else(|| self.invalid("unknown function type"))?;
+        if !super::supported_signature(sig) {
+            return Err(CompileError::unsupported(
+                "a call of a signature with unsupported types",
+                self.offset,
+            ));
+        }
+        Ok((sig.params.len() as u32, sig.results.len() as u32))
+    }
+
+    /// Puts the whole stack in its cells and returns the depth of the top
+    /// `count` entries (a call's arguments, a call-out's operands).
+    fn operands_in_cells(&mut self, count: u32) -> Result<u32, CompileError> {
+        self.materialize(|_| true);
+        self.stack
+            .depth()
+            .checked_sub(count)
+            .ok_or_else(|| self.invalid("operands missing"))
+    }
+
+    /// An operator the embedder runs (see [`CallOut`]): its `operands`
+    /// top entries go in their cells, its `results` come back there.
+    fn call_out(
+        &mut self,
+        op: CallOut,
+        operands: u32,
+        results: u32,
+        a: u32,
+        b: u32,
+    ) -> Result<(), CompileError> {
+        let entry = self.layout("this operator")?.callout;
+        if entry == 0 {
+            return Err(CompileError::unsupported(
+                &format!("{op:?} without a call-out entry"),
+                self.offset,
+            ));
+        }
+        let args = self.operands_in_cells(operands)?;
+        // The embedder may write results beyond the operands: reserve
+        // their cells before the frame size is fixed.
+        self.stack.reset(args, operands.max(results));
+        let args_cell = self.cell(args);
+        self.masm.call_out(entry, args_cell, op as u32, a, b);
+        self.stack.reset(args, results);
+        Ok(())
+    }
+
+    /// A call-out of fixed arity ([`CallOut::fixed_arity`]).
+    fn fixed_call_out(&mut self, op: CallOut, a: u32, b: u32) -> Result<(), CompileError> {
+        let (operands, results) = op
+            .fixed_arity()
+            .ok_or_else(|| self.invalid("a call's arity depends on its type"))?;
+        self.call_out(op, operands, results, a, b)
+    }
+
     /// The VM context layout, needed by memory and global operators.
     fn layout(&self, what: &str) -> Result<crate::ContextLayout, CompileError> {
         self.info.layout.ok_or_else(|| {
@@ -550,27 +611,90 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.unreachable_from_here();
             }
             Operator::Call { function_index } => {
-                let callee = *self
-                    .entries
-                    .get(function_index as usize)
-                    .ok_or_else(|| self.invalid("unknown function"))?;
-                let sig = self
+                let ty = *self
                     .info
                     .funcs
                     .get(function_index as usize)
-                    .and_then(|t| self.info.signature(*t))
-                    .ok_or_else(|| self.invalid("unknown function type"))?;
-                let (params, results) = (sig.params.len() as u32, sig.results.len() as u32);
-                self.materialize(|_| true);
-                let args = self
-                    .stack
-                    .depth()
-                    .checked_sub(params)
-                    .ok_or_else(|| self.invalid("call arguments missing"))?;
-                let args_cell = self.cell(args);
-                self.masm.call(callee, args_cell);
-                self.stack.reset(args, results);
+                    .ok_or_else(|| self.invalid("unknown function"))?;
+                let (params, results) = self.call_arity(ty)?;
+                match function_index.checked_sub(self.info.num_imported_funcs) {
+                    Some(defined) => {
+                        let callee = *self
+                            .entries
+                            .get(defined as usize)
+                            .ok_or_else(|| self.invalid("unknown function"))?;
+                        let args = self.operands_in_cells(params)?;
+                        let args_cell = self.cell(args);
+                        self.masm.call(callee, args_cell);
+                        self.stack.reset(args, results);
+                    }
+                    // Wasm 3.0 §4.4.10 call of an import: whatever it is
+                    // (host, interpreted or compiled elsewhere), the
+                    // embedder runs it on the cells.
+                    None => {
+                        self.call_out(CallOut::CallImport, params, results, function_index, 0)?
+                    }
+                }
             }
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => {
+                // Wasm 3.0 §4.4.10 call_indirect: the embedder checks the
+                // element (bounds, null, canonical type) and calls it.
+                let (params, results) = self.call_arity(type_index)?;
+                self.call_out(
+                    CallOut::CallIndirect,
+                    params + 1,
+                    results,
+                    type_index,
+                    table_index,
+                )?;
+            }
+            Operator::MemorySize { mem } => self.fixed_call_out(CallOut::MemorySize, mem, 0)?,
+            Operator::MemoryGrow { mem } => self.fixed_call_out(CallOut::MemoryGrow, mem, 0)?,
+            Operator::MemoryFill { mem } => self.fixed_call_out(CallOut::MemoryFill, mem, 0)?,
+            Operator::MemoryCopy { dst_mem, src_mem } => {
+                self.fixed_call_out(CallOut::MemoryCopy, dst_mem, src_mem)?
+            }
+            Operator::MemoryInit { data_index, mem } => {
+                self.fixed_call_out(CallOut::MemoryInit, data_index, mem)?
+            }
+            Operator::DataDrop { data_index } => {
+                self.fixed_call_out(CallOut::DataDrop, data_index, 0)?
+            }
+            Operator::TableGet { table } => self.fixed_call_out(CallOut::TableGet, table, 0)?,
+            Operator::TableSet { table } => self.fixed_call_out(CallOut::TableSet, table, 0)?,
+            Operator::TableSize { table } => self.fixed_call_out(CallOut::TableSize, table, 0)?,
+            Operator::TableGrow { table } => self.fixed_call_out(CallOut::TableGrow, table, 0)?,
+            Operator::TableFill { table } => self.fixed_call_out(CallOut::TableFill, table, 0)?,
+            Operator::TableCopy {
+                dst_table,
+                src_table,
+            } => self.fixed_call_out(CallOut::TableCopy, dst_table, src_table)?,
+            Operator::TableInit { elem_index, table } => {
+                self.fixed_call_out(CallOut::TableInit, elem_index, table)?
+            }
+            Operator::ElemDrop { elem_index } => {
+                self.fixed_call_out(CallOut::ElemDrop, elem_index, 0)?
+            }
+            Operator::RefFunc { function_index } => {
+                self.fixed_call_out(CallOut::RefFunc, function_index, 0)?
+            }
+            // Wasm 3.0 §4.4.2: null is the cell 0, as in the interpreter.
+            Operator::RefNull { hty } => {
+                let ty = wasmparser::RefType::new(true, hty)
+                    .map(wasmparser::ValType::Ref)
+                    .filter(|t| super::supported_type(*t));
+                if ty.is_none() {
+                    return Err(CompileError::unsupported(
+                        "ref.null of a type other than funcref/externref",
+                        self.offset,
+                    ));
+                }
+                self.stack.push(Value::Const(0));
+            }
+            Operator::RefIsNull => self.unop(IntUnOp::Eqz, S64)?,
             Operator::Drop => {
                 self.stack
                     .pop()

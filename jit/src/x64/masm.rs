@@ -23,6 +23,8 @@ pub struct X64Masm {
     ops: VecAssembler<X64Relocation>,
     /// One stub per [`TrapCode`], in `TrapCode::ALL` order.
     trap_stubs: Vec<DynamicLabel>,
+    /// Leaves with the trap code already in eax (a failed call-out).
+    trap_exit: Option<DynamicLabel>,
     /// Set when a frame is too large to address.
     error: Option<String>,
 }
@@ -38,6 +40,7 @@ impl X64Masm {
         X64Masm {
             ops: VecAssembler::new(0),
             trap_stubs: Vec::new(),
+            trap_exit: None,
             error: None,
         }
     }
@@ -226,6 +229,7 @@ impl MacroAssembler for X64Masm {
             ; mov rsp, QWORD [r15 + SAVED_RSP]
             ; jmp =>exit
         );
+        self.trap_exit = Some(trap_exit);
         for code in TrapCode::ALL {
             let stub = self.ops.new_dynamic_label();
             dynasm!(self.ops ; .arch x64 ; =>stub ; mov eax, code as i32 ; jmp =>trap_exit);
@@ -778,6 +782,29 @@ impl MacroAssembler for X64Masm {
     fn trap(&mut self, code: TrapCode) {
         let stub = self.trap_stub(code);
         dynasm!(self.ops ; .arch x64 ; jmp =>stub);
+    }
+
+    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32) {
+        let Some(trap_exit) = self.trap_exit else {
+            self.error = Some("a call-out before the module prelude".into());
+            return;
+        };
+        let d = self.disp(args);
+        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
+        // (abi.rs) and every value in frame cells, and r14/r15 are
+        // callee-saved, so nothing needs saving around the call.
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r14
+            ; lea rsi, [rsp + d]
+            ; mov edx, op as i32
+            ; mov ecx, a as i32
+            ; mov r8d, b as i32
+            ; mov rax, QWORD entry as i64
+            ; call rax
+            ; test eax, eax
+            ; jnz =>trap_exit
+        );
     }
 
     fn finish(mut self, labels: &[DynamicLabel]) -> Result<(Vec<u8>, Vec<usize>), String> {
