@@ -61,6 +61,19 @@ pub struct ContextLayout {
     /// `extern "sysv64" fn(vmctx, cells, op, a, b) -> u32`; 0 when there
     /// is none, and operators that need one are unsupported.
     pub callout: usize,
+    /// Offset of the store context pointer in the VM context.
+    pub store_context: u32,
+    /// Offset of the fuel left (u64) in the store context.
+    pub fuel: u32,
+    /// Offset of the epoch deadline (u64) in the store context.
+    pub epoch_deadline: u32,
+    /// Offset of the pointer to the engine's epoch counter (u64) in the
+    /// store context.
+    pub epoch: u32,
+    /// Charge fuel per wasm operator, as the interpreter does.
+    pub consume_fuel: bool,
+    /// Check the epoch deadline at function entry and loop headers.
+    pub epoch_interruption: bool,
 }
 
 /// Operators compiled code hands to the embedder through the call-out

@@ -408,6 +408,19 @@ pub trait MacroAssembler {
     fn call(&mut self, callee: Self::Label, args: u32);
     /// Traps.
     fn trap(&mut self, code: TrapCode);
+    /// Subtracts a charge, fixed later by
+    /// [`set_fuel_charge`](Self::set_fuel_charge), from the store's fuel,
+    /// trapping with [`TrapCode::OutOfFuel`] when there is less left
+    /// (the fuel stays as it was; the embedder zeroes it). `store_context`
+    /// is the store pointer's offset in the VM context, `fuel` the fuel's
+    /// in the store context. Returns the charge's handle.
+    fn charge_fuel(&mut self, store_context: u32, fuel: u32) -> usize;
+    /// Sets the charge `site` subtracts.
+    fn set_fuel_charge(&mut self, site: usize, charge: u32);
+    /// Traps with [`TrapCode::Interrupted`] once the engine's epoch (read
+    /// through the pointer at `epoch` in the store context) reaches the
+    /// store's `deadline`.
+    fn check_epoch(&mut self, store_context: u32, epoch: u32, deadline: u32);
     /// Calls the embedder's call-out entry at `entry` as
     /// `entry(vmctx, cells + args, op, a, b)`, trapping with the code it
     /// returns unless that is 0.

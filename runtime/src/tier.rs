@@ -1,9 +1,10 @@
 //! Which tier runs a module, and calling into the JIT tier.
 //!
 //! With [`Strategy::Jit`] a module is compiled by `wrun-jit` after the
-//! interpreter has translated it; if the JIT cannot compile all of it (an
-//! operator, a type or a feature it lacks, or an engine option such as fuel
-//! it does not implement yet), the whole module runs on the interpreter
+//! interpreter has translated it (fuel and epoch checks included, placed
+//! and counted as the interpreter does); if the JIT cannot compile all of
+//! it (an operator, a type or a feature it lacks), the whole module runs on
+//! the interpreter
 //! and [`Module::jit_fallback`](crate::Module::jit_fallback) says why.
 //! Calls from the host into a function of a compiled module run its
 //! machine code; wasm-to-wasm calls within it stay in machine code; what
@@ -57,21 +58,17 @@ pub(crate) fn compile(
     if config.strategy != Strategy::Jit {
         return (None, None);
     }
-    if config.consume_fuel || config.epoch_interruption {
-        return (
-            None,
-            Some("the JIT does not count fuel or check epochs yet".into()),
-        );
-    }
     let Some(offsets) = VMOffsets::for_module(module) else {
         return (None, Some("the module's index spaces are too large".into()));
     };
-    compile_for_host(bytes, &offsets, config.max_host_stack_bytes)
+    compile_for_host(bytes, &offsets, config)
 }
 
 /// Where the JIT finds memories and globals: the offsets of `vm/`.
 #[cfg(target_arch = "x86_64")]
-fn context_layout(offsets: &VMOffsets) -> wrun_jit::ContextLayout {
+fn context_layout(offsets: &VMOffsets, config: &crate::engine::Config) -> wrun_jit::ContextLayout {
+    use crate::vm::context::store_offsets;
+    use crate::vm::offsets::STORE_CONTEXT;
     use crate::vm::{VMGlobalDefinition, VMMemoryDefinition};
     use std::mem::offset_of;
     wrun_jit::ContextLayout {
@@ -81,6 +78,12 @@ fn context_layout(offsets: &VMOffsets) -> wrun_jit::ContextLayout {
         memory_length: offset_of!(VMMemoryDefinition, length) as u32,
         global_value: offset_of!(VMGlobalDefinition, value) as u32,
         callout: callout::entry as *const () as usize,
+        store_context: STORE_CONTEXT,
+        fuel: store_offsets::FUEL as u32,
+        epoch_deadline: store_offsets::EPOCH_DEADLINE as u32,
+        epoch: store_offsets::EPOCH as u32,
+        consume_fuel: config.consume_fuel,
+        epoch_interruption: config.epoch_interruption,
     }
 }
 
@@ -88,11 +91,11 @@ fn context_layout(offsets: &VMOffsets) -> wrun_jit::ContextLayout {
 fn compile_for_host(
     bytes: &[u8],
     offsets: &VMOffsets,
-    stack_budget: usize,
+    config: &crate::engine::Config,
 ) -> (Option<JitModule>, Option<String>) {
-    match wrun_jit::CompiledModule::new(bytes, Some(context_layout(offsets))) {
+    match wrun_jit::CompiledModule::new(bytes, Some(context_layout(offsets, config))) {
         Ok(mut code) => {
-            code.set_stack_budget(stack_budget);
+            code.set_stack_budget(config.max_host_stack_bytes);
             (Some(code), None)
         }
         Err(e) => (None, Some(e.to_string())),
@@ -100,7 +103,11 @@ fn compile_for_host(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn compile_for_host(_: &[u8], _: &VMOffsets, _: usize) -> (Option<JitModule>, Option<String>) {
+fn compile_for_host(
+    _: &[u8],
+    _: &VMOffsets,
+    _: &crate::engine::Config,
+) -> (Option<JitModule>, Option<String>) {
     (
         None,
         Some("there is no JIT for this architecture yet".into()),
@@ -217,7 +224,11 @@ fn call_compiled<T>(
         TrapCode::StackExhausted => TrapKind::StackExhausted,
         TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
         TrapCode::InvalidConversionToInteger => TrapKind::InvalidConversionToInteger,
-        TrapCode::OutOfFuel => TrapKind::OutOfFuel,
+        TrapCode::OutOfFuel => {
+            // As in the interpreter: a charge that does not fit empties the tank.
+            store.inner.vm.fuel = 0;
+            TrapKind::OutOfFuel
+        }
         TrapCode::Interrupted => TrapKind::Interrupted,
     };
     // Compiled frames keep no pc map yet: the backtrace names the

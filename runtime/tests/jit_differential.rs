@@ -79,18 +79,37 @@ fn bulk_table_config() -> wasm_smith::Config {
 }
 
 fn engine(strategy: Strategy) -> Engine {
+    Engine::new(&engine_config(strategy))
+}
+
+fn engine_config(strategy: Strategy) -> Config {
     let mut config = Config::new();
     config
         .strategy(strategy)
         .max_memory_bytes(4 << 20)
         .max_host_stack_bytes(16 << 20);
-    Engine::new(&config)
+    config
 }
+
+/// With fuel on, the store starts with this much, and what is left after
+/// each call is compared too: both tiers charge the same operators.
+const START_FUEL: u64 = 3_000;
+
+/// The census entry counting modules in which a call ran out of fuel.
+const RAN_OUT_OF_FUEL: &str = "(ran out of fuel)";
 
 /// Everything observable after calling every export with zero arguments.
 fn observe(engine: &Engine, binary: &[u8]) -> Result<(bool, Vec<String>), Error> {
     let module = Module::new(engine, binary)?;
     let mut store = Store::new(engine, ());
+    let fuel = store.set_fuel(START_FUEL).is_ok();
+    let left = |store: &Store<()>| {
+        if fuel {
+            format!(" (fuel left {:?})", store.get_fuel().ok())
+        } else {
+            String::new()
+        }
+    };
     let instance = match Instance::new(&mut store, &module, &[]) {
         Ok(i) => i,
         // Compiled frames carry no backtrace yet: compare the trap kinds.
@@ -112,11 +131,12 @@ fn observe(engine: &Engine, binary: &[u8]) -> Result<(bool, Vec<String>), Error>
             .map(|t| Val::default_for(*t).unwrap_or(Val::I32(0)))
             .collect();
         let mut results = vec![Val::I32(0); ty.results().len()];
-        seen.push(match f.call(&mut store, &args, &mut results) {
+        let outcome = match f.call(&mut store, &args, &mut results) {
             Ok(()) => format!("{name}: {results:?}"),
             Err(Error::Trap(t)) => format!("{name}: trap {}", t.kind()),
             Err(e) => format!("{name}: error {e}"),
-        });
+        };
+        seen.push(outcome + &left(&store));
     }
     for (name, export) in instance.exports(&store) {
         match export {
@@ -233,6 +253,45 @@ fn compare_generated(
     seed: u64,
     at_least: u32,
 ) -> std::collections::BTreeMap<String, u32> {
+    compare_generated_on(config, seed, at_least, engine)
+}
+
+/// Fuel: the same generated modules on engines that count it; results,
+/// traps (running out included) and the fuel left must all agree.
+#[test]
+fn generated_modules_spend_the_same_fuel() {
+    let with_fuel = |strategy| {
+        let mut config = engine_config(strategy);
+        config.consume_fuel(true);
+        Engine::new(&config)
+    };
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            for (config, seed) in [
+                (smith_config as fn() -> wasm_smith::Config, 0x5eed_f0e1),
+                (bulk_table_config, 0x5eed_f0e2),
+            ] {
+                let seen = compare_generated_on(config, seed, 300, with_fuel);
+                let ran_out = seen.get(RAN_OUT_OF_FUEL).copied().unwrap_or(0);
+                eprintln!("{ran_out} compiled modules ran out of fuel");
+                assert!(
+                    ran_out > 0,
+                    "no module ran out of fuel: the limit is untested"
+                );
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn compare_generated_on(
+    config: fn() -> wasm_smith::Config,
+    seed: u64,
+    at_least: u32,
+    engine: impl Fn(Strategy) -> Engine,
+) -> std::collections::BTreeMap<String, u32> {
     let mut census = std::collections::BTreeMap::new();
     let (jit, interp) = (engine(Strategy::Jit), engine(Strategy::Interp));
     let mut rng = Rng(seed);
@@ -255,6 +314,9 @@ fn compare_generated(
         compiled += 1;
         for name in operator_names(&binary) {
             *census.entry(name).or_insert(0) += 1;
+        }
+        if got.iter().any(|line| line.contains("all fuel consumed")) {
+            *census.entry(RAN_OUT_OF_FUEL.to_string()).or_insert(0) += 1;
         }
         let (_, want) = observe(&interp, &binary).unwrap();
         assert_eq!(got, want, "case {case}");

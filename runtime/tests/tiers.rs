@@ -66,12 +66,6 @@ fn other_modules_fall_back_to_the_interpreter_and_say_why() {
     assert!(why.contains("TryTable"), "{why}");
     assert_eq!(out.unwrap(), [Val::I32(7)]);
 
-    let mut fuel = jit_config();
-    fuel.consume_fuel(true);
-    let engine = Engine::new(&fuel);
-    let module = Module::new(&engine, GCD).unwrap();
-    assert!(module.jit_fallback().unwrap().contains("fuel"));
-
     // The default strategy never asks the JIT.
     let module = Module::new(&Engine::default(), GCD).unwrap();
     assert!(!module.is_compiled());
@@ -299,4 +293,87 @@ fn compiled_code_sees_memory_grow() {
     let (module, out) = call(&jit_config(), wat, "f", &[]);
     assert!(module.is_compiled(), "{:?}", module.jit_fallback());
     assert_eq!(out.unwrap(), [Val::I32(5 + 0x0909_0909 + 2 - 1)]);
+}
+
+/// Loops, both arms of `if`, `br_if`, calls, and operators in a block
+/// opened in dead code (charged to the live segment before it, as the
+/// validator deems them reachable).
+const FUEL: &str = r#"(module
+  (func $f (param i32) (result i32) (local i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (local.get 0)))
+        (if (i32.and (local.get 0) (i32.const 1))
+          (then (local.set 1 (i32.add (local.get 1) (i32.const 3))))
+          (else (local.set 1 (i32.sub (local.get 1) (i32.const 1)))))
+        (block (br 0) (block (i32.const 1) (drop)) (nop))
+        (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+        (br $l)))
+    (local.get 1))
+  (func (export "run") (param i32) (result i32) (call $f (local.get 0))))"#;
+
+/// The same fuel stops both tiers at the same point: for every budget
+/// from 0 to past what the call needs, the outcome and the fuel left agree.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn fuel_runs_out_at_the_same_operator_on_both_tiers() {
+    let run = |strategy: Strategy, fuel: u64| {
+        let mut config = Config::new();
+        config.strategy(strategy).consume_fuel(true);
+        let engine = Engine::new(&config);
+        let module = Module::new(&engine, FUEL).unwrap();
+        assert_eq!(module.is_compiled(), strategy == Strategy::Jit);
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        store.set_fuel(fuel).unwrap();
+        let f = instance.get_func(&store, "run").unwrap();
+        let mut out = [Val::I32(0)];
+        let outcome = match f.call(&mut store, &[Val::I32(10)], &mut out) {
+            Ok(()) => format!("{out:?}"),
+            Err(Error::Trap(t)) => t.kind().to_string(),
+            Err(e) => panic!("{e}"),
+        };
+        (outcome, store.get_fuel().unwrap())
+    };
+    let mut completed = 0;
+    for fuel in 0..400 {
+        let interp = run(Strategy::Interp, fuel);
+        assert_eq!(run(Strategy::Jit, fuel), interp, "with {fuel} fuel");
+        completed += usize::from(interp.0 != "all fuel consumed");
+    }
+    assert!(completed > 0 && completed < 400, "{completed}");
+}
+
+/// An endless compiled loop is stopped by the engine's epoch from another
+/// thread (checked at loop headers).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn an_interrupt_stops_an_endless_compiled_loop() {
+    let mut config = jit_config();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config);
+    let module = Module::new(
+        &engine,
+        r#"(module (func (export "spin") (loop $l (br $l))))"#,
+    )
+    .unwrap();
+    assert!(module.is_compiled(), "{:?}", module.jit_fallback());
+    let mut store = Store::new(&engine, ());
+    store.set_epoch_deadline(1);
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let handle = engine.interrupt_handle();
+    let ticker = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        handle.increment_epoch();
+    });
+    let f = instance.get_func(&store, "spin").unwrap();
+    match f.call(&mut store, &[], &mut []) {
+        Err(Error::Trap(t)) => assert_eq!(t.kind(), TrapKind::Interrupted),
+        other => panic!("{other:?}"),
+    }
+    ticker.join().unwrap();
 }

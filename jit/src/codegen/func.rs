@@ -29,6 +29,14 @@ struct FuncGen<'a, M: MacroAssembler> {
     /// only at the end, and nothing depends on it before.
     num_locals: u32,
     offset: u64,
+    /// The validator's view of reachability, one flag per open frame:
+    /// fuel charges the operators it deems reachable, exactly as the
+    /// interpreter's translator does (Wasm 3.0 §3.4.1: a frame opened in
+    /// unreachable code starts reachable).
+    validator_unreachable: Vec<bool>,
+    /// The straight-line segment being charged: its charge's handle (None
+    /// when fuel is off or the segment is never run) and operator count.
+    fuel_segment: (Option<usize>, u32),
 }
 
 pub fn compile_function<M: MacroAssembler>(
@@ -94,15 +102,34 @@ pub fn compile_function<M: MacroAssembler>(
         reachable: true,
         num_locals,
         offset: body.range().start,
+        validator_unreachable: vec![false],
+        fuel_segment: (None, 0),
     };
+    g.check_epoch();
+    g.start_fuel_segment();
     let mut ops = wasmparser::OperatorsReader::new(reader);
     while !ops.eof() {
         g.offset = ops.original_position();
         let op = ops
             .read()
             .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+        g.charge_operator();
+        let starts_segment = matches!(
+            op,
+            Operator::Loop { .. } | Operator::Else | Operator::End | Operator::BrIf { .. }
+        );
+        let is_loop = matches!(op, Operator::Loop { .. });
+        g.track_validator_reachability(&op);
         g.visit(op)?;
+        // The function's own `end` returns: no segment follows it.
+        if starts_segment && !g.frames.is_empty() {
+            if is_loop {
+                g.check_epoch();
+            }
+            g.start_fuel_segment();
+        }
     }
+    g.close_fuel_segment();
     // The frame: the locals, then the most operand cells ever used.
     let layout = FrameLayout {
         cells: num_locals
@@ -118,6 +145,76 @@ pub fn compile_function<M: MacroAssembler>(
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
+    /// Fuel (Wasm has no operator for it; the interpreter's rule, which
+    /// every tier follows so totals agree): each operator the validator
+    /// deems reachable costs 1, charged at the start of its straight-line
+    /// segment; segments start at function entry, at loop headers (so each
+    /// iteration pays), after `else` and `end` and after a conditional
+    /// branch.
+    fn charge_operator(&mut self) {
+        if !self.validator_unreachable.last().copied().unwrap_or(true) {
+            self.fuel_segment.1 += 1;
+        }
+    }
+
+    /// Keeps [`validator_unreachable`](Self::validator_unreachable) in step
+    /// with the operator about to be compiled.
+    fn track_validator_reachability(&mut self, op: &Operator<'_>) {
+        let flags = &mut self.validator_unreachable;
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                flags.push(false)
+            }
+            Operator::Else => {
+                if let Some(top) = flags.last_mut() {
+                    *top = false;
+                }
+            }
+            Operator::End => {
+                flags.pop();
+            }
+            Operator::Unreachable
+            | Operator::Br { .. }
+            | Operator::BrTable { .. }
+            | Operator::Return => {
+                if let Some(top) = flags.last_mut() {
+                    *top = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the current fuel segment and starts the next one here (its
+    /// charge emitted only where code runs).
+    fn start_fuel_segment(&mut self) {
+        self.close_fuel_segment();
+        let Some(layout) = self.info.layout.filter(|l| l.consume_fuel) else {
+            return;
+        };
+        let site = self
+            .reachable
+            .then(|| self.masm.charge_fuel(layout.store_context, layout.fuel));
+        self.fuel_segment = (site, 0);
+    }
+
+    fn close_fuel_segment(&mut self) {
+        if let (Some(site), count) = self.fuel_segment {
+            self.masm.set_fuel_charge(site, count);
+        }
+        self.fuel_segment = (None, 0);
+    }
+
+    /// An epoch check (function entry, loop headers), where code runs.
+    fn check_epoch(&mut self) {
+        if let Some(layout) = self.info.layout.filter(|l| l.epoch_interruption)
+            && self.reachable
+        {
+            self.masm
+                .check_epoch(layout.store_context, layout.epoch, layout.epoch_deadline);
+        }
+    }
+
     fn local_cell(&self, local: u32) -> u32 {
         local
     }

@@ -18,6 +18,10 @@ const TWO_64: u64 = 0x43f0_0000_0000_0000;
 const MINUS_TWO_31: u64 = 0xc1e0_0000_0000_0000;
 const MINUS_TWO_63: u64 = 0xc3e0_0000_0000_0000;
 
+/// The immediate of a fuel charge until its segment's length is known
+/// (checked when patched, so a wrong offset fails compilation).
+const FUEL_CHARGE_PLACEHOLDER: i32 = 0x7eed_f0e1;
+
 /// Emits x86_64 code into a position-independent buffer.
 pub struct X64Masm {
     ops: VecAssembler<X64Relocation>,
@@ -25,6 +29,9 @@ pub struct X64Masm {
     trap_stubs: Vec<DynamicLabel>,
     /// Leaves with the trap code already in eax (a failed call-out).
     trap_exit: Option<DynamicLabel>,
+    /// Each fuel charge: the code offset of its 32-bit immediate and the
+    /// charge to patch in once the segment's length is known.
+    fuel_charges: Vec<(usize, u32)>,
     /// Set when a frame is too large to address.
     error: Option<String>,
 }
@@ -41,6 +48,7 @@ impl X64Masm {
             ops: VecAssembler::new(0),
             trap_stubs: Vec::new(),
             trap_exit: None,
+            fuel_charges: Vec::new(),
             error: None,
         }
     }
@@ -784,6 +792,48 @@ impl MacroAssembler for X64Masm {
         dynasm!(self.ops ; .arch x64 ; jmp =>stub);
     }
 
+    fn charge_fuel(&mut self, store_context: u32, fuel: u32) -> usize {
+        let out_of_fuel = self.trap_stub(TrapCode::OutOfFuel);
+        let (store, fuel) = (store_context as i32, fuel as i32);
+        // Not a literal, so dynasm emits the imm32 form, patched in `finish`.
+        let placeholder = FUEL_CHARGE_PLACEHOLDER;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD [r14 + store]
+            ; mov rax, QWORD [rdx + fuel]
+            ; sub rax, DWORD placeholder
+        );
+        let immediate = self.ops.offset().0 - 4;
+        // Borrow: less fuel than the charge.
+        dynasm!(self.ops
+            ; .arch x64
+            ; jb =>out_of_fuel
+            ; mov QWORD [rdx + fuel], rax
+        );
+        self.fuel_charges.push((immediate, 0));
+        self.fuel_charges.len() - 1
+    }
+
+    fn set_fuel_charge(&mut self, site: usize, charge: u32) {
+        if let Some(entry) = self.fuel_charges.get_mut(site) {
+            entry.1 = charge;
+        }
+    }
+
+    fn check_epoch(&mut self, store_context: u32, epoch: u32, deadline: u32) {
+        let interrupted = self.trap_stub(TrapCode::Interrupted);
+        let (store, epoch, deadline) = (store_context as i32, epoch as i32, deadline as i32);
+        // A plain load is an acquire load on x86-64 (SDM Vol.3A §9.2.3.2).
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD [r14 + store]
+            ; mov rax, QWORD [rdx + epoch]
+            ; mov rax, QWORD [rax]
+            ; cmp rax, QWORD [rdx + deadline]
+            ; jae =>interrupted
+        );
+    }
+
     fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32) {
         let Some(trap_exit) = self.trap_exit else {
             self.error = Some("a call-out before the module prelude".into());
@@ -822,10 +872,18 @@ impl MacroAssembler for X64Masm {
                     .map_err(|e| format!("assembling: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let code = self
+        let mut code = self
             .ops
             .finalize()
             .map_err(|e| format!("assembling: {e}"))?;
+        for &(at, charge) in &self.fuel_charges {
+            let slot = code
+                .get_mut(at..at + 4)
+                .filter(|s| **s == FUEL_CHARGE_PLACEHOLDER.to_le_bytes())
+                .ok_or("a fuel charge's immediate is not where it was emitted")?;
+            let charge = i32::try_from(charge).map_err(|_| "a fuel charge beyond 2^31")?;
+            slot.copy_from_slice(&charge.to_le_bytes());
+        }
         Ok((code, offsets))
     }
 }
