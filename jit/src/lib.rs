@@ -351,10 +351,7 @@ impl CompiledModule {
             .code
             .address(0)
             .ok_or_else(|| CallError::Usage("empty module".into()))?;
-        let mut state = x64::abi::EntryState {
-            saved_rsp: 0,
-            stack_limit: stack_limit as u64,
-        };
+        let mut state = x64::abi::EntryState::new(stack_limit as u64);
         // SAFETY: offset 0 is the entry trampoline (abi.rs) and `code` a
         // function entry of this module, with the signature checked against
         // `cells`; compiled code only touches `cells[..needed]`, its own

@@ -5,6 +5,11 @@
 //! registers [`Operand::A`], [`Operand::B`], [`Operand::C`]; operators take
 //! their inputs in A (and B) and leave their result in A.
 
+/// The most arguments a compiled `return_call` passes: they go through a
+/// fixed buffer of the invocation's state, since the caller's frame is
+/// gone when the callee copies them (more fall back to the interpreter).
+pub const MAX_TAIL_CALL_ARGS: u32 = 32;
+
 /// An operand register of the macro-assembler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operand {
@@ -406,6 +411,11 @@ pub trait MacroAssembler {
     /// Calls the function at `callee` with its arguments (and room for its
     /// results) in cells `args..`.
     fn call(&mut self, callee: Self::Label, args: u32);
+    /// `return_call` (Wasm 3.0 §4.4.10): passes the `count` arguments in
+    /// cells `args..` to the function at `callee` in place of this one,
+    /// whose frame is gone before the callee's is built (constant stack);
+    /// the callee returns straight to this function's caller.
+    fn return_call(&mut self, callee: Self::Label, args: u32, count: u32);
     /// Traps.
     fn trap(&mut self, code: TrapCode);
     /// Subtracts a charge, fixed later by

@@ -377,3 +377,34 @@ fn an_interrupt_stops_an_endless_compiled_loop() {
     }
     ticker.join().unwrap();
 }
+
+/// `return_call` between compiled functions runs in constant stack: ten
+/// million mutually recursive tail calls fit a 64 KiB stack budget that
+/// the same recursion without tail calls exhausts.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn compiled_tail_calls_run_in_constant_stack() {
+    let wat = r#"(module
+      (func $even (export "even") (param i64) (result i32)
+        (if (result i32) (i64.eqz (local.get 0))
+          (then (i32.const 1))
+          (else (return_call $odd (i64.sub (local.get 0) (i64.const 1))))))
+      (func $odd (param i64) (result i32)
+        (if (result i32) (i64.eqz (local.get 0))
+          (then (i32.const 0))
+          (else (return_call $even (i64.sub (local.get 0) (i64.const 1))))))
+      (func $deep (export "deep") (param i64) (result i32)
+        (if (result i32) (i64.eqz (local.get 0))
+          (then (i32.const 1))
+          (else (call $deep (i64.sub (local.get 0) (i64.const 1)))))))"#;
+    let mut config = jit_config();
+    config.max_host_stack_bytes(64 << 10);
+    let (module, out) = call(&config, wat, "even", &[Val::I64(10_000_001)]);
+    assert!(module.is_compiled(), "{:?}", module.jit_fallback());
+    assert_eq!(out.unwrap(), [Val::I32(0)]);
+    let (_, out) = call(&config, wat, "deep", &[Val::I64(10_000_000)]);
+    match out {
+        Err(Error::Trap(t)) => assert_eq!(t.kind(), TrapKind::StackExhausted),
+        other => panic!("{other:?}"),
+    }
+}

@@ -10,8 +10,8 @@ use super::control::{ControlFrame, FrameKind};
 use super::stack::{Value, ValueStack};
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
-    IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
-    TruncKind,
+    IntCmpKind, IntUnOp, LoadKind, MAX_TAIL_CALL_ARGS, MacroAssembler, MemoryAccess, Operand,
+    OperandSize, TrapCode, TruncKind,
 };
 use crate::{CallOut, CompileError};
 
@@ -176,7 +176,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Operator::Unreachable
             | Operator::Br { .. }
             | Operator::BrTable { .. }
-            | Operator::Return => {
+            | Operator::Return
+            | Operator::ReturnCall { .. }
+            | Operator::ReturnCallIndirect { .. }
+            | Operator::ReturnCallRef { .. }
+            | Operator::Throw { .. }
+            | Operator::ThrowRef => {
                 if let Some(top) = flags.last_mut() {
                     *top = true;
                 }
@@ -732,6 +737,27 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                         self.call_out(CallOut::CallImport, params, results, function_index, 0)?
                     }
                 }
+            }
+            Operator::ReturnCall { function_index } => {
+                let ty = *self
+                    .info
+                    .funcs
+                    .get(function_index as usize)
+                    .ok_or_else(|| self.invalid("unknown function"))?;
+                let (params, _) = self.call_arity(ty)?;
+                let callee = function_index
+                    .checked_sub(self.info.num_imported_funcs)
+                    .and_then(|defined| self.entries.get(defined as usize).copied());
+                let Some(callee) = callee.filter(|_| params <= MAX_TAIL_CALL_ARGS) else {
+                    return Err(CompileError::unsupported(
+                        "return_call of an import or with more than 32 arguments",
+                        self.offset,
+                    ));
+                };
+                let args = self.operands_in_cells(params)?;
+                let args_cell = self.cell(args);
+                self.masm.return_call(callee, args_cell, params);
+                self.unreachable_from_here();
             }
             Operator::CallIndirect {
                 type_index,

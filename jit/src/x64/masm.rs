@@ -3,7 +3,7 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 
-use super::abi::{SAVED_RSP, STACK_LIMIT, frame_bytes};
+use super::abi::{SAVED_RSP, STACK_LIMIT, TAIL_ARGS, frame_bytes};
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
     IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
@@ -222,6 +222,7 @@ impl MacroAssembler for X64Masm {
             ; mov r14, rdi
             ; mov r15, rcx
             ; mov QWORD [r15 + SAVED_RSP], rsp
+            ; mov rdi, rsi
             ; call rdx
             ; xor eax, eax
             ; =>exit
@@ -264,7 +265,7 @@ impl MacroAssembler for X64Masm {
         );
         for p in 0..frame.params {
             let d = self.disp(frame.first_local + p);
-            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsi + (p as i32) * 8] ; mov QWORD [rsp + d], rax);
+            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rdi + (p as i32) * 8] ; mov QWORD [rsp + d], rax);
         }
         let zeroed = frame.locals - frame.params;
         if zeroed > 0 {
@@ -784,7 +785,23 @@ impl MacroAssembler for X64Masm {
 
     fn call(&mut self, callee: DynamicLabel, args: u32) {
         let d = self.disp(args);
-        dynasm!(self.ops ; .arch x64 ; lea rsi, [rsp + d] ; call =>callee);
+        dynasm!(self.ops ; .arch x64 ; lea rsi, [rsp + d] ; mov rdi, rsi ; call =>callee);
+    }
+
+    fn return_call(&mut self, callee: DynamicLabel, args: u32, count: u32) {
+        for i in 0..count {
+            let d = self.disp(args + i);
+            let slot = TAIL_ARGS + (i as i32) * 8;
+            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [r15 + slot], rax);
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rdi, [r15 + TAIL_ARGS]
+            ; mov rsi, QWORD [rbp - 8]
+            ; mov rsp, rbp
+            ; pop rbp
+            ; jmp =>callee
+        );
     }
 
     fn trap(&mut self, code: TrapCode) {
