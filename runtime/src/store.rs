@@ -153,14 +153,26 @@ pub(crate) struct StoreInner {
     pub budget: StoreBudget,
     /// Why the last call-out from compiled code failed, until the entry
     /// that called the compiled code takes it.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
     pub callout_failure: Option<CallOutFailure>,
     /// The lowest host stack address compiled frames may reach, set by
     /// the outermost entry into compiled code (0 while none runs), so
     /// nested entries share one budget.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
     pub jit_stack_limit: usize,
 }
 
 /// How a call-out failed.
+#[cfg_attr(
+    not(target_arch = "x86_64"),
+    allow(dead_code, reason = "JIT tier only")
+)]
 pub(crate) enum CallOutFailure {
     /// A trap, host error or exit, returned to the entry as is.
     Error(Error),

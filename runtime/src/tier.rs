@@ -135,8 +135,12 @@ pub(crate) fn call_store_func<T>(
     match compiled_callee(store, func) {
         #[cfg(target_arch = "x86_64")]
         Some((instance, index)) => call_compiled(store, &instance, index, args),
+        // Without a JIT no module has machine code (`JitModule` is empty).
         #[cfg(not(target_arch = "x86_64"))]
-        Some(_) => unreachable!("no module is compiled without a JIT"),
+        Some((instance, _)) => match instance.module.inner.jit {
+            Some(ref code) => match *code {},
+            None => crate::interp::exec::invoke(store, func, args),
+        },
         None => crate::interp::exec::invoke(store, func, args),
     }
 }

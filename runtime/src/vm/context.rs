@@ -115,6 +115,10 @@ impl VMContext {
     }
 
     /// The store index of the instance whose context is at `vmctx`.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
     ///
     /// # Safety
     /// `vmctx` must be a live context's [`as_ptr`](Self::as_ptr).
@@ -124,6 +128,10 @@ impl VMContext {
     }
 
     /// The store context of the context at `vmctx`.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
     ///
     /// # Safety
     /// `vmctx` must be a live context's [`as_ptr`](Self::as_ptr).
