@@ -15,12 +15,15 @@ fn module(test: &str, wat: &str) -> PathBuf {
     common::module("timeout", test, wat)
 }
 
-/// Runs `wrun --timeout 300ms FILE` with stdin an open pipe nobody writes
-/// to; returns the exit status, stderr and how long it took.
-fn run_with_timeout(path: &Path) -> (i32, String, Duration) {
+/// Runs `wrun --engine ENGINE --timeout 300ms FILE` with stdin an open
+/// pipe nobody writes to; returns the exit status, stderr (with the JIT's
+/// log) and how long it took.
+fn run_with_timeout(path: &Path, engine: &str) -> (i32, String, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wrun"))
-        .args(["run", "--timeout", "300ms", path.to_str().unwrap()])
+        .args(["run", "--engine", engine, "--timeout", "300ms"])
+        .arg(path)
+        .env("WRUN_LOG", "jit")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -34,14 +37,22 @@ fn run_with_timeout(path: &Path) -> (i32, String, Duration) {
     (code, stderr, started.elapsed())
 }
 
+/// On both engines; on the JIT the guest runs as machine code (epoch
+/// checks at function entry and loop headers, host calls through
+/// call-outs).
 fn assert_interrupted(test: &str, wat: &str) {
-    let (code, stderr, took) = run_with_timeout(&module(test, wat));
-    assert_eq!(code, TRAP, "{stderr}");
-    assert!(
-        stderr.contains("trap: interrupted") && stderr.contains("--timeout"),
-        "{stderr}"
-    );
-    assert!(took < Duration::from_secs(10), "took {took:?}");
+    for engine in ["interp", "jit"] {
+        let (code, stderr, took) = run_with_timeout(&module(test, wat), engine);
+        assert_eq!(code, TRAP, "{engine}: {stderr}");
+        assert!(
+            stderr.contains("trap: interrupted") && stderr.contains("--timeout"),
+            "{engine}: {stderr}"
+        );
+        if engine == "jit" {
+            assert!(stderr.contains("runs as machine code"), "{stderr}");
+        }
+        assert!(took < Duration::from_secs(10), "{engine}: took {took:?}");
+    }
 }
 
 #[test]

@@ -12,7 +12,10 @@
 //! locals, `block`/`loop`/`if`/`br`/`br_if`/`br_table`/`return` with
 //! multi-value, direct calls, `select`, i32/i64 globals and integer loads
 //! and stores on 32/64-bit memories through the embedder's VM context (see
-//! [`ContextLayout`]), and the traps these can raise (`unreachable`,
+//! [`ContextLayout`]), `funcref`/`externref` values, and through the
+//! embedder's call-out entry ([`CallOut`]) `memory.size/grow`, bulk memory,
+//! every table operator, `ref.func`, calls to imported functions and
+//! `call_indirect`; and the traps these can raise (`unreachable`,
 //! division by zero, signed division overflow, stack exhaustion, out of
 //! bounds memory access). Anything else ends compilation with
 //! [`CompileError::Unsupported`], naming the operator and offset, so an
@@ -54,6 +57,115 @@ pub struct ContextLayout {
     pub memory_length: u32,
     /// Offset of the value inside a global definition.
     pub global_value: u32,
+    /// The embedder's call-out entry (see [`CallOut`]): the address of an
+    /// `extern "sysv64" fn(vmctx, cells, op, a, b) -> u32`; 0 when there
+    /// is none, and operators that need one are unsupported.
+    pub callout: usize,
+    /// Offset of the store context pointer in the VM context.
+    pub store_context: u32,
+    /// Offset of the fuel left (u64) in the store context.
+    pub fuel: u32,
+    /// Offset of the epoch deadline (u64) in the store context.
+    pub epoch_deadline: u32,
+    /// Offset of the pointer to the engine's epoch counter (u64) in the
+    /// store context.
+    pub epoch: u32,
+    /// Charge fuel per wasm operator, as the interpreter does.
+    pub consume_fuel: bool,
+    /// Check the epoch deadline at function entry and loop headers.
+    pub epoch_interruption: bool,
+}
+
+/// Operators compiled code hands to the embedder through the call-out
+/// entry (Winch's and wasmtime's "builtins" / libcalls): everything that
+/// needs the store (growing, bulk copies, tables, calls leaving the
+/// module). The entry is called as `callout(vmctx, cells, op, a, b)`: the
+/// operator's operands are in `cells[..operands]`, its results replace them
+/// from `cells[0]` on; `a` and `b` are the operator's immediates. It
+/// returns 0, or a trap code (usually [`TrapCode::CallOut`], the embedder
+/// having recorded the error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum CallOut {
+    /// `memory.size a`.
+    MemorySize,
+    /// `memory.grow a`.
+    MemoryGrow,
+    /// `memory.fill a`.
+    MemoryFill,
+    /// `memory.copy a b` (destination, source).
+    MemoryCopy,
+    /// `memory.init` of data segment `a` into memory `b`.
+    MemoryInit,
+    /// `data.drop a`.
+    DataDrop,
+    /// `table.get a`.
+    TableGet,
+    /// `table.set a`.
+    TableSet,
+    /// `table.size a`.
+    TableSize,
+    /// `table.grow a`.
+    TableGrow,
+    /// `table.fill a`.
+    TableFill,
+    /// `table.copy a b` (destination, source).
+    TableCopy,
+    /// `table.init` of element segment `a` into table `b`.
+    TableInit,
+    /// `elem.drop a`.
+    ElemDrop,
+    /// `ref.func a`.
+    RefFunc,
+    /// `call a` of a function the module imports.
+    CallImport,
+    /// `call_indirect` of type `a` through table `b` (the element index
+    /// follows the arguments).
+    CallIndirect,
+}
+
+impl CallOut {
+    /// Every call-out, in discriminant order.
+    pub const ALL: [CallOut; 17] = [
+        CallOut::MemorySize,
+        CallOut::MemoryGrow,
+        CallOut::MemoryFill,
+        CallOut::MemoryCopy,
+        CallOut::MemoryInit,
+        CallOut::DataDrop,
+        CallOut::TableGet,
+        CallOut::TableSet,
+        CallOut::TableSize,
+        CallOut::TableGrow,
+        CallOut::TableFill,
+        CallOut::TableCopy,
+        CallOut::TableInit,
+        CallOut::ElemDrop,
+        CallOut::RefFunc,
+        CallOut::CallImport,
+        CallOut::CallIndirect,
+    ];
+
+    /// Operand and result counts of the call-outs whose arity is fixed
+    /// (all but the calls, whose arity is their callee's type).
+    pub fn fixed_arity(self) -> Option<(u32, u32)> {
+        use CallOut as C;
+        Some(match self {
+            C::MemorySize | C::TableSize | C::RefFunc => (0, 1),
+            C::MemoryGrow | C::TableGet => (1, 1),
+            C::TableGrow => (2, 1),
+            C::TableSet => (2, 0),
+            C::MemoryFill | C::MemoryCopy | C::MemoryInit => (3, 0),
+            C::TableFill | C::TableCopy | C::TableInit => (3, 0),
+            C::DataDrop | C::ElemDrop => (0, 0),
+            C::CallImport | C::CallIndirect => return None,
+        })
+    }
+
+    /// The call-out an entry received, back from its number.
+    pub fn from_raw(raw: u32) -> Option<CallOut> {
+        CallOut::ALL.get(raw as usize).copied()
+    }
 }
 
 /// Why a module was not compiled.
@@ -114,6 +226,8 @@ pub const DEFAULT_STACK_BUDGET: usize = 512 << 10;
 /// A compiled module.
 pub struct CompiledModule {
     code: CodeMemory,
+    /// Entry offsets of the functions defined in the module (imported
+    /// ones have no code here).
     entries: Vec<usize>,
     info: codegen::ModuleInfo,
     stack_budget: usize,
@@ -145,6 +259,11 @@ impl CompiledModule {
 
     /// The host stack compiled code may use below the call's entry; deeper
     /// recursion traps with [`TrapCode::StackExhausted`].
+    pub fn stack_budget(&self) -> usize {
+        self.stack_budget
+    }
+
+    /// Sets [`stack_budget`](Self::stack_budget).
     pub fn set_stack_budget(&mut self, bytes: usize) {
         self.stack_budget = bytes;
     }
@@ -190,6 +309,29 @@ impl CompiledModule {
         index: u32,
         cells: &mut [u64],
     ) -> Result<(), CallError> {
+        let marker = 0u8;
+        let here = std::hint::black_box(&marker) as *const u8 as usize;
+        let limit = here.saturating_sub(self.stack_budget);
+        // SAFETY: the caller's promise is passed on.
+        unsafe { self.call_with_stack_limit(vmctx, index, cells, limit) }
+    }
+
+    /// Like [`call_with_context`](Self::call_with_context), with the lowest
+    /// stack address compiled frames may reach given by the caller: a call
+    /// nested inside compiled code (through a call-out) keeps the limit of
+    /// the outermost entry, so recursion across modules and tiers is
+    /// bounded as a whole.
+    ///
+    /// # Safety
+    /// As for [`call_with_context`](Self::call_with_context).
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn call_with_stack_limit(
+        &self,
+        vmctx: *mut u8,
+        index: u32,
+        cells: &mut [u64],
+        stack_limit: usize,
+    ) -> Result<(), CallError> {
         let sig = self
             .signature(index)
             .ok_or_else(|| CallError::Usage(format!("no function {index}")))?;
@@ -200,21 +342,16 @@ impl CompiledModule {
                 cells.len()
             )));
         }
-        let code = self
-            .entries
-            .get(index as usize)
+        let code = index
+            .checked_sub(self.info.num_imported_funcs)
+            .and_then(|defined| self.entries.get(defined as usize))
             .and_then(|&off| self.code.address(off))
             .ok_or_else(|| CallError::Usage(format!("no code for function {index}")))?;
         let trampoline = self
             .code
             .address(0)
             .ok_or_else(|| CallError::Usage("empty module".into()))?;
-        let marker = 0u8;
-        let here = std::hint::black_box(&marker) as *const u8 as usize;
-        let mut state = x64::abi::EntryState {
-            saved_rsp: 0,
-            stack_limit: here.saturating_sub(self.stack_budget) as u64,
-        };
+        let mut state = x64::abi::EntryState::new(stack_limit as u64);
         // SAFETY: offset 0 is the entry trampoline (abi.rs) and `code` a
         // function entry of this module, with the signature checked against
         // `cells`; compiled code only touches `cells[..needed]`, its own

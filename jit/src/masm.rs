@@ -5,6 +5,11 @@
 //! registers [`Operand::A`], [`Operand::B`], [`Operand::C`]; operators take
 //! their inputs in A (and B) and leave their result in A.
 
+/// The most arguments a compiled `return_call` passes: they go through a
+/// fixed buffer of the invocation's state, since the caller's frame is
+/// gone when the callee copies them (more fall back to the interpreter).
+pub const MAX_TAIL_CALL_ARGS: u32 = 32;
+
 /// An operand register of the macro-assembler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operand {
@@ -275,17 +280,27 @@ pub enum TrapCode {
     MemoryOutOfBounds = 5,
     /// A trapping float-to-integer conversion of NaN.
     InvalidConversionToInteger = 6,
+    /// A call-out failed; the embedder recorded why (a trap with its own
+    /// kind, a host error, an exit).
+    CallOut = 7,
+    /// The store's fuel ran out.
+    OutOfFuel = 8,
+    /// The engine's epoch reached the store's deadline.
+    Interrupted = 9,
 }
 
 impl TrapCode {
     /// Every trap code, for emitting one stub each.
-    pub const ALL: [TrapCode; 6] = [
+    pub const ALL: [TrapCode; 9] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
         TrapCode::StackExhausted,
         TrapCode::MemoryOutOfBounds,
         TrapCode::InvalidConversionToInteger,
+        TrapCode::CallOut,
+        TrapCode::OutOfFuel,
+        TrapCode::Interrupted,
     ];
 
     /// The code returned by the entry trampoline, back to a value.
@@ -302,6 +317,9 @@ impl TrapCode {
             TrapCode::StackExhausted => "call stack exhausted",
             TrapCode::MemoryOutOfBounds => "out of bounds memory access",
             TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
+            TrapCode::CallOut => "a call-out failed",
+            TrapCode::OutOfFuel => "all fuel consumed",
+            TrapCode::Interrupted => "interrupted",
         }
     }
 }
@@ -393,8 +411,30 @@ pub trait MacroAssembler {
     /// Calls the function at `callee` with its arguments (and room for its
     /// results) in cells `args..`.
     fn call(&mut self, callee: Self::Label, args: u32);
+    /// `return_call` (Wasm 3.0 §4.4.10): passes the `count` arguments in
+    /// cells `args..` to the function at `callee` in place of this one,
+    /// whose frame is gone before the callee's is built (constant stack);
+    /// the callee returns straight to this function's caller.
+    fn return_call(&mut self, callee: Self::Label, args: u32, count: u32);
     /// Traps.
     fn trap(&mut self, code: TrapCode);
+    /// Subtracts a charge, fixed later by
+    /// [`set_fuel_charge`](Self::set_fuel_charge), from the store's fuel,
+    /// trapping with [`TrapCode::OutOfFuel`] when there is less left
+    /// (the fuel stays as it was; the embedder zeroes it). `store_context`
+    /// is the store pointer's offset in the VM context, `fuel` the fuel's
+    /// in the store context. Returns the charge's handle.
+    fn charge_fuel(&mut self, store_context: u32, fuel: u32) -> usize;
+    /// Sets the charge `site` subtracts.
+    fn set_fuel_charge(&mut self, site: usize, charge: u32);
+    /// Traps with [`TrapCode::Interrupted`] once the engine's epoch (read
+    /// through the pointer at `epoch` in the store context) reaches the
+    /// store's `deadline`.
+    fn check_epoch(&mut self, store_context: u32, epoch: u32, deadline: u32);
+    /// Calls the embedder's call-out entry at `entry` as
+    /// `entry(vmctx, cells + args, op, a, b)`, trapping with the code it
+    /// returns unless that is 0.
+    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32);
 
     /// The finished position-independent code, and the offset of each
     /// label asked for.

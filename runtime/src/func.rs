@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::error::{Error, FrameInfo, Result, Trap};
+use crate::error::{Error, Result, Trap};
 use crate::instance::Extern;
 use crate::store::{AsContext, AsContextMut, FuncInst, FuncKind, InstanceData, Store, StoreId};
 use crate::types::{FuncType, HeapType, RefHierarchy, RefType, TypeId, ValType};
@@ -154,43 +154,12 @@ impl Func {
                 val_to_raw(store, p, *t).map_err(|e| Error::usage(format!("argument {i}: {e}")))?,
             );
         }
-        let out = match compiled_callee(store, self.index) {
-            Some((instance, index)) => {
-                let module = &instance.module.inner;
-                let frame = || FrameInfo {
-                    module_name: module.name.clone(),
-                    func_index: index,
-                    func_name: module.func_names.get(&index).cloned(),
-                    module_offset: None,
-                };
-                let code = module
-                    .jit
-                    .as_ref()
-                    .ok_or_else(|| Error::usage("no machine code"))?;
-                crate::tier::call(code, &instance.vmctx, index, &raw, frame)?
-            }
-            None => crate::interp::exec::invoke(store, self.index, &raw)?,
-        };
+        let out = crate::tier::call_store_func(store, self.index, &raw, None)?;
         for ((slot, cell), t) in results.iter_mut().zip(out).zip(ty.results()) {
             *slot = raw_to_val(store, cell, *t);
         }
         Ok(())
     }
-}
-
-/// The instance and module-level index of store function `func`, if it is
-/// a wasm function of a module the JIT compiled.
-fn compiled_callee<T>(store: &Store<T>, func: u32) -> Option<(Arc<InstanceData>, u32)> {
-    let FuncKind::Wasm { instance, code } = &store.inner.funcs.get(func as usize)?.kind else {
-        return None;
-    };
-    let instance = store.inner.instances.get(*instance as usize)?;
-    instance
-        .module
-        .inner
-        .jit
-        .is_some()
-        .then(|| (instance.clone(), code.index))
 }
 
 fn hierarchy<T>(store: &Store<T>, heap: HeapType) -> RefHierarchy {

@@ -480,8 +480,9 @@ pub(crate) fn instantiate<T: 'static>(
     }
     let offsets = VMOffsets::for_module(m)
         .ok_or_else(|| Error::Limit("the module's index spaces are too large".into()))?;
+    let instance_index = store.inner.instances.len() as u32;
     let mut data = InstanceData {
-        vmctx: VMContext::new(offsets, &*store.inner.vm),
+        vmctx: VMContext::new(offsets, &*store.inner.vm, instance_index),
         module: module.clone(),
         funcs: Vec::with_capacity(m.funcs.len()),
         tables: Vec::with_capacity(m.tables.len()),
@@ -502,7 +503,6 @@ pub(crate) fn instantiate<T: 'static>(
         }
     }
     let inner = &mut store.inner;
-    let instance_index = inner.instances.len() as u32;
     // Functions first: constant expressions may take their references.
     for (i, code) in m.code.iter().enumerate() {
         let ty = m.funcs[m.num_imported_funcs as usize + i];

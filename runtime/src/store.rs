@@ -151,6 +151,34 @@ pub(crate) struct StoreInner {
     pub vm: Box<VMStoreContext>,
     /// What memories and tables may still commit, across all of them.
     pub budget: StoreBudget,
+    /// Why the last call-out from compiled code failed, until the entry
+    /// that called the compiled code takes it.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
+    pub callout_failure: Option<CallOutFailure>,
+    /// The lowest host stack address compiled frames may reach, set by
+    /// the outermost entry into compiled code (0 while none runs), so
+    /// nested entries share one budget.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
+    pub jit_stack_limit: usize,
+}
+
+/// How a call-out failed.
+#[cfg_attr(
+    not(target_arch = "x86_64"),
+    allow(dead_code, reason = "JIT tier only")
+)]
+pub(crate) enum CallOutFailure {
+    /// A trap, host error or exit, returned to the entry as is.
+    Error(Error),
+    /// A host function panicked: the panic resumes at the entry, once no
+    /// compiled frame is left to cross.
+    Panic(Box<dyn std::any::Any + Send>),
 }
 
 /// A store: the world a set of instances lives in, plus host data `T`.
@@ -198,8 +226,12 @@ impl<T> Store<T> {
                     fuel: 0,
                     epoch_deadline: u64::MAX,
                     epoch: Arc::as_ptr(&engine.inner.epoch),
+                    callout_store: std::ptr::null_mut(),
+                    callout_dispatch: None,
                 }),
                 budget,
+                callout_failure: None,
+                jit_stack_limit: 0,
             },
             host_funcs: Vec::new(),
             data,

@@ -1,17 +1,30 @@
 //! Which tier runs a module, and calling into the JIT tier.
 //!
 //! With [`Strategy::Jit`] a module is compiled by `wrun-jit` after the
-//! interpreter has translated it; if the JIT cannot compile all of it (an
-//! operator, a type or a feature it lacks, or an engine option such as fuel
-//! it does not implement yet), the whole module runs on the interpreter
+//! interpreter has translated it (fuel and epoch checks included, placed
+//! and counted as the interpreter does); if the JIT cannot compile all of
+//! it (an operator, a type or a feature it lacks), the whole module runs on
+//! the interpreter
 //! and [`Module::jit_fallback`](crate::Module::jit_fallback) says why.
 //! Calls from the host into a function of a compiled module run its
-//! machine code; wasm-to-wasm calls within it stay in machine code.
+//! machine code; wasm-to-wasm calls within it stay in machine code; what
+//! compiled code cannot do alone (growing memories, bulk and table
+//! operators, calls leaving the module) it asks of the runtime through
+//! one call-out entry (`tier/callout.rs`).
+
+#[cfg(target_arch = "x86_64")]
+mod callout;
+
+use std::sync::Arc;
 
 use crate::engine::Engine;
-use crate::error::{FrameInfo, Result, Trap, TrapKind};
+use crate::error::Result;
+#[cfg(target_arch = "x86_64")]
+use crate::error::{Error, FrameInfo, Trap, TrapKind};
+#[cfg(target_arch = "x86_64")]
+use crate::store::CallOutFailure;
+use crate::store::{FuncKind, InstanceData, Store};
 use crate::values::RawVal;
-use crate::vm::VMContext;
 use crate::vm::offsets::VMOffsets;
 
 /// How an engine runs the modules it compiles.
@@ -45,21 +58,17 @@ pub(crate) fn compile(
     if config.strategy != Strategy::Jit {
         return (None, None);
     }
-    if config.consume_fuel || config.epoch_interruption {
-        return (
-            None,
-            Some("the JIT does not count fuel or check epochs yet".into()),
-        );
-    }
     let Some(offsets) = VMOffsets::for_module(module) else {
         return (None, Some("the module's index spaces are too large".into()));
     };
-    compile_for_host(bytes, &offsets, config.max_host_stack_bytes)
+    compile_for_host(bytes, &offsets, config)
 }
 
 /// Where the JIT finds memories and globals: the offsets of `vm/`.
 #[cfg(target_arch = "x86_64")]
-fn context_layout(offsets: &VMOffsets) -> wrun_jit::ContextLayout {
+fn context_layout(offsets: &VMOffsets, config: &crate::engine::Config) -> wrun_jit::ContextLayout {
+    use crate::vm::context::store_offsets;
+    use crate::vm::offsets::STORE_CONTEXT;
     use crate::vm::{VMGlobalDefinition, VMMemoryDefinition};
     use std::mem::offset_of;
     wrun_jit::ContextLayout {
@@ -68,6 +77,13 @@ fn context_layout(offsets: &VMOffsets) -> wrun_jit::ContextLayout {
         memory_base: offset_of!(VMMemoryDefinition, base) as u32,
         memory_length: offset_of!(VMMemoryDefinition, length) as u32,
         global_value: offset_of!(VMGlobalDefinition, value) as u32,
+        callout: callout::entry as *const () as usize,
+        store_context: STORE_CONTEXT,
+        fuel: store_offsets::FUEL as u32,
+        epoch_deadline: store_offsets::EPOCH_DEADLINE as u32,
+        epoch: store_offsets::EPOCH as u32,
+        consume_fuel: config.consume_fuel,
+        epoch_interruption: config.epoch_interruption,
     }
 }
 
@@ -75,11 +91,11 @@ fn context_layout(offsets: &VMOffsets) -> wrun_jit::ContextLayout {
 fn compile_for_host(
     bytes: &[u8],
     offsets: &VMOffsets,
-    stack_budget: usize,
+    config: &crate::engine::Config,
 ) -> (Option<JitModule>, Option<String>) {
-    match wrun_jit::CompiledModule::new(bytes, Some(context_layout(offsets))) {
+    match wrun_jit::CompiledModule::new(bytes, Some(context_layout(offsets, config))) {
         Ok(mut code) => {
-            code.set_stack_budget(stack_budget);
+            code.set_stack_budget(config.max_host_stack_bytes);
             (Some(code), None)
         }
         Err(e) => (None, Some(e.to_string())),
@@ -87,61 +103,146 @@ fn compile_for_host(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn compile_for_host(_: &[u8], _: &VMOffsets, _: usize) -> (Option<JitModule>, Option<String>) {
+fn compile_for_host(
+    _: &[u8],
+    _: &VMOffsets,
+    _: &crate::engine::Config,
+) -> (Option<JitModule>, Option<String>) {
     (
         None,
         Some("there is no JIT for this architecture yet".into()),
     )
 }
 
-/// Calls function `index` of a compiled module with argument cells, in
-/// the instance whose context is `vmctx`.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn call(
-    code: &JitModule,
-    vmctx: &VMContext,
-    index: u32,
+/// Calls store function `func` with argument cells on whichever tier runs
+/// it: the machine code of a compiled module, else the interpreter (host
+/// functions included). Every entry from the host and every call-out of
+/// compiled code leaving its module comes through here: the one entry
+/// convention between tiers (arguments and results as raw cells).
+///
+/// `caller` is the instance calling, if wasm calls: a host function sees
+/// it as its [`Caller`](crate::Caller) (WASI finds the memory there).
+pub(crate) fn call_store_func<T>(
+    store: &mut Store<T>,
+    func: u32,
     args: &[RawVal],
-    frame: impl FnOnce() -> FrameInfo,
+    caller: Option<Arc<InstanceData>>,
 ) -> Result<Vec<RawVal>> {
-    use wrun_jit::{CallError, TrapCode};
-    let results = code.signature(index).map_or(0, |s| s.results.len());
-    let mut cells = args.to_vec();
-    cells.resize(args.len().max(results), 0);
-    // SAFETY: `vmctx` is the context of an instance of the module `code`
-    // was compiled from, laid out by the same `VMOffsets` (`compile`), and
-    // the store keeps every definition it points at alive.
-    match unsafe { code.call_with_context(vmctx.as_ptr(), index, &mut cells) } {
-        Ok(()) => {
-            cells.truncate(results);
-            Ok(cells)
-        }
-        Err(CallError::Trap(code)) => {
-            let kind = match code {
-                TrapCode::Unreachable => TrapKind::Unreachable,
-                TrapCode::IntegerDivideByZero => TrapKind::IntegerDivideByZero,
-                TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
-                TrapCode::StackExhausted => TrapKind::StackExhausted,
-                TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
-                TrapCode::InvalidConversionToInteger => TrapKind::InvalidConversionToInteger,
-            };
-            // Compiled frames keep no pc map yet: the backtrace names the
-            // function the host called.
-            let mut trap = Trap::new(kind);
-            trap.set_backtrace(vec![frame()]);
-            Err(trap.into())
-        }
-        Err(CallError::Usage(m)) => Err(crate::Error::Usage(m)),
+    if let Some(FuncKind::Host(h)) = store.inner.funcs.get(func as usize).map(|f| &f.kind) {
+        let h = *h;
+        return crate::func::call_host(store, h, caller, args);
+    }
+    match compiled_callee(store, func) {
+        #[cfg(target_arch = "x86_64")]
+        Some((instance, index)) => call_compiled(store, &instance, index, args),
+        // Without a JIT no module has machine code (`JitModule` is empty).
+        #[cfg(not(target_arch = "x86_64"))]
+        Some((instance, _)) => match instance.module.inner.jit {
+            Some(ref code) => match *code {},
+            None => crate::interp::exec::invoke(store, func, args),
+        },
+        None => crate::interp::exec::invoke(store, func, args),
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn call(
-    code: &JitModule,
-    _: &VMContext,
-    _: u32,
-    _: &[RawVal],
-    _: impl FnOnce() -> FrameInfo,
+/// The instance and module-level index of store function `func`, if it is
+/// a wasm function of a module the JIT compiled.
+fn compiled_callee<T>(store: &Store<T>, func: u32) -> Option<(Arc<InstanceData>, u32)> {
+    let FuncKind::Wasm { instance, code } = &store.inner.funcs.get(func as usize)?.kind else {
+        return None;
+    };
+    let instance = store.inner.instances.get(*instance as usize)?;
+    instance
+        .module
+        .inner
+        .jit
+        .is_some()
+        .then(|| (instance.clone(), code.index))
+}
+
+/// Runs function `index` of `instance`'s compiled module.
+#[cfg(target_arch = "x86_64")]
+fn call_compiled<T>(
+    store: &mut Store<T>,
+    instance: &InstanceData,
+    index: u32,
+    args: &[RawVal],
 ) -> Result<Vec<RawVal>> {
-    match *code {}
+    use wrun_jit::{CallError, TrapCode};
+    let module = &instance.module.inner;
+    let code = module
+        .jit
+        .as_ref()
+        .ok_or_else(|| Error::usage("no machine code"))?;
+    let results = code.signature(index).map_or(0, |s| s.results.len());
+    let mut cells = args.to_vec();
+    cells.resize(args.len().max(results), 0);
+
+    // The outermost entry sets the stack limit every nested entry keeps.
+    let outermost = store.inner.jit_stack_limit == 0;
+    if outermost {
+        let marker = 0u8;
+        let here = std::hint::black_box(&marker) as *const u8 as usize;
+        store.inner.jit_stack_limit = here.saturating_sub(code.stack_budget()).max(1);
+    }
+    let stack_limit = store.inner.jit_stack_limit;
+    // Call-outs reach the store through the store context.
+    let store_ptr: *mut u8 = (store as *mut Store<T>).cast();
+    let vm = &mut *store.inner.vm;
+    let saved = (vm.callout_store, vm.callout_dispatch);
+    vm.callout_dispatch = Some(callout::dispatch::<T>);
+    vm.callout_store = store_ptr;
+    // SAFETY: `vmctx` is the context of an instance of the module `code`
+    // was compiled from, laid out by the same `VMOffsets` (`compile`), and
+    // the store keeps every definition it points at alive; the store is
+    // not touched here until the call returns, only through
+    // `callout_store` by call-outs.
+    let outcome = unsafe {
+        code.call_with_stack_limit(instance.vmctx.as_ptr(), index, &mut cells, stack_limit)
+    };
+    let vm = &mut *store.inner.vm;
+    (vm.callout_store, vm.callout_dispatch) = saved;
+    if outermost {
+        store.inner.jit_stack_limit = 0;
+    }
+    let failure = store.inner.callout_failure.take();
+    let code = match outcome {
+        Ok(()) => {
+            cells.truncate(results);
+            return Ok(cells);
+        }
+        Err(CallError::Usage(m)) => return Err(Error::Usage(m)),
+        Err(CallError::Trap(code)) => code,
+    };
+    let kind = match code {
+        TrapCode::CallOut => {
+            return match failure {
+                Some(CallOutFailure::Error(e)) => Err(e),
+                Some(CallOutFailure::Panic(p)) => std::panic::resume_unwind(p),
+                None => Err(Error::usage("a call-out failed without saying why")),
+            };
+        }
+        TrapCode::Unreachable => TrapKind::Unreachable,
+        TrapCode::IntegerDivideByZero => TrapKind::IntegerDivideByZero,
+        TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
+        TrapCode::StackExhausted => TrapKind::StackExhausted,
+        TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+        TrapCode::InvalidConversionToInteger => TrapKind::InvalidConversionToInteger,
+        TrapCode::OutOfFuel => {
+            // As in the interpreter: a charge that does not fit empties the tank.
+            store.inner.vm.fuel = 0;
+            TrapKind::OutOfFuel
+        }
+        TrapCode::Interrupted => TrapKind::Interrupted,
+    };
+    // Compiled frames keep no pc map yet: the backtrace names the
+    // function the host called.
+    let mut trap = Trap::new(kind);
+    trap.set_backtrace(vec![FrameInfo {
+        module_name: module.name.clone(),
+        func_index: index,
+        func_name: module.func_names.get(&index).cloned(),
+        module_offset: None,
+    }]);
+    Err(trap.into())
 }

@@ -8,12 +8,12 @@ use wasmparser::{BlockType, FunctionBody, Operator};
 use super::ModuleInfo;
 use super::control::{ControlFrame, FrameKind};
 use super::stack::{Value, ValueStack};
-use crate::CompileError;
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
-    IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
-    TruncKind,
+    IntCmpKind, IntUnOp, LoadKind, MAX_TAIL_CALL_ARGS, MacroAssembler, MemoryAccess, Operand,
+    OperandSize, TrapCode, TruncKind,
 };
+use crate::{CallOut, CompileError};
 
 struct FuncGen<'a, M: MacroAssembler> {
     masm: &'a mut M,
@@ -29,6 +29,14 @@ struct FuncGen<'a, M: MacroAssembler> {
     /// only at the end, and nothing depends on it before.
     num_locals: u32,
     offset: u64,
+    /// The validator's view of reachability, one flag per open frame:
+    /// fuel charges the operators it deems reachable, exactly as the
+    /// interpreter's translator does (Wasm 3.0 §3.4.1: a frame opened in
+    /// unreachable code starts reachable).
+    validator_unreachable: Vec<bool>,
+    /// The straight-line segment being charged: its charge's handle (None
+    /// when fuel is off or the segment is never run) and operator count.
+    fuel_segment: (Option<usize>, u32),
 }
 
 pub fn compile_function<M: MacroAssembler>(
@@ -94,15 +102,34 @@ pub fn compile_function<M: MacroAssembler>(
         reachable: true,
         num_locals,
         offset: body.range().start,
+        validator_unreachable: vec![false],
+        fuel_segment: (None, 0),
     };
+    g.check_epoch();
+    g.start_fuel_segment();
     let mut ops = wasmparser::OperatorsReader::new(reader);
     while !ops.eof() {
         g.offset = ops.original_position();
         let op = ops
             .read()
             .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+        g.charge_operator();
+        let starts_segment = matches!(
+            op,
+            Operator::Loop { .. } | Operator::Else | Operator::End | Operator::BrIf { .. }
+        );
+        let is_loop = matches!(op, Operator::Loop { .. });
+        g.track_validator_reachability(&op);
         g.visit(op)?;
+        // The function's own `end` returns: no segment follows it.
+        if starts_segment && !g.frames.is_empty() {
+            if is_loop {
+                g.check_epoch();
+            }
+            g.start_fuel_segment();
+        }
     }
+    g.close_fuel_segment();
     // The frame: the locals, then the most operand cells ever used.
     let layout = FrameLayout {
         cells: num_locals
@@ -118,6 +145,81 @@ pub fn compile_function<M: MacroAssembler>(
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
+    /// Fuel (Wasm has no operator for it; the interpreter's rule, which
+    /// every tier follows so totals agree): each operator the validator
+    /// deems reachable costs 1, charged at the start of its straight-line
+    /// segment; segments start at function entry, at loop headers (so each
+    /// iteration pays), after `else` and `end` and after a conditional
+    /// branch.
+    fn charge_operator(&mut self) {
+        if !self.validator_unreachable.last().copied().unwrap_or(true) {
+            self.fuel_segment.1 += 1;
+        }
+    }
+
+    /// Keeps [`validator_unreachable`](Self::validator_unreachable) in step
+    /// with the operator about to be compiled.
+    fn track_validator_reachability(&mut self, op: &Operator<'_>) {
+        let flags = &mut self.validator_unreachable;
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                flags.push(false)
+            }
+            Operator::Else => {
+                if let Some(top) = flags.last_mut() {
+                    *top = false;
+                }
+            }
+            Operator::End => {
+                flags.pop();
+            }
+            Operator::Unreachable
+            | Operator::Br { .. }
+            | Operator::BrTable { .. }
+            | Operator::Return
+            | Operator::ReturnCall { .. }
+            | Operator::ReturnCallIndirect { .. }
+            | Operator::ReturnCallRef { .. }
+            | Operator::Throw { .. }
+            | Operator::ThrowRef => {
+                if let Some(top) = flags.last_mut() {
+                    *top = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the current fuel segment and starts the next one here (its
+    /// charge emitted only where code runs).
+    fn start_fuel_segment(&mut self) {
+        self.close_fuel_segment();
+        let Some(layout) = self.info.layout.filter(|l| l.consume_fuel) else {
+            return;
+        };
+        let site = self
+            .reachable
+            .then(|| self.masm.charge_fuel(layout.store_context, layout.fuel));
+        self.fuel_segment = (site, 0);
+    }
+
+    fn close_fuel_segment(&mut self) {
+        if let (Some(site), count) = self.fuel_segment {
+            self.masm.set_fuel_charge(site, count);
+        }
+        self.fuel_segment = (None, 0);
+    }
+
+    /// An epoch check (function entry, loop headers), where code runs.
+    fn check_epoch(&mut self) {
+        if let Some(layout) = self.info.layout.filter(|l| l.epoch_interruption)
+            && self.reachable
+        {
+            self.masm
+                .check_epoch(layout.store_context, layout.epoch, layout.epoch_deadline);
+        }
+    }
+
     fn local_cell(&self, local: u32) -> u32 {
         local
     }
@@ -307,6 +409,67 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         signed: bool,
     ) -> Result<(), CompileError> {
         self.convert(ConvertKind::FromInt { from, to, signed })
+    }
+
+    /// A function type's parameter and result counts, if compiled code
+    /// can hold its values.
+    fn call_arity(&self, type_index: u32) -> Result<(u32, u32), CompileError> {
+        let sig = self
+            .info
+            .signature(type_index)
+            .ok_or_else(|| self.invalid("unknown function type"))?;
+        if !super::supported_signature(sig) {
+            return Err(CompileError::unsupported(
+                "a call of a signature with unsupported types",
+                self.offset,
+            ));
+        }
+        Ok((sig.params.len() as u32, sig.results.len() as u32))
+    }
+
+    /// Puts the whole stack in its cells and returns the depth of the top
+    /// `count` entries (a call's arguments, a call-out's operands).
+    fn operands_in_cells(&mut self, count: u32) -> Result<u32, CompileError> {
+        self.materialize(|_| true);
+        self.stack
+            .depth()
+            .checked_sub(count)
+            .ok_or_else(|| self.invalid("operands missing"))
+    }
+
+    /// An operator the embedder runs (see [`CallOut`]): its `operands`
+    /// top entries go in their cells, its `results` come back there.
+    fn call_out(
+        &mut self,
+        op: CallOut,
+        operands: u32,
+        results: u32,
+        a: u32,
+        b: u32,
+    ) -> Result<(), CompileError> {
+        let entry = self.layout("this operator")?.callout;
+        if entry == 0 {
+            return Err(CompileError::unsupported(
+                &format!("{op:?} without a call-out entry"),
+                self.offset,
+            ));
+        }
+        let args = self.operands_in_cells(operands)?;
+        // The embedder may write results beyond the operands: reserve
+        // their cells before the frame size is fixed.
+        self.stack.reset(args, operands.max(results));
+        let args_cell = self.cell(args);
+        self.masm.call_out(entry, args_cell, op as u32, a, b);
+        self.stack.reset(args, results);
+        Ok(())
+    }
+
+    /// A call-out of fixed arity ([`CallOut::fixed_arity`]).
+    fn fixed_call_out(&mut self, op: CallOut, a: u32, b: u32) -> Result<(), CompileError> {
+        let (operands, results) = op
+            .fixed_arity()
+            .ok_or_else(|| self.invalid("a call's arity depends on its type"))?;
+        self.call_out(op, operands, results, a, b)
     }
 
     /// The VM context layout, needed by memory and global operators.
@@ -550,27 +713,111 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.unreachable_from_here();
             }
             Operator::Call { function_index } => {
-                let callee = *self
-                    .entries
-                    .get(function_index as usize)
-                    .ok_or_else(|| self.invalid("unknown function"))?;
-                let sig = self
+                let ty = *self
                     .info
                     .funcs
                     .get(function_index as usize)
-                    .and_then(|t| self.info.signature(*t))
-                    .ok_or_else(|| self.invalid("unknown function type"))?;
-                let (params, results) = (sig.params.len() as u32, sig.results.len() as u32);
-                self.materialize(|_| true);
-                let args = self
-                    .stack
-                    .depth()
-                    .checked_sub(params)
-                    .ok_or_else(|| self.invalid("call arguments missing"))?;
-                let args_cell = self.cell(args);
-                self.masm.call(callee, args_cell);
-                self.stack.reset(args, results);
+                    .ok_or_else(|| self.invalid("unknown function"))?;
+                let (params, results) = self.call_arity(ty)?;
+                match function_index.checked_sub(self.info.num_imported_funcs) {
+                    Some(defined) => {
+                        let callee = *self
+                            .entries
+                            .get(defined as usize)
+                            .ok_or_else(|| self.invalid("unknown function"))?;
+                        let args = self.operands_in_cells(params)?;
+                        let args_cell = self.cell(args);
+                        self.masm.call(callee, args_cell);
+                        self.stack.reset(args, results);
+                    }
+                    // Wasm 3.0 §4.4.10 call of an import: whatever it is
+                    // (host, interpreted or compiled elsewhere), the
+                    // embedder runs it on the cells.
+                    None => {
+                        self.call_out(CallOut::CallImport, params, results, function_index, 0)?
+                    }
+                }
             }
+            Operator::ReturnCall { function_index } => {
+                let ty = *self
+                    .info
+                    .funcs
+                    .get(function_index as usize)
+                    .ok_or_else(|| self.invalid("unknown function"))?;
+                let (params, _) = self.call_arity(ty)?;
+                let callee = function_index
+                    .checked_sub(self.info.num_imported_funcs)
+                    .and_then(|defined| self.entries.get(defined as usize).copied());
+                let Some(callee) = callee.filter(|_| params <= MAX_TAIL_CALL_ARGS) else {
+                    return Err(CompileError::unsupported(
+                        "return_call of an import or with more than 32 arguments",
+                        self.offset,
+                    ));
+                };
+                let args = self.operands_in_cells(params)?;
+                let args_cell = self.cell(args);
+                self.masm.return_call(callee, args_cell, params);
+                self.unreachable_from_here();
+            }
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => {
+                // Wasm 3.0 §4.4.10 call_indirect: the embedder checks the
+                // element (bounds, null, canonical type) and calls it.
+                let (params, results) = self.call_arity(type_index)?;
+                self.call_out(
+                    CallOut::CallIndirect,
+                    params + 1,
+                    results,
+                    type_index,
+                    table_index,
+                )?;
+            }
+            Operator::MemorySize { mem } => self.fixed_call_out(CallOut::MemorySize, mem, 0)?,
+            Operator::MemoryGrow { mem } => self.fixed_call_out(CallOut::MemoryGrow, mem, 0)?,
+            Operator::MemoryFill { mem } => self.fixed_call_out(CallOut::MemoryFill, mem, 0)?,
+            Operator::MemoryCopy { dst_mem, src_mem } => {
+                self.fixed_call_out(CallOut::MemoryCopy, dst_mem, src_mem)?
+            }
+            Operator::MemoryInit { data_index, mem } => {
+                self.fixed_call_out(CallOut::MemoryInit, data_index, mem)?
+            }
+            Operator::DataDrop { data_index } => {
+                self.fixed_call_out(CallOut::DataDrop, data_index, 0)?
+            }
+            Operator::TableGet { table } => self.fixed_call_out(CallOut::TableGet, table, 0)?,
+            Operator::TableSet { table } => self.fixed_call_out(CallOut::TableSet, table, 0)?,
+            Operator::TableSize { table } => self.fixed_call_out(CallOut::TableSize, table, 0)?,
+            Operator::TableGrow { table } => self.fixed_call_out(CallOut::TableGrow, table, 0)?,
+            Operator::TableFill { table } => self.fixed_call_out(CallOut::TableFill, table, 0)?,
+            Operator::TableCopy {
+                dst_table,
+                src_table,
+            } => self.fixed_call_out(CallOut::TableCopy, dst_table, src_table)?,
+            Operator::TableInit { elem_index, table } => {
+                self.fixed_call_out(CallOut::TableInit, elem_index, table)?
+            }
+            Operator::ElemDrop { elem_index } => {
+                self.fixed_call_out(CallOut::ElemDrop, elem_index, 0)?
+            }
+            Operator::RefFunc { function_index } => {
+                self.fixed_call_out(CallOut::RefFunc, function_index, 0)?
+            }
+            // Wasm 3.0 §4.4.2: null is the cell 0, as in the interpreter.
+            Operator::RefNull { hty } => {
+                let ty = wasmparser::RefType::new(true, hty)
+                    .map(wasmparser::ValType::Ref)
+                    .filter(|t| super::supported_type(*t));
+                if ty.is_none() {
+                    return Err(CompileError::unsupported(
+                        "ref.null of a type other than funcref/externref",
+                        self.offset,
+                    ));
+                }
+                self.stack.push(Value::Const(0));
+            }
+            Operator::RefIsNull => self.unop(IntUnOp::Eqz, S64)?,
             Operator::Drop => {
                 self.stack
                     .pop()

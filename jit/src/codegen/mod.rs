@@ -16,8 +16,11 @@ use crate::{CompileError, ContextLayout, Signature};
 pub struct ModuleInfo {
     /// Every type's signature (`None` for non-function types).
     pub types: Vec<Option<Signature>>,
-    /// Each function's type index.
+    /// Each function's type index, the imported ones first.
     pub funcs: Vec<u32>,
+    /// How many functions the module imports (they have no code here:
+    /// calls to them leave through the call-out).
+    pub num_imported_funcs: u32,
     /// Exported functions by name.
     pub exports: Vec<(String, u32)>,
     /// Each memory's address type: true for memory64.
@@ -39,7 +42,15 @@ pub fn supported_type(ty: ValType) -> bool {
     matches!(
         ty,
         ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64
-    )
+    ) || is_plain_reference(ty)
+}
+
+/// `funcref` and `externref`: cells holding a store index plus one, or 0
+/// for null, as the interpreter keeps them; nothing about them needs the
+/// garbage collector or a type check in compiled code.
+fn is_plain_reference(ty: ValType) -> bool {
+    ty == ValType::Ref(wasmparser::RefType::FUNCREF)
+        || ty == ValType::Ref(wasmparser::RefType::EXTERNREF)
 }
 
 /// Whether every parameter and result has a supported type.
@@ -51,7 +62,8 @@ pub fn supported_signature(sig: &Signature) -> bool {
 }
 
 /// Validates `wasm` and compiles every function with `masm`. Returns the
-/// code, each function's entry offset and the module's signatures.
+/// code, the entry offset of each function defined in the module (in
+/// order, after the imported ones) and the module's signatures.
 pub fn compile<M: MacroAssembler>(
     wasm: &[u8],
     layout: Option<ContextLayout>,
@@ -65,6 +77,7 @@ pub fn compile<M: MacroAssembler>(
     let mut info = ModuleInfo {
         types: Vec::new(),
         funcs: Vec::new(),
+        num_imported_funcs: 0,
         exports: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
@@ -90,9 +103,13 @@ pub fn compile<M: MacroAssembler>(
                     let (offset, import) =
                         import.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
                     match import.ty {
+                        wasmparser::TypeRef::Func(ty) if layout.is_some_and(|l| l.callout != 0) => {
+                            info.funcs.push(ty);
+                            info.num_imported_funcs += 1;
+                        }
                         wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_) => {
                             return Err(CompileError::unsupported(
-                                "imported functions (host calls)",
+                                "imported functions without a call-out entry",
                                 offset,
                             ));
                         }
@@ -137,10 +154,13 @@ pub fn compile<M: MacroAssembler>(
     }
 
     masm.module_prelude();
-    let entries: Vec<M::Label> = info.funcs.iter().map(|_| masm.new_label()).collect();
+    // Labels of the functions defined here (index minus the imports).
+    let defined = info.funcs.len() - info.num_imported_funcs as usize;
+    let entries: Vec<M::Label> = (0..defined).map(|_| masm.new_label()).collect();
     for (i, body) in bodies.iter().enumerate() {
         masm.bind(entries[i]);
-        func::compile_function(&mut masm, &info, &entries, i as u32, body)?;
+        let index = info.num_imported_funcs + i as u32;
+        func::compile_function(&mut masm, &info, &entries, index, body)?;
     }
     let (code, offsets) = masm.finish(&entries).map_err(CompileError::Assembler)?;
     Ok((code, offsets, info))

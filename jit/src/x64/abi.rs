@@ -8,25 +8,45 @@
 //!   saved stack pointer and returns through the trampoline, discarding
 //!   every compiled frame (they hold no Rust values, so nothing is skipped
 //!   that needed dropping, and no Rust panic ever crosses them).
-//! - Between compiled functions: `call` with `rsi` pointing at the caller's
-//!   cells holding the arguments; the callee writes its results there.
+//! - Between compiled functions: `call` with `rdi` pointing at the
+//!   arguments and `rsi` at the cells the callee writes its results to
+//!   (both the caller's argument cells for a `call`; for a `return_call`,
+//!   `rdi` is the state's `tail_args` buffer and `rsi` the results pointer
+//!   the tail-calling function itself received).
 
 use std::mem::offset_of;
 
+use crate::masm::MAX_TAIL_CALL_ARGS;
+
 /// Per-invocation state the trampoline and trap stubs share (r15).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EntryState {
     /// The trampoline's stack pointer after saving registers.
     pub saved_rsp: u64,
     /// The lowest stack address a frame may reach.
     pub stack_limit: u64,
+    /// Where `return_call` leaves its arguments for the callee.
+    pub tail_args: [u64; MAX_TAIL_CALL_ARGS as usize],
+}
+
+impl EntryState {
+    /// The state of an invocation whose frames may reach `stack_limit`.
+    pub fn new(stack_limit: u64) -> EntryState {
+        EntryState {
+            saved_rsp: 0,
+            stack_limit,
+            tail_args: [0; MAX_TAIL_CALL_ARGS as usize],
+        }
+    }
 }
 
 /// Offset of [`EntryState::saved_rsp`].
 pub const SAVED_RSP: i32 = offset_of!(EntryState, saved_rsp) as i32;
 /// Offset of [`EntryState::stack_limit`].
 pub const STACK_LIMIT: i32 = offset_of!(EntryState, stack_limit) as i32;
+/// Offset of [`EntryState::tail_args`].
+pub const TAIL_ARGS: i32 = offset_of!(EntryState, tail_args) as i32;
 
 /// The host's view of the entry trampoline.
 pub type EntryTrampoline = unsafe extern "sysv64" fn(

@@ -3,7 +3,7 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 
-use super::abi::{SAVED_RSP, STACK_LIMIT, frame_bytes};
+use super::abi::{SAVED_RSP, STACK_LIMIT, TAIL_ARGS, frame_bytes};
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
     IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
@@ -18,11 +18,20 @@ const TWO_64: u64 = 0x43f0_0000_0000_0000;
 const MINUS_TWO_31: u64 = 0xc1e0_0000_0000_0000;
 const MINUS_TWO_63: u64 = 0xc3e0_0000_0000_0000;
 
+/// The immediate of a fuel charge until its segment's length is known
+/// (checked when patched, so a wrong offset fails compilation).
+const FUEL_CHARGE_PLACEHOLDER: i32 = 0x7eed_f0e1;
+
 /// Emits x86_64 code into a position-independent buffer.
 pub struct X64Masm {
     ops: VecAssembler<X64Relocation>,
     /// One stub per [`TrapCode`], in `TrapCode::ALL` order.
     trap_stubs: Vec<DynamicLabel>,
+    /// Leaves with the trap code already in eax (a failed call-out).
+    trap_exit: Option<DynamicLabel>,
+    /// Each fuel charge: the code offset of its 32-bit immediate and the
+    /// charge to patch in once the segment's length is known.
+    fuel_charges: Vec<(usize, u32)>,
     /// Set when a frame is too large to address.
     error: Option<String>,
 }
@@ -38,6 +47,8 @@ impl X64Masm {
         X64Masm {
             ops: VecAssembler::new(0),
             trap_stubs: Vec::new(),
+            trap_exit: None,
+            fuel_charges: Vec::new(),
             error: None,
         }
     }
@@ -211,6 +222,7 @@ impl MacroAssembler for X64Masm {
             ; mov r14, rdi
             ; mov r15, rcx
             ; mov QWORD [r15 + SAVED_RSP], rsp
+            ; mov rdi, rsi
             ; call rdx
             ; xor eax, eax
             ; =>exit
@@ -226,6 +238,7 @@ impl MacroAssembler for X64Masm {
             ; mov rsp, QWORD [r15 + SAVED_RSP]
             ; jmp =>exit
         );
+        self.trap_exit = Some(trap_exit);
         for code in TrapCode::ALL {
             let stub = self.ops.new_dynamic_label();
             dynasm!(self.ops ; .arch x64 ; =>stub ; mov eax, code as i32 ; jmp =>trap_exit);
@@ -252,7 +265,7 @@ impl MacroAssembler for X64Masm {
         );
         for p in 0..frame.params {
             let d = self.disp(frame.first_local + p);
-            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsi + (p as i32) * 8] ; mov QWORD [rsp + d], rax);
+            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rdi + (p as i32) * 8] ; mov QWORD [rsp + d], rax);
         }
         let zeroed = frame.locals - frame.params;
         if zeroed > 0 {
@@ -772,12 +785,93 @@ impl MacroAssembler for X64Masm {
 
     fn call(&mut self, callee: DynamicLabel, args: u32) {
         let d = self.disp(args);
-        dynasm!(self.ops ; .arch x64 ; lea rsi, [rsp + d] ; call =>callee);
+        dynasm!(self.ops ; .arch x64 ; lea rsi, [rsp + d] ; mov rdi, rsi ; call =>callee);
+    }
+
+    fn return_call(&mut self, callee: DynamicLabel, args: u32, count: u32) {
+        for i in 0..count {
+            let d = self.disp(args + i);
+            let slot = TAIL_ARGS + (i as i32) * 8;
+            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [r15 + slot], rax);
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rdi, [r15 + TAIL_ARGS]
+            ; mov rsi, QWORD [rbp - 8]
+            ; mov rsp, rbp
+            ; pop rbp
+            ; jmp =>callee
+        );
     }
 
     fn trap(&mut self, code: TrapCode) {
         let stub = self.trap_stub(code);
         dynasm!(self.ops ; .arch x64 ; jmp =>stub);
+    }
+
+    fn charge_fuel(&mut self, store_context: u32, fuel: u32) -> usize {
+        let out_of_fuel = self.trap_stub(TrapCode::OutOfFuel);
+        let (store, fuel) = (store_context as i32, fuel as i32);
+        // Not a literal, so dynasm emits the imm32 form, patched in `finish`.
+        let placeholder = FUEL_CHARGE_PLACEHOLDER;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD [r14 + store]
+            ; mov rax, QWORD [rdx + fuel]
+            ; sub rax, DWORD placeholder
+        );
+        let immediate = self.ops.offset().0 - 4;
+        // Borrow: less fuel than the charge.
+        dynasm!(self.ops
+            ; .arch x64
+            ; jb =>out_of_fuel
+            ; mov QWORD [rdx + fuel], rax
+        );
+        self.fuel_charges.push((immediate, 0));
+        self.fuel_charges.len() - 1
+    }
+
+    fn set_fuel_charge(&mut self, site: usize, charge: u32) {
+        if let Some(entry) = self.fuel_charges.get_mut(site) {
+            entry.1 = charge;
+        }
+    }
+
+    fn check_epoch(&mut self, store_context: u32, epoch: u32, deadline: u32) {
+        let interrupted = self.trap_stub(TrapCode::Interrupted);
+        let (store, epoch, deadline) = (store_context as i32, epoch as i32, deadline as i32);
+        // A plain load is an acquire load on x86-64 (SDM Vol.3A §9.2.3.2).
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD [r14 + store]
+            ; mov rax, QWORD [rdx + epoch]
+            ; mov rax, QWORD [rax]
+            ; cmp rax, QWORD [rdx + deadline]
+            ; jae =>interrupted
+        );
+    }
+
+    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32) {
+        let Some(trap_exit) = self.trap_exit else {
+            self.error = Some("a call-out before the module prelude".into());
+            return;
+        };
+        let d = self.disp(args);
+        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
+        // (abi.rs) and every value in frame cells, and r14/r15 are
+        // callee-saved, so nothing needs saving around the call.
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r14
+            ; lea rsi, [rsp + d]
+            ; mov edx, op as i32
+            ; mov ecx, a as i32
+            ; mov r8d, b as i32
+            ; mov rax, QWORD entry as i64
+            ; call rax
+            ; test eax, eax
+            ; jnz =>trap_exit
+        );
     }
 
     fn finish(mut self, labels: &[DynamicLabel]) -> Result<(Vec<u8>, Vec<usize>), String> {
@@ -795,10 +889,18 @@ impl MacroAssembler for X64Masm {
                     .map_err(|e| format!("assembling: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let code = self
+        let mut code = self
             .ops
             .finalize()
             .map_err(|e| format!("assembling: {e}"))?;
+        for &(at, charge) in &self.fuel_charges {
+            let slot = code
+                .get_mut(at..at + 4)
+                .filter(|s| **s == FUEL_CHARGE_PLACEHOLDER.to_le_bytes())
+                .ok_or("a fuel charge's immediate is not where it was emitted")?;
+            let charge = i32::try_from(charge).map_err(|_| "a fuel charge beyond 2^31")?;
+            slot.copy_from_slice(&charge.to_le_bytes());
+        }
         Ok((code, offsets))
     }
 }

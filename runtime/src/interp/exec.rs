@@ -17,6 +17,7 @@ use super::numeric;
 use crate::error::{Error, FrameInfo, Result, Trap, TrapKind};
 use crate::func::call_host;
 use crate::store::{ExnInst, Frame, FuncKind, InstanceData, Store, StoreInner};
+use crate::types::TypeId;
 use crate::values::{Exn, RawVal};
 
 /// Why the inner loop stopped running the current function.
@@ -75,6 +76,35 @@ pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Res
     store.inner.sp = base;
     let n = result?;
     Ok(store.inner.stack[base..base + n].to_vec())
+}
+
+/// The store function `call_indirect` through `table` (an instance's
+/// index) at element `index_cell` calls, checked as Wasm 3.0 §4.4.10 asks:
+/// the element exists, is not null, and its type matches `type_id`
+/// (canonical ids, subtyping included). Every tier resolves through here.
+pub(crate) fn resolve_indirect(
+    inner: &StoreInner,
+    inst: &InstanceData,
+    table: u32,
+    type_id: TypeId,
+    index_cell: RawVal,
+) -> Result<u32, TrapKind> {
+    let t = &inner.tables[inst.tables[table as usize] as usize];
+    let index = if t.ty.table64 {
+        index_cell
+    } else {
+        index_cell & 0xffff_ffff
+    };
+    let &cell = usize::try_from(index)
+        .ok()
+        .and_then(|i| t.elems().get(i))
+        .ok_or(TrapKind::UndefinedElement)?;
+    let addr = cell.checked_sub(1).ok_or(TrapKind::UninitializedElement)? as u32;
+    let have = inner.funcs[addr as usize].ty;
+    if have != type_id && !inner.engine.type_matches(have, type_id) {
+        return Err(TrapKind::IndirectCallTypeMismatch);
+    }
+    Ok(addr)
 }
 
 /// Sets up a wasm activation at `fp`: checks stack room, zeroes the
@@ -313,25 +343,10 @@ fn run<T>(
                     Instr::CallIndirect { type_id, table }
                     | Instr::ReturnCallIndirect { type_id, table } => {
                         sp -= 1;
-                        let t = &inner.tables[inst.tables[table as usize] as usize];
-                        let index = if t.ty.table64 {
-                            get!(sp)
-                        } else {
-                            get!(sp) & 0xffff_ffff
+                        let addr = match resolve_indirect(inner, &inst, table, type_id, get!(sp)) {
+                            Ok(addr) => addr,
+                            Err(kind) => break Action::Trap(kind),
                         };
-                        let Some(&cell) =
-                            usize::try_from(index).ok().and_then(|i| t.elems().get(i))
-                        else {
-                            break Action::Trap(TrapKind::UndefinedElement);
-                        };
-                        let Some(addr) = cell.checked_sub(1) else {
-                            break Action::Trap(TrapKind::UninitializedElement);
-                        };
-                        let addr = addr as u32;
-                        let have = inner.funcs[addr as usize].ty;
-                        if have != type_id && !inner.engine.type_matches(have, type_id) {
-                            break Action::Trap(TrapKind::IndirectCallTypeMismatch);
-                        }
                         if matches!(*instr, Instr::CallIndirect { .. }) {
                             break Action::Call(addr);
                         }

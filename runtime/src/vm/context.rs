@@ -8,7 +8,7 @@
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU64;
 
-use super::offsets::{STORE_CONTEXT, VMOffsets};
+use super::offsets::{INSTANCE_INDEX, STORE_CONTEXT, VMOffsets};
 use crate::values::RawVal;
 
 /// A linear memory as code sees it; owned by the memory, at a stable
@@ -65,7 +65,17 @@ pub(crate) struct VMStoreContext {
     /// The engine's epoch counter (lives as long as the engine, which the
     /// store holds).
     pub epoch: *const AtomicU64,
+    /// The `Store<T>` whose compiled code is running, for call-outs (set
+    /// at each entry into compiled code; null when none ran yet).
+    pub callout_store: *mut u8,
+    /// Runs a call-out on `callout_store`: the store's `T` is known only
+    /// where compiled code is entered, so the entry leaves this here.
+    pub callout_dispatch: Option<CallOutDispatch>,
 }
+
+/// `dispatch(store, vmctx, cells, op, a, b) -> trap code or 0`, see
+/// `tier::callout`.
+pub(crate) type CallOutDispatch = unsafe fn(*mut u8, *mut u8, *mut u64, u32, u32, u32) -> u32;
 
 // SAFETY: `epoch` points into an `Arc` the store keeps alive through its
 // engine, and the counter is atomic.
@@ -88,8 +98,9 @@ unsafe impl Send for VMContext {}
 unsafe impl Sync for VMContext {}
 
 impl VMContext {
-    /// A zeroed context for `offsets` whose header points at `store`.
-    pub fn new(offsets: VMOffsets, store: *const VMStoreContext) -> VMContext {
+    /// A zeroed context for `offsets` whose header points at `store` and
+    /// names instance `instance` of it.
+    pub fn new(offsets: VMOffsets, store: *const VMStoreContext, instance: u32) -> VMContext {
         let len_words = (offsets.size as usize).div_ceil(8);
         let words: Box<[u64]> = vec![0; len_words].into_boxed_slice();
         let words = NonNull::from(Box::leak(words)).cast::<u64>();
@@ -99,7 +110,39 @@ impl VMContext {
             offsets,
         };
         ctx.write(STORE_CONTEXT, store);
+        ctx.write(INSTANCE_INDEX, u64::from(instance));
         ctx
+    }
+
+    /// The store index of the instance whose context is at `vmctx`.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
+    ///
+    /// # Safety
+    /// `vmctx` must be a live context's [`as_ptr`](Self::as_ptr).
+    pub unsafe fn instance_index(vmctx: *const u8) -> u32 {
+        // SAFETY: the header slot written by `new`, 8-aligned.
+        unsafe { vmctx.add(INSTANCE_INDEX as usize).cast::<u64>().read() as u32 }
+    }
+
+    /// The store context of the context at `vmctx`.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
+    ///
+    /// # Safety
+    /// `vmctx` must be a live context's [`as_ptr`](Self::as_ptr).
+    pub unsafe fn store_context(vmctx: *const u8) -> *mut VMStoreContext {
+        // SAFETY: the header slot written by `new`, 8-aligned.
+        unsafe {
+            vmctx
+                .add(STORE_CONTEXT as usize)
+                .cast::<*mut VMStoreContext>()
+                .read()
+        }
     }
 
     /// The context's address, as compiled code receives it.

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! 0                       *mut VMStoreContext
+//! 8                       u64: the instance's index in its store
 //! memories_start          [*mut VMMemoryDefinition; memories]
 //! tables_start            [*mut VMTableDefinition; tables]
 //! globals_start           [*mut VMGlobalDefinition; globals]
@@ -42,13 +43,16 @@ pub(crate) struct VMOffsets {
 
 /// Offset of the store context pointer.
 pub(crate) const STORE_CONTEXT: u32 = 0;
+/// Offset of the instance's index in its store (call-outs from compiled
+/// code find the instance through it).
+pub(crate) const INSTANCE_INDEX: u32 = STORE_CONTEXT + POINTER;
 
 impl VMOffsets {
     /// The layout for `counts`, or None if it would not fit in 4 GiB
     /// (validation limits each index space far below that).
     pub fn new(counts: VMCounts) -> Option<VMOffsets> {
         let after = |start: u32, n: u32, each: u32| start.checked_add(n.checked_mul(each)?);
-        let memories_start = STORE_CONTEXT + POINTER;
+        let memories_start = INSTANCE_INDEX + POINTER;
         let tables_start = after(memories_start, counts.memories, POINTER)?;
         let globals_start = after(tables_start, counts.tables, POINTER)?;
         let funcs_start = after(globals_start, counts.globals, POINTER)?;
@@ -122,13 +126,13 @@ mod tests {
             types: 5,
         })
         .unwrap();
-        assert_eq!(o.memory(0), 8);
-        assert_eq!(o.memory(1), 16);
-        assert_eq!(o.table(0), 24);
-        assert_eq!(o.global(2), 48);
-        assert_eq!(o.func(0), 56);
-        assert_eq!(o.type_id(0), 88);
-        assert_eq!(o.size, 108);
+        assert_eq!(o.memory(0), 16);
+        assert_eq!(o.memory(1), 24);
+        assert_eq!(o.table(0), 32);
+        assert_eq!(o.global(2), 56);
+        assert_eq!(o.func(0), 64);
+        assert_eq!(o.type_id(0), 96);
+        assert_eq!(o.size, 116);
         let huge = VMCounts {
             funcs: u32::MAX,
             ..VMCounts::default()

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use wrun_runtime::{Engine, Module};
+use wrun_runtime::{Config, Engine, Module, Strategy};
 use wrun_wasi::{DirPerms, SharedBuffer, WasiCtxBuilder};
 
 const INSTALL_HINT: &str = "run scripts/wasi-test-deps.sh (as root or with sudo) to install it";
@@ -157,8 +157,29 @@ pub fn run_wasm(
     inputs: &Inputs<'_>,
     extra: &[(&Path, &str, DirPerms)],
 ) -> Outcome {
-    let engine = Engine::default();
+    run_wasm_on(Strategy::Interp, wasm, dir, inputs, extra)
+}
+
+/// [`run_wasm`] on the engine `strategy` names. On the JIT the program
+/// must run as machine code (WASI calls leave it through call-outs): a
+/// fallback to the interpreter fails the test with the JIT's reason.
+pub fn run_wasm_on(
+    strategy: Strategy,
+    wasm: &Path,
+    dir: &Path,
+    inputs: &Inputs<'_>,
+    extra: &[(&Path, &str, DirPerms)],
+) -> Outcome {
+    let engine = Engine::new(Config::new().strategy(strategy));
     let module = Module::from_file(&engine, wasm).expect("compile wasm program");
+    if strategy == Strategy::Jit {
+        assert_eq!(
+            module.jit_fallback(),
+            None,
+            "{} should run compiled by the JIT",
+            wasm.display()
+        );
+    }
     let stdout = SharedBuffer::new();
     let stderr = SharedBuffer::new();
     let mut builder = WasiCtxBuilder::new()
@@ -190,29 +211,37 @@ pub fn run_wasm(
     }
 }
 
-/// Builds nothing; runs `native` and `wasm` on the same inputs, each in its
-/// own scratch directory, and asserts identical status, stdout and stderr.
+/// Builds nothing; runs `native`, and `wasm` on the interpreter and on the
+/// JIT, on the same inputs, each in its own scratch directory, and asserts
+/// identical status, stdout and stderr.
 pub fn assert_same(name: &str, native: &Path, wasm: &Path, inputs: &Inputs<'_>) -> Outcome {
     let native_dir = scratch(&format!("{name}-native"));
-    let wasm_dir = scratch(&format!("{name}-wasm"));
     let n = run_native(native, &native_dir, inputs);
-    let w = run_wasm(wasm, &wasm_dir, inputs, &[]);
-    assert_eq!(
-        n.stdout, w.stdout,
-        "{name}: stdout differs (left native, right wasm)"
-    );
-    assert_eq!(
-        n.stderr, w.stderr,
-        "{name}: stderr differs (left native, right wasm)"
-    );
-    assert_eq!(n.status, w.status, "{name}: exit status differs");
-    // The programs clean up after themselves; leftovers would differ too.
-    assert_eq!(
-        listing(&native_dir),
-        listing(&wasm_dir),
-        "{name}: files left behind differ"
-    );
-    w
+    let mut outcomes = Vec::new();
+    for strategy in [Strategy::Interp, Strategy::Jit] {
+        let wasm_dir = scratch(&format!("{name}-wasm-{strategy:?}"));
+        let w = run_wasm_on(strategy, wasm, &wasm_dir, inputs, &[]);
+        assert_eq!(
+            n.stdout, w.stdout,
+            "{name}: stdout differs (left native, right wasm on {strategy:?})"
+        );
+        assert_eq!(
+            n.stderr, w.stderr,
+            "{name}: stderr differs (left native, right wasm on {strategy:?})"
+        );
+        assert_eq!(
+            n.status, w.status,
+            "{name}: exit status differs on {strategy:?}"
+        );
+        // The programs clean up after themselves; leftovers would differ too.
+        assert_eq!(
+            listing(&native_dir),
+            listing(&wasm_dir),
+            "{name}: files left behind differ on {strategy:?}"
+        );
+        outcomes.push(w);
+    }
+    outcomes.swap_remove(0)
 }
 
 /// The sorted names under `dir`, recursively.

@@ -1,0 +1,206 @@
+//! The call-out entry of compiled code: what machine code cannot do alone
+//! (growing a memory, bulk memory and table operators, `ref.func`, calls
+//! to imports and through tables) it asks of the runtime here, in the
+//! shape `wrun_jit::CallOut` documents (wasmtime's and Winch's builtins
+//! are the model). The operators run the interpreter's own code on the
+//! compiled frame's cells, so both tiers share one implementation and one
+//! set of trap rules.
+//!
+//! Compiled code knows its instance's context only; the store comes from
+//! the store context, where the entry into compiled code left it with a
+//! dispatcher for its host data type (`call_compiled`).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use wrun_jit::{CallOut, TrapCode};
+
+use crate::error::{Error, Result, Trap};
+use crate::interp::code::Instr;
+use crate::interp::exec::resolve_indirect;
+use crate::interp::memory::exec_bulk;
+use crate::store::{CallOutFailure, InstanceData, Store, StoreInner};
+use crate::values::RawVal;
+use crate::vm::VMContext;
+
+/// The address compiled code calls (`ContextLayout::callout`).
+///
+/// # Safety
+/// Called by compiled code only, with its instance's live context and a
+/// pointer to the frame cells the operator reads and writes (as many as
+/// its operands or results, whichever is more).
+pub(super) unsafe extern "sysv64" fn entry(
+    vmctx: *mut u8,
+    cells: *mut RawVal,
+    op: u32,
+    a: u32,
+    b: u32,
+) -> u32 {
+    // SAFETY: `vmctx` is a live context, whose store context outlives it.
+    let dispatch = unsafe {
+        let store_context = VMContext::store_context(vmctx);
+        (
+            (*store_context).callout_store,
+            (*store_context).callout_dispatch,
+        )
+    };
+    match dispatch {
+        // SAFETY: the entry into compiled code set both for this store.
+        (store, Some(dispatch)) => unsafe { dispatch(store, vmctx, cells, op, a, b) },
+        // Compiled code runs only after an entry set them: unreachable in
+        // practice, and a trap rather than a crash if not.
+        (_, None) => TrapCode::Unreachable as u32,
+    }
+}
+
+/// Runs call-out `op` on the `Store<T>` at `store`. Failures (and panics
+/// of host functions) are kept in the store for the entry to return once
+/// the compiled frames are gone; compiled code only sees
+/// [`TrapCode::CallOut`].
+///
+/// # Safety
+/// `store` must be the `Store<T>` whose compiled code is calling, with
+/// nothing else borrowing it; `vmctx` and `cells` as for [`entry`].
+pub(super) unsafe fn dispatch<T>(
+    store: *mut u8,
+    vmctx: *mut u8,
+    cells: *mut RawVal,
+    op: u32,
+    a: u32,
+    b: u32,
+) -> u32 {
+    // SAFETY: the caller's promise; the entry that set the pointer holds
+    // the only other path to the store and does not use it meanwhile.
+    let store = unsafe { &mut *store.cast::<Store<T>>() };
+    // SAFETY: a live context.
+    let instance = unsafe { VMContext::instance_index(vmctx) };
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `cells` as the caller promises.
+        unsafe { run(store, instance, cells, op, a, b) }
+    }));
+    let failure = match outcome {
+        Ok(Ok(())) => return 0,
+        Ok(Err(e)) => CallOutFailure::Error(e),
+        Err(panic) => CallOutFailure::Panic(panic),
+    };
+    store.inner.callout_failure = Some(failure);
+    TrapCode::CallOut as u32
+}
+
+/// # Safety
+/// As for [`dispatch`].
+unsafe fn run<T>(
+    store: &mut Store<T>,
+    instance: u32,
+    cells: *mut RawVal,
+    op: u32,
+    a: u32,
+    b: u32,
+) -> Result<()> {
+    let op = CallOut::from_raw(op)
+        .ok_or_else(|| Error::usage(format!("compiled code asked for call-out {op}")))?;
+    let inst = store
+        .inner
+        .instances
+        .get(instance as usize)
+        .cloned()
+        .ok_or_else(|| Error::usage(format!("call-out from unknown instance {instance}")))?;
+    // SAFETY (every arm): the cells the operator's arity names.
+    if let (Some(instr), Some((operands, results))) = (bulk_instr(op, a, b), op.fixed_arity()) {
+        return unsafe { bulk(&mut store.inner, &inst, cells, instr, operands, results) };
+    }
+    unsafe {
+        match op {
+            CallOut::RefFunc => {
+                // A funcref cell is the store index plus one, 0 being null.
+                cells.write(u64::from(inst.funcs[a as usize]) + 1);
+                Ok(())
+            }
+            CallOut::CallImport => call(store, &inst, inst.funcs[a as usize], cells, 0),
+            CallOut::CallIndirect => {
+                let type_id = inst.module.inner.types[a as usize];
+                let params = store
+                    .inner
+                    .engine
+                    .func_type(type_id)
+                    .map_or(0, |f| f.params().len());
+                let element = cells.add(params).read();
+                let func = resolve_indirect(&store.inner, &inst, b, type_id, element)
+                    .map_err(Trap::new)?;
+                call(store, &inst, func, cells, 1)
+            }
+            other => Err(Error::usage(format!("call-out {other:?} has no handler"))),
+        }
+    }
+}
+
+/// The interpreter instruction a bulk or table call-out runs.
+fn bulk_instr(op: CallOut, a: u32, b: u32) -> Option<Instr> {
+    Some(match op {
+        CallOut::MemorySize => Instr::MemorySize(a),
+        CallOut::MemoryGrow => Instr::MemoryGrow(a),
+        CallOut::MemoryFill => Instr::MemoryFill(a),
+        CallOut::MemoryCopy => Instr::MemoryCopy { dst: a, src: b },
+        CallOut::MemoryInit => Instr::MemoryInit { data: a, mem: b },
+        CallOut::DataDrop => Instr::DataDrop(a),
+        CallOut::TableGet => Instr::TableGet(a),
+        CallOut::TableSet => Instr::TableSet(a),
+        CallOut::TableSize => Instr::TableSize(a),
+        CallOut::TableGrow => Instr::TableGrow(a),
+        CallOut::TableFill => Instr::TableFill(a),
+        CallOut::TableCopy => Instr::TableCopy { dst: a, src: b },
+        CallOut::TableInit => Instr::TableInit { elem: a, table: b },
+        CallOut::ElemDrop => Instr::ElemDrop(a),
+        CallOut::RefFunc | CallOut::CallImport | CallOut::CallIndirect => return None,
+    })
+}
+
+/// A bulk or table operator, run by the interpreter's implementation on
+/// the `operands` cells, leaving `results` there.
+///
+/// # Safety
+/// `cells` must be valid for `max(operands, results)` cells.
+unsafe fn bulk(
+    inner: &mut StoreInner,
+    inst: &InstanceData,
+    cells: *mut RawVal,
+    instr: Instr,
+    operands: u32,
+    results: u32,
+) -> Result<()> {
+    // SAFETY: the caller's promise.
+    let len = operands.max(results) as usize;
+    let stack = unsafe { std::slice::from_raw_parts_mut(cells, len) };
+    let mut sp = operands as usize;
+    exec_bulk(inner, stack, inst, &instr, &mut sp).map_err(|kind| Trap::new(kind).into())
+}
+
+/// Calls store function `func` for `caller` with its arguments in `cells` (followed by
+/// `extra` operand cells, such as `call_indirect`'s element index) and
+/// writes its results there.
+///
+/// # Safety
+/// `cells` must be valid for the function's parameters plus `extra`, or
+/// its results, whichever is more.
+unsafe fn call<T>(
+    store: &mut Store<T>,
+    caller: &Arc<InstanceData>,
+    func: u32,
+    cells: *mut RawVal,
+    extra: usize,
+) -> Result<()> {
+    let ty = store
+        .inner
+        .funcs
+        .get(func as usize)
+        .and_then(|f| store.inner.engine.func_type(f.ty))
+        .ok_or_else(|| Error::usage(format!("call-out to unknown function {func}")))?;
+    let (params, results) = (ty.params().len(), ty.results().len());
+    // SAFETY: the caller's promise.
+    let args = unsafe { std::slice::from_raw_parts(cells, params) }.to_vec();
+    let out = super::call_store_func(store, func, &args, Some(caller.clone()))?;
+    debug_assert!(out.len() == results && results <= (params + extra).max(results));
+    // SAFETY: as above.
+    unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), cells, out.len().min(results)) };
+    Ok(())
+}
