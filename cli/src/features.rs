@@ -86,12 +86,7 @@ use Status::{NotYet, Partly, Supported};
 pub const PROPOSALS: &[Proposal] = &[
     // The JIT column: what `wrun-jit` compiles (docs/jit.md); a module
     // using anything else runs on the interpreter.
-    both(
-        "mvp",
-        "WebAssembly 1.0 (JIT: no imported functions, tables, call_indirect, \
-         memory.size/grow yet)",
-        Partly,
-    ),
+    both("mvp", "WebAssembly 1.0", Supported),
     both(
         "mutable-global",
         "import and export mutable globals",
@@ -108,43 +103,39 @@ pub const PROPOSALS: &[Proposal] = &[
         "several results and block parameters",
         Supported,
     ),
-    interp(
+    both(
         "bulk-memory",
         "memory.copy/fill/init, passive segments",
         Supported,
     ),
-    interp(
+    both(
         "reference-types",
         "funcref/externref values, table ops",
         Supported,
     ),
+    both("memory64", "64-bit memories and tables", Supported),
+    both("multi-memory", "several memories per module", Supported),
     both(
-        "memory64",
-        "64-bit memories and tables (JIT: loads and stores)",
+        "tail-call",
+        "return_call, return_call_indirect (JIT: return_call within a module)",
         Partly,
     ),
-    both(
-        "multi-memory",
-        "several memories per module (JIT: loads and stores)",
-        Partly,
-    ),
-    interp("tail-call", "return_call, return_call_indirect", Supported),
     interp(
         "exceptions",
         "tags, try_table, throw_ref, exnref; legacy try/catch/delegate",
         Supported,
     ),
-    interp(
+    both(
         "function-references",
-        "typed function references, call_ref",
-        Supported,
+        "typed function references, call_ref (JIT: not call_ref, non-null types)",
+        Partly,
     ),
-    interp(
+    both(
         "extended-const",
         "arithmetic in constant expressions",
         Supported,
     ),
-    interp(
+    both(
         "annotations",
         "custom annotations in the text format",
         Supported,
@@ -158,7 +149,7 @@ pub const PROPOSALS: &[Proposal] = &[
     interp("gc", "structs, arrays, i31, casts", NotYet),
     interp("threads", "shared memories and atomics", NotYet),
     interp("wide-arithmetic", "128-bit add/sub/mul helpers", NotYet),
-    interp(
+    both(
         "custom-page-sizes",
         "1-byte pages; post-3.0, so off by default: its official suite passes with \
          Config::wasm_proposal(CustomPageSizes), the CLI has no switch yet",
