@@ -306,12 +306,13 @@ fn features_json_is_honest() {
     assert_eq!(status("simd").0, "not yet");
     assert_eq!(status("gc").0, "not yet");
     assert_eq!(status("custom-page-sizes").0, "supported");
-    assert_eq!(status("mvp").1, "partly, else interpreter");
+    assert_eq!(status("mvp").1, "supported");
     assert_eq!(
         status("nontrapping-float-to-int-conversions").1,
         "supported"
     );
-    assert_eq!(status("tail-call").1, "falls back to the interpreter");
+    assert_eq!(status("tail-call").1, "partly, else interpreter");
+    assert_eq!(status("exceptions").1, "falls back to the interpreter");
     assert_eq!(status("simd").1, "not yet");
     assert_eq!(v["interfaces"][0]["name"], "wasi-preview1 (wasm32)");
     assert_eq!(v["interfaces"][0]["status"], "supported");
