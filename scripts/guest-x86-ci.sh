@@ -27,6 +27,10 @@ if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal
 fi
 rustup component add rust-src --toolchain nightly
+# The kernels tests/linux_boot.rs boots: the project's (built from Debian's
+# linux-source, cached under target/kernels/) and Debian's stock one.
+bash scripts/build-kernel.sh all
+bash scripts/debian-kernel.sh
 
 echo "== fmt / clippy"
 cargo fmt --all -- --check

@@ -43,12 +43,20 @@ impl Ram {
         if !(2 << 20..=MAX_RAM).contains(&size) || !size.is_multiple_of(4096) {
             return Err(BadRamSize(size));
         }
-        let mut bytes = Vec::new();
-        bytes
+        // Refuse a size the allocator cannot provide with an error, not an
+        // abort: probe with a fallible reservation first.
+        let mut probe: Vec<u8> = Vec::new();
+        probe
             .try_reserve_exact(size as usize)
             .map_err(|_| BadRamSize(size))?;
-        bytes.resize(size as usize, 0);
-        Ok(Ram { bytes })
+        drop(probe);
+        // `vec![0; n]` asks the allocator for zeroed memory (calloc), which
+        // a host hands out untouched: RAM the guest never uses costs
+        // nothing (`resize` would write every byte, so a boot sector with
+        // `--mem 1024` had 1 GiB resident).
+        Ok(Ram {
+            bytes: alloc::vec![0u8; size as usize],
+        })
     }
 
     /// Size of the block in bytes.
