@@ -404,8 +404,10 @@ impl AddressSpace {
             let a = addr + done as u64;
             let offset = (a % PAGE_SIZE) as usize;
             let n = (PAGE_SIZE as usize - offset).min(buf.len() - done);
+            // The check above resolved every page (copies for writes
+            // included), so the TLB answers unless the range outgrew it.
             let (frame, prot) = self
-                .resolve(a / PAGE_SIZE, intent)
+                .translate(a / PAGE_SIZE)
                 .ok_or(user_page_fault(a, store))?;
             let mut pool = self.pool.borrow_mut();
             if store {

@@ -351,19 +351,8 @@ set_gate:
 check:
     pushad
     call print
-    mov ebx, eax
     mov ecx, 8
-.digit:
-    rol ebx, 4
-    mov al, bl
-    and al, 15
-    add al, '0'
-    cmp al, '9'
-    jbe .out
-    add al, 'a' - '0' - 10
-.out:
-    out 0xe9, al
-    loop .digit
+    call hex
     popad
     mov esi, msg_ok
     cmp eax, edx

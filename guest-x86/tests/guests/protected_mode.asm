@@ -288,31 +288,6 @@ set_gate:
     mov [idt + ebx * 8 + 6], ax
     ret
 
-; hex: eax as ecx hex digits.
-hex:
-    pushad
-    mov ebx, eax
-    mov edx, ecx
-    shl edx, 2
-    mov cl, 32
-    sub cl, dl
-    shl ebx, cl
-    mov ecx, edx
-    shr ecx, 2
-.digit:
-    rol ebx, 4
-    mov al, bl
-    and al, 15
-    add al, '0'
-    cmp al, '9'
-    jbe .out
-    add al, 'a' - '0' - 10
-.out:
-    out 0xe9, al
-    loop .digit
-    popad
-    ret
-
 field:
     call print
     call hex
