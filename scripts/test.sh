@@ -58,3 +58,6 @@ echo "   any listed case that passes and any entry that covers no failure)"
 cargo run --release -q -p wrun-cli -- spec
 echo "== wrun spec --engine jit (modules the JIT compiles whole run as machine code, the rest on the interpreter)"
 cargo run --release -q -p wrun-cli -- spec --engine jit
+echo "== aarch64: wrun built for aarch64-unknown-linux-musl, run under qemu-aarch64-static"
+echo "   (the benchmark modules against x86_64, the official suites, the runtime's tests)"
+bash scripts/aarch64.sh

@@ -94,6 +94,10 @@ enum Command {
         /// The tier to run the modules on (see `wrun run --engine`).
         #[arg(long, value_enum, default_value = "interp")]
         engine: EngineChoice,
+        /// Cap each memory's up-front address-space reservation (see `wrun
+        /// run --memory-reservation`).
+        #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+        memory_reservation: Option<u64>,
     },
 }
 
@@ -151,6 +155,12 @@ pub struct RunArgs {
     /// The deepest wasm call nesting before a "call stack exhausted" trap.
     #[arg(long, value_name = "N")]
     pub max_call_depth: Option<u32>,
+    /// Reserve at most this much address space per memory up front (by
+    /// default a 32-bit memory reserves 4 GiB plus guard pages); a memory
+    /// that outgrows its reservation moves. For hosts where reserving is
+    /// costly, such as qemu-user (about 6 MB of real memory per GiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+    pub memory_reservation: Option<u64>,
     /// Grant the program read-write access to host directory HOST, seen as
     /// GUEST (default: the same path). Repeatable.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -323,12 +333,14 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             json,
             write_known_failures,
             engine,
+            memory_reservation,
         } => {
             let opts = wrun_spec::SpecOptions {
                 paths,
                 suite,
                 json,
                 strategy: engine.strategy(),
+                memory_reservation,
                 progress: std::io::stderr().is_terminal(),
                 write_known_failures,
             };

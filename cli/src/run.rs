@@ -18,6 +18,9 @@ fn config(args: &RunArgs) -> Config {
     if let Some(bytes) = args.max_memory {
         config.max_memory_bytes(bytes);
     }
+    if let Some(bytes) = args.memory_reservation {
+        config.memory_reservation(bytes);
+    }
     if let Some(bytes) = args.memory_budget {
         config.store_memory_budget(bytes);
     }

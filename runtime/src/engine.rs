@@ -91,6 +91,7 @@ pub const DEFAULT_STORE_MEMORY_BUDGET: u64 = 6 << 30;
 pub struct Config {
     pub(crate) features: WasmFeatures,
     pub(crate) max_memory_bytes: u64,
+    pub(crate) memory_reservation: Option<u64>,
     pub(crate) store_memory_budget: u64,
     pub(crate) max_table_elements: u64,
     pub(crate) max_call_depth: u32,
@@ -106,6 +107,7 @@ impl Default for Config {
         Config {
             features: default_features(),
             max_memory_bytes: 4 << 30,
+            memory_reservation: None,
             store_memory_budget: DEFAULT_STORE_MEMORY_BUDGET,
             max_table_elements: 10_000_000,
             max_call_depth: 50_000,
@@ -148,6 +150,20 @@ impl Config {
     /// whose minimum exceeds it fails; `memory.grow` beyond it returns -1.
     pub fn max_memory_bytes(&mut self, bytes: u64) -> &mut Config {
         self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// Caps the address space each linear memory reserves up front. By
+    /// default a memory reserves its whole ceiling (a 32-bit memory 4 GiB
+    /// plus guard pages), so its base never moves. With a cap, a memory
+    /// reserves the larger of the cap and its initial size, is checked
+    /// explicitly, and moves to a larger reservation when `memory.grow`
+    /// outgrows its own (copying only non-zero pages). For hosts where
+    /// reserving is costly: under qemu-user each reserved GiB costs about
+    /// 6 MB of real memory, so a spec run with thousands of memories alive
+    /// needs the cap.
+    pub fn memory_reservation(&mut self, bytes: u64) -> &mut Config {
+        self.memory_reservation = Some(bytes);
         self
     }
 

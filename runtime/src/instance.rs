@@ -385,8 +385,9 @@ pub(crate) fn new_memory(store: &mut StoreInner, ty: MemoryType) -> Result<u32> 
     if ty.shared {
         return Err(Error::usage("shared memories (threads) are not supported"));
     }
-    let config_max = store.engine.inner.config.max_memory_bytes;
-    let memory = MemoryInst::new(ty, config_max, &mut store.budget)?;
+    let config = &store.engine.inner.config;
+    let (config_max, cap) = (config.max_memory_bytes, config.memory_reservation);
+    let memory = MemoryInst::new(ty, config_max, cap, &mut store.budget)?;
     store.memories.push(memory);
     Ok(store.memories.len() as u32 - 1)
 }

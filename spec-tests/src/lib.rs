@@ -37,6 +37,10 @@ pub struct SpecOptions {
     /// The tier the scripts' modules run on (`Strategy::Jit` runs each
     /// module the JIT compiles whole on it, the rest on the interpreter).
     pub strategy: wrun_runtime::Strategy,
+    /// Caps each memory's up-front address-space reservation (see
+    /// `Config::memory_reservation`); for hosts such as qemu-user where
+    /// reserving is costly.
+    pub memory_reservation: Option<u64>,
 }
 
 /// One script to run: its suite, file name, text and engine configuration.
@@ -276,6 +280,9 @@ pub fn run_cli(opts: &SpecOptions) -> i32 {
         })
         .map(|mut s| {
             s.config.strategy(opts.strategy);
+            if let Some(bytes) = opts.memory_reservation {
+                s.config.memory_reservation(bytes);
+            }
             s
         })
         .collect();
