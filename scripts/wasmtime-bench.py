@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The wasmtime column of `wrun-bench` (benches/src/engines.rs): compiles
-the workload module given as WAT text on stdin's first line (a path), then
+the workload module (WAT text or a binary) whose path is stdin's first line, then
 serves calls: for each line `n` on stdin it calls the export `run(n)` and
 prints `result nanoseconds` (the call alone, timed here, so the pipe and
 Python are not counted). An error prints `error: ...` and exits 1.

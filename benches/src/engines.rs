@@ -10,7 +10,7 @@ pub trait Runner {
 }
 
 /// Compiles and instantiates a workload's source on one engine.
-pub type Prepare = fn(&str) -> Result<Box<dyn Runner>, String>;
+pub type Prepare = fn(&[u8]) -> Result<Box<dyn Runner>, String>;
 
 /// An engine of the table: its column name, how it prepares a workload,
 /// and whether it may decline one (then its column says why).
@@ -51,17 +51,17 @@ struct Wrun {
 }
 
 impl Wrun {
-    fn prepare_interp(source: &str) -> Result<Box<dyn Runner>, String> {
+    fn prepare_interp(source: &[u8]) -> Result<Box<dyn Runner>, String> {
         Wrun::prepare(source, wrun_runtime::Strategy::Interp)
     }
 
     /// Declines a module the JIT does not compile whole (it would run on
     /// the interpreter and be measured under the wrong name).
-    fn prepare_jit(source: &str) -> Result<Box<dyn Runner>, String> {
+    fn prepare_jit(source: &[u8]) -> Result<Box<dyn Runner>, String> {
         Wrun::prepare(source, wrun_runtime::Strategy::Jit)
     }
 
-    fn prepare(source: &str, strategy: wrun_runtime::Strategy) -> Result<Box<dyn Runner>, String> {
+    fn prepare(source: &[u8], strategy: wrun_runtime::Strategy) -> Result<Box<dyn Runner>, String> {
         use wrun_runtime::{Config, Engine, Linker, Module, Store, Strategy};
         let mut config = Config::default();
         config.strategy(strategy);
@@ -105,7 +105,7 @@ struct Wasmi {
 }
 
 impl Wasmi {
-    fn prepare(source: &str) -> Result<Box<dyn Runner>, String> {
+    fn prepare(source: &[u8]) -> Result<Box<dyn Runner>, String> {
         use wasmi::{Engine, Linker, Module, Store};
         let engine = Engine::default();
         let module = Module::new(&engine, source).map_err(|e| e.to_string())?;
@@ -139,12 +139,12 @@ struct Wasmtime {
     child: std::process::Child,
     input: std::process::ChildStdin,
     output: std::io::BufReader<std::process::ChildStdout>,
-    /// The module's WAT, removed when the runner goes.
+    /// The module's file, removed when the runner goes.
     source_file: std::path::PathBuf,
 }
 
 impl Wasmtime {
-    fn prepare(source: &str) -> Result<Box<dyn Runner>, String> {
+    fn prepare(source: &[u8]) -> Result<Box<dyn Runner>, String> {
         use std::io::Write;
         use std::process::{Command, Stdio};
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -156,9 +156,14 @@ impl Wasmtime {
         }
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let source_file = std::env::temp_dir().join(format!(
-            "wrun-bench-{}-{}.wat",
+            "wrun-bench-{}-{}.{}",
             std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            if source.starts_with(b"\0asm") {
+                "wasm"
+            } else {
+                "wat"
+            }
         ));
         std::fs::write(&source_file, source).map_err(|e| e.to_string())?;
         let mut child = Command::new(python)
@@ -218,7 +223,7 @@ impl Drop for Wasmtime {
     }
 }
 
-/// The workload's native Rust version, as a reference point.
+/// The workload's native version, as a reference point.
 pub struct Native(pub fn(i32) -> i64);
 
 impl Runner for Native {

@@ -58,6 +58,13 @@ fn ms(d: Duration) -> String {
 /// times on each, round-robin so that a change in machine load affects
 /// all engines alike, checking every result against the native one.
 fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, String> {
+    if w.source.is_empty() {
+        return Err(format!(
+            "{}: its module was not built (no clang when wrun-benches was built): \
+             run `bash scripts/wasi-test-deps.sh`, then `touch benches/c/bench.h` and rebuild",
+            w.name
+        ));
+    }
     let mut native = Native(w.native);
     let (expected, _) = native.call(n)?;
     let mut runners: Vec<(&'static str, Box<dyn Runner>)> = Vec::new();

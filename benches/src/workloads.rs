@@ -1,6 +1,8 @@
-//! The benchmark workloads: a `.wat` source exporting `run(n: i32) -> i64`,
-//! the sizes to run it at, and a native Rust version that computes the
-//! expected result.
+//! The benchmark workloads: a module exporting `run(n: i32) -> i64` (a
+//! hand-written `.wat`, or a C program in `c/` that `build.rs` compiles
+//! with clang), the sizes to run it at, and a native version that computes
+//! the expected result (Rust for the `.wat` ones, the same C compiled by the
+//! host's compiler for the others).
 
 /// One benchmark program.
 pub struct Workload {
@@ -8,13 +10,14 @@ pub struct Workload {
     pub name: &'static str,
     /// What the workload stresses.
     pub what: &'static str,
-    /// The module's text; it exports `run(n: i32) -> i64`.
-    pub source: &'static str,
+    /// The module (WAT text or a binary); it exports `run(n: i32) -> i64`.
+    /// Empty when `build.rs` found no clang to compile it.
+    pub source: &'static [u8],
     /// `n` for a measurement run.
     pub full: i32,
     /// `n` for `--quick` (finishes in milliseconds).
     pub quick: i32,
-    /// The same computation in Rust, the oracle for the result.
+    /// The same computation natively, the oracle for the result.
     pub native: fn(i32) -> i64,
 }
 
@@ -23,7 +26,7 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fib",
         what: "recursive calls",
-        source: include_str!("../workloads/fib.wat"),
+        source: include_bytes!("../workloads/fib.wat"),
         full: 30,
         quick: 15,
         native: fib,
@@ -31,7 +34,7 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "collatz",
         what: "integer loops and branches",
-        source: include_str!("../workloads/collatz.wat"),
+        source: include_bytes!("../workloads/collatz.wat"),
         full: 300_000,
         quick: 1_000,
         native: collatz,
@@ -39,12 +42,50 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "memory",
         what: "byte loads and stores",
-        source: include_str!("../workloads/memory.wat"),
+        source: include_bytes!("../workloads/memory.wat"),
         full: 8 << 20,
         quick: 64 << 10,
         native: memory,
     },
+    c_workload!(sieve, "byte stores in strided loops", 4_000_000, 10_000),
+    c_workload!(quicksort, "recursion, compares, swaps", 500_000, 1_000),
+    c_workload!(nbody, "f64 arithmetic and sqrt", 200_000, 100),
+    c_workload!(sha256, "32-bit rotates and shifts", 4_000_000, 10_000),
+    c_workload!(matmul, "f64 multiply-adds over arrays", 256, 8),
+    c_workload!(
+        hashmap,
+        "scattered loads, data-dependent branches",
+        1_000_000,
+        1_000
+    ),
 ];
+
+/// A C workload of `c/NAME.c`: its wasm build from `build.rs`, its native
+/// build linked into this binary as `bench_NAME_run`.
+macro_rules! c_workload {
+    ($name:ident, $what:expr, $full:expr, $quick:expr) => {
+        Workload {
+            name: stringify!($name),
+            what: $what,
+            source: include_bytes!(concat!(env!("OUT_DIR"), "/", stringify!($name), ".wasm")),
+            full: $full,
+            quick: $quick,
+            native: {
+                fn native(n: i32) -> i64 {
+                    unsafe extern "C" {
+                        #[link_name = concat!("bench_", stringify!($name), "_run")]
+                        fn run(n: i32) -> i64;
+                    }
+                    // SAFETY: the C function takes and returns plain
+                    // integers and touches only its own static arrays.
+                    unsafe { run(n) }
+                }
+                native
+            },
+        }
+    };
+}
+use c_workload;
 
 fn fib(n: i32) -> i64 {
     fn go(n: u32) -> i64 {

@@ -14,7 +14,17 @@ fn quick_mode_runs_every_workload() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for name in ["fib", "collatz", "memory"] {
+    for name in [
+        "fib",
+        "collatz",
+        "memory",
+        "sieve",
+        "quicksort",
+        "nbody",
+        "sha256",
+        "matmul",
+        "hashmap",
+    ] {
         assert!(
             stdout.lines().any(|l| l.starts_with(name)),
             "{name} row: {stdout}"
