@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 pub trait Runner {
     /// Calls `run(n)`; returns the result and the time the call took.
     fn call(&mut self, n: i32) -> Result<(i64, Duration), String>;
+    /// How long compiling the module took (validation and code generation;
+    /// not instantiation).
+    fn compile_time(&self) -> Duration;
 }
 
 /// Compiles and instantiates a workload's source on one engine.
@@ -48,6 +51,7 @@ pub const ENGINES: &[EngineEntry] = &[
 struct Wrun {
     store: wrun_runtime::Store<()>,
     run: wrun_runtime::Func,
+    compiled_in: Duration,
 }
 
 impl Wrun {
@@ -66,7 +70,9 @@ impl Wrun {
         let mut config = Config::default();
         config.strategy(strategy);
         let engine = Engine::new(&config);
+        let start = Instant::now();
         let module = Module::new(&engine, source).map_err(|e| e.to_string())?;
+        let compiled_in = start.elapsed();
         if strategy == Strategy::Jit && !module.is_compiled() {
             return Err(format!(
                 "not compiled: {}",
@@ -78,7 +84,11 @@ impl Wrun {
             .instantiate(&mut store, &module)
             .map_err(|e| e.to_string())?;
         let run = instance.get_func(&store, "run").ok_or("no `run` export")?;
-        Ok(Box::new(Wrun { store, run }))
+        Ok(Box::new(Wrun {
+            store,
+            run,
+            compiled_in,
+        }))
     }
 }
 
@@ -96,19 +106,26 @@ impl Runner for Wrun {
             other => Err(format!("`run` returned {other:?}")),
         }
     }
+
+    fn compile_time(&self) -> Duration {
+        self.compiled_in
+    }
 }
 
 /// wasmi with its default configuration.
 struct Wasmi {
     store: wasmi::Store<()>,
     run: wasmi::TypedFunc<i32, i64>,
+    compiled_in: Duration,
 }
 
 impl Wasmi {
     fn prepare(source: &[u8]) -> Result<Box<dyn Runner>, String> {
         use wasmi::{Engine, Linker, Module, Store};
         let engine = Engine::default();
+        let start = Instant::now();
         let module = Module::new(&engine, source).map_err(|e| e.to_string())?;
+        let compiled_in = start.elapsed();
         let mut store = Store::new(&engine, ());
         let instance = Linker::<()>::new(&engine)
             .instantiate_and_start(&mut store, &module)
@@ -116,7 +133,11 @@ impl Wasmi {
         let run = instance
             .get_typed_func::<i32, i64>(&store, "run")
             .map_err(|e| e.to_string())?;
-        Ok(Box::new(Wasmi { store, run }))
+        Ok(Box::new(Wasmi {
+            store,
+            run,
+            compiled_in,
+        }))
     }
 }
 
@@ -128,6 +149,10 @@ impl Runner for Wasmi {
             .call(&mut self.store, n)
             .map_err(|e| e.to_string())?;
         Ok((x, start.elapsed()))
+    }
+
+    fn compile_time(&self) -> Duration {
+        self.compiled_in
     }
 }
 
@@ -141,6 +166,8 @@ struct Wasmtime {
     output: std::io::BufReader<std::process::ChildStdout>,
     /// The module's file, removed when the runner goes.
     source_file: std::path::PathBuf,
+    /// As timed by the script around `wasmtime.Module`.
+    compiled_in: Duration,
 }
 
 impl Wasmtime {
@@ -180,10 +207,16 @@ impl Wasmtime {
             input,
             output,
             source_file,
+            compiled_in: Duration::ZERO,
         };
-        match runner.reply()?.as_str() {
-            "ready" => Ok(Box::new(runner)),
-            other => Err(other.to_string()),
+        let reply = runner.reply()?;
+        match reply.split_once(' ') {
+            Some(("ready", nanos)) => {
+                let nanos = nanos.parse().map_err(|_| reply.clone())?;
+                runner.compiled_in = Duration::from_nanos(nanos);
+                Ok(Box::new(runner))
+            }
+            _ => Err(reply),
         }
     }
 
@@ -213,6 +246,10 @@ impl Runner for Wasmtime {
             None => Err(line),
         }
     }
+
+    fn compile_time(&self) -> Duration {
+        self.compiled_in
+    }
 }
 
 impl Drop for Wasmtime {
@@ -231,5 +268,10 @@ impl Runner for Native {
         let start = Instant::now();
         let x = (self.0)(std::hint::black_box(n));
         Ok((std::hint::black_box(x), start.elapsed()))
+    }
+
+    /// Compiled ahead of time with the harness.
+    fn compile_time(&self) -> Duration {
+        Duration::ZERO
     }
 }

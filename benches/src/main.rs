@@ -43,6 +43,8 @@ struct Measured {
     engine: &'static str,
     /// `None` when the engine declined the workload.
     median: Option<Duration>,
+    /// Compiling the module (`None` for native and declined engines).
+    compile: Option<Duration>,
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -65,12 +67,14 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
             w.name
         ));
     }
+    // Every engine compiles the same binary (text parsing is not timed).
+    let binary = wat::parse_bytes(w.source).map_err(|e| format!("{}: {e}", w.name))?;
     let mut native = Native(w.native);
     let (expected, _) = native.call(n)?;
     let mut runners: Vec<(&'static str, Box<dyn Runner>)> = Vec::new();
     let mut declined = Vec::new();
     for e in ENGINES {
-        match (e.prepare)(w.source) {
+        match (e.prepare)(&binary) {
             Ok(runner) => runners.push((e.name, runner)),
             Err(why) if e.may_decline => {
                 eprintln!("wrun-bench: {} on {}: {why}", w.name, e.name);
@@ -98,14 +102,16 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
     let mut rows: Vec<Measured> = runners
         .iter()
         .zip(times)
-        .map(|((engine, _), times)| Measured {
+        .map(|((engine, runner), times)| Measured {
             engine,
             median: Some(median(times)),
+            compile: (*engine != "native").then(|| runner.compile_time()),
         })
         .collect();
     rows.extend(declined.into_iter().map(|engine| Measured {
         engine,
         median: None,
+        compile: None,
     }));
     Ok(rows)
 }
@@ -142,6 +148,7 @@ fn main() -> ExitCode {
         "wrun/wasmtime",
         "jit/wasmtime"
     );
+    let mut compile_rows = Vec::new();
     for w in WORKLOADS {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == w.name) {
             continue;
@@ -175,9 +182,43 @@ fn main() -> ExitCode {
             ratio(time("wrun-jit"), "wasmtime"),
             w.what
         );
+        compile_rows.push((w.name, rows));
     }
     println!("median of {reps} run(s) each; every result matched the native one");
+    print_compile_times(&compile_rows);
     ExitCode::SUCCESS
+}
+
+/// The second table: how long each engine took to compile each module.
+/// wasmi compiles function bodies lazily on first call by default, so its
+/// figure is validation and translation setup only.
+fn print_compile_times(rows: &[(&str, Vec<Measured>)]) {
+    println!();
+    println!(
+        "{:<10} {:>14} {:>14} {:>14} {:>16} {:>14}",
+        "compile", "wrun ms", "jit ms", "wasmi ms", "wasmtime ms", "jit/wasmtime"
+    );
+    let us = |d: Option<Duration>| {
+        d.map(|d| format!("{:.3}", d.as_secs_f64() * 1e3))
+            .unwrap_or_else(|| "-".into())
+    };
+    for (name, measured) in rows {
+        let time = |engine: &str| measured.iter().find(|m| m.engine == engine)?.compile;
+        let ratio = match (time("wrun-jit"), time("wasmtime")) {
+            (Some(a), Some(b)) => format!("{:.3}x", a.as_secs_f64() / b.as_secs_f64().max(1e-9)),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<10} {:>14} {:>14} {:>14} {:>16} {:>14}",
+            name,
+            us(time("wrun")),
+            us(time("wrun-jit")),
+            us(time("wasmi")),
+            us(time("wasmtime")),
+            ratio
+        );
+    }
+    println!("module compile times (wasmi compiles lazily: validation only)");
 }
 
 #[cfg(test)]
