@@ -33,9 +33,16 @@ struct Args {
     /// Timed calls per engine and workload (the median is reported).
     #[arg(long, value_name = "N")]
     reps: Option<usize>,
-    /// Run only these workloads (default: all).
+    /// Run only these workloads (default: all, or none with --module).
     #[arg(value_name = "WORKLOAD")]
     only: Vec<String>,
+    /// Also run this module (`.wasm` or `.wat`) exporting `run(n: i32) ->
+    /// i64`, checking every engine against wrun's interpreter. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    module: Vec<std::path::PathBuf>,
+    /// The `n` passed to every --module's `run`.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    n: i32,
 }
 
 /// One engine's figures for one workload.
@@ -58,7 +65,8 @@ fn ms(d: Duration) -> String {
 
 /// Prepares the workload on every engine, then calls `run(n)` `reps`
 /// times on each, round-robin so that a change in machine load affects
-/// all engines alike, checking every result against the native one.
+/// all engines alike, checking every result against the native one (or,
+/// for a user's module, against wrun's interpreter).
 fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, String> {
     if w.source.is_empty() {
         return Err(format!(
@@ -69,8 +77,12 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
     }
     // Every engine compiles the same binary (text parsing is not timed).
     let binary = wat::parse_bytes(w.source).map_err(|e| format!("{}: {e}", w.name))?;
-    let mut native = Native(w.native);
-    let (expected, _) = native.call(n)?;
+    let mut native = w.native.map(Native);
+    let mut expected = match &mut native {
+        Some(native) => Some(native.call(n)?.0),
+        None => None,
+    };
+    let oracle = if native.is_some() { "native" } else { "wrun" };
     let mut runners: Vec<(&'static str, Box<dyn Runner>)> = Vec::new();
     let mut declined = Vec::new();
     for e in ENGINES {
@@ -83,16 +95,19 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
             Err(why) => return Err(format!("{} on {}: {why}", w.name, e.name)),
         }
     }
-    runners.push(("native", Box::new(native)));
+    if let Some(native) = native {
+        runners.push(("native", Box::new(native)));
+    }
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); runners.len()];
     for _ in 0..reps {
         for ((engine, runner), times) in runners.iter_mut().zip(&mut times) {
             let (result, elapsed) = runner
                 .call(n)
                 .map_err(|e| format!("{} on {engine}: {e}", w.name))?;
+            let expected = *expected.get_or_insert(result);
             if result != expected {
                 return Err(format!(
-                    "{} on {engine}: result {result} differs from the native result {expected}",
+                    "{} on {engine}: result {result} differs from the {oracle} result {expected}",
                     w.name
                 ));
             }
@@ -118,6 +133,17 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let mut workloads: Vec<Workload> = Vec::new();
+    for path in &args.module {
+        match workloads::user_module(path, args.n) {
+            Ok(w) => workloads.push(w),
+            Err(e) => {
+                eprintln!("wrun-bench: --module {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let builtin = args.module.is_empty() || !args.only.is_empty();
     let reps = args.reps.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
     if let Some(unknown) = args
         .only
@@ -149,10 +175,10 @@ fn main() -> ExitCode {
         "jit/wasmtime"
     );
     let mut compile_rows = Vec::new();
-    for w in WORKLOADS {
-        if !args.only.is_empty() && !args.only.iter().any(|o| o == w.name) {
-            continue;
-        }
+    let selected = WORKLOADS
+        .iter()
+        .filter(|w| builtin && (args.only.is_empty() || args.only.iter().any(|o| o == w.name)));
+    for w in selected.chain(&workloads) {
         let n = if args.quick { w.quick } else { w.full };
         let rows = match run_workload(w, n, reps) {
             Ok(rows) => rows,
@@ -163,6 +189,7 @@ fn main() -> ExitCode {
         };
         let time = |engine: &str| rows.iter().find(|m| m.engine == engine)?.median;
         let cell = |t: Option<Duration>| t.map(ms).unwrap_or_else(|| "declined".into());
+        let native_cell = time("native").map(ms).unwrap_or_else(|| "-".into());
         let ratio = |a: Option<Duration>, peer: &str| match (a, time(peer)) {
             (Some(a), Some(b)) => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64().max(1e-9)),
             _ => "-".into(),
@@ -175,7 +202,7 @@ fn main() -> ExitCode {
             cell(time("wrun-jit")),
             cell(time("wasmi")),
             cell(time("wasmtime")),
-            cell(time("native")),
+            native_cell,
             ratio(time("wrun"), "wasmi"),
             ratio(time("wrun-jit"), "wasmi"),
             ratio(time("wrun"), "wasmtime"),
@@ -184,7 +211,9 @@ fn main() -> ExitCode {
         );
         compile_rows.push((w.name, rows));
     }
-    println!("median of {reps} run(s) each; every result matched the native one");
+    println!(
+        "median of {reps} run(s) each; every result matched the native one (a --module's: wrun's interpreter's)"
+    );
     print_compile_times(&compile_rows);
     ExitCode::SUCCESS
 }
@@ -228,7 +257,7 @@ mod tests {
     #[test]
     fn a_result_that_differs_from_native_is_an_error() {
         let wrong = Workload {
-            native: |_| 12345,
+            native: Some(|_| 12345),
             ..WORKLOADS[0]
         };
         let err = run_workload(&wrong, 10, 1)

@@ -17,8 +17,9 @@ pub struct Workload {
     pub full: i32,
     /// `n` for `--quick` (finishes in milliseconds).
     pub quick: i32,
-    /// The same computation natively, the oracle for the result.
-    pub native: fn(i32) -> i64,
+    /// The same computation natively, the oracle for the result; `None`
+    /// for a user's `--module` (then wrun's interpreter is the oracle).
+    pub native: Option<fn(i32) -> i64>,
 }
 
 /// Every workload, in table order.
@@ -29,7 +30,7 @@ pub const WORKLOADS: &[Workload] = &[
         source: include_bytes!("../workloads/fib.wat"),
         full: 30,
         quick: 15,
-        native: fib,
+        native: Some(fib),
     },
     Workload {
         name: "collatz",
@@ -37,7 +38,7 @@ pub const WORKLOADS: &[Workload] = &[
         source: include_bytes!("../workloads/collatz.wat"),
         full: 300_000,
         quick: 1_000,
-        native: collatz,
+        native: Some(collatz),
     },
     Workload {
         name: "memory",
@@ -45,7 +46,7 @@ pub const WORKLOADS: &[Workload] = &[
         source: include_bytes!("../workloads/memory.wat"),
         full: 8 << 20,
         quick: 64 << 10,
-        native: memory,
+        native: Some(memory),
     },
     c_workload!(sieve, "byte stores in strided loops", 4_000_000, 10_000),
     c_workload!(quicksort, "recursion, compares, swaps", 500_000, 1_000),
@@ -59,6 +60,25 @@ pub const WORKLOADS: &[Workload] = &[
         1_000
     ),
 ];
+
+/// A user's module (`--module FILE`), run at `n` with every engine's
+/// result checked against the interpreter's.
+pub fn user_module(path: &std::path::Path, n: i32) -> Result<Workload, String> {
+    let source = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into(),
+    );
+    Ok(Workload {
+        // Leaked: a workload lives for the whole run.
+        name: Box::leak(name.into_boxed_str()),
+        what: "--module",
+        source: Box::leak(source.into_boxed_slice()),
+        full: n,
+        quick: n,
+        native: None,
+    })
+}
 
 /// A C workload of `c/NAME.c`: its wasm build from `build.rs`, its native
 /// build linked into this binary as `bench_NAME_run`.
@@ -80,7 +100,7 @@ macro_rules! c_workload {
                     // integers and touches only its own static arrays.
                     unsafe { run(n) }
                 }
-                native
+                Some(native)
             },
         }
     };
