@@ -36,7 +36,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
-use guest_x86::devices::ide::Storage;
+use guest_x86::devices::ide::{ImageDisk, ImageFile, Storage};
 use guest_x86::launch::{self, Input, PcHost};
 use guest_x86::user::std_host::StdHost;
 use guest_x86::user::{Exit, Process};
@@ -170,10 +170,14 @@ impl PcHost for StdPcHost {
         writable: bool,
     ) -> Result<Box<dyn Storage + Send>, String> {
         let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
-        match FileDisk::open(path, writable) {
-            Ok(disk) => Ok(Box::new(disk)),
-            Err(e) => Err(e.to_string()),
-        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)
+            .map_err(|e| e.to_string())?;
+        let bytes = file.metadata().map_err(|e| e.to_string())?.len();
+        let disk = ImageDisk::new(StdImageFile(file), bytes, writable)?;
+        Ok(Box::new(disk))
     }
 
     fn console_output(&mut self, bytes: &[u8]) {
@@ -249,62 +253,15 @@ fn spawn_stdin_reader() -> std::sync::mpsc::Receiver<Vec<u8>> {
     receiver
 }
 
-/// A disk image file behind the ATA disk. Read-only unless opened
-/// writable: then the guest's writes land in the file; otherwise they are
-/// kept in memory, sector by sector, over the unchanged file.
-struct FileDisk {
-    file: std::fs::File,
-    sectors: u64,
-    writable: bool,
-    overlay: std::collections::BTreeMap<u64, Box<[u8; SECTOR]>>,
-}
+/// The disk image file for `ImageDisk`.
+struct StdImageFile(std::fs::File);
 
-use guest_x86::devices::ide::SECTOR;
-
-impl FileDisk {
-    fn open(path: &std::path::Path, writable: bool) -> std::io::Result<FileDisk> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(path)?;
-        let sectors = file.metadata()?.len() / SECTOR as u64;
-        if sectors == 0 {
-            return Err(std::io::Error::other(
-                "the image holds no whole 512-byte sector",
-            ));
-        }
-        Ok(FileDisk {
-            file,
-            sectors,
-            writable,
-            overlay: Default::default(),
-        })
-    }
-}
-
-impl guest_x86::devices::ide::Storage for FileDisk {
-    fn sectors(&self) -> u64 {
-        self.sectors
+impl ImageFile for StdImageFile {
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> bool {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset).is_ok()
     }
 
-    fn read(&mut self, lba: u64, buf: &mut [u8; SECTOR]) -> bool {
-        use std::os::unix::fs::FileExt;
-        if let Some(sector) = self.overlay.get(&lba) {
-            buf.copy_from_slice(&sector[..]);
-            return true;
-        }
-        lba < self.sectors && self.file.read_exact_at(buf, lba * SECTOR as u64).is_ok()
-    }
-
-    fn write(&mut self, lba: u64, data: &[u8; SECTOR]) -> bool {
-        use std::os::unix::fs::FileExt;
-        if lba >= self.sectors {
-            return false;
-        }
-        if self.writable {
-            return self.file.write_all_at(data, lba * SECTOR as u64).is_ok();
-        }
-        self.overlay.insert(lba, Box::new(*data));
-        true
+    fn write_at(&mut self, data: &[u8], offset: u64) -> bool {
+        std::os::unix::fs::FileExt::write_all_at(&self.0, data, offset).is_ok()
     }
 }

@@ -21,7 +21,7 @@
 pub mod args;
 
 use alloc::boxed::Box;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -134,8 +134,13 @@ fn load<H: PcHost>(host: &mut H, args: &PcArgs) -> Result<Pc, String> {
         PcImage::Flat(path) => {
             load_flat(&mut pc, &read(path)?).map_err(|e| failed(path, e.to_string()))?
         }
-        PcImage::Demo => load_boot_sector(&mut pc, &crate::boot::demo::image())
-            .map_err(|e| failed(b"the built-in guest", e.to_string()))?,
+        PcImage::Demo => {
+            if args.disk.is_some() {
+                return Err(String::from("--demo brings its own disk: leave out --disk"));
+            }
+            crate::boot::demo::load(&mut pc)
+                .map_err(|e| failed(b"the built-in guest", e.to_string()))?
+        }
         PcImage::Linux(path) => {
             let image = read(path)?;
             let initrd = match &args.initrd {
