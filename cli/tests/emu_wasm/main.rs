@@ -16,6 +16,7 @@
 //! (`scripts/guest-x86-ci.sh` installs it).
 
 mod blocks;
+mod pc;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
