@@ -277,3 +277,112 @@ fn run_loaded<H: PcHost>(host: &mut H, name: &str, pc: &mut Pc, max_instructions
         }
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    /// A boot sector: the PIT at 100 Hz on IRQ0 (vector 0: the PIC is not
+    /// initialized), HLT until 50 ticks (500 ms) were counted, then 0x10
+    /// to port 0xF4.
+    const FIFTY_TICKS: [u8; 55] = [
+        0x31, 0xc0, // xor ax, ax
+        0x8e, 0xd8, // mov ds, ax
+        0xc7, 0x06, 0x00, 0x00, 0x2d, 0x7c, // mov word [0], handler
+        0xc7, 0x06, 0x02, 0x00, 0x00, 0x00, // mov word [2], 0
+        0xb0, 0x34, 0xe6, 0x43, // PIT channel 0, mode 2, LSB then MSB
+        0xb0, 0x9c, 0xe6, 0x40, 0xb0, 0x2e, 0xe6, 0x40, // divisor 11932: 100 Hz
+        0xb0, 0xfe, 0xe6, 0x21, // unmask IRQ0
+        0xfb, // sti
+        0xf4, // loop: hlt
+        0x80, 0x3e, 0x36, 0x7c, 0x32, // cmp byte [count], 50
+        0x72, 0xf8, // jb loop
+        0xb0, 0x10, 0xe6, 0xf4, // out 0xf4, 0x10
+        0xfe, 0x06, 0x36, 0x7c, // handler: inc byte [count]
+        0xb0, 0x20, 0xe6, 0x20, // EOI
+        0xcf, // iret
+        0x00, // count
+    ];
+
+    /// A host whose clock moves only when the loop sleeps, and by `step`
+    /// at each of its first `fast_looks` looks (a slow boot).
+    struct FakeHost {
+        now: u64,
+        step: u64,
+        fast_looks: u32,
+        slept: Vec<u64>,
+    }
+
+    impl PcHost for FakeHost {
+        fn read_file(&mut self, _: &[u8], _: u64) -> Result<Vec<u8>, String> {
+            let mut sector = FIFTY_TICKS.to_vec();
+            sector.resize(510, 0);
+            sector.extend_from_slice(&[0x55, 0xaa]);
+            Ok(sector)
+        }
+        fn open_disk(&mut self, _: &[u8], _: bool) -> Result<Box<dyn Storage + Send>, String> {
+            Err(String::from("no disks here"))
+        }
+        fn console_output(&mut self, _: &[u8]) {}
+        fn poll_input(&mut self, _: &mut Vec<u8>) -> Input {
+            Input::Open
+        }
+        fn now_ns(&mut self) -> u64 {
+            if self.fast_looks > 0 {
+                self.fast_looks -= 1;
+                self.now += self.step;
+            }
+            self.now
+        }
+        fn wall_clock(&mut self) -> Option<u64> {
+            None
+        }
+        fn wait(&mut self, timeout_ns: Option<u64>, _: bool) {
+            let ns = timeout_ns.expect("a timer is armed");
+            self.slept.push(ns);
+            self.now += ns;
+        }
+        fn error_line(&mut self, line: fmt::Arguments<'_>) {
+            panic!("unexpected diagnostic: {line}");
+        }
+    }
+
+    /// Runs the guest; returns how long the host slept in all.
+    fn run_fifty_ticks(step: u64, fast_looks: u32) -> u64 {
+        let mut host = FakeHost {
+            now: 0,
+            step,
+            fast_looks,
+            slept: Vec::new(),
+        };
+        let args = parse(&[b"--boot-sector".to_vec(), b"ticks".to_vec()]).unwrap();
+        assert_eq!(
+            run(&mut host, "test", &args),
+            ((GUEST_PASSED << 1) | 1) as u8
+        );
+        assert!(host.slept.len() <= 51, "one sleep per tick at most");
+        host.slept.iter().sum()
+    }
+
+    /// A guest halted between timer ticks makes the host sleep the ticks'
+    /// time (500 ms, less what the guest ran) instead of skipping ahead.
+    #[test]
+    fn an_idle_guest_sleeps_until_its_timer() {
+        let slept = run_fifty_ticks(0, 0);
+        assert!((495_000_000..=500_500_000).contains(&slept), "{slept} ns");
+    }
+
+    /// After host time ran far ahead of the guest's clock (a slow boot),
+    /// only the slack's worth of ticks runs without sleeping: the rest of
+    /// the 500 ms is slept, not raced through.
+    #[test]
+    fn a_lagging_clock_catches_up_by_the_slack_only() {
+        let slept = run_fifty_ticks(1_000_000_000, 3);
+        // Up to one tick (10 ms) of the slack's edge falls either way.
+        let expected = 500_000_000 - PACING_SLACK_NS;
+        assert!(
+            (expected - 11_000_000..=expected + 500_000).contains(&slept),
+            "{slept} ns"
+        );
+    }
+}
