@@ -3,8 +3,8 @@
 # shell and runs a console session (uname -m, echo, a pipeline), printing
 # when each milestone appeared:
 #
-#   bash scripts/emu-wasm-linux.sh          # wrun's JIT (about 5 minutes)
-#   bash scripts/emu-wasm-linux.sh interp   # wrun's interpreter (much longer)
+#   bash scripts/emu-wasm-linux.sh          # wrun's JIT (2 to 5 minutes)
+#   bash scripts/emu-wasm-linux.sh interp   # wrun's interpreter (over 20 minutes)
 #
 # The test is `linux_boots_to_the_shell_in_emu_wasm` in
 # cli/tests/emu_wasm/pc.rs (ignored in CI for its length). Builds the

@@ -363,8 +363,8 @@ impl LiveConsole {
 
 /// Boots the project's x86_64 kernel (`bash scripts/build-kernel.sh
 /// x86_64`) in emu.wasm on wrun to the busybox shell, then types `uname
-/// -m`, an `echo` and a pipeline and checks the answers. About 5 minutes
-/// on the JIT, much longer on the interpreter, hence ignored in CI; run it
+/// -m`, an `echo` and a pipeline and checks the answers. 2 to 5 minutes
+/// on the JIT, over 20 on the interpreter, hence ignored in CI; run it
 /// with `bash scripts/emu-wasm-linux.sh [jit|interp]` (the engine comes
 /// from `EMU_LINUX_ENGINE`, default `jit`).
 #[test]
