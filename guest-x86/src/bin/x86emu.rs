@@ -43,8 +43,8 @@ use guest_x86::user::{Exit, Process};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: x86emu [--mem MiB] --user PROG [ARGS..]\n       x86emu {}",
-        launch::USAGE.replace('\n', "\n       x86emu ")
+        "usage: x86emu [--mem MiB] --user PROG [ARGS..]\n       {}",
+        launch::usage_lines("x86emu", "       ")
     );
     ExitCode::from(launch::EXIT_USAGE)
 }

@@ -12,10 +12,30 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-/// The usage text of the PC forms (printed after a command-line error).
-pub const USAGE: &str = "(--boot-sector FILE | --flat FILE | --demo) [--mem MiB] [--max-instructions N]\n\
-     --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]\n\
-     (every PC form: [--disk IMAGE [--disk-writable]] [--vga-dump])";
+/// The PC forms of the command line, one per line.
+const USAGE_FORMS: [&str; 2] = [
+    "(--boot-sector FILE | --flat FILE | --demo) [--mem MiB] [--max-instructions N]",
+    "--kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]",
+];
+
+/// The usage lines of the PC forms for program `name`, each line after
+/// the first indented by `indent` (to continue a `usage: ` line).
+pub fn usage_lines(name: &str, indent: &str) -> String {
+    let mut text = String::new();
+    for (i, form) in USAGE_FORMS.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+            text.push_str(indent);
+        }
+        text.push_str(name);
+        text.push(' ');
+        text.push_str(form);
+    }
+    text.push('\n');
+    text.push_str(indent);
+    text.push_str("(every PC form also takes [--disk IMAGE [--disk-writable]] [--vga-dump])");
+    text
+}
 
 /// What to put in the PC.
 #[derive(Clone, Debug, PartialEq, Eq)]

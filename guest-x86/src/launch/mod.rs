@@ -29,7 +29,7 @@ use crate::boot::flat::{load_boot_sector, load_flat};
 use crate::boot::linux::{BootArgs, BootMode, load_linux, native_mode};
 use crate::devices::ide::{Ide, Storage};
 use crate::pc::{Pc, RunExit};
-pub use args::{ArgError, PcArgs, PcImage, USAGE, is_pc_command, parse};
+pub use args::{ArgError, PcArgs, PcImage, is_pc_command, parse, usage_lines};
 
 /// Exit status for a usage or load error.
 pub const EXIT_USAGE: u8 = 2;
@@ -91,8 +91,7 @@ pub fn main<H: PcHost>(host: &mut H, name: &str, args: &[Vec<u8>]) -> u8 {
         Ok(parsed) => run(host, name, &parsed),
         Err(e) => {
             host.error_line(format_args!("{name}: {e}"));
-            let more = alloc::format!("\n       {name} ");
-            host.error_line(format_args!("usage: {name} {}", USAGE.replace('\n', &more)));
+            host.error_line(format_args!("usage: {}", usage_lines(name, "       ")));
             EXIT_USAGE
         }
     }

@@ -60,8 +60,8 @@ pub fn run() -> i32 {
     }
     if args.len() < 3 || args[1] != b"--user" {
         eprint(format_args!(
-            "usage: emu.wasm [--mem MiB] --user PROG [ARGS..]\n       emu.wasm {}\n       emu.wasm            (no arguments: --demo)",
-            crate::launch::USAGE.replace('\n', "\n       emu.wasm ")
+            "usage: emu.wasm [--mem MiB] --user PROG [ARGS..]\n       {}\n       (no arguments: --demo)",
+            crate::launch::usage_lines("emu.wasm", "       ")
         ));
         return 2;
     }
