@@ -283,6 +283,17 @@ fn bad_kernels_and_flags_are_refused_clearly() {
         }
         eprintln!("{args:?} -> {first}");
     }
+    // A valid --mem the host cannot provide (wrun's memory budget).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wrun"));
+    cmd.args(["run", "--memory-budget", "20Mi"])
+        .arg(emu_wasm())
+        .args(["--kernel", "garbage", "--mem", "64"]);
+    let out = run(cmd, &dir, b"", Duration::from_secs(60));
+    if out.status != Some(2)
+        || out.stderr != b"emu: --mem 64: the host cannot provide that much RAM\n"
+    {
+        failures.push(format!("--mem beyond the host: {}", show(&out)));
+    }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

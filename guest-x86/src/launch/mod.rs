@@ -105,11 +105,19 @@ fn show(path: &[u8]) -> String {
 fn load<H: PcHost>(host: &mut H, args: &PcArgs) -> Result<Pc, String> {
     let ram = args.mem_mib.saturating_mul(1 << 20);
     let mut pc = Pc::new(ram).map_err(|e| {
-        alloc::format!(
-            "--mem {}: unsupported RAM size ({} bytes; 2 MiB to 3 GiB)",
-            args.mem_mib,
-            e.0
-        )
+        if (2 << 20..=crate::mmu::ram::MAX_RAM).contains(&ram) {
+            // A valid size the host's allocator refused.
+            alloc::format!(
+                "--mem {}: the host cannot provide that much RAM",
+                args.mem_mib
+            )
+        } else {
+            alloc::format!(
+                "--mem {}: unsupported RAM size ({} bytes; 2 MiB to 3 GiB)",
+                args.mem_mib,
+                e.0
+            )
+        }
     })?;
     if let Some(now) = host.wall_clock() {
         pc.set_wall_clock(now);
@@ -244,7 +252,7 @@ fn run_loaded<H: PcHost>(host: &mut H, name: &str, pc: &mut Pc, max_instructions
                 // Virtual time moves as far as host time did, up to the
                 // deadline (less if input woke us first).
                 let reached = host.now_ns().saturating_sub(host_base);
-                pc.advance_clock(reached.clamp(tsc, deadline));
+                pc.advance_clock(reached.max(tsc).min(deadline));
             }
             RunExit::DebugExit(v) => return ((v << 1) | 1) as u8,
             RunExit::Reset => {

@@ -153,7 +153,12 @@ fn read_whole(fd: u32, cap: u64) -> Result<Vec<u8>, String> {
             "{size} bytes is larger than the guest's RAM ({cap} bytes)"
         ));
     }
-    let mut bytes = alloc::vec![0u8; size as usize];
+    // The host may not have the memory: say so rather than abort.
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(size as usize)
+        .map_err(|_| alloc::format!("cannot allocate {size} bytes to read it"))?;
+    bytes.resize(size as usize, 0);
     let mut at = 0;
     while at < bytes.len() {
         match sys::read(fd, &mut bytes[at..]) {
