@@ -4,6 +4,7 @@
 //! `features` and `spec` are the other subcommands. Every failure is one
 //! line on stderr and a documented exit code (see [`exit`]), never a panic.
 
+mod console;
 mod features;
 mod inspect;
 mod load;
@@ -172,6 +173,12 @@ pub struct RunArgs {
     /// Do not grant the default read-only access to the current directory.
     #[arg(long)]
     pub no_default_dir: bool,
+    /// Put the terminal in raw mode while the program runs, so every key
+    /// (Ctrl-C too) reaches it, e.g. a guest console in emu.wasm; Ctrl-A X
+    /// quits wrun, Ctrl-A Ctrl-A sends Ctrl-A. Nothing happens when stdin is
+    /// not a terminal.
+    #[arg(long)]
+    pub raw_console: bool,
     /// The module (`.wasm` binary or `.wat` text).
     pub file: PathBuf,
     /// Arguments for the program, or for the `--invoke`d function.

@@ -93,6 +93,12 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
             ),
         }
     }
+    // Before the WASI context takes fd 0: raw mode swaps in a pipe there.
+    // The guard restores the terminal when the run ends.
+    let _raw_console = match args.raw_console {
+        true => crate::console::enter().map_err(Failure::error)?,
+        false => None,
+    };
     let mut store = Store::new(
         &engine,
         Host {

@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod boot;
 pub mod cpu;
 pub mod devices;
+pub mod launch;
 pub mod mmu;
 pub mod pc;
 pub mod user;

@@ -28,6 +28,11 @@ pub enum RunExit {
     /// HLT with interrupts enabled and no timer armed: only outside input
     /// (the serial port) can wake it; call `run` again once there is some.
     Idle,
+    /// HLT with interrupts enabled until the timer deadline `t` (virtual
+    /// ns), returned only when [`Pc::set_idle_exits`] is on: the caller
+    /// lets host time pass, moves the clock with [`Pc::advance_clock`]
+    /// and calls `run` again.
+    Waiting(u64),
 }
 
 /// The PC.
@@ -38,6 +43,10 @@ pub struct Pc {
     pub mem: SystemMemory<PcBus>,
     cache: DecodeCache,
     halted: bool,
+    /// Return `RunExit::Waiting` instead of skipping ahead to a deadline.
+    idle_exits: bool,
+    /// Turns of `run`'s loop so far (instructions, deliveries, HLT skips).
+    steps: u64,
 }
 
 impl Pc {
@@ -51,6 +60,8 @@ impl Pc {
             mem: SystemMemory::new(ram, PcBus::default()),
             cache: DecodeCache::default(),
             halted: false,
+            idle_exits: false,
+            steps: 0,
         };
         pc.cpu.sync_mode(&mut pc.mem);
         pc.set_wall_clock(0);
@@ -71,9 +82,28 @@ impl Pc {
         self.mem.flush_tlb(false);
     }
 
+    /// With `on`, a guest halted until a timer makes `run` return
+    /// `RunExit::Waiting` instead of skipping virtual time ahead, so a
+    /// host can sleep meanwhile (QEMU's `-icount sleep=on` idea).
+    pub fn set_idle_exits(&mut self, on: bool) {
+        self.idle_exits = on;
+    }
+
+    /// Moves the virtual clock forward to `t` (never back), as the time a
+    /// halted guest slept; the next `run` fires what is due by then.
+    pub fn advance_clock(&mut self, t: u64) {
+        self.cpu.tsc = self.cpu.tsc.max(t);
+    }
+
+    /// Turns of `run`'s loop so far: what `budget` counts.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
     /// Runs up to `budget` instructions (HLT periods count as none).
     pub fn run(&mut self, budget: u64) -> RunExit {
         for _ in 0..budget {
+            self.steps += 1;
             let bus = &mut self.mem.bus;
             bus.now = self.cpu.tsc;
             if let Some(request) = bus.request.take() {
@@ -103,6 +133,9 @@ impl Pc {
                     return RunExit::HaltedForever(self.cpu.rip);
                 }
                 match bus.next_deadline() {
+                    Some(t) if t > self.cpu.tsc && self.idle_exits => {
+                        return RunExit::Waiting(t);
+                    }
                     Some(t) => {
                         self.cpu.tsc = self.cpu.tsc.max(t);
                         continue;

@@ -402,3 +402,56 @@ fn vga_text_screen_matches_qemu() {
     assert_eq!(dump, render(&qemu_page));
     assert!(render(&qemu_page).starts_with("wrun guest-x86: VGA text mode\n"));
 }
+
+/// The built-in guest (`x86emu --demo`, `emu.wasm` without arguments):
+/// its report equals `demo.expected`, which is QEMU's (TCG) for the same
+/// disk image; it exits 0; and an image whose real-mode check is broken
+/// reports FAIL and exits with the failure value.
+#[test]
+fn the_built_in_guest_passes_as_under_qemu() {
+    use guest_x86::boot::demo::IMAGE;
+    let expected =
+        std::fs::read_to_string(guests_dir().join("demo.expected")).expect("read demo.expected");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_x86emu"));
+    command.args(["--demo", "--max-instructions", "10000000"]);
+    let (report, status) = run_with_timeout(command, Duration::from_secs(60), "x86emu --demo");
+    assert_eq!(report, expected, "x86emu --demo");
+    assert_eq!(status, 0, "x86emu --demo exit status");
+
+    let image = out_dir().join("demo.img");
+    std::fs::write(&image, IMAGE).expect("write the demo image");
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args(["-accel", "tcg", "-display", "none", "-no-reboot"])
+        .args(["-serial", "stdio", "-monitor", "none", "-drive"])
+        .arg(format!("format=raw,file={}", image.display()))
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"]);
+    let (report, status) = run_with_timeout(qemu, Duration::from_secs(120), "qemu-system-x86_64");
+    assert_eq!(report, expected, "QEMU on the demo image");
+    assert_eq!(status, PASSED, "QEMU exit status");
+
+    // Break the real-mode check: the value written is no longer the one
+    // compared (`mov word [es:0], 0x5a17` is the first 17 5A).
+    let mut broken = IMAGE.to_vec();
+    let at = broken
+        .windows(2)
+        .position(|w| w == [0x17, 0x5a])
+        .expect("the real-mode check's constant");
+    broken[at] = 0x18;
+    let image = out_dir().join("demo-broken.img");
+    std::fs::write(&image, &broken).expect("write the broken image");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_x86emu"));
+    command
+        .arg("--boot-sector")
+        .arg(first_sector(&image))
+        .arg("--disk")
+        .arg(&image)
+        .args(["--max-instructions", "10000000"]);
+    let (report, status) = run_with_timeout(command, Duration::from_secs(60), "x86emu");
+    assert!(
+        report.contains(
+            "real mode: 1000:0000 is 0FFF:0010 ... FAIL\nprotected mode: 32-bit stack ... ok\n"
+        ),
+        "{report}"
+    );
+    assert_eq!(status, (0x11 << 1) | 1, "exit status of a failed check");
+}

@@ -110,6 +110,7 @@ fn random_code_at_cpl0_never_panics() {
                     RunExit::TripleFault(_) => "triple fault",
                     RunExit::HaltedForever(_) => "halted",
                     RunExit::Idle => "idle",
+                    RunExit::Waiting(_) => "waiting",
                 };
                 *outcomes.entry(name).or_default() += 1;
             }

@@ -7,23 +7,18 @@
 //! x86emu --flat FILE        [--mem MiB] [--max-instructions N]
 //! x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32]
 //!                           [--mem MiB] [--max-instructions N]
+//! x86emu --demo             (the built-in self-test guest)
 //! ```
-//! Every PC form also takes `--disk IMAGE [--disk-writable]`: IMAGE becomes
-//! the primary ATA master (whole 512-byte sectors). Without
-//! `--disk-writable` the guest's writes stay in memory and the file is
-//! never written. `--vga-dump` prints the 80×25 VGA text screen on stderr
-//! when the run ends.
-//! `--kernel` boots a Linux bzImage or ELF vmlinux by the Linux boot
-//! protocol (`guest_x86::boot::linux`), in 64-bit mode if the kernel has a
-//! 64-bit entry (or 32-bit with `--boot32`); the serial console is stdout.
-//! PC mode (`--boot-sector`, `--flat`; see `guest_x86::boot::flat`): the
-//! 0xE9 debug console and COM1 print on stdout. Exit status: (V << 1) | 1
-//! when the guest writes V to the isa-debug-exit port 0xF4 (as QEMU's
-//! `-device isa-debug-exit,iobase=0xf4,iosize=4`), 2 for a usage or load
-//! error, 4 for a guest reset, 6 for a triple fault, 8 for a HLT nothing
-//! can wake, 10 when `--max-instructions` ran out. Bytes on stdin go to
-//! COM1's receiver (read by a separate thread, so the guest never blocks);
-//! a guest idling in HLT waits for them.
+//! The PC forms (flags, loading, the run loop, exit statuses) are
+//! `guest_x86::launch`, shared with `emu.wasm`; this file supplies their
+//! host: files through std, COM1 and the 0xE9 debug console on stdout,
+//! stdin to COM1's receiver (read by a separate thread, so the guest never
+//! blocks), sleeping on that thread's channel while the guest waits for a
+//! timer or for input. Every PC form also takes `--disk IMAGE
+//! [--disk-writable]`: IMAGE becomes the primary ATA master (whole
+//! 512-byte sectors). Without `--disk-writable` the guest's writes stay in
+//! memory and the file is never written. `--vga-dump` prints the 80×25 VGA
+//! text screen on stderr when the run ends.
 //!
 //! User mode:
 //! PROG may be static or dynamically linked (its interpreter, glibc's
@@ -41,36 +36,24 @@
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+use guest_x86::devices::ide::{ImageDisk, ImageFile, Storage};
+use guest_x86::launch::{self, Input, PcHost};
 use guest_x86::user::std_host::StdHost;
 use guest_x86::user::{Exit, Process};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: x86emu [--mem MiB] --user PROG [ARGS..]\n       x86emu (--boot-sector FILE | --flat FILE) [--mem MiB] [--max-instructions N]\n       x86emu --kernel FILE [--initrd FILE] [--append STR] [--boot32] [--mem MiB] [--max-instructions N]\n       (every PC form: [--disk IMAGE [--disk-writable]] [--vga-dump])"
+        "usage: x86emu [--mem MiB] --user PROG [ARGS..]\n       {}",
+        launch::usage_lines("x86emu", "       ")
     );
-    ExitCode::from(EXIT_USAGE)
-}
-
-/// Exit statuses of PC mode (odd ones belong to the isa-debug-exit port).
-const EXIT_USAGE: u8 = 2;
-const EXIT_RESET: u8 = 4;
-const EXIT_TRIPLE_FAULT: u8 = 6;
-const EXIT_HALTED_FOREVER: u8 = 8;
-const EXIT_INSTRUCTION_LIMIT: u8 = 10;
-
-/// What to put in the PC.
-enum PcImage {
-    BootSector,
-    Flat,
-    Linux,
+    ExitCode::from(launch::EXIT_USAGE)
 }
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if args.len() >= 2
-        && (args[0] == "--boot-sector" || args[0] == "--flat" || args[0] == "--kernel")
-    {
-        return run_pc(&args);
+    let bytes: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    if launch::is_pc_command(&bytes) {
+        return ExitCode::from(launch::main(&mut StdPcHost::new(), "x86emu", &bytes));
     }
     // User mode: `[--mem MiB] --user PROG [ARGS..]`.
     let (memory_limit, args) = match args.as_slice() {
@@ -79,7 +62,7 @@ fn main() -> ExitCode {
                 Ok(bytes) => (bytes, rest),
                 Err(why) => {
                     eprintln!("x86emu: --mem {}: {why}", value.to_string_lossy());
-                    return ExitCode::from(EXIT_USAGE);
+                    return ExitCode::from(launch::EXIT_USAGE);
                 }
             }
         }
@@ -148,193 +131,109 @@ fn die_by_signal(sig: i32) {
     }
 }
 
-/// `--boot-sector` / `--flat`: boots a bare PC guest.
-fn run_pc(args: &[std::ffi::OsString]) -> ExitCode {
-    use guest_x86::boot::flat::{load_boot_sector, load_flat};
-    use guest_x86::pc::{Pc, RunExit};
-    use std::io::Write;
+/// The PC's host: files through std, the console on stdin/stdout (stdin
+/// read by a thread of its own, so the guest never blocks on it).
+struct StdPcHost {
+    input: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Input that arrived while waiting, not yet handed over.
+    pending: Vec<u8>,
+    closed: bool,
+    start: std::time::Instant,
+}
 
-    use guest_x86::boot::linux::{BootArgs, BootMode, load_linux, native_mode};
-    let kind = if args[0] == "--flat" {
-        PcImage::Flat
-    } else if args[0] == "--kernel" {
-        PcImage::Linux
-    } else {
-        PcImage::BootSector
-    };
-    let mut initrd_path: Option<std::ffi::OsString> = None;
-    let mut command_line = String::new();
-    let mut boot32 = false;
-    let path = &args[1];
-    let mut mem_mib = guest_x86::boot::layout::DEFAULT_RAM >> 20;
-    let mut max_instructions = u64::MAX;
-    let mut disk_path: Option<std::ffi::OsString> = None;
-    let mut disk_writable = false;
-    let mut vga_dump = false;
-    let mut rest = args[2..].iter();
-    while let Some(flag) = rest.next() {
-        match flag.to_str() {
-            Some("--disk") => {
-                let Some(p) = rest.next() else { return usage() };
-                disk_path = Some(p.clone());
-                continue;
-            }
-            Some("--disk-writable") => {
-                disk_writable = true;
-                continue;
-            }
-            Some("--vga-dump") => {
-                vga_dump = true;
-                continue;
-            }
-            _ => {}
-        }
-        if matches!(kind, PcImage::Linux) {
-            match flag.to_str() {
-                Some("--boot32") => {
-                    boot32 = true;
-                    continue;
-                }
-                Some("--initrd") => {
-                    let Some(p) = rest.next() else { return usage() };
-                    initrd_path = Some(p.clone());
-                    continue;
-                }
-                Some("--append") => {
-                    let Some(a) = rest.next().and_then(|a| a.to_str()) else {
-                        return usage();
-                    };
-                    command_line = a.to_string();
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        let value = rest
-            .next()
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u64>().ok());
-        match (flag.to_str(), value) {
-            (Some("--mem"), Some(v)) => mem_mib = v,
-            (Some("--max-instructions"), Some(v)) => max_instructions = v,
-            _ => return usage(),
+impl StdPcHost {
+    fn new() -> StdPcHost {
+        StdPcHost {
+            input: spawn_stdin_reader(),
+            pending: Vec::new(),
+            closed: false,
+            start: std::time::Instant::now(),
         }
     }
-    let image = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            eprintln!("x86emu: cannot read {}: {e}", path.to_string_lossy());
-            return ExitCode::from(EXIT_USAGE);
+}
+
+impl PcHost for StdPcHost {
+    fn read_file(&mut self, path: &[u8], cap: u64) -> Result<Vec<u8>, String> {
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+        if size > cap {
+            return Err(format!(
+                "{size} bytes is larger than the guest's RAM ({cap} bytes)"
+            ));
         }
-    };
-    let mut pc = match Pc::new(mem_mib.saturating_mul(1 << 20)) {
-        Ok(pc) => pc,
-        Err(e) => {
-            eprintln!(
-                "x86emu: --mem {mem_mib}: unsupported RAM size ({} bytes; 2 MiB to 3 GiB)",
-                e.0
-            );
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        pc.set_wall_clock(now.as_secs());
+        std::fs::read(path).map_err(|e| e.to_string())
     }
-    if let Some(p) = &disk_path {
-        match FileDisk::open(p.as_ref(), disk_writable) {
-            Ok(disk) => {
-                pc.mem.bus.ide = guest_x86::devices::ide::Ide::new(Some(Box::new(disk)));
-            }
-            Err(e) => {
-                eprintln!("x86emu: --disk {}: {e}", p.to_string_lossy());
-                return ExitCode::from(EXIT_USAGE);
-            }
-        }
+
+    fn open_disk(
+        &mut self,
+        path: &[u8],
+        writable: bool,
+    ) -> Result<Box<dyn Storage + Send>, String> {
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)
+            .map_err(|e| e.to_string())?;
+        let bytes = file.metadata().map_err(|e| e.to_string())?.len();
+        let disk = ImageDisk::new(StdImageFile(file), bytes, writable)?;
+        Ok(Box::new(disk))
     }
-    let loaded = match kind {
-        PcImage::BootSector => load_boot_sector(&mut pc, &image).map_err(|e| e.to_string()),
-        PcImage::Flat => load_flat(&mut pc, &image).map_err(|e| e.to_string()),
-        PcImage::Linux => {
-            let initrd = match &initrd_path {
-                None => None,
-                Some(p) => match std::fs::read(p) {
-                    Ok(bytes) => Some(bytes),
-                    Err(e) => {
-                        eprintln!("x86emu: cannot read {}: {e}", p.to_string_lossy());
-                        return ExitCode::from(EXIT_USAGE);
-                    }
-                },
-            };
-            let mode = if boot32 {
-                BootMode::Bits32
-            } else {
-                native_mode(&image)
-            };
-            let boot_args = BootArgs {
-                initrd: initrd.as_deref(),
-                command_line: &command_line,
-            };
-            load_linux(&mut pc, &image, &boot_args, mode).map_err(|e| e.to_string())
-        }
-    };
-    if let Err(e) = loaded {
-        eprintln!("x86emu: {}: {e}", path.to_string_lossy());
-        return ExitCode::from(EXIT_USAGE);
-    }
-    const SLICE: u64 = 1 << 20;
-    let mut left = max_instructions;
-    let mut stdout = std::io::stdout();
-    let input = spawn_stdin_reader();
-    let status = loop {
-        while let Ok(bytes) = input.try_recv() {
-            pc.mem.bus.com1.receive(&bytes);
-        }
-        let exit = pc.run(SLICE.min(left));
-        let bus = &mut pc.mem.bus;
-        let _ = stdout.write_all(&bus.debug_console);
-        let _ = stdout.write_all(&bus.com1.output);
+
+    fn console_output(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(bytes);
         let _ = stdout.flush();
-        bus.debug_console.clear();
-        bus.com1.output.clear();
-        match exit {
-            RunExit::Budget => {
-                left = left.saturating_sub(SLICE);
-                if left == 0 {
-                    eprintln!("x86emu: instruction limit reached at rip {:#x}", pc.cpu.rip);
-                    break EXIT_INSTRUCTION_LIMIT;
-                }
-            }
-            RunExit::DebugExit(v) => break ((v << 1) | 1) as u8,
-            RunExit::Reset => {
-                eprintln!("x86emu: the guest reset the machine");
-                break EXIT_RESET;
-            }
-            RunExit::TripleFault(rip) => {
-                eprintln!("x86emu: triple fault at rip {rip:#x}");
-                break EXIT_TRIPLE_FAULT;
-            }
-            RunExit::HaltedForever(rip) => {
-                eprintln!("x86emu: HLT with interrupts off at rip {rip:#x}");
-                break EXIT_HALTED_FOREVER;
-            }
-            RunExit::Idle => {
-                // Only serial input can wake the guest: wait for it.
-                match input.recv() {
-                    Ok(bytes) => pc.mem.bus.com1.receive(&bytes),
-                    Err(_) => {
-                        eprintln!("x86emu: the guest waits in HLT and stdin is closed");
-                        break EXIT_HALTED_FOREVER;
-                    }
+    }
+
+    fn poll_input(&mut self, buf: &mut Vec<u8>) -> Input {
+        buf.append(&mut self.pending);
+        loop {
+            match self.input.try_recv() {
+                Ok(bytes) => buf.extend_from_slice(&bytes),
+                Err(std::sync::mpsc::TryRecvError::Empty) => return Input::Open,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    return Input::Closed;
                 }
             }
         }
-    };
-    if vga_dump {
-        let screen = pc.mem.bus.vga.screen_text();
-        let rule = "-".repeat(guest_x86::devices::vga::COLUMNS);
-        eprint!("{rule}\n{screen}{rule}\n");
     }
-    ExitCode::from(status)
+
+    fn now_ns(&mut self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn wall_clock(&mut self) -> Option<u64> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.ok().map(|d| d.as_secs())
+    }
+
+    fn wait(&mut self, timeout_ns: Option<u64>, watch_input: bool) {
+        let timeout = timeout_ns.map(std::time::Duration::from_nanos);
+        if !watch_input || self.closed || !self.pending.is_empty() {
+            if let Some(t) = timeout.filter(|_| self.pending.is_empty()) {
+                std::thread::sleep(t);
+            }
+            return;
+        }
+        let got = match timeout {
+            Some(t) => self
+                .input
+                .recv_timeout(t)
+                .map_err(|e| matches!(e, std::sync::mpsc::RecvTimeoutError::Disconnected)),
+            None => self.input.recv().map_err(|_| true),
+        };
+        match got {
+            Ok(bytes) => self.pending.extend_from_slice(&bytes),
+            Err(disconnected) => self.closed |= disconnected,
+        }
+    }
+
+    fn error_line(&mut self, line: std::fmt::Arguments<'_>) {
+        eprintln!("{line}");
+    }
 }
 
 /// Reads stdin on its own thread; each read arrives as one message, and
@@ -354,62 +253,15 @@ fn spawn_stdin_reader() -> std::sync::mpsc::Receiver<Vec<u8>> {
     receiver
 }
 
-/// A disk image file behind the ATA disk. Read-only unless opened
-/// writable: then the guest's writes land in the file; otherwise they are
-/// kept in memory, sector by sector, over the unchanged file.
-struct FileDisk {
-    file: std::fs::File,
-    sectors: u64,
-    writable: bool,
-    overlay: std::collections::BTreeMap<u64, Box<[u8; SECTOR]>>,
-}
+/// The disk image file for `ImageDisk`.
+struct StdImageFile(std::fs::File);
 
-use guest_x86::devices::ide::SECTOR;
-
-impl FileDisk {
-    fn open(path: &std::path::Path, writable: bool) -> std::io::Result<FileDisk> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(path)?;
-        let sectors = file.metadata()?.len() / SECTOR as u64;
-        if sectors == 0 {
-            return Err(std::io::Error::other(
-                "the image holds no whole 512-byte sector",
-            ));
-        }
-        Ok(FileDisk {
-            file,
-            sectors,
-            writable,
-            overlay: Default::default(),
-        })
-    }
-}
-
-impl guest_x86::devices::ide::Storage for FileDisk {
-    fn sectors(&self) -> u64 {
-        self.sectors
+impl ImageFile for StdImageFile {
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> bool {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset).is_ok()
     }
 
-    fn read(&mut self, lba: u64, buf: &mut [u8; SECTOR]) -> bool {
-        use std::os::unix::fs::FileExt;
-        if let Some(sector) = self.overlay.get(&lba) {
-            buf.copy_from_slice(&sector[..]);
-            return true;
-        }
-        lba < self.sectors && self.file.read_exact_at(buf, lba * SECTOR as u64).is_ok()
-    }
-
-    fn write(&mut self, lba: u64, data: &[u8; SECTOR]) -> bool {
-        use std::os::unix::fs::FileExt;
-        if lba >= self.sectors {
-            return false;
-        }
-        if self.writable {
-            return self.file.write_all_at(data, lba * SECTOR as u64).is_ok();
-        }
-        self.overlay.insert(lba, Box::new(*data));
-        true
+    fn write_at(&mut self, data: &[u8], offset: u64) -> bool {
+        std::os::unix::fs::FileExt::write_all_at(&self.0, data, offset).is_ok()
     }
 }

@@ -32,6 +32,7 @@ mod field {
     pub const EXT_CMD_LINE_PTR: usize = 0x0c8;
     pub const E820_ENTRIES: usize = 0x1e8;
     pub const SETUP_SECTS: usize = 0x1f1;
+    pub const SYSSIZE: usize = 0x1f4;
     pub const BOOT_FLAG: usize = 0x1fe;
     pub const HEADER: usize = 0x202;
     pub const VERSION: usize = 0x206;
@@ -361,6 +362,12 @@ fn parse_bzimage(image: &[u8], mode: BootMode) -> Result<Kernel<'_>, LinuxLoadEr
         ));
     }
     let protected = &image[protected_start..];
+    // boot.rst: syssize is the protected-mode code's size in 16-byte units.
+    if (protected.len() as u64) < u64::from(le32(image, field::SYSSIZE)) * 16 {
+        return Err(LinuxLoadError::Truncated(
+            "the protected-mode part is shorter than the header's syssize",
+        ));
+    }
     let mut zero_page = alloc::vec![0u8; at::ZERO_PAGE_SIZE];
     zero_page[at::SETUP_HEADER_OFFSET..header_end]
         .copy_from_slice(&image[at::SETUP_HEADER_OFFSET..header_end]);
@@ -760,5 +767,22 @@ mod tests {
             ),
             Err(LinuxLoadError::WrongMode(_))
         ));
+    }
+
+    /// A bzImage cut short (its header's syssize promises more) is refused
+    /// before it runs, not entered to fault on the missing part.
+    #[test]
+    fn a_cut_bzimage_is_refused() {
+        let mut image = bzimage(&[0x90; 64]);
+        put32(&mut image, field::SYSSIZE, 4);
+        assert!(load(&image, &BootArgs::default(), BootMode::Bits64).is_ok());
+        put32(&mut image, field::SYSSIZE, 5);
+        let e = load(&image, &BootArgs::default(), BootMode::Bits64).err();
+        assert_eq!(
+            e,
+            Some(LinuxLoadError::Truncated(
+                "the protected-mode part is shorter than the header's syssize"
+            ))
+        );
     }
 }

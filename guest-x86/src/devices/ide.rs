@@ -52,6 +52,66 @@ impl Storage for MemoryStorage {
     }
 }
 
+/// A disk image file as the host reaches it: whole sectors at byte
+/// offsets; false on an I/O error or a short transfer.
+pub trait ImageFile {
+    /// Reads `buf.len()` bytes at `offset`.
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> bool;
+    /// Writes `data` at `offset`.
+    fn write_at(&mut self, data: &[u8], offset: u64) -> bool;
+}
+
+/// A disk image file behind the ATA disk (`--disk`). Read-only unless
+/// writable: then the guest's writes land in the file; otherwise they are
+/// kept in memory, sector by sector, over the unchanged file.
+pub struct ImageDisk<F> {
+    file: F,
+    sectors: u64,
+    writable: bool,
+    overlay: alloc::collections::BTreeMap<u64, Box<[u8; SECTOR]>>,
+}
+
+impl<F: ImageFile> ImageDisk<F> {
+    /// A disk over `file` of `bytes` bytes (whole sectors only).
+    pub fn new(file: F, bytes: u64, writable: bool) -> Result<ImageDisk<F>, &'static str> {
+        let sectors = bytes / SECTOR as u64;
+        if sectors == 0 {
+            return Err("the image holds no whole 512-byte sector");
+        }
+        Ok(ImageDisk {
+            file,
+            sectors,
+            writable,
+            overlay: Default::default(),
+        })
+    }
+}
+
+impl<F: ImageFile> Storage for ImageDisk<F> {
+    fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read(&mut self, lba: u64, buf: &mut [u8; SECTOR]) -> bool {
+        if let Some(sector) = self.overlay.get(&lba) {
+            buf.copy_from_slice(&sector[..]);
+            return true;
+        }
+        lba < self.sectors && self.file.read_at(buf, lba * SECTOR as u64)
+    }
+
+    fn write(&mut self, lba: u64, data: &[u8; SECTOR]) -> bool {
+        if lba >= self.sectors {
+            return false;
+        }
+        if self.writable {
+            return self.file.write_at(data, lba * SECTOR as u64);
+        }
+        self.overlay.insert(lba, Box::new(*data));
+        true
+    }
+}
+
 /// Command block register offsets from 0x1F0 (ATA-6 §7).
 mod reg {
     pub const DATA: u16 = 0;

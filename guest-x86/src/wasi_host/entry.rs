@@ -1,10 +1,13 @@
-//! The wasm64 program's main: `emu.wasm [--mem MiB] --user PROG [ARGS..]`, the same
-//! command line as the native `x86emu`. The guest gets WASI's environment;
-//! `X86EMU_STRACE=1` in it traces system calls on stderr.
+//! The wasm64 program's main, the same command line as the native
+//! `x86emu`: `emu.wasm [--mem MiB] --user PROG [ARGS..]` (the guest gets
+//! WASI's environment; `X86EMU_STRACE=1` in it traces system calls on
+//! stderr), or a PC (`--kernel`, `--boot-sector`, `--flat`, `--demo`, see
+//! `launch`). Without arguments it runs `--demo`.
 
 use core::fmt::{self, Write};
 
 use super::host::WasiHost;
+use super::pc::WasiPcHost;
 use super::strerror;
 use super::sys;
 use crate::user::loader::read_host_file;
@@ -35,6 +38,13 @@ pub fn eprint(args: fmt::Arguments<'_>) {
 /// Runs the command line WASI hands over and returns the exit status.
 pub fn run() -> i32 {
     let mut args = sys::args().unwrap_or_default();
+    if args.len() <= 1 {
+        let demo = [b"--demo".to_vec()];
+        return crate::launch::main(&mut WasiPcHost::new(), "emu", &demo).into();
+    }
+    if crate::launch::is_pc_command(&args[1..]) {
+        return crate::launch::main(&mut WasiPcHost::new(), "emu", &args[1..]).into();
+    }
     // `[--mem MiB] --user PROG [ARGS..]`, as x86emu.
     let mut memory_limit = crate::user::DEFAULT_MEMORY_LIMIT;
     if args.len() >= 3 && args[1] == b"--mem" {
@@ -50,7 +60,8 @@ pub fn run() -> i32 {
     }
     if args.len() < 3 || args[1] != b"--user" {
         eprint(format_args!(
-            "usage: emu.wasm [--mem MiB] --user PROG [ARGS..]"
+            "usage: emu.wasm [--mem MiB] --user PROG [ARGS..]\n       {}\n       (no arguments: --demo)",
+            crate::launch::usage_lines("emu.wasm", "       ")
         ));
         return 2;
     }

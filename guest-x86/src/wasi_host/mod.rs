@@ -1,6 +1,8 @@
 //! The emulator's host under WASI: a `HostOs` over WASI preview 1 with
-//! 64-bit pointers (the wasm64 build, `emu.wasm`), and the entry point that
-//! runs `--user PROG [ARGS..]` like the native `x86emu`.
+//! 64-bit pointers (the wasm64 build, `emu.wasm`), a `PcHost` for the PC
+//! (`pc`), and the entry point that takes the native `x86emu`'s command
+//! line (`--user PROG [ARGS..]`, the PC forms) and, given none, runs the
+//! built-in self-test guest.
 //!
 //! Files are reached through the preopened directories (see `paths`); the
 //! guest's descriptors 0–2 are WASI's 0–2; the exit status goes out through
@@ -14,12 +16,16 @@ mod entry;
 mod host;
 pub mod paths;
 #[cfg(target_arch = "wasm64")]
+mod pc;
+#[cfg(target_arch = "wasm64")]
 pub mod sys;
 
 #[cfg(target_arch = "wasm64")]
 pub use entry::{eprint, run};
 #[cfg(target_arch = "wasm64")]
 pub use host::WasiHost;
+#[cfg(target_arch = "wasm64")]
+pub use pc::WasiPcHost;
 
 /// Linux errno for a WASI errno (witx `errno` order vs asm-generic/errno.h).
 /// A missing capability reads as "permission denied".

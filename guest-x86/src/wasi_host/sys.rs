@@ -25,6 +25,56 @@ pub struct Iovec {
     pub len: usize,
 }
 
+/// `subscription` of `poll_oneoff`: 48 bytes, no pointers, so the same
+/// on wasm32 and wasm64 (userdata u64 at 0, `eventtype` u8 at 8, the
+/// union at 16: `subscription_clock` {id u32, timeout u64 at 24, precision
+/// u64 at 32, flags u16 at 40} or `subscription_fd_readwrite` {fd u32}).
+#[repr(C, align(8))]
+pub struct Subscription(pub [u8; 48]);
+
+/// `event` of `poll_oneoff`: userdata u64 at 0, errno u16 at 8,
+/// `eventtype` u8 at 10, then nbytes u64 and flags u16 for fd events.
+#[repr(C, align(8))]
+pub struct Event(pub [u8; 32]);
+
+/// `eventtype` values.
+pub mod eventtype {
+    /// A clock subscription.
+    pub const CLOCK: u8 = 0;
+    /// An fd ready for reading.
+    pub const FD_READ: u8 = 1;
+}
+
+impl Subscription {
+    /// Fires after `timeout_ns` on the monotonic clock (relative).
+    pub fn clock(userdata: u64, timeout_ns: u64) -> Subscription {
+        let mut s = [0u8; 48];
+        s[..8].copy_from_slice(&userdata.to_le_bytes());
+        s[8] = eventtype::CLOCK;
+        s[16..20].copy_from_slice(&CLOCK_MONOTONIC.to_le_bytes());
+        s[24..32].copy_from_slice(&timeout_ns.to_le_bytes());
+        Subscription(s)
+    }
+
+    /// Fires when `fd` has bytes to read (or its end).
+    pub fn fd_read(userdata: u64, fd: u32) -> Subscription {
+        let mut s = [0u8; 48];
+        s[..8].copy_from_slice(&userdata.to_le_bytes());
+        s[8] = eventtype::FD_READ;
+        s[16..20].copy_from_slice(&fd.to_le_bytes());
+        Subscription(s)
+    }
+}
+
+impl Event {
+    /// The subscription's userdata.
+    pub fn userdata(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[..8]);
+        u64::from_le_bytes(b)
+    }
+}
+
 /// `prestat` with the wasm64 layout (tag, then an 8-byte name length).
 #[repr(C)]
 #[derive(Default)]
@@ -134,7 +184,7 @@ pub const CLOCK_MONOTONIC: u32 = 1;
 pub const ERRNO_BADF: WasiErrno = 8;
 
 mod imports {
-    use super::{Ciovec, Fdstat, Filestat, Iovec, Prestat, WasiErrno};
+    use super::{Ciovec, Event, Fdstat, Filestat, Iovec, Prestat, Subscription, WasiErrno};
 
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
     unsafe extern "C" {
@@ -150,6 +200,19 @@ mod imports {
             len: usize,
             at: u64,
             n: *mut usize,
+        ) -> WasiErrno;
+        pub fn fd_pwrite(
+            fd: u32,
+            iovs: *const Ciovec,
+            len: usize,
+            at: u64,
+            n: *mut usize,
+        ) -> WasiErrno;
+        pub fn poll_oneoff(
+            subscriptions: *const Subscription,
+            events: *mut Event,
+            count: usize,
+            nevents: *mut usize,
         ) -> WasiErrno;
         pub fn fd_prestat_get(fd: u32, out: *mut Prestat) -> WasiErrno;
         pub fn fd_prestat_dir_name(fd: u32, path: *mut u8, len: usize) -> WasiErrno;
@@ -284,6 +347,36 @@ pub fn pread(fd: u32, buf: &mut [u8], offset: u64) -> Result<usize, WasiErrno> {
     // SAFETY: as in `read`.
     check(unsafe { imports::fd_pread(fd, &iov, 1, offset, &mut n) })?;
     Ok(n)
+}
+
+/// Writes at `offset` without moving the position.
+pub fn pwrite(fd: u32, data: &[u8], offset: u64) -> Result<usize, WasiErrno> {
+    let iov = Ciovec {
+        buf: data.as_ptr(),
+        len: data.len(),
+    };
+    let mut n = 0;
+    // SAFETY: the iovec describes live bytes; `n` is a live local.
+    check(unsafe { imports::fd_pwrite(fd, &iov, 1, offset, &mut n) })?;
+    Ok(n)
+}
+
+/// `poll_oneoff`: waits until one of `subscriptions` fires; returns the
+/// userdata of those that did.
+pub fn poll(subscriptions: &[Subscription]) -> Result<alloc::vec::Vec<u64>, WasiErrno> {
+    let mut events: alloc::vec::Vec<Event> = subscriptions.iter().map(|_| Event([0; 32])).collect();
+    let mut n = 0;
+    // SAFETY: `events` has room for one event per subscription, as the
+    // call requires; `n` is a live local.
+    check(unsafe {
+        imports::poll_oneoff(
+            subscriptions.as_ptr(),
+            events.as_mut_ptr(),
+            subscriptions.len(),
+            &mut n,
+        )
+    })?;
+    Ok(events.iter().take(n).map(Event::userdata).collect())
 }
 
 /// The preopened directory's name at `fd`, or `Err(badf)` past the last.
