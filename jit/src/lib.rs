@@ -82,8 +82,10 @@ pub struct ContextLayout {
 /// module). The entry is called as `callout(vmctx, cells, op, a, b)`: the
 /// operator's operands are in `cells[..operands]`, its results replace them
 /// from `cells[0]` on; `a` and `b` are the operator's immediates. It
-/// returns 0, or a trap code (usually [`TrapCode::CallOut`], the embedder
-/// having recorded the error).
+/// returns 0, [`TrapCode::Exception`] when a wasm exception is pending
+/// (the embedder holds it; compiled code goes to its handler), or a trap
+/// code (usually [`TrapCode::CallOut`], the embedder having recorded the
+/// error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum CallOut {
@@ -122,11 +124,28 @@ pub enum CallOut {
     /// `call_indirect` of type `a` through table `b` (the element index
     /// follows the arguments).
     CallIndirect,
+    /// `throw` of the module's tag `a`, its payload in the cells. Returns
+    /// [`TrapCode::Exception`]: the embedder holds the new exception.
+    Throw,
+    /// `throw_ref` of the exnref in `cells[0]` (a null one traps).
+    ThrowRef,
+    /// A catch clause tried on the pending exception (Wasm 3.0 §4.4.11):
+    /// of tag `a` (module index; [`CATCH_ALL`] for any), pushing the
+    /// payload (tags only) and, if `b` is 1, the exnref into the cells.
+    /// Returns 0 when it caught (nothing is pending any more), else
+    /// [`TrapCode::Exception`] with the exception still pending.
+    Catch,
+    /// `call_ref` of type `a`: the function reference follows the
+    /// arguments.
+    CallRef,
 }
+
+/// [`CallOut::Catch`]'s tag for `catch_all`.
+pub const CATCH_ALL: u32 = u32::MAX;
 
 impl CallOut {
     /// Every call-out, in discriminant order.
-    pub const ALL: [CallOut; 17] = [
+    pub const ALL: [CallOut; 21] = [
         CallOut::MemorySize,
         CallOut::MemoryGrow,
         CallOut::MemoryFill,
@@ -144,6 +163,10 @@ impl CallOut {
         CallOut::RefFunc,
         CallOut::CallImport,
         CallOut::CallIndirect,
+        CallOut::Throw,
+        CallOut::ThrowRef,
+        CallOut::Catch,
+        CallOut::CallRef,
     ];
 
     /// Operand and result counts of the call-outs whose arity is fixed
@@ -158,7 +181,8 @@ impl CallOut {
             C::MemoryFill | C::MemoryCopy | C::MemoryInit => (3, 0),
             C::TableFill | C::TableCopy | C::TableInit => (3, 0),
             C::DataDrop | C::ElemDrop => (0, 0),
-            C::CallImport | C::CallIndirect => return None,
+            C::ThrowRef => (1, 0),
+            C::CallImport | C::CallIndirect | C::CallRef | C::Throw | C::Catch => return None,
         })
     }
 
@@ -247,7 +271,18 @@ impl CompiledModule {
     /// context layout, memory and global operators are unsupported.
     #[cfg(target_arch = "x86_64")]
     pub fn new(wasm: &[u8], layout: Option<ContextLayout>) -> Result<CompiledModule, CompileError> {
-        let (code, entries, info) = codegen::compile(wasm, layout, x64::X64Masm::new())?;
+        CompiledModule::with_features(wasm, layout, wasmparser::WasmFeatures::default())
+    }
+
+    /// Like [`new`](Self::new), validating with the embedder's proposals
+    /// (the legacy exceptions, custom page sizes … its engine enables).
+    #[cfg(target_arch = "x86_64")]
+    pub fn with_features(
+        wasm: &[u8],
+        layout: Option<ContextLayout>,
+        features: wasmparser::WasmFeatures,
+    ) -> Result<CompiledModule, CompileError> {
+        let (code, entries, info) = codegen::compile(wasm, layout, features, x64::X64Masm::new())?;
         let code = CodeMemory::new(&code).map_err(CompileError::Assembler)?;
         Ok(CompiledModule {
             code,

@@ -287,11 +287,15 @@ pub enum TrapCode {
     OutOfFuel = 8,
     /// The engine's epoch reached the store's deadline.
     Interrupted = 9,
+    /// Not a trap: a wasm exception is pending (the embedder holds it).
+    /// Compiled functions return this status in eax to their caller,
+    /// which goes to its innermost handler or returns it in turn.
+    Exception = 10,
 }
 
 impl TrapCode {
     /// Every trap code, for emitting one stub each.
-    pub const ALL: [TrapCode; 9] = [
+    pub const ALL: [TrapCode; 10] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
@@ -301,6 +305,7 @@ impl TrapCode {
         TrapCode::CallOut,
         TrapCode::OutOfFuel,
         TrapCode::Interrupted,
+        TrapCode::Exception,
     ];
 
     /// The code returned by the entry trampoline, back to a value.
@@ -320,6 +325,7 @@ impl TrapCode {
             TrapCode::CallOut => "a call-out failed",
             TrapCode::OutOfFuel => "all fuel consumed",
             TrapCode::Interrupted => "interrupted",
+            TrapCode::Exception => "uncaught exception",
         }
     }
 }
@@ -358,8 +364,11 @@ pub trait MacroAssembler {
     /// in and zeroes the other locals, then jumps to `body`.
     fn frame_setup(&mut self, frame: FrameLayout, body: Self::Label);
     /// Writes `count` results from cells `from..` back to the caller and
-    /// returns.
+    /// returns (status 0).
     fn return_(&mut self, from: u32, count: u32);
+    /// Where a function whose exception finds no handler in it goes: it
+    /// drops the frame and returns [`TrapCode::Exception`] to its caller.
+    fn exception_exit(&mut self) -> Self::Label;
 
     /// `operand = value` (`i32.const` values are zero-extended).
     fn load_const(&mut self, dst: Operand, value: u64);
@@ -409,8 +418,9 @@ pub trait MacroAssembler {
     /// Jumps to `label` unless the low 32 bits of A equal `value`.
     fn branch_if_not_equal(&mut self, value: u32, label: Self::Label);
     /// Calls the function at `callee` with its arguments (and room for its
-    /// results) in cells `args..`.
-    fn call(&mut self, callee: Self::Label, args: u32);
+    /// results) in cells `args..`; jumps to `exception` when it returns
+    /// with an exception pending.
+    fn call(&mut self, callee: Self::Label, args: u32, exception: Self::Label);
     /// `return_call` (Wasm 3.0 §4.4.10): passes the `count` arguments in
     /// cells `args..` to the function at `callee` in place of this one,
     /// whose frame is gone before the callee's is built (constant stack);
@@ -432,9 +442,16 @@ pub trait MacroAssembler {
     /// store's `deadline`.
     fn check_epoch(&mut self, store_context: u32, epoch: u32, deadline: u32);
     /// Calls the embedder's call-out entry at `entry` as
-    /// `entry(vmctx, cells + args, op, a, b)`, trapping with the code it
-    /// returns unless that is 0.
-    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32);
+    /// `entry(vmctx, cells + args, op, a, b)`: on [`TrapCode::Exception`]
+    /// jumps to `exception`; traps with any other code it returns but 0.
+    fn call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        exception: Self::Label,
+    );
 
     /// The finished position-independent code, and the offset of each
     /// label asked for.

@@ -61,7 +61,7 @@ pub(crate) fn compile(
     let Some(offsets) = VMOffsets::for_module(module) else {
         return (None, Some("the module's index spaces are too large".into()));
     };
-    compile_for_host(bytes, &offsets, config)
+    compile_for_host(bytes, &offsets, config, engine.inner.features)
 }
 
 /// Where the JIT finds memories and globals: the offsets of `vm/`.
@@ -92,8 +92,10 @@ fn compile_for_host(
     bytes: &[u8],
     offsets: &VMOffsets,
     config: &crate::engine::Config,
+    features: wasmparser::WasmFeatures,
 ) -> (Option<JitModule>, Option<String>) {
-    match wrun_jit::CompiledModule::new(bytes, Some(context_layout(offsets, config))) {
+    let layout = Some(context_layout(offsets, config));
+    match wrun_jit::CompiledModule::with_features(bytes, layout, features) {
         Ok(mut code) => {
             code.set_stack_budget(config.max_host_stack_bytes);
             (Some(code), None)
@@ -107,6 +109,7 @@ fn compile_for_host(
     _: &[u8],
     _: &VMOffsets,
     _: &crate::engine::Config,
+    _: wasmparser::WasmFeatures,
 ) -> (Option<JitModule>, Option<String>) {
     (
         None,
@@ -234,6 +237,12 @@ fn call_compiled<T>(
             TrapKind::OutOfFuel
         }
         TrapCode::Interrupted => TrapKind::Interrupted,
+        TrapCode::Exception => {
+            return match store.inner.jit_pending_exception.take() {
+                Some(exn) => Err(Error::Exception(exn)),
+                None => Err(Error::usage("an exception left compiled code unrecorded")),
+            };
+        }
     };
     // Compiled frames keep no pc map yet: the backtrace names the
     // function the host called.

@@ -29,6 +29,8 @@ pub struct X64Masm {
     trap_stubs: Vec<DynamicLabel>,
     /// Leaves with the trap code already in eax (a failed call-out).
     trap_exit: Option<DynamicLabel>,
+    /// Drops the current frame and returns [`TrapCode::Exception`].
+    exception_exit: Option<DynamicLabel>,
     /// Each fuel charge: the code offset of its 32-bit immediate and the
     /// charge to patch in once the segment's length is known.
     fuel_charges: Vec<(usize, u32)>,
@@ -48,6 +50,7 @@ impl X64Masm {
             ops: VecAssembler::new(0),
             trap_stubs: Vec::new(),
             trap_exit: None,
+            exception_exit: None,
             fuel_charges: Vec::new(),
             error: None,
         }
@@ -224,7 +227,7 @@ impl MacroAssembler for X64Masm {
             ; mov QWORD [r15 + SAVED_RSP], rsp
             ; mov rdi, rsi
             ; call rdx
-            ; xor eax, eax
+            // eax: 0, or TrapCode::Exception (a pending exception).
             ; =>exit
             ; add rsp, 8
             ; pop r15
@@ -239,6 +242,18 @@ impl MacroAssembler for X64Masm {
             ; jmp =>exit
         );
         self.trap_exit = Some(trap_exit);
+        // Any compiled frame (rbp is its frame pointer) can leave through
+        // here when an exception finds no handler in it.
+        let exception_exit = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; =>exception_exit
+            ; mov eax, TrapCode::Exception as i32
+            ; mov rsp, rbp
+            ; pop rbp
+            ; ret
+        );
+        self.exception_exit = Some(exception_exit);
         for code in TrapCode::ALL {
             let stub = self.ops.new_dynamic_label();
             dynasm!(self.ops ; .arch x64 ; =>stub ; mov eax, code as i32 ; jmp =>trap_exit);
@@ -287,7 +302,17 @@ impl MacroAssembler for X64Masm {
             let d = self.disp(from + i);
             dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [rsi + (i as i32) * 8], rax);
         }
-        dynasm!(self.ops ; .arch x64 ; mov rsp, rbp ; pop rbp ; ret);
+        dynasm!(self.ops ; .arch x64 ; xor eax, eax ; mov rsp, rbp ; pop rbp ; ret);
+    }
+
+    fn exception_exit(&mut self) -> DynamicLabel {
+        match self.exception_exit {
+            Some(label) => label,
+            None => {
+                self.error = Some("a function before the module prelude".into());
+                self.ops.new_dynamic_label()
+            }
+        }
     }
 
     fn load_const(&mut self, dst: Operand, value: u64) {
@@ -783,9 +808,16 @@ impl MacroAssembler for X64Masm {
         dynasm!(self.ops ; .arch x64 ; cmp eax, value as i32 ; jne =>label);
     }
 
-    fn call(&mut self, callee: DynamicLabel, args: u32) {
+    fn call(&mut self, callee: DynamicLabel, args: u32, exception: DynamicLabel) {
         let d = self.disp(args);
-        dynasm!(self.ops ; .arch x64 ; lea rsi, [rsp + d] ; mov rdi, rsi ; call =>callee);
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rsi, [rsp + d]
+            ; mov rdi, rsi
+            ; call =>callee
+            ; test eax, eax
+            ; jnz =>exception
+        );
     }
 
     fn return_call(&mut self, callee: DynamicLabel, args: u32, count: u32) {
@@ -851,7 +883,14 @@ impl MacroAssembler for X64Masm {
         );
     }
 
-    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32) {
+    fn call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        (a, b): (u32, u32),
+        exception: DynamicLabel,
+    ) {
         let Some(trap_exit) = self.trap_exit else {
             self.error = Some("a call-out before the module prelude".into());
             return;
@@ -869,6 +908,8 @@ impl MacroAssembler for X64Masm {
             ; mov r8d, b as i32
             ; mov rax, QWORD entry as i64
             ; call rax
+            ; cmp eax, TrapCode::Exception as i32
+            ; je =>exception
             ; test eax, eax
             ; jnz =>trap_exit
         );

@@ -13,14 +13,14 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use wrun_jit::{CallOut, TrapCode};
+use wrun_jit::{CATCH_ALL, CallOut, TrapCode};
 
-use crate::error::{Error, Result, Trap};
+use crate::error::{Error, Result, Trap, TrapKind};
 use crate::interp::code::Instr;
 use crate::interp::exec::resolve_indirect;
 use crate::interp::memory::exec_bulk;
-use crate::store::{CallOutFailure, InstanceData, Store, StoreInner};
-use crate::values::RawVal;
+use crate::store::{CallOutFailure, ExnInst, InstanceData, Store, StoreInner};
+use crate::values::{Exn, RawVal};
 use crate::vm::VMContext;
 
 /// The address compiled code calls (`ContextLayout::callout`).
@@ -80,6 +80,12 @@ pub(super) unsafe fn dispatch<T>(
     }));
     let failure = match outcome {
         Ok(Ok(())) => return 0,
+        // Wasm 3.0 §4.4.11: not a failure; compiled code unwinds to its
+        // handler, the exception kept here meanwhile.
+        Ok(Err(Error::Exception(exn))) => {
+            store.inner.jit_pending_exception = Some(exn);
+            return TrapCode::Exception as u32;
+        }
         Ok(Err(e)) => CallOutFailure::Error(e),
         Err(panic) => CallOutFailure::Panic(panic),
     };
@@ -129,9 +135,121 @@ unsafe fn run<T>(
                     .map_err(Trap::new)?;
                 call(store, &inst, func, cells, 1)
             }
+            CallOut::CallRef => {
+                let params = inst.module.inner.types.get(a as usize).map_or(0, |&t| {
+                    store
+                        .inner
+                        .engine
+                        .func_type(t)
+                        .map_or(0, |f| f.params().len())
+                });
+                // Wasm 3.0 §4.4.10 call_ref: null traps; the type was
+                // checked by validation.
+                let func = cells
+                    .add(params)
+                    .read()
+                    .checked_sub(1)
+                    .ok_or_else(|| Trap::new(TrapKind::NullFunctionReference))?;
+                call(store, &inst, func as u32, cells, 1)
+            }
+            CallOut::Throw => Err(Error::Exception(throw(&mut store.inner, &inst, a, cells)?)),
+            CallOut::ThrowRef => {
+                let exn = cells
+                    .read()
+                    .checked_sub(1)
+                    .ok_or_else(|| Trap::new(TrapKind::NullExceptionReference))?;
+                Err(Error::Exception(exception(&store.inner, exn as u32)?))
+            }
+            CallOut::Catch => catch(&mut store.inner, &inst, a, b != 0, cells),
             other => Err(Error::usage(format!("call-out {other:?} has no handler"))),
         }
     }
+}
+
+/// The store's exception `index` as the API names it.
+fn exception(inner: &StoreInner, index: u32) -> Result<Exn> {
+    let tag = inner
+        .exns
+        .get(index as usize)
+        .map(|e| e.tag)
+        .ok_or_else(|| Error::usage(format!("unknown exception {index}")))?;
+    Ok(Exn {
+        store: inner.id,
+        index,
+        tag: crate::Tag {
+            store: inner.id,
+            index: tag,
+        },
+    })
+}
+
+/// `throw` of the module's tag `tag` with its payload in `cells`: a new
+/// exception in the store, as the interpreter makes it.
+///
+/// # Safety
+/// `cells` must be valid for the tag's parameters.
+unsafe fn throw(
+    inner: &mut StoreInner,
+    inst: &InstanceData,
+    tag: u32,
+    cells: *mut RawVal,
+) -> Result<Exn> {
+    let tag_addr = *inst
+        .tags
+        .get(tag as usize)
+        .ok_or_else(|| Error::usage(format!("throw of unknown tag {tag}")))?;
+    let n = inner
+        .tags
+        .get(tag_addr as usize)
+        .and_then(|t| inner.engine.func_type(t.ty))
+        .map_or(0, |f| f.params().len());
+    // SAFETY: the caller's promise.
+    let payload: Box<[RawVal]> = unsafe { std::slice::from_raw_parts(cells, n) }.into();
+    inner.exns.push(ExnInst {
+        tag: tag_addr,
+        payload,
+    });
+    exception(inner, inner.exns.len() as u32 - 1)
+}
+
+/// One catch clause tried on the pending exception (Wasm 3.0 §4.4.11):
+/// of the module's tag `tag` or, for [`CATCH_ALL`], any; on a match the
+/// payload (a tag's only) and the exnref if `with_ref` go to `cells` and
+/// nothing is pending any more; else the exception stays pending.
+///
+/// # Safety
+/// `cells` must be valid for the payload plus the exnref.
+unsafe fn catch(
+    inner: &mut StoreInner,
+    inst: &InstanceData,
+    tag: u32,
+    with_ref: bool,
+    cells: *mut RawVal,
+) -> Result<()> {
+    let exn = inner
+        .jit_pending_exception
+        .take()
+        .ok_or_else(|| Error::usage("a catch clause without a pending exception"))?;
+    let record = inner
+        .exns
+        .get(exn.index as usize)
+        .ok_or_else(|| Error::usage("a catch clause of an unknown exception"))?;
+    let mut at = 0;
+    if tag != CATCH_ALL {
+        if inst.tags.get(tag as usize) != Some(&record.tag) {
+            return Err(Error::Exception(exn));
+        }
+        // SAFETY: the caller's promise.
+        unsafe {
+            std::ptr::copy_nonoverlapping(record.payload.as_ptr(), cells, record.payload.len())
+        };
+        at = record.payload.len();
+    }
+    if with_ref {
+        // SAFETY: as above; an exnref is the exception's index plus one.
+        unsafe { cells.add(at).write(u64::from(exn.index) + 1) };
+    }
+    Ok(())
 }
 
 /// The interpreter instruction a bulk or table call-out runs.
@@ -151,7 +269,13 @@ fn bulk_instr(op: CallOut, a: u32, b: u32) -> Option<Instr> {
         CallOut::TableCopy => Instr::TableCopy { dst: a, src: b },
         CallOut::TableInit => Instr::TableInit { elem: a, table: b },
         CallOut::ElemDrop => Instr::ElemDrop(a),
-        CallOut::RefFunc | CallOut::CallImport | CallOut::CallIndirect => return None,
+        CallOut::RefFunc
+        | CallOut::CallImport
+        | CallOut::CallIndirect
+        | CallOut::CallRef
+        | CallOut::Throw
+        | CallOut::ThrowRef
+        | CallOut::Catch => return None,
     })
 }
 
