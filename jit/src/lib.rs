@@ -70,6 +70,11 @@ pub struct ContextLayout {
     /// Offset of the pointer to the engine's epoch counter (u64) in the
     /// store context.
     pub epoch: u32,
+    /// Offset of the code address a tail-call call-out leaves (usize) in
+    /// the store context.
+    pub tail_code: u32,
+    /// Offset of the callee's VM context a tail-call call-out leaves.
+    pub tail_vmctx: u32,
     /// Charge fuel per wasm operator, as the interpreter does.
     pub consume_fuel: bool,
     /// Check the epoch deadline at function entry and loop headers.
@@ -138,14 +143,29 @@ pub enum CallOut {
     /// `call_ref` of type `a`: the function reference follows the
     /// arguments.
     CallRef,
+    /// `return_call` of the imported function `a`. Like the three tail
+    /// calls here, it returns [`TAIL_CALL`] with the callee's code and
+    /// context in the store context ([`ContextLayout::tail_code`]) when the
+    /// callee is compiled, for the caller to jump to in place of its own
+    /// frame (constant stack, across modules too); otherwise it runs the
+    /// callee and returns 0 with the results in the cells.
+    ReturnCallImport,
+    /// `return_call_indirect` of type `a` through table `b`.
+    ReturnCallIndirect,
+    /// `return_call_ref` of type `a`.
+    ReturnCallRef,
 }
+
+/// The status of a tail-call call-out whose callee is compiled code to
+/// jump to (see [`CallOut::ReturnCallImport`]).
+pub const TAIL_CALL: u32 = 64;
 
 /// [`CallOut::Catch`]'s tag for `catch_all`.
 pub const CATCH_ALL: u32 = u32::MAX;
 
 impl CallOut {
     /// Every call-out, in discriminant order.
-    pub const ALL: [CallOut; 21] = [
+    pub const ALL: [CallOut; 24] = [
         CallOut::MemorySize,
         CallOut::MemoryGrow,
         CallOut::MemoryFill,
@@ -167,6 +187,9 @@ impl CallOut {
         CallOut::ThrowRef,
         CallOut::Catch,
         CallOut::CallRef,
+        CallOut::ReturnCallImport,
+        CallOut::ReturnCallIndirect,
+        CallOut::ReturnCallRef,
     ];
 
     /// Operand and result counts of the call-outs whose arity is fixed
@@ -182,7 +205,14 @@ impl CallOut {
             C::TableFill | C::TableCopy | C::TableInit => (3, 0),
             C::DataDrop | C::ElemDrop => (0, 0),
             C::ThrowRef => (1, 0),
-            C::CallImport | C::CallIndirect | C::CallRef | C::Throw | C::Catch => return None,
+            C::CallImport
+            | C::CallIndirect
+            | C::CallRef
+            | C::Throw
+            | C::Catch
+            | C::ReturnCallImport
+            | C::ReturnCallIndirect
+            | C::ReturnCallRef => return None,
         })
     }
 
@@ -310,6 +340,14 @@ impl CompiledModule {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, i)| *i)
+    }
+
+    /// The machine code address of function `index` (defined here), for
+    /// a tail call from another module's code (its context in r14).
+    pub fn function_address(&self, index: u32) -> Option<*const u8> {
+        let defined = index.checked_sub(self.info.num_imported_funcs)?;
+        let &offset = self.entries.get(defined as usize)?;
+        self.code.address(offset)
     }
 
     /// Function `index`'s signature.

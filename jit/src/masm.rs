@@ -291,11 +291,13 @@ pub enum TrapCode {
     /// Compiled functions return this status in eax to their caller,
     /// which goes to its innermost handler or returns it in turn.
     Exception = 10,
+    /// `ref.as_non_null` of null.
+    NullReference = 11,
 }
 
 impl TrapCode {
     /// Every trap code, for emitting one stub each.
-    pub const ALL: [TrapCode; 10] = [
+    pub const ALL: [TrapCode; 11] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
@@ -306,6 +308,7 @@ impl TrapCode {
         TrapCode::OutOfFuel,
         TrapCode::Interrupted,
         TrapCode::Exception,
+        TrapCode::NullReference,
     ];
 
     /// The code returned by the entry trampoline, back to a value.
@@ -326,6 +329,7 @@ impl TrapCode {
             TrapCode::OutOfFuel => "all fuel consumed",
             TrapCode::Interrupted => "interrupted",
             TrapCode::Exception => "uncaught exception",
+            TrapCode::NullReference => "null reference",
         }
     }
 }
@@ -426,6 +430,25 @@ pub trait MacroAssembler {
     /// whose frame is gone before the callee's is built (constant stack);
     /// the callee returns straight to this function's caller.
     fn return_call(&mut self, callee: Self::Label, args: u32, count: u32);
+    /// A tail call through the call-out entry (Wasm 3.0 §4.4.10
+    /// `return_call*`): calls it as [`call_out`](Self::call_out) does;
+    /// on [`TAIL_CALL`](crate::TAIL_CALL) passes the arguments (`counts`:
+    /// arguments, results) in cells `args..` to the code and context the
+    /// call-out left in the store context (`tail`: its offset in the VM
+    /// context, then the code's and the context's in it) in place of this
+    /// function, as [`return_call`](Self::return_call) does; on 0 returns
+    /// the result cells from `args` on.
+    #[allow(clippy::too_many_arguments)]
+    fn tail_call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        counts: (u32, u32),
+        tail: (u32, u32, u32),
+        exception: Self::Label,
+    );
     /// Traps.
     fn trap(&mut self, code: TrapCode);
     /// Subtracts a charge, fixed later by

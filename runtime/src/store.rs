@@ -236,6 +236,8 @@ impl<T> Store<T> {
                     epoch: Arc::as_ptr(&engine.inner.epoch),
                     callout_store: std::ptr::null_mut(),
                     callout_dispatch: None,
+                    tail_code: std::ptr::null(),
+                    tail_vmctx: std::ptr::null_mut(),
                 }),
                 budget,
                 callout_failure: None,

@@ -82,6 +82,8 @@ fn context_layout(offsets: &VMOffsets, config: &crate::engine::Config) -> wrun_j
         fuel: store_offsets::FUEL as u32,
         epoch_deadline: store_offsets::EPOCH_DEADLINE as u32,
         epoch: store_offsets::EPOCH as u32,
+        tail_code: store_offsets::TAIL_CODE as u32,
+        tail_vmctx: store_offsets::TAIL_VMCTX as u32,
         consume_fuel: config.consume_fuel,
         epoch_interruption: config.epoch_interruption,
     }
@@ -237,6 +239,7 @@ fn call_compiled<T>(
             TrapKind::OutOfFuel
         }
         TrapCode::Interrupted => TrapKind::Interrupted,
+        TrapCode::NullReference => TrapKind::NullReference,
         TrapCode::Exception => {
             return match store.inner.jit_pending_exception.take() {
                 Some(exn) => Err(Error::Exception(exn)),

@@ -514,6 +514,76 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             .map_or(self.exception_exit, |f| f.catch_path)
     }
 
+    /// Materializes the stack; the depth of its top entry.
+    fn top_in_cell(&mut self) -> Result<u32, CompileError> {
+        self.materialize(|_| true);
+        self.stack
+            .depth()
+            .checked_sub(1)
+            .ok_or_else(|| self.invalid("operand stack underflow"))
+    }
+
+    /// `br_on_null` (`on_null`) or `br_on_non_null` to `relative_depth`.
+    fn branch_on_null(&mut self, relative_depth: u32, on_null: bool) -> Result<(), CompileError> {
+        let depth = self.top_in_cell()?;
+        let cell = self.cell(depth);
+        self.masm.load_cell(Operand::A, cell);
+        self.masm.int_unop(IntUnOp::Eqz, OperandSize::S64);
+        let skip = self.masm.new_label();
+        if on_null {
+            // The branch carries no reference; the fallthrough keeps it.
+            self.stack.pop();
+            self.masm.branch_if_zero(skip);
+            self.branch(relative_depth)?;
+            self.stack.push(Value::Cell);
+        } else {
+            self.masm.branch_if_nonzero(skip);
+            self.branch(relative_depth)?;
+            self.stack.pop();
+        }
+        self.masm.bind(skip);
+        Ok(())
+    }
+
+    /// A tail call the embedder resolves (`return_call` of an import,
+    /// `return_call_indirect`, `return_call_ref`) of function type `ty`,
+    /// whose arguments are followed by `extra` operands (element index,
+    /// reference); see [`CallOut::ReturnCallImport`].
+    fn tail_call_out(
+        &mut self,
+        op: CallOut,
+        ty: u32,
+        extra: u32,
+        a: u32,
+        b: u32,
+    ) -> Result<(), CompileError> {
+        let layout = self.layout("tail calls")?;
+        let (params, results) = self.call_arity(ty)?;
+        if layout.callout == 0 || params > MAX_TAIL_CALL_ARGS {
+            return Err(CompileError::unsupported(
+                "a tail call with more than 32 arguments or without a call-out entry",
+                self.offset,
+            ));
+        }
+        let operands = params + extra;
+        let args = self.operands_in_cells(operands)?;
+        self.stack.reset(args, operands.max(results));
+        let args_cell = self.cell(args);
+        let exception = self.catch_path();
+        let tail = (layout.store_context, layout.tail_code, layout.tail_vmctx);
+        self.masm.tail_call_out(
+            layout.callout,
+            args_cell,
+            op as u32,
+            (a, b),
+            (params, results),
+            tail,
+            exception,
+        );
+        self.unreachable_from_here();
+        Ok(())
+    }
+
     /// A call-out of fixed arity ([`CallOut::fixed_arity`]).
     fn fixed_call_out(&mut self, op: CallOut, a: u32, b: u32) -> Result<(), CompileError> {
         let (operands, results) = op
@@ -943,12 +1013,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.unreachable_from_here();
             }
             Operator::ThrowRef => {
-                self.materialize(|_| true);
-                let depth = self
-                    .stack
-                    .depth()
-                    .checked_sub(1)
-                    .ok_or_else(|| self.invalid("operand stack underflow"))?;
+                let depth = self.top_in_cell()?;
                 self.throw_ref_at(depth)?;
             }
             Operator::Rethrow { relative_depth } => {
@@ -1044,19 +1109,61 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     .get(function_index as usize)
                     .ok_or_else(|| self.invalid("unknown function"))?;
                 let (params, _) = self.call_arity(ty)?;
+                if params > MAX_TAIL_CALL_ARGS {
+                    return Err(CompileError::unsupported(
+                        "a tail call with more than 32 arguments",
+                        self.offset,
+                    ));
+                }
                 let callee = function_index
                     .checked_sub(self.info.num_imported_funcs)
                     .and_then(|defined| self.entries.get(defined as usize).copied());
-                let Some(callee) = callee.filter(|_| params <= MAX_TAIL_CALL_ARGS) else {
-                    return Err(CompileError::unsupported(
-                        "return_call of an import or with more than 32 arguments",
-                        self.offset,
-                    ));
-                };
-                let args = self.operands_in_cells(params)?;
-                let args_cell = self.cell(args);
-                self.masm.return_call(callee, args_cell, params);
-                self.unreachable_from_here();
+                match callee {
+                    Some(callee) => {
+                        let args = self.operands_in_cells(params)?;
+                        let args_cell = self.cell(args);
+                        self.masm.return_call(callee, args_cell, params);
+                        self.unreachable_from_here();
+                    }
+                    // Wasm 3.0 §4.4.10: an import may be anything; the
+                    // embedder resolves it.
+                    None => {
+                        self.tail_call_out(CallOut::ReturnCallImport, ty, 0, function_index, 0)?
+                    }
+                }
+            }
+            Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.tail_call_out(
+                CallOut::ReturnCallIndirect,
+                type_index,
+                1,
+                type_index,
+                table_index,
+            )?,
+            Operator::ReturnCallRef { type_index } => {
+                self.tail_call_out(CallOut::ReturnCallRef, type_index, 1, type_index, 0)?
+            }
+            Operator::CallRef { type_index } => {
+                // Wasm 3.0 §4.4.10 call_ref: the embedder traps on null.
+                let (params, results) = self.call_arity(type_index)?;
+                self.call_out(CallOut::CallRef, params + 1, results, type_index, 0)?;
+            }
+            Operator::RefAsNonNull => {
+                self.pop_into(Operand::A)?;
+                self.push_a();
+                self.masm.int_unop(IntUnOp::Eqz, S64);
+                let ok = self.masm.new_label();
+                self.masm.branch_if_zero(ok);
+                self.masm.trap(TrapCode::NullReference);
+                self.masm.bind(ok);
+            }
+            // Wasm 3.0 §4.4.8: `br_on_null` branches on null without the
+            // reference; `br_on_non_null` branches with it, dropping null.
+            Operator::BrOnNull { relative_depth } => self.branch_on_null(relative_depth, true)?,
+            Operator::BrOnNonNull { relative_depth } => {
+                self.branch_on_null(relative_depth, false)?
             }
             Operator::CallIndirect {
                 type_index,

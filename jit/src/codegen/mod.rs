@@ -106,14 +106,30 @@ pub fn compile<M: MacroAssembler>(
         let payload = payload.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
         match payload {
             Payload::TypeSection(reader) => {
-                for group in reader.into_iter_err_on_gc_types() {
-                    let ty =
-                        group.map_err(|e| CompileError::unsupported(e.message(), e.offset()))?;
-                    let sig = Signature {
-                        params: ty.params().to_vec(),
-                        results: ty.results().to_vec(),
-                    };
-                    info.types.push(Some(sig));
+                for group in reader.into_iter_with_offsets() {
+                    let (offset, group) =
+                        group.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    // Rec groups and subtype declarations of function types
+                    // (the exceptions and function-references suites use
+                    // them) are plain signatures here; struct and array
+                    // types are GC.
+                    for sub in group.into_types() {
+                        let wasmparser::CompositeInnerType::Func(ty) = &sub.composite_type.inner
+                        else {
+                            return Err(CompileError::unsupported("GC types", offset));
+                        };
+                        if sub.composite_type.shared || sub.composite_type.descriptor_idx.is_some()
+                        {
+                            return Err(CompileError::unsupported(
+                                "shared or described types",
+                                offset,
+                            ));
+                        }
+                        info.types.push(Some(Signature {
+                            params: ty.params().to_vec(),
+                            results: ty.results().to_vec(),
+                        }));
+                    }
                 }
             }
             Payload::ImportSection(reader) => {

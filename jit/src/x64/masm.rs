@@ -141,6 +141,50 @@ impl X64Masm {
         }
     }
 
+    /// `entry(vmctx, cells + args, op, a, b)`, the status in eax.
+    fn call_entry(&mut self, entry: usize, args: u32, op: u32, (a, b): (u32, u32)) {
+        let d = self.disp(args);
+        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
+        // (abi.rs) and every value in frame cells, and r14/r15 are
+        // callee-saved, so nothing needs saving around the call.
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r14
+            ; lea rsi, [rsp + d]
+            ; mov edx, op as i32
+            ; mov ecx, a as i32
+            ; mov r8d, b as i32
+            ; mov rax, QWORD entry as i64
+            ; call rax
+        );
+    }
+
+    /// After a call-out: on [`TrapCode::Exception`] to `exception`, on any
+    /// other code but 0 out through the trap exit.
+    fn check_status(&mut self, exception: DynamicLabel) {
+        let Some(trap_exit) = self.trap_exit else {
+            self.error = Some("a call-out before the module prelude".into());
+            return;
+        };
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp eax, TrapCode::Exception as i32
+            ; je =>exception
+            ; test eax, eax
+            ; jnz =>trap_exit
+        );
+    }
+
+    /// Copies `count` argument cells from `args` on into the invocation's
+    /// tail-call buffer, which outlives this frame.
+    fn copy_tail_args(&mut self, args: u32, count: u32) {
+        for i in 0..count {
+            let d = self.disp(args + i);
+            let slot = TAIL_ARGS + (i as i32) * 8;
+            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [r15 + slot], rax);
+        }
+    }
+
     fn trap_stub(&self, code: TrapCode) -> DynamicLabel {
         let i = TrapCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
         self.trap_stubs[i]
@@ -277,6 +321,7 @@ impl MacroAssembler for X64Masm {
             ; cmp rsp, QWORD [r15 + STACK_LIMIT]
             ; jb =>overflow
             ; mov QWORD [rbp - 8], rsi
+            ; mov QWORD [rbp - 16], r14
         );
         for p in 0..frame.params {
             let d = self.disp(frame.first_local + p);
@@ -815,17 +860,15 @@ impl MacroAssembler for X64Masm {
             ; lea rsi, [rsp + d]
             ; mov rdi, rsi
             ; call =>callee
+            // A tail call in the callee may have switched contexts.
+            ; mov r14, QWORD [rbp - 16]
             ; test eax, eax
             ; jnz =>exception
         );
     }
 
     fn return_call(&mut self, callee: DynamicLabel, args: u32, count: u32) {
-        for i in 0..count {
-            let d = self.disp(args + i);
-            let slot = TAIL_ARGS + (i as i32) * 8;
-            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [r15 + slot], rax);
-        }
+        self.copy_tail_args(args, count);
         dynasm!(self.ops
             ; .arch x64
             ; lea rdi, [r15 + TAIL_ARGS]
@@ -888,30 +931,44 @@ impl MacroAssembler for X64Masm {
         entry: usize,
         args: u32,
         op: u32,
-        (a, b): (u32, u32),
+        ab: (u32, u32),
         exception: DynamicLabel,
     ) {
-        let Some(trap_exit) = self.trap_exit else {
-            self.error = Some("a call-out before the module prelude".into());
-            return;
-        };
-        let d = self.disp(args);
-        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
-        // (abi.rs) and every value in frame cells, and r14/r15 are
-        // callee-saved, so nothing needs saving around the call.
+        self.call_entry(entry, args, op, ab);
+        self.check_status(exception);
+    }
+
+    fn tail_call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        (count, results): (u32, u32),
+        (store_context, code, vmctx): (u32, u32, u32),
+        exception: DynamicLabel,
+    ) {
+        let jump = self.ops.new_dynamic_label();
+        self.call_entry(entry, args, op, ab);
+        dynasm!(self.ops ; .arch x64 ; cmp eax, crate::TAIL_CALL as i32 ; je =>jump);
+        self.check_status(exception);
+        // The callee ran: its results are this function's.
+        self.return_(args, results);
+        dynasm!(self.ops ; .arch x64 ; =>jump);
+        self.copy_tail_args(args, count);
+        let (store, code, vmctx) = (store_context as i32, code as i32, vmctx as i32);
+        // The callee may be another module's: it runs on its own context,
+        // and every caller reloads r14 from its frame after a call.
         dynasm!(self.ops
             ; .arch x64
-            ; mov rdi, r14
-            ; lea rsi, [rsp + d]
-            ; mov edx, op as i32
-            ; mov ecx, a as i32
-            ; mov r8d, b as i32
-            ; mov rax, QWORD entry as i64
-            ; call rax
-            ; cmp eax, TrapCode::Exception as i32
-            ; je =>exception
-            ; test eax, eax
-            ; jnz =>trap_exit
+            ; mov rdx, QWORD [r14 + store]
+            ; mov rax, QWORD [rdx + code]
+            ; mov r14, QWORD [rdx + vmctx]
+            ; lea rdi, [r15 + TAIL_ARGS]
+            ; mov rsi, QWORD [rbp - 8]
+            ; mov rsp, rbp
+            ; pop rbp
+            ; jmp rax
         );
     }
 

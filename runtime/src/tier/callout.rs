@@ -13,7 +13,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use wrun_jit::{CATCH_ALL, CallOut, TrapCode};
+use wrun_jit::{CATCH_ALL, CallOut, TAIL_CALL, TrapCode};
 
 use crate::error::{Error, Result, Trap, TrapKind};
 use crate::interp::code::Instr;
@@ -79,7 +79,7 @@ pub(super) unsafe fn dispatch<T>(
         unsafe { run(store, instance, cells, op, a, b) }
     }));
     let failure = match outcome {
-        Ok(Ok(())) => return 0,
+        Ok(Ok(status)) => return status,
         // Wasm 3.0 §4.4.11: not a failure; compiled code unwinds to its
         // handler, the exception kept here meanwhile.
         Ok(Err(Error::Exception(exn))) => {
@@ -93,6 +93,9 @@ pub(super) unsafe fn dispatch<T>(
     TrapCode::CallOut as u32
 }
 
+/// Runs call-out `op`; returns 0, or [`TAIL_CALL`] from a tail call
+/// whose compiled callee the caller jumps to.
+///
 /// # Safety
 /// As for [`dispatch`].
 unsafe fn run<T>(
@@ -102,7 +105,7 @@ unsafe fn run<T>(
     op: u32,
     a: u32,
     b: u32,
-) -> Result<()> {
+) -> Result<u32> {
     let op = CallOut::from_raw(op)
         .ok_or_else(|| Error::usage(format!("compiled code asked for call-out {op}")))?;
     let inst = store
@@ -113,57 +116,81 @@ unsafe fn run<T>(
         .ok_or_else(|| Error::usage(format!("call-out from unknown instance {instance}")))?;
     // SAFETY (every arm): the cells the operator's arity names.
     if let (Some(instr), Some((operands, results))) = (bulk_instr(op, a, b), op.fixed_arity()) {
-        return unsafe { bulk(&mut store.inner, &inst, cells, instr, operands, results) };
+        unsafe { bulk(&mut store.inner, &inst, cells, instr, operands, results) }?;
+        return Ok(0);
     }
-    unsafe {
+    let tail = matches!(
+        op,
+        CallOut::ReturnCallImport | CallOut::ReturnCallIndirect | CallOut::ReturnCallRef
+    );
+    let func = unsafe {
         match op {
             CallOut::RefFunc => {
                 // A funcref cell is the store index plus one, 0 being null.
                 cells.write(u64::from(inst.funcs[a as usize]) + 1);
-                Ok(())
+                return Ok(0);
             }
-            CallOut::CallImport => call(store, &inst, inst.funcs[a as usize], cells, 0),
-            CallOut::CallIndirect => {
+            CallOut::CallImport | CallOut::ReturnCallImport => inst.funcs[a as usize],
+            CallOut::CallIndirect | CallOut::ReturnCallIndirect => {
                 let type_id = inst.module.inner.types[a as usize];
-                let params = store
-                    .inner
-                    .engine
-                    .func_type(type_id)
-                    .map_or(0, |f| f.params().len());
-                let element = cells.add(params).read();
-                let func = resolve_indirect(&store.inner, &inst, b, type_id, element)
-                    .map_err(Trap::new)?;
-                call(store, &inst, func, cells, 1)
+                let element = cells.add(param_count(&store.inner, &inst, a)).read();
+                resolve_indirect(&store.inner, &inst, b, type_id, element).map_err(Trap::new)?
             }
-            CallOut::CallRef => {
-                let params = inst.module.inner.types.get(a as usize).map_or(0, |&t| {
-                    store
-                        .inner
-                        .engine
-                        .func_type(t)
-                        .map_or(0, |f| f.params().len())
-                });
-                // Wasm 3.0 §4.4.10 call_ref: null traps; the type was
-                // checked by validation.
-                let func = cells
-                    .add(params)
-                    .read()
-                    .checked_sub(1)
-                    .ok_or_else(|| Trap::new(TrapKind::NullFunctionReference))?;
-                call(store, &inst, func as u32, cells, 1)
+            // Wasm 3.0 §4.4.10 call_ref: null traps; the type was checked
+            // by validation.
+            CallOut::CallRef | CallOut::ReturnCallRef => cells
+                .add(param_count(&store.inner, &inst, a))
+                .read()
+                .checked_sub(1)
+                .ok_or_else(|| Trap::new(TrapKind::NullFunctionReference))?
+                as u32,
+            CallOut::Throw => {
+                return Err(Error::Exception(throw(&mut store.inner, &inst, a, cells)?));
             }
-            CallOut::Throw => Err(Error::Exception(throw(&mut store.inner, &inst, a, cells)?)),
             CallOut::ThrowRef => {
                 let exn = cells
                     .read()
                     .checked_sub(1)
                     .ok_or_else(|| Trap::new(TrapKind::NullExceptionReference))?;
-                Err(Error::Exception(exception(&store.inner, exn as u32)?))
+                return Err(Error::Exception(exception(&store.inner, exn as u32)?));
             }
-            CallOut::Catch => catch(&mut store.inner, &inst, a, b != 0, cells),
-            other => Err(Error::usage(format!("call-out {other:?} has no handler"))),
+            CallOut::Catch => return catch(&mut store.inner, &inst, a, b != 0, cells).map(|()| 0),
+            other => return Err(Error::usage(format!("call-out {other:?} has no handler"))),
         }
+    };
+    if tail && let Some((callee, index)) = super::compiled_callee(store, func) {
+        // Wasm 3.0 §4.4.10 return_call: compiled code replaces its frame
+        // by the callee's, so a tail-call loop runs in constant stack
+        // across modules too.
+        let code = callee
+            .module
+            .inner
+            .jit
+            .as_ref()
+            .and_then(|code| code.function_address(index))
+            .ok_or_else(|| Error::usage("a compiled callee without code"))?;
+        store.inner.vm.tail_code = code;
+        store.inner.vm.tail_vmctx = callee.vmctx.as_ptr();
+        return Ok(TAIL_CALL);
     }
+    // Host and interpreted callees run here; a tail call then returns
+    // their results (the host stack grows by this one call only).
+    let extra = usize::from(!matches!(
+        op,
+        CallOut::CallImport | CallOut::ReturnCallImport
+    ));
+    unsafe { call(store, &inst, func, cells, extra) }?;
+    Ok(0)
+}
+
+/// Parameters of the module's function type `ty`.
+fn param_count(inner: &StoreInner, inst: &InstanceData, ty: u32) -> usize {
+    inst.module
+        .inner
+        .types
+        .get(ty as usize)
+        .and_then(|&t| inner.engine.func_type(t))
+        .map_or(0, |f| f.params().len())
 }
 
 /// The store's exception `index` as the API names it.
@@ -275,7 +302,10 @@ fn bulk_instr(op: CallOut, a: u32, b: u32) -> Option<Instr> {
         | CallOut::CallRef
         | CallOut::Throw
         | CallOut::ThrowRef
-        | CallOut::Catch => return None,
+        | CallOut::Catch
+        | CallOut::ReturnCallImport
+        | CallOut::ReturnCallIndirect
+        | CallOut::ReturnCallRef => return None,
     })
 }
 
