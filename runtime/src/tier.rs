@@ -28,14 +28,25 @@ use crate::values::RawVal;
 use crate::vm::offsets::VMOffsets;
 
 /// How an engine runs the modules it compiles.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
-    /// The interpreter, for every module (the default until the JIT passes
-    /// the official suites on its own).
-    #[default]
+    /// The interpreter, for every module (the default where wrun has no
+    /// JIT).
     Interp,
-    /// The JIT where it can compile the whole module, else the interpreter.
+    /// The JIT where it can compile the whole module, else the interpreter
+    /// (the default on x86_64).
     Jit,
+}
+
+impl Default for Strategy {
+    /// The JIT where wrun has one (x86_64), else the interpreter.
+    fn default() -> Strategy {
+        if cfg!(target_arch = "x86_64") {
+            Strategy::Jit
+        } else {
+            Strategy::Interp
+        }
+    }
 }
 
 /// A module's machine code.
@@ -57,6 +68,14 @@ pub(crate) fn compile(
     let config = &engine.inner.config;
     if config.strategy != Strategy::Jit {
         return (None, None);
+    }
+    // Compiled code bounds recursion by host stack bytes, not by counting
+    // calls: an exact call-depth limit asked for is the interpreter's.
+    if config.max_call_depth != crate::engine::Config::new().max_call_depth {
+        return (
+            None,
+            Some("an exact --max-call-depth is counted by the interpreter only".into()),
+        );
     }
     let Some(offsets) = VMOffsets::for_module(module) else {
         return (None, Some("the module's index spaces are too large".into()));
