@@ -78,6 +78,18 @@ fn bulk_table_config() -> wasm_smith::Config {
     }
 }
 
+/// Exceptions and tail calls: `throw`, `throw_ref`, `try_table` with every
+/// kind of catch clause, exnref values, `return_call` and
+/// `return_call_indirect`, over the bulk and table operators.
+fn exceptions_tail_config() -> wasm_smith::Config {
+    wasm_smith::Config {
+        exceptions_enabled: true,
+        tail_call_enabled: true,
+        max_tags: 4,
+        ..bulk_table_config()
+    }
+}
+
 fn engine(strategy: Strategy) -> Engine {
     Engine::new(&engine_config(strategy))
 }
@@ -208,6 +220,29 @@ fn generated_bulk_memory_and_table_modules_match_the_interpreter() {
         .unwrap();
 }
 
+#[test]
+fn generated_exception_and_tail_call_modules_match_the_interpreter() {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let seen = compare_generated(exceptions_tail_config, 0x5eed_e8c4, 300);
+            for op in [
+                "TryTable",
+                "Throw",
+                "ThrowRef",
+                "ReturnCall",
+                "ReturnCallIndirect",
+            ] {
+                let n = seen.get(op).copied().unwrap_or(0);
+                eprintln!("{op}: in {n} compiled modules");
+                assert!(n > 0, "no compiled module has {op}");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 /// The operators compiled code runs through call-outs, by wasmparser's
 /// operator names.
 const CALL_OUT_OPERATORS: [&str; 14] = [
@@ -271,6 +306,7 @@ fn generated_modules_spend_the_same_fuel() {
             for (config, seed) in [
                 (smith_config as fn() -> wasm_smith::Config, 0x5eed_f0e1),
                 (bulk_table_config, 0x5eed_f0e2),
+                (exceptions_tail_config, 0x5eed_f0e3),
             ] {
                 let seen = compare_generated_on(config, seed, 300, with_fuel);
                 let ran_out = seen.get(RAN_OUT_OF_FUEL).copied().unwrap_or(0);
