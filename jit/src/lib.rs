@@ -124,7 +124,11 @@ pub enum CallOut {
     ElemDrop,
     /// `ref.func a`.
     RefFunc,
-    /// `call a` of a function the module imports.
+    /// `call a` of a function the module imports. Like `call_indirect`
+    /// and `call_ref`, it returns [`CALLEE_COMPILED`] with the callee's
+    /// code and context in the store context when the callee is compiled
+    /// (of any module), for the caller to call natively; otherwise it runs
+    /// the callee and returns 0 with the results in the cells.
     CallImport,
     /// `call_indirect` of type `a` through table `b` (the element index
     /// follows the arguments).
@@ -144,11 +148,11 @@ pub enum CallOut {
     /// arguments.
     CallRef,
     /// `return_call` of the imported function `a`. Like the three tail
-    /// calls here, it returns [`TAIL_CALL`] with the callee's code and
-    /// context in the store context ([`ContextLayout::tail_code`]) when the
-    /// callee is compiled, for the caller to jump to in place of its own
-    /// frame (constant stack, across modules too); otherwise it runs the
-    /// callee and returns 0 with the results in the cells.
+    /// calls here, it returns [`CALLEE_COMPILED`] with the callee's code
+    /// and context in the store context ([`ContextLayout::tail_code`])
+    /// when the callee is compiled, for the caller to jump to in place of
+    /// its own frame (constant stack, across modules too); otherwise it
+    /// runs the callee and returns 0 with the results in the cells.
     ReturnCallImport,
     /// `return_call_indirect` of type `a` through table `b`.
     ReturnCallIndirect,
@@ -156,9 +160,9 @@ pub enum CallOut {
     ReturnCallRef,
 }
 
-/// The status of a tail-call call-out whose callee is compiled code to
-/// jump to (see [`CallOut::ReturnCallImport`]).
-pub const TAIL_CALL: u32 = 64;
+/// The status of a call-out whose callee is compiled code to call or,
+/// for a tail call, jump to (see [`CallOut::CallImport`]).
+pub const CALLEE_COMPILED: u32 = 64;
 
 /// [`CallOut::Catch`]'s tag for `catch_all`.
 pub const CATCH_ALL: u32 = u32::MAX;

@@ -432,7 +432,7 @@ pub trait MacroAssembler {
     fn return_call(&mut self, callee: Self::Label, args: u32, count: u32);
     /// A tail call through the call-out entry (Wasm 3.0 §4.4.10
     /// `return_call*`): calls it as [`call_out`](Self::call_out) does;
-    /// on [`TAIL_CALL`](crate::TAIL_CALL) passes the arguments (`counts`:
+    /// on [`CALLEE_COMPILED`](crate::CALLEE_COMPILED) passes the arguments (`counts`:
     /// arguments, results) in cells `args..` to the code and context the
     /// call-out left in the store context (`tail`: its offset in the VM
     /// context, then the code's and the context's in it) in place of this
@@ -446,6 +446,22 @@ pub trait MacroAssembler {
         op: u32,
         ab: (u32, u32),
         counts: (u32, u32),
+        tail: (u32, u32, u32),
+        exception: Self::Label,
+    );
+    /// A call through the call-out entry (`call` of an import,
+    /// `call_indirect`, `call_ref`): calls it as [`call_out`](Self::call_out)
+    /// does; on [`CALLEE_COMPILED`](crate::CALLEE_COMPILED) calls the code
+    /// the call-out left in the store context (`tail`, as for
+    /// [`tail_call_out`](Self::tail_call_out)) on its own context with the
+    /// arguments and results in cells `args..`, as [`call`](Self::call)
+    /// does, without leaving machine code.
+    fn call_out_call(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
         tail: (u32, u32, u32),
         exception: Self::Label,
     );

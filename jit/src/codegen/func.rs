@@ -501,8 +501,18 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.stack.reset(args, operands.max(results));
         let args_cell = self.cell(args);
         let exception = self.catch_path();
-        self.masm
-            .call_out(entry, args_cell, op as u32, (a, b), exception);
+        if matches!(
+            op,
+            CallOut::CallImport | CallOut::CallIndirect | CallOut::CallRef
+        ) {
+            let layout = self.layout("calls")?;
+            let tail = (layout.store_context, layout.tail_code, layout.tail_vmctx);
+            self.masm
+                .call_out_call(entry, args_cell, op as u32, (a, b), tail, exception);
+        } else {
+            self.masm
+                .call_out(entry, args_cell, op as u32, (a, b), exception);
+        }
         self.stack.reset(args, results);
         Ok(())
     }

@@ -175,6 +175,19 @@ impl X64Masm {
         );
     }
 
+    /// rax = the code address and r14 = the context a call-out left in
+    /// the store context (offsets: the store context's in the VM context,
+    /// then the code's and the context's in it).
+    fn load_callee(&mut self, (store_context, code, vmctx): (u32, u32, u32)) {
+        let (store, code, vmctx) = (store_context as i32, code as i32, vmctx as i32);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD [r14 + store]
+            ; mov rax, QWORD [rdx + code]
+            ; mov r14, QWORD [rdx + vmctx]
+        );
+    }
+
     /// Copies `count` argument cells from `args` on into the invocation's
     /// tail-call buffer, which outlives this frame.
     fn copy_tail_args(&mut self, args: u32, count: u32) {
@@ -938,6 +951,36 @@ impl MacroAssembler for X64Masm {
         self.check_status(exception);
     }
 
+    fn call_out_call(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        callee: (u32, u32, u32),
+        exception: DynamicLabel,
+    ) {
+        let (native, done) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+        self.call_entry(entry, args, op, ab);
+        dynasm!(self.ops ; .arch x64 ; cmp eax, crate::CALLEE_COMPILED as i32 ; je =>native);
+        self.check_status(exception);
+        dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>native);
+        let d = self.disp(args);
+        // The callee runs on its own context; ours comes back from the
+        // frame, as after any call.
+        self.load_callee(callee);
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rsi, [rsp + d]
+            ; mov rdi, rsi
+            ; call rax
+            ; mov r14, QWORD [rbp - 16]
+            ; test eax, eax
+            ; jnz =>exception
+            ; =>done
+        );
+    }
+
     fn tail_call_out(
         &mut self,
         entry: usize,
@@ -945,25 +988,22 @@ impl MacroAssembler for X64Masm {
         op: u32,
         ab: (u32, u32),
         (count, results): (u32, u32),
-        (store_context, code, vmctx): (u32, u32, u32),
+        callee: (u32, u32, u32),
         exception: DynamicLabel,
     ) {
         let jump = self.ops.new_dynamic_label();
         self.call_entry(entry, args, op, ab);
-        dynasm!(self.ops ; .arch x64 ; cmp eax, crate::TAIL_CALL as i32 ; je =>jump);
+        dynasm!(self.ops ; .arch x64 ; cmp eax, crate::CALLEE_COMPILED as i32 ; je =>jump);
         self.check_status(exception);
         // The callee ran: its results are this function's.
         self.return_(args, results);
         dynasm!(self.ops ; .arch x64 ; =>jump);
         self.copy_tail_args(args, count);
-        let (store, code, vmctx) = (store_context as i32, code as i32, vmctx as i32);
         // The callee may be another module's: it runs on its own context,
         // and every caller reloads r14 from its frame after a call.
+        self.load_callee(callee);
         dynasm!(self.ops
             ; .arch x64
-            ; mov rdx, QWORD [r14 + store]
-            ; mov rax, QWORD [rdx + code]
-            ; mov r14, QWORD [rdx + vmctx]
             ; lea rdi, [r15 + TAIL_ARGS]
             ; mov rsi, QWORD [rbp - 8]
             ; mov rsp, rbp

@@ -13,7 +13,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use wrun_jit::{CATCH_ALL, CallOut, TAIL_CALL, TrapCode};
+use wrun_jit::{CALLEE_COMPILED, CATCH_ALL, CallOut, TrapCode};
 
 use crate::error::{Error, Result, Trap, TrapKind};
 use crate::interp::code::Instr;
@@ -93,8 +93,8 @@ pub(super) unsafe fn dispatch<T>(
     TrapCode::CallOut as u32
 }
 
-/// Runs call-out `op`; returns 0, or [`TAIL_CALL`] from a tail call
-/// whose compiled callee the caller jumps to.
+/// Runs call-out `op`; returns 0, or [`CALLEE_COMPILED`] from a call
+/// whose compiled callee the caller calls (or, for a tail call, jumps to).
 ///
 /// # Safety
 /// As for [`dispatch`].
@@ -119,10 +119,6 @@ unsafe fn run<T>(
         unsafe { bulk(&mut store.inner, &inst, cells, instr, operands, results) }?;
         return Ok(0);
     }
-    let tail = matches!(
-        op,
-        CallOut::ReturnCallImport | CallOut::ReturnCallIndirect | CallOut::ReturnCallRef
-    );
     let func = unsafe {
         match op {
             CallOut::RefFunc => {
@@ -158,10 +154,11 @@ unsafe fn run<T>(
             other => return Err(Error::usage(format!("call-out {other:?} has no handler"))),
         }
     };
-    if tail && let Some((callee, index)) = super::compiled_callee(store, func) {
-        // Wasm 3.0 §4.4.10 return_call: compiled code replaces its frame
-        // by the callee's, so a tail-call loop runs in constant stack
-        // across modules too.
+    if let Some((callee, index)) = super::compiled_callee(store, func) {
+        // Compiled code calls a compiled callee itself, on the callee's
+        // context (no nested entry, no copies); a tail call (Wasm 3.0
+        // §4.4.10 return_call) replaces its frame by the callee's, so a
+        // tail-call loop runs in constant stack across modules too.
         let code = callee
             .module
             .inner
@@ -171,7 +168,7 @@ unsafe fn run<T>(
             .ok_or_else(|| Error::usage("a compiled callee without code"))?;
         store.inner.vm.tail_code = code;
         store.inner.vm.tail_vmctx = callee.vmctx.as_ptr();
-        return Ok(TAIL_CALL);
+        return Ok(CALLEE_COMPILED);
     }
     // Host and interpreted callees run here; a tail call then returns
     // their results (the host stack grows by this one call only).

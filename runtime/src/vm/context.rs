@@ -71,8 +71,9 @@ pub(crate) struct VMStoreContext {
     /// Runs a call-out on `callout_store`: the store's `T` is known only
     /// where compiled code is entered, so the entry leaves this here.
     pub callout_dispatch: Option<CallOutDispatch>,
-    /// Where a tail-call call-out leaves a compiled callee's code address
-    /// and VM context for the caller to jump to (`wrun_jit::TAIL_CALL`).
+    /// Where a call-out leaves a compiled callee's code address and VM
+    /// context for the caller to call or jump to
+    /// (`wrun_jit::CALLEE_COMPILED`).
     pub tail_code: *const u8,
     pub tail_vmctx: *mut u8,
 }
