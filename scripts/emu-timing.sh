@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One busybox workload timed three ways in one run: natively, under the
 # native emulator (`x86emu --user`) and under `wrun emu.wasm --user` (the
-# emulator as wasm64, on wrun's interpreter); prints a table with ratios.
+# emulator as wasm64, on wrun's JIT and on its interpreter); prints a table
+# with ratios.
 #
 #   bash scripts/emu-timing.sh [KIB]     # sha256sum of a KIB KiB file (default 256)
 #
 # Builds what it needs (release wrun and x86emu, emu.wasm). Each figure is
-# the best of several runs (native: 20, x86emu: 5, wrun: 2).
+# the best of several runs (native: 20, x86emu: 5, wrun JIT: 5, wrun
+# interpreter: 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
@@ -48,15 +50,19 @@ native=$(best_of 20 "$busybox" sha256sum input.bin)
 expected=$(cat out.txt)
 x86emu=$(best_of 5 "$root/target/release/x86emu" --user "$busybox" sha256sum input.bin)
 [ "$(cat out.txt)" = "$expected" ] || { echo "x86emu output differs" >&2; exit 1; }
-wasm=$(best_of 2 "$root/target/release/wrun" --dir "$(dirname "$busybox")" \
+jit=$(best_of 5 "$root/target/release/wrun" --engine jit --dir "$(dirname "$busybox")" \
+    "$root/$emu" --user "$busybox" sha256sum input.bin)
+[ "$(cat out.txt)" = "$expected" ] || { echo "emu.wasm (JIT) output differs" >&2; exit 1; }
+wasm=$(best_of 2 "$root/target/release/wrun" --engine interp --dir "$(dirname "$busybox")" \
     "$root/$emu" --user "$busybox" sha256sum input.bin)
 [ "$(cat out.txt)" = "$expected" ] || { echo "emu.wasm output differs" >&2; exit 1; }
 
 echo "workload: busybox sha256sum of a ${kib} KiB file ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
-python3 - "$native" "$x86emu" "$wasm" <<'PY'
+python3 - "$native" "$x86emu" "$jit" "$wasm" <<'PY'
 import sys
-native, emu, wasm = map(float, sys.argv[1:])
+native, emu, jit, wasm = map(float, sys.argv[1:])
 rows = [("native busybox", native), ("x86emu --user (native emulator)", emu),
+        ("wrun emu.wasm --user (JIT)", jit),
         ("wrun emu.wasm --user (interpreter)", wasm)]
 print(f"| {'how':<36} | {'seconds':>9} | {'vs native':>10} | {'vs x86emu':>9} |")
 print(f"|{'-'*38}|{'-'*11}|{'-'*12}|{'-'*11}|")

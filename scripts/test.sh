@@ -55,7 +55,7 @@ cargo +nightly build -p guest-x86 --lib --no-default-features \
 
 echo "== wrun spec (official suites; exits non-zero on any failure not in spec-tests/known-failures.txt,"
 echo "   any listed case that passes and any entry that covers no failure)"
-cargo run --release -q -p wrun-cli -- spec
+cargo run --release -q -p wrun-cli -- spec --engine interp
 echo "== wrun spec --engine jit (modules the JIT compiles whole run as machine code, the rest on the interpreter)"
 cargo run --release -q -p wrun-cli -- spec --engine jit
 echo "== aarch64: wrun built for aarch64-unknown-linux-musl, run under qemu-aarch64-static"

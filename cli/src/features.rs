@@ -117,18 +117,18 @@ pub const PROPOSALS: &[Proposal] = &[
     both("multi-memory", "several memories per module", Supported),
     both(
         "tail-call",
-        "return_call, return_call_indirect (JIT: return_call within a module)",
+        "return_call, return_call_indirect, return_call_ref (JIT: all but those of more than 32 arguments)",
         Partly,
     ),
-    interp(
+    both(
         "exceptions",
         "tags, try_table, throw_ref, exnref; legacy try/catch/delegate",
         Supported,
     ),
     both(
         "function-references",
-        "typed function references, call_ref (JIT: not call_ref, non-null types)",
-        Partly,
+        "typed function references, call_ref, br_on_null, non-null types",
+        Supported,
     ),
     both(
         "extended-const",

@@ -93,7 +93,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         write_known_failures: Option<PathBuf>,
         /// The tier to run the modules on (see `wrun run --engine`).
-        #[arg(long, value_enum, default_value = "interp")]
+        #[arg(long, value_enum, default_value_t = EngineChoice::platform_default())]
         engine: EngineChoice,
         /// Cap each memory's up-front address-space reservation (see `wrun
         /// run --memory-reservation`).
@@ -105,14 +105,23 @@ enum Command {
 /// `--engine`: which tier runs the module.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineChoice {
-    /// The interpreter (the default).
+    /// The interpreter (the default where there is no JIT).
     Interp,
     /// The JIT for a module it can compile whole, else the interpreter
-    /// (set WRUN_LOG=jit to see which and why).
+    /// (set WRUN_LOG=jit to see which and why); the default on x86_64.
     Jit,
 }
 
 impl EngineChoice {
+    /// The JIT where wrun has one (x86_64), else the interpreter: the
+    /// runtime's default strategy.
+    pub fn platform_default() -> EngineChoice {
+        match wrun_runtime::Strategy::default() {
+            wrun_runtime::Strategy::Jit => EngineChoice::Jit,
+            wrun_runtime::Strategy::Interp => EngineChoice::Interp,
+        }
+    }
+
     /// The runtime's strategy for this choice.
     pub fn strategy(self) -> wrun_runtime::Strategy {
         match self {
@@ -137,10 +146,10 @@ pub struct RunArgs {
     /// The most bytes one linear memory may hold (suffixes K, M, G, Ki, Mi, Gi).
     #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
     pub max_memory: Option<u64>,
-    /// The tier to run the module on: `interp` (default) or `jit` (the JIT
-    /// if it can compile the whole module, else the interpreter; set
-    /// WRUN_LOG=jit to see which and why).
-    #[arg(long, value_enum, default_value = "interp")]
+    /// The tier to run the module on: `jit` (the default on x86_64: the
+    /// JIT if it can compile the whole module, else the interpreter; set
+    /// WRUN_LOG=jit to see which and why) or `interp`.
+    #[arg(long, value_enum, default_value_t = EngineChoice::platform_default())]
     pub engine: EngineChoice,
     /// Stop the program with a trap once this much wall-clock time has
     /// passed, even while it waits in a host call (`poll_oneoff`): e.g.

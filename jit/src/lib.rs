@@ -70,6 +70,11 @@ pub struct ContextLayout {
     /// Offset of the pointer to the engine's epoch counter (u64) in the
     /// store context.
     pub epoch: u32,
+    /// Offset of the code address a tail-call call-out leaves (usize) in
+    /// the store context.
+    pub tail_code: u32,
+    /// Offset of the callee's VM context a tail-call call-out leaves.
+    pub tail_vmctx: u32,
     /// Charge fuel per wasm operator, as the interpreter does.
     pub consume_fuel: bool,
     /// Check the epoch deadline at function entry and loop headers.
@@ -82,8 +87,10 @@ pub struct ContextLayout {
 /// module). The entry is called as `callout(vmctx, cells, op, a, b)`: the
 /// operator's operands are in `cells[..operands]`, its results replace them
 /// from `cells[0]` on; `a` and `b` are the operator's immediates. It
-/// returns 0, or a trap code (usually [`TrapCode::CallOut`], the embedder
-/// having recorded the error).
+/// returns 0, [`TrapCode::Exception`] when a wasm exception is pending
+/// (the embedder holds it; compiled code goes to its handler), or a trap
+/// code (usually [`TrapCode::CallOut`], the embedder having recorded the
+/// error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum CallOut {
@@ -117,16 +124,52 @@ pub enum CallOut {
     ElemDrop,
     /// `ref.func a`.
     RefFunc,
-    /// `call a` of a function the module imports.
+    /// `call a` of a function the module imports. Like `call_indirect`
+    /// and `call_ref`, it returns [`CALLEE_COMPILED`] with the callee's
+    /// code and context in the store context when the callee is compiled
+    /// (of any module), for the caller to call natively; otherwise it runs
+    /// the callee and returns 0 with the results in the cells.
     CallImport,
     /// `call_indirect` of type `a` through table `b` (the element index
     /// follows the arguments).
     CallIndirect,
+    /// `throw` of the module's tag `a`, its payload in the cells. Returns
+    /// [`TrapCode::Exception`]: the embedder holds the new exception.
+    Throw,
+    /// `throw_ref` of the exnref in `cells[0]` (a null one traps).
+    ThrowRef,
+    /// A catch clause tried on the pending exception (Wasm 3.0 §4.4.11):
+    /// of tag `a` (module index; [`CATCH_ALL`] for any), pushing the
+    /// payload (tags only) and, if `b` is 1, the exnref into the cells.
+    /// Returns 0 when it caught (nothing is pending any more), else
+    /// [`TrapCode::Exception`] with the exception still pending.
+    Catch,
+    /// `call_ref` of type `a`: the function reference follows the
+    /// arguments.
+    CallRef,
+    /// `return_call` of the imported function `a`. Like the three tail
+    /// calls here, it returns [`CALLEE_COMPILED`] with the callee's code
+    /// and context in the store context ([`ContextLayout::tail_code`])
+    /// when the callee is compiled, for the caller to jump to in place of
+    /// its own frame (constant stack, across modules too); otherwise it
+    /// runs the callee and returns 0 with the results in the cells.
+    ReturnCallImport,
+    /// `return_call_indirect` of type `a` through table `b`.
+    ReturnCallIndirect,
+    /// `return_call_ref` of type `a`.
+    ReturnCallRef,
 }
+
+/// The status of a call-out whose callee is compiled code to call or,
+/// for a tail call, jump to (see [`CallOut::CallImport`]).
+pub const CALLEE_COMPILED: u32 = 64;
+
+/// [`CallOut::Catch`]'s tag for `catch_all`.
+pub const CATCH_ALL: u32 = u32::MAX;
 
 impl CallOut {
     /// Every call-out, in discriminant order.
-    pub const ALL: [CallOut; 17] = [
+    pub const ALL: [CallOut; 24] = [
         CallOut::MemorySize,
         CallOut::MemoryGrow,
         CallOut::MemoryFill,
@@ -144,6 +187,13 @@ impl CallOut {
         CallOut::RefFunc,
         CallOut::CallImport,
         CallOut::CallIndirect,
+        CallOut::Throw,
+        CallOut::ThrowRef,
+        CallOut::Catch,
+        CallOut::CallRef,
+        CallOut::ReturnCallImport,
+        CallOut::ReturnCallIndirect,
+        CallOut::ReturnCallRef,
     ];
 
     /// Operand and result counts of the call-outs whose arity is fixed
@@ -158,7 +208,15 @@ impl CallOut {
             C::MemoryFill | C::MemoryCopy | C::MemoryInit => (3, 0),
             C::TableFill | C::TableCopy | C::TableInit => (3, 0),
             C::DataDrop | C::ElemDrop => (0, 0),
-            C::CallImport | C::CallIndirect => return None,
+            C::ThrowRef => (1, 0),
+            C::CallImport
+            | C::CallIndirect
+            | C::CallRef
+            | C::Throw
+            | C::Catch
+            | C::ReturnCallImport
+            | C::ReturnCallIndirect
+            | C::ReturnCallRef => return None,
         })
     }
 
@@ -247,7 +305,18 @@ impl CompiledModule {
     /// context layout, memory and global operators are unsupported.
     #[cfg(target_arch = "x86_64")]
     pub fn new(wasm: &[u8], layout: Option<ContextLayout>) -> Result<CompiledModule, CompileError> {
-        let (code, entries, info) = codegen::compile(wasm, layout, x64::X64Masm::new())?;
+        CompiledModule::with_features(wasm, layout, wasmparser::WasmFeatures::default())
+    }
+
+    /// Like [`new`](Self::new), validating with the embedder's proposals
+    /// (the legacy exceptions, custom page sizes … its engine enables).
+    #[cfg(target_arch = "x86_64")]
+    pub fn with_features(
+        wasm: &[u8],
+        layout: Option<ContextLayout>,
+        features: wasmparser::WasmFeatures,
+    ) -> Result<CompiledModule, CompileError> {
+        let (code, entries, info) = codegen::compile(wasm, layout, features, x64::X64Masm::new())?;
         let code = CodeMemory::new(&code).map_err(CompileError::Assembler)?;
         Ok(CompiledModule {
             code,
@@ -275,6 +344,14 @@ impl CompiledModule {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, i)| *i)
+    }
+
+    /// The machine code address of function `index` (defined here), for
+    /// a tail call from another module's code (its context in r14).
+    pub fn function_address(&self, index: u32) -> Option<*const u8> {
+        let defined = index.checked_sub(self.info.num_imported_funcs)?;
+        let &offset = self.entries.get(defined as usize)?;
+        self.code.address(offset)
     }
 
     /// Function `index`'s signature.

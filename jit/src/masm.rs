@@ -287,11 +287,17 @@ pub enum TrapCode {
     OutOfFuel = 8,
     /// The engine's epoch reached the store's deadline.
     Interrupted = 9,
+    /// Not a trap: a wasm exception is pending (the embedder holds it).
+    /// Compiled functions return this status in eax to their caller,
+    /// which goes to its innermost handler or returns it in turn.
+    Exception = 10,
+    /// `ref.as_non_null` of null.
+    NullReference = 11,
 }
 
 impl TrapCode {
     /// Every trap code, for emitting one stub each.
-    pub const ALL: [TrapCode; 9] = [
+    pub const ALL: [TrapCode; 11] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
@@ -301,6 +307,8 @@ impl TrapCode {
         TrapCode::CallOut,
         TrapCode::OutOfFuel,
         TrapCode::Interrupted,
+        TrapCode::Exception,
+        TrapCode::NullReference,
     ];
 
     /// The code returned by the entry trampoline, back to a value.
@@ -320,6 +328,8 @@ impl TrapCode {
             TrapCode::CallOut => "a call-out failed",
             TrapCode::OutOfFuel => "all fuel consumed",
             TrapCode::Interrupted => "interrupted",
+            TrapCode::Exception => "uncaught exception",
+            TrapCode::NullReference => "null reference",
         }
     }
 }
@@ -358,8 +368,11 @@ pub trait MacroAssembler {
     /// in and zeroes the other locals, then jumps to `body`.
     fn frame_setup(&mut self, frame: FrameLayout, body: Self::Label);
     /// Writes `count` results from cells `from..` back to the caller and
-    /// returns.
+    /// returns (status 0).
     fn return_(&mut self, from: u32, count: u32);
+    /// Where a function whose exception finds no handler in it goes: it
+    /// drops the frame and returns [`TrapCode::Exception`] to its caller.
+    fn exception_exit(&mut self) -> Self::Label;
 
     /// `operand = value` (`i32.const` values are zero-extended).
     fn load_const(&mut self, dst: Operand, value: u64);
@@ -409,13 +422,49 @@ pub trait MacroAssembler {
     /// Jumps to `label` unless the low 32 bits of A equal `value`.
     fn branch_if_not_equal(&mut self, value: u32, label: Self::Label);
     /// Calls the function at `callee` with its arguments (and room for its
-    /// results) in cells `args..`.
-    fn call(&mut self, callee: Self::Label, args: u32);
+    /// results) in cells `args..`; jumps to `exception` when it returns
+    /// with an exception pending.
+    fn call(&mut self, callee: Self::Label, args: u32, exception: Self::Label);
     /// `return_call` (Wasm 3.0 §4.4.10): passes the `count` arguments in
     /// cells `args..` to the function at `callee` in place of this one,
     /// whose frame is gone before the callee's is built (constant stack);
     /// the callee returns straight to this function's caller.
     fn return_call(&mut self, callee: Self::Label, args: u32, count: u32);
+    /// A tail call through the call-out entry (Wasm 3.0 §4.4.10
+    /// `return_call*`): calls it as [`call_out`](Self::call_out) does;
+    /// on [`CALLEE_COMPILED`](crate::CALLEE_COMPILED) passes the arguments (`counts`:
+    /// arguments, results) in cells `args..` to the code and context the
+    /// call-out left in the store context (`tail`: its offset in the VM
+    /// context, then the code's and the context's in it) in place of this
+    /// function, as [`return_call`](Self::return_call) does; on 0 returns
+    /// the result cells from `args` on.
+    #[allow(clippy::too_many_arguments)]
+    fn tail_call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        counts: (u32, u32),
+        tail: (u32, u32, u32),
+        exception: Self::Label,
+    );
+    /// A call through the call-out entry (`call` of an import,
+    /// `call_indirect`, `call_ref`): calls it as [`call_out`](Self::call_out)
+    /// does; on [`CALLEE_COMPILED`](crate::CALLEE_COMPILED) calls the code
+    /// the call-out left in the store context (`tail`, as for
+    /// [`tail_call_out`](Self::tail_call_out)) on its own context with the
+    /// arguments and results in cells `args..`, as [`call`](Self::call)
+    /// does, without leaving machine code.
+    fn call_out_call(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        tail: (u32, u32, u32),
+        exception: Self::Label,
+    );
     /// Traps.
     fn trap(&mut self, code: TrapCode);
     /// Subtracts a charge, fixed later by
@@ -432,9 +481,16 @@ pub trait MacroAssembler {
     /// store's `deadline`.
     fn check_epoch(&mut self, store_context: u32, epoch: u32, deadline: u32);
     /// Calls the embedder's call-out entry at `entry` as
-    /// `entry(vmctx, cells + args, op, a, b)`, trapping with the code it
-    /// returns unless that is 0.
-    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32);
+    /// `entry(vmctx, cells + args, op, a, b)`: on [`TrapCode::Exception`]
+    /// jumps to `exception`; traps with any other code it returns but 0.
+    fn call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        exception: Self::Label,
+    );
 
     /// The finished position-independent code, and the offset of each
     /// label asked for.

@@ -115,7 +115,7 @@ impl Default for Config {
             max_host_stack_bytes: 1 << 20,
             consume_fuel: false,
             epoch_interruption: false,
-            strategy: Strategy::Interp,
+            strategy: Strategy::default(),
         }
     }
 }

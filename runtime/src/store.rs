@@ -166,6 +166,14 @@ pub(crate) struct StoreInner {
         allow(dead_code, reason = "JIT tier only")
     )]
     pub jit_stack_limit: usize,
+    /// The wasm exception compiled code is unwinding with (its frames
+    /// see only `TrapCode::Exception`), from the throw or the failed call
+    /// until a catch clause takes it or the entry returns it.
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(dead_code, reason = "JIT tier only")
+    )]
+    pub jit_pending_exception: Option<crate::values::Exn>,
 }
 
 /// How a call-out failed.
@@ -228,10 +236,13 @@ impl<T> Store<T> {
                     epoch: Arc::as_ptr(&engine.inner.epoch),
                     callout_store: std::ptr::null_mut(),
                     callout_dispatch: None,
+                    tail_code: std::ptr::null(),
+                    tail_vmctx: std::ptr::null_mut(),
                 }),
                 budget,
                 callout_failure: None,
                 jit_stack_limit: 0,
+                jit_pending_exception: None,
             },
             host_funcs: Vec::new(),
             data,

@@ -28,14 +28,25 @@ use crate::values::RawVal;
 use crate::vm::offsets::VMOffsets;
 
 /// How an engine runs the modules it compiles.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
-    /// The interpreter, for every module (the default until the JIT passes
-    /// the official suites on its own).
-    #[default]
+    /// The interpreter, for every module (the default where wrun has no
+    /// JIT).
     Interp,
-    /// The JIT where it can compile the whole module, else the interpreter.
+    /// The JIT where it can compile the whole module, else the interpreter
+    /// (the default on x86_64).
     Jit,
+}
+
+impl Default for Strategy {
+    /// The JIT where wrun has one (x86_64), else the interpreter.
+    fn default() -> Strategy {
+        if cfg!(target_arch = "x86_64") {
+            Strategy::Jit
+        } else {
+            Strategy::Interp
+        }
+    }
 }
 
 /// A module's machine code.
@@ -58,10 +69,18 @@ pub(crate) fn compile(
     if config.strategy != Strategy::Jit {
         return (None, None);
     }
+    // Compiled code bounds recursion by host stack bytes, not by counting
+    // calls: an exact call-depth limit asked for is the interpreter's.
+    if config.max_call_depth != crate::engine::Config::new().max_call_depth {
+        return (
+            None,
+            Some("an exact --max-call-depth is counted by the interpreter only".into()),
+        );
+    }
     let Some(offsets) = VMOffsets::for_module(module) else {
         return (None, Some("the module's index spaces are too large".into()));
     };
-    compile_for_host(bytes, &offsets, config)
+    compile_for_host(bytes, &offsets, config, engine.inner.features)
 }
 
 /// Where the JIT finds memories and globals: the offsets of `vm/`.
@@ -82,6 +101,8 @@ fn context_layout(offsets: &VMOffsets, config: &crate::engine::Config) -> wrun_j
         fuel: store_offsets::FUEL as u32,
         epoch_deadline: store_offsets::EPOCH_DEADLINE as u32,
         epoch: store_offsets::EPOCH as u32,
+        tail_code: store_offsets::TAIL_CODE as u32,
+        tail_vmctx: store_offsets::TAIL_VMCTX as u32,
         consume_fuel: config.consume_fuel,
         epoch_interruption: config.epoch_interruption,
     }
@@ -92,8 +113,10 @@ fn compile_for_host(
     bytes: &[u8],
     offsets: &VMOffsets,
     config: &crate::engine::Config,
+    features: wasmparser::WasmFeatures,
 ) -> (Option<JitModule>, Option<String>) {
-    match wrun_jit::CompiledModule::new(bytes, Some(context_layout(offsets, config))) {
+    let layout = Some(context_layout(offsets, config));
+    match wrun_jit::CompiledModule::with_features(bytes, layout, features) {
         Ok(mut code) => {
             code.set_stack_budget(config.max_host_stack_bytes);
             (Some(code), None)
@@ -107,6 +130,7 @@ fn compile_for_host(
     _: &[u8],
     _: &VMOffsets,
     _: &crate::engine::Config,
+    _: wasmparser::WasmFeatures,
 ) -> (Option<JitModule>, Option<String>) {
     (
         None,
@@ -234,6 +258,13 @@ fn call_compiled<T>(
             TrapKind::OutOfFuel
         }
         TrapCode::Interrupted => TrapKind::Interrupted,
+        TrapCode::NullReference => TrapKind::NullReference,
+        TrapCode::Exception => {
+            return match store.inner.jit_pending_exception.take() {
+                Some(exn) => Err(Error::Exception(exn)),
+                None => Err(Error::usage("an exception left compiled code unrecorded")),
+            };
+        }
     };
     // Compiled frames keep no pc map yet: the backtrace names the
     // function the host called.

@@ -38,6 +38,15 @@ fn instantiate_err<T: 'static>(
     }
 }
 
+/// The interpreter's configuration: backtraces that name every wasm frame
+/// with its offset are the interpreter's (compiled frames keep no pc map
+/// yet: a trap in compiled code names the function the host called).
+fn interpreter() -> Config {
+    let mut config = Config::new();
+    config.strategy(wrun_runtime::Strategy::Interp);
+    config
+}
+
 fn instantiate(wat: &str) -> (Store<()>, Instance) {
     instantiate_with(&Config::new(), (), wat, |_| {}).expect("instantiate")
 }
@@ -200,7 +209,7 @@ fn host_error_becomes_a_trap_with_a_wasm_backtrace() {
         (import "host" "fail" (func $fail (param i32) (result i32)))
         (func $middle (param i32) (result i32) local.get 0 call $fail)
         (func $outer (export "run") (result i32) i32.const 7 call $middle))"#;
-    let (mut store, instance) = instantiate_with(&Config::new(), (), wat, |l| {
+    let (mut store, instance) = instantiate_with(&interpreter(), (), wat, |l| {
         l.func_wrap("host", "fail", |x: i32| -> Result<i32, Error> {
             Err(Trap::host(format!("refusing {x}")).into())
         })
@@ -345,7 +354,8 @@ const TRAPS: &str = r#"(module $traps
 
 #[test]
 fn trap_kinds_and_backtraces() {
-    let (mut store, instance) = instantiate(TRAPS);
+    let (mut store, instance) =
+        instantiate_with(&interpreter(), (), TRAPS, |_| {}).expect("instantiate");
     let cases: [(&str, Vec<Val>, TrapKind, &[&str]); 5] = [
         (
             "div",

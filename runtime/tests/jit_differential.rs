@@ -78,6 +78,18 @@ fn bulk_table_config() -> wasm_smith::Config {
     }
 }
 
+/// Exceptions and tail calls: `throw`, `throw_ref`, `try_table` with every
+/// kind of catch clause, exnref values, `return_call` and
+/// `return_call_indirect`, over the bulk and table operators.
+fn exceptions_tail_config() -> wasm_smith::Config {
+    wasm_smith::Config {
+        exceptions_enabled: true,
+        tail_call_enabled: true,
+        max_tags: 4,
+        ..bulk_table_config()
+    }
+}
+
 fn engine(strategy: Strategy) -> Engine {
     Engine::new(&engine_config(strategy))
 }
@@ -189,16 +201,17 @@ fn generated_float_modules_match_the_interpreter() {
         .unwrap();
 }
 
-#[test]
-fn generated_bulk_memory_and_table_modules_match_the_interpreter() {
+/// Compares the tiers on `config`'s modules (on a large stack: compiled
+/// code may recurse as deep as wasm-smith's fuel lets it) and checks that
+/// each of `operators` was in some compiled module: the comparison means
+/// something only if the generator wrote the operators under test.
+fn compare_with_census(config: fn() -> wasm_smith::Config, seed: u64, operators: &'static [&str]) {
     std::thread::Builder::new()
         .stack_size(64 << 20)
-        .spawn(|| {
-            let seen = compare_generated(bulk_table_config, 0x5eed_7ab1, 300);
-            // The comparison means something only if the generator wrote
-            // the operators under test into compiled modules.
-            for op in CALL_OUT_OPERATORS {
-                let n = seen.get(op).copied().unwrap_or(0);
+        .spawn(move || {
+            let seen = compare_generated(config, seed, 300);
+            for op in operators {
+                let n = seen.get(*op).copied().unwrap_or(0);
                 eprintln!("{op}: in {n} compiled modules");
                 assert!(n > 0, "no compiled module has {op}");
             }
@@ -206,6 +219,26 @@ fn generated_bulk_memory_and_table_modules_match_the_interpreter() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn generated_bulk_memory_and_table_modules_match_the_interpreter() {
+    compare_with_census(bulk_table_config, 0x5eed_7ab1, &CALL_OUT_OPERATORS);
+}
+
+#[test]
+fn generated_exception_and_tail_call_modules_match_the_interpreter() {
+    compare_with_census(
+        exceptions_tail_config,
+        0x5eed_e8c4,
+        &[
+            "TryTable",
+            "Throw",
+            "ThrowRef",
+            "ReturnCall",
+            "ReturnCallIndirect",
+        ],
+    );
 }
 
 /// The operators compiled code runs through call-outs, by wasmparser's
@@ -271,6 +304,7 @@ fn generated_modules_spend_the_same_fuel() {
             for (config, seed) in [
                 (smith_config as fn() -> wasm_smith::Config, 0x5eed_f0e1),
                 (bulk_table_config, 0x5eed_f0e2),
+                (exceptions_tail_config, 0x5eed_f0e3),
             ] {
                 let seen = compare_generated_on(config, seed, 300, with_fuel);
                 let ran_out = seen.get(RAN_OUT_OF_FUEL).copied().unwrap_or(0);

@@ -48,9 +48,18 @@ fn a_whole_integer_module_runs_as_machine_code() {
     }
 }
 
-/// Exceptions are not compiled yet: this module runs on the interpreter.
+/// A `return_call` with more than 32 arguments is not compiled: this
+/// module runs on the interpreter.
 const THROWS: &str = r#"(module
   (tag $e (param i32))
+  (func $wide (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32
+                     i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
+    (return_call $wide (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)
+      (local.get 5) (local.get 6) (local.get 7) (local.get 8) (local.get 9) (local.get 10)
+      (local.get 11) (local.get 12) (local.get 13) (local.get 14) (local.get 15) (local.get 16)
+      (local.get 17) (local.get 18) (local.get 19) (local.get 20) (local.get 21) (local.get 22)
+      (local.get 23) (local.get 24) (local.get 25) (local.get 26) (local.get 27) (local.get 28)
+      (local.get 29) (local.get 30) (local.get 31) (local.get 32)))
   (func (export "f") (result i32)
     (block $caught (result i32)
       (try_table (result i32) (catch $e $caught) (throw $e (i32.const 7)))))
@@ -63,13 +72,18 @@ fn other_modules_fall_back_to_the_interpreter_and_say_why() {
     let (module, out) = call(&jit_config(), THROWS, "f", &[]);
     assert!(!module.is_compiled());
     let why = module.jit_fallback().unwrap();
-    assert!(why.contains("TryTable"), "{why}");
+    assert!(why.contains("tail call"), "{why}");
     assert_eq!(out.unwrap(), [Val::I32(7)]);
 
-    // The default strategy never asks the JIT.
-    let module = Module::new(&Engine::default(), GCD).unwrap();
+    // The interpreter strategy never asks the JIT; the default is the JIT
+    // where wrun has one.
+    let mut interp = Config::new();
+    interp.strategy(Strategy::Interp);
+    let module = Module::new(&Engine::new(&interp), GCD).unwrap();
     assert!(!module.is_compiled());
     assert_eq!(module.jit_fallback(), None);
+    let module = Module::new(&Engine::default(), GCD).unwrap();
+    assert_eq!(module.is_compiled(), cfg!(target_arch = "x86_64"));
 }
 
 const MEMORY: &str = r#"(module
@@ -407,4 +421,76 @@ fn compiled_tail_calls_run_in_constant_stack() {
         Err(Error::Trap(t)) => assert_eq!(t.kind(), TrapKind::StackExhausted),
         other => panic!("{other:?}"),
     }
+}
+
+/// `return_call_indirect`, `return_call_ref` and `return_call` of an
+/// import run in constant stack too, across modules (each tail call leaves
+/// its frame before the callee's is built, and a callee in another
+/// compiled module runs on its own context), and a tail call of a host
+/// function returns the host's results.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn compiled_tail_calls_through_tables_refs_and_imports_run_in_constant_stack() {
+    let mut config = jit_config();
+    config.max_host_stack_bytes(64 << 10);
+    let engine = Engine::new(&config);
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("host", "plus", |x: i64| -> i64 { x + 1_000_000 })
+        .unwrap();
+    let a = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "plus" (func $plus (param i64) (result i64)))
+          (type $t (func (param i64) (result i64)))
+          (table (export "table") 4 funcref)
+          (global $calls (export "calls") (mut i64) (i64.const 0))
+          (elem (i32.const 0) func $ping $self $plus)
+          ;; Through the shared table: slot 1 is the other module's pong.
+          (func $ping (export "ping") (param i64) (result i64)
+            (global.set $calls (i64.add (global.get $calls) (i64.const 1)))
+            (if (result i64) (i64.eqz (local.get 0))
+              (then (global.get $calls))
+              (else (return_call_indirect (type $t)
+                (i64.sub (local.get 0) (i64.const 1)) (i32.const 3)))))
+          ;; Through this table, then a tail call of the host at the end.
+          (func $self (export "self") (param i64) (result i64)
+            (if (result i64) (i64.eqz (local.get 0))
+              (then (return_call $plus (i64.const 7)))
+              (else (return_call_indirect (type $t)
+                (i64.sub (local.get 0) (i64.const 1)) (i32.const 1)))))
+          (elem declare func $by_ref)
+          (func $by_ref (export "by_ref") (param i64) (result i64)
+            (if (result i64) (i64.eqz (local.get 0))
+              (then (i64.const 42))
+              (else (return_call_ref $t
+                (i64.sub (local.get 0) (i64.const 1)) (ref.func $by_ref))))))"#,
+    )
+    .unwrap();
+    assert!(a.is_compiled(), "{:?}", a.jit_fallback());
+    let ai = linker.instantiate(&mut store, &a).unwrap();
+    linker.instance(&mut store, "a", ai).unwrap();
+    let b = Module::new(
+        &engine,
+        r#"(module
+          (import "a" "ping" (func $ping (param i64) (result i64)))
+          (import "a" "table" (table 4 funcref))
+          (elem (i32.const 3) func $pong)
+          ;; A return_call of an import that is another module's function.
+          (func $pong (param i64) (result i64) (return_call $ping (local.get 0))))"#,
+    )
+    .unwrap();
+    assert!(b.is_compiled(), "{:?}", b.jit_fallback());
+    linker.instantiate(&mut store, &b).unwrap();
+    let mut call = |name: &str, n: i64| {
+        let f = ai.get_func(&store, name).unwrap();
+        let mut out = [Val::I64(0)];
+        f.call(&mut store, &[Val::I64(n)], &mut out)
+            .map(|()| out[0])
+    };
+    // Ten million calls alternate between the modules' code.
+    assert_eq!(call("ping", 10_000_000).unwrap(), Val::I64(10_000_001));
+    assert_eq!(call("self", 10_000_000).unwrap(), Val::I64(1_000_007));
+    assert_eq!(call("by_ref", 10_000_000).unwrap(), Val::I64(42));
 }

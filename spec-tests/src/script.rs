@@ -517,6 +517,11 @@ fn counted(module: Result<Module, Error>) -> Result<Module, Error> {
         MODULES[0].fetch_add(1, Relaxed);
         if m.is_compiled() {
             MODULES[1].fetch_add(1, Relaxed);
+        } else if let Some(why) = m.jit_fallback()
+            && std::env::var("WRUN_LOG").is_ok_and(|v| v.split(',').any(|t| t.trim() == "jit"))
+        {
+            // Which modules fall back, and why (`WRUN_LOG=jit wrun spec`).
+            eprintln!("jit: interpreter for a module: {why}");
         }
     }
     module

@@ -361,12 +361,13 @@ fn run(mut cmd: Command, dir: &Path, stdin: &[u8], limit: Duration) -> Outcome {
     }
 }
 
-/// `wrun [--dir …] emu.wasm --user PROG ARGS`, granting the working folder
-/// as `.` and busybox's folder under its own name.
-fn wrun_emu(dir: &Path, busybox: &Path) -> Command {
+/// `wrun --engine ENGINE [--dir …] emu.wasm --user PROG ARGS`, granting
+/// the working folder as `.` and busybox's folder under its own name.
+fn wrun_emu(dir: &Path, busybox: &Path, engine: &str) -> Command {
     let bin_dir = busybox.parent().expect("busybox has a folder");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wrun"));
-    cmd.arg("--no-default-dir")
+    cmd.args(["--engine", engine])
+        .arg("--no-default-dir")
         .arg(format!("--dir={}::.", dir.display()))
         .arg(format!("--dir={}", bin_dir.display()));
     for (k, v) in ENV {
@@ -389,8 +390,9 @@ fn show(o: &Outcome) -> String {
     )
 }
 
-/// Runs every case three ways; returns the mismatches.
-fn three_ways(test: &str, cases: &[Case], limit: Duration) -> Vec<String> {
+/// Runs every case three ways, emu.wasm on `engine`; returns the
+/// mismatches.
+fn three_ways(test: &str, cases: &[Case], limit: Duration, engine: &str) -> Vec<String> {
     let bb = busybox();
     let dir = workdir(test);
     let mut failures = Vec::new();
@@ -407,10 +409,14 @@ fn three_ways(test: &str, cases: &[Case], limit: Duration) -> Vec<String> {
             .args(c.args);
         let emulated = run(emulated, &dir, c.stdin, limit);
         let started = Instant::now();
-        let mut wasm = wrun_emu(&dir, &bb);
+        let mut wasm = wrun_emu(&dir, &bb, engine);
         wasm.env_clear().args(c.args);
         let wasm = run(wasm, &dir, c.stdin, limit);
-        eprintln!("{:<16} {:>8.2?} under wrun", c.name, started.elapsed());
+        eprintln!(
+            "{:<16} {:>8.2?} under wrun ({engine})",
+            c.name,
+            started.elapsed()
+        );
         if native != emulated || emulated != wasm {
             failures.push(format!(
                 "{}: {:?}\n  native:    {}\n  x86emu:    {}\n  emu.wasm:  {}",
@@ -432,9 +438,15 @@ fn busybox_subset_matches_native_and_x86emu() {
     if cfg!(debug_assertions) {
         cases.truncate(3); // the interpreter is much slower unoptimized
     }
-    let failures = three_ways("ci", &cases, Duration::from_secs(120));
+    check_cases("ci", &cases, Duration::from_secs(120), "interp");
+}
+
+/// Runs `cases` three ways (emu.wasm on `engine`) and fails on any
+/// mismatch, after saying how many matched.
+fn check_cases(test: &str, cases: &[Case], limit: Duration, engine: &str) {
+    let failures = three_ways(test, cases, limit, engine);
     eprintln!(
-        "emu.wasm: {} of {} busybox invocations byte-identical",
+        "emu.wasm ({engine}): {} of {} busybox invocations byte-identical",
         cases.len() - failures.len(),
         cases.len()
     );
@@ -444,9 +456,30 @@ fn busybox_subset_matches_native_and_x86emu() {
 #[test]
 #[ignore = "long run: heavier cases, about a minute under the interpreter"]
 fn busybox_long_run_matches_native_and_x86emu() {
-    let cases = long_cases();
-    let failures = three_ways("long", &cases, Duration::from_secs(900));
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases("long", &long_cases(), Duration::from_secs(900), "interp");
+}
+
+/// The same corpus with emu.wasm as machine code: the JIT must compile
+/// the whole module (`WRUN_LOG=jit` says so), and every invocation must
+/// match native busybox and x86emu byte for byte.
+#[test]
+fn busybox_subset_on_the_jit_matches_native_and_x86emu() {
+    let bb = busybox();
+    let dir = workdir("jit-compiles");
+    let mut probe = wrun_emu(&dir, &bb, "jit");
+    probe.env_clear().env("WRUN_LOG", "jit").arg("true");
+    let probe = run(probe, &dir, b"", Duration::from_secs(60));
+    let log = String::from_utf8_lossy(&probe.stderr).into_owned();
+    assert!(log.contains("runs as machine code"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    check_cases("jit", &ci_cases(), Duration::from_secs(120), "jit");
+}
+
+#[test]
+#[ignore = "long run: heavier cases"]
+fn busybox_long_run_on_the_jit_matches_native_and_x86emu() {
+    check_cases("jit-long", &long_cases(), Duration::from_secs(900), "jit");
 }
 
 #[test]

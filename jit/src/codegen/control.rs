@@ -13,6 +13,12 @@ pub enum FrameKind {
     Loop,
     /// `if`, with the label of its `else` branch (bound at `else` or `end`).
     If,
+    /// `try_table`: a block whose exceptions go to its catch clauses.
+    TryTable,
+    /// Legacy `try`, before its first `catch`.
+    LegacyTry,
+    /// Legacy `try`, in a `catch`/`catch_all` body.
+    LegacyCatch,
 }
 
 /// An open control frame.
@@ -21,8 +27,18 @@ pub struct ControlFrame<L> {
     pub kind: FrameKind,
     /// Where branches to this frame go.
     pub label: L,
-    /// An `if`'s else branch; the `end` of a `loop` (fallthrough target).
+    /// An `if`'s else branch; the `end` of a `loop` (fallthrough target);
+    /// a legacy `try`'s next catch clause test.
     pub other: L,
+    /// Where an exception raised by code directly inside this frame goes:
+    /// the innermost handler (a `try_table`'s or `try`'s pad), else the
+    /// function's exception exit.
+    pub catch_path: L,
+    /// A `try_table`'s or `try`'s own handler entry.
+    pub pad: L,
+    /// A `try_table`'s clause list (index into the function's lists); a
+    /// legacy `try`'s hidden local holding the caught exnref (`rethrow`).
+    pub extra: u32,
     /// Operand depth below the frame's parameters.
     pub height: u32,
     pub params: u32,

@@ -13,7 +13,7 @@ use crate::masm::{
     IntCmpKind, IntUnOp, LoadKind, MAX_TAIL_CALL_ARGS, MacroAssembler, MemoryAccess, Operand,
     OperandSize, TrapCode, TruncKind,
 };
-use crate::{CallOut, CompileError};
+use crate::{CATCH_ALL, CallOut, CompileError};
 
 struct FuncGen<'a, M: MacroAssembler> {
     masm: &'a mut M,
@@ -37,6 +37,12 @@ struct FuncGen<'a, M: MacroAssembler> {
     /// The straight-line segment being charged: its charge's handle (None
     /// when fuel is off or the segment is never run) and operator count.
     fuel_segment: (Option<usize>, u32),
+    /// Each `try_table`'s catch clauses (`ControlFrame::extra`).
+    catch_lists: Vec<Vec<wasmparser::Catch>>,
+    /// The next legacy `try`'s hidden exnref local.
+    next_exn_local: u32,
+    /// Leaves the function with its exception pending.
+    exception_exit: M::Label,
 }
 
 pub fn compile_function<M: MacroAssembler>(
@@ -79,9 +85,25 @@ pub fn compile_function<M: MacroAssembler>(
             .checked_add(count)
             .ok_or_else(|| CompileError::Invalid("too many locals".into()))?;
     }
+    // Legacy `try` blocks each get a hidden local holding the exnref a
+    // `catch` took, for `rethrow` (the interpreter's scheme).
+    let declared_locals = num_locals;
+    let mut scan = wasmparser::OperatorsReader::new(reader.clone());
+    while !scan.eof() {
+        match scan.read() {
+            Ok(Operator::Try { .. }) => {
+                num_locals = num_locals
+                    .checked_add(1)
+                    .ok_or_else(|| CompileError::Invalid("too many locals".into()))?;
+            }
+            Ok(_) => {}
+            Err(e) => return Err(CompileError::Invalid(e.message().to_string())),
+        }
+    }
     let setup = masm.new_label();
     let body_label = masm.new_label();
     let end = masm.new_label();
+    let exception_exit = masm.exception_exit();
     masm.function_entry(setup);
     masm.bind(body_label);
     let mut g = FuncGen {
@@ -93,6 +115,9 @@ pub fn compile_function<M: MacroAssembler>(
             kind: FrameKind::Function,
             label: end,
             other: end,
+            catch_path: exception_exit,
+            pad: exception_exit,
+            extra: 0,
             height: 0,
             params: 0,
             results: sig.results.len() as u32,
@@ -104,6 +129,9 @@ pub fn compile_function<M: MacroAssembler>(
         offset: body.range().start,
         validator_unreachable: vec![false],
         fuel_segment: (None, 0),
+        catch_lists: Vec::new(),
+        next_exn_local: declared_locals,
+        exception_exit,
     };
     g.check_epoch();
     g.start_fuel_segment();
@@ -114,9 +142,19 @@ pub fn compile_function<M: MacroAssembler>(
             .read()
             .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
         g.charge_operator();
+        // The interpreter's segment starts (translate.rs): labels and
+        // conditional branches.
         let starts_segment = matches!(
             op,
-            Operator::Loop { .. } | Operator::Else | Operator::End | Operator::BrIf { .. }
+            Operator::Loop { .. }
+                | Operator::Else
+                | Operator::End
+                | Operator::BrIf { .. }
+                | Operator::BrOnNull { .. }
+                | Operator::BrOnNonNull { .. }
+                | Operator::Catch { .. }
+                | Operator::CatchAll
+                | Operator::Delegate { .. }
         );
         let is_loop = matches!(op, Operator::Loop { .. });
         g.track_validator_reachability(&op);
@@ -162,15 +200,17 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn track_validator_reachability(&mut self, op: &Operator<'_>) {
         let flags = &mut self.validator_unreachable;
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                flags.push(false)
-            }
-            Operator::Else => {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. } => flags.push(false),
+            Operator::Else | Operator::Catch { .. } | Operator::CatchAll => {
                 if let Some(top) = flags.last_mut() {
                     *top = false;
                 }
             }
-            Operator::End => {
+            Operator::End | Operator::Delegate { .. } => {
                 flags.pop();
             }
             Operator::Unreachable
@@ -181,7 +221,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             | Operator::ReturnCallIndirect { .. }
             | Operator::ReturnCallRef { .. }
             | Operator::Throw { .. }
-            | Operator::ThrowRef => {
+            | Operator::ThrowRef
+            | Operator::Rethrow { .. } => {
                 if let Some(top) = flags.last_mut() {
                     *top = true;
                 }
@@ -459,8 +500,97 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         // their cells before the frame size is fixed.
         self.stack.reset(args, operands.max(results));
         let args_cell = self.cell(args);
-        self.masm.call_out(entry, args_cell, op as u32, a, b);
+        let exception = self.catch_path();
+        if matches!(
+            op,
+            CallOut::CallImport | CallOut::CallIndirect | CallOut::CallRef
+        ) {
+            let layout = self.layout("calls")?;
+            let tail = (layout.store_context, layout.tail_code, layout.tail_vmctx);
+            self.masm
+                .call_out_call(entry, args_cell, op as u32, (a, b), tail, exception);
+        } else {
+            self.masm
+                .call_out(entry, args_cell, op as u32, (a, b), exception);
+        }
         self.stack.reset(args, results);
+        Ok(())
+    }
+
+    /// Where an exception raised here goes (see `ControlFrame::catch_path`).
+    fn catch_path(&self) -> M::Label {
+        self.frames
+            .last()
+            .map_or(self.exception_exit, |f| f.catch_path)
+    }
+
+    /// Materializes the stack; the depth of its top entry.
+    fn top_in_cell(&mut self) -> Result<u32, CompileError> {
+        self.materialize(|_| true);
+        self.stack
+            .depth()
+            .checked_sub(1)
+            .ok_or_else(|| self.invalid("operand stack underflow"))
+    }
+
+    /// `br_on_null` (`on_null`) or `br_on_non_null` to `relative_depth`.
+    fn branch_on_null(&mut self, relative_depth: u32, on_null: bool) -> Result<(), CompileError> {
+        let depth = self.top_in_cell()?;
+        let cell = self.cell(depth);
+        self.masm.load_cell(Operand::A, cell);
+        self.masm.int_unop(IntUnOp::Eqz, OperandSize::S64);
+        let skip = self.masm.new_label();
+        if on_null {
+            // The branch carries no reference; the fallthrough keeps it.
+            self.stack.pop();
+            self.masm.branch_if_zero(skip);
+            self.branch(relative_depth)?;
+            self.stack.push(Value::Cell);
+        } else {
+            self.masm.branch_if_nonzero(skip);
+            self.branch(relative_depth)?;
+            self.stack.pop();
+        }
+        self.masm.bind(skip);
+        Ok(())
+    }
+
+    /// A tail call the embedder resolves (`return_call` of an import,
+    /// `return_call_indirect`, `return_call_ref`) of function type `ty`,
+    /// whose arguments are followed by `extra` operands (element index,
+    /// reference); see [`CallOut::ReturnCallImport`].
+    fn tail_call_out(
+        &mut self,
+        op: CallOut,
+        ty: u32,
+        extra: u32,
+        a: u32,
+        b: u32,
+    ) -> Result<(), CompileError> {
+        let layout = self.layout("tail calls")?;
+        let (params, results) = self.call_arity(ty)?;
+        if layout.callout == 0 || params > MAX_TAIL_CALL_ARGS {
+            return Err(CompileError::unsupported(
+                "a tail call with more than 32 arguments or without a call-out entry",
+                self.offset,
+            ));
+        }
+        let operands = params + extra;
+        let args = self.operands_in_cells(operands)?;
+        self.stack.reset(args, operands.max(results));
+        let args_cell = self.cell(args);
+        let exception = self.catch_path();
+        let tail = (layout.store_context, layout.tail_code, layout.tail_vmctx);
+        self.masm.tail_call_out(
+            layout.callout,
+            args_cell,
+            op as u32,
+            (a, b),
+            (params, results),
+            tail,
+            exception,
+        );
+        self.unreachable_from_here();
         Ok(())
     }
 
@@ -533,12 +663,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// frames; everything else there is skipped.
     fn visit_unreachable(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. } => {
                 let label = self.masm.new_label();
+                let catch_path = self.catch_path();
                 self.frames.push(ControlFrame {
                     kind: FrameKind::Block,
                     label,
                     other: label,
+                    catch_path,
+                    pad: catch_path,
+                    extra: 0,
                     height: self.stack.depth(),
                     params: 0,
                     results: 0,
@@ -554,7 +692,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 }
                 Ok(())
             }
-            Operator::End => {
+            Operator::Catch { .. } | Operator::CatchAll => {
+                if !self.frame(0)?.dead {
+                    self.start_catch(op)?;
+                }
+                Ok(())
+            }
+            Operator::End | Operator::Delegate { .. } => {
                 let frame = self
                     .frames
                     .last()
@@ -563,12 +707,62 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 if frame.dead {
                     self.frames.pop();
                     Ok(())
+                } else if let Operator::Delegate { relative_depth } = op {
+                    self.delegate(*relative_depth)
                 } else {
                     self.end_frame()
                 }
             }
             _ => Ok(()),
         }
+    }
+
+    /// Opens a `block`, `loop`, `if`, `try_table` or `try` frame.
+    fn open_frame(
+        &mut self,
+        kind: FrameKind,
+        blockty: BlockType,
+        extra: u32,
+    ) -> Result<(), CompileError> {
+        let (params, results) = self.block_arity(blockty)?;
+        // Materializing uses A, so the condition is loaded after.
+        self.materialize(|_| true);
+        if kind == FrameKind::If {
+            self.pop_into(Operand::A)?;
+        }
+        let height = self
+            .stack
+            .depth()
+            .checked_sub(params)
+            .ok_or_else(|| self.invalid("block parameters missing"))?;
+        let label = self.masm.new_label();
+        let other = self.masm.new_label();
+        match kind {
+            FrameKind::Loop => self.masm.bind(label),
+            FrameKind::If => self.masm.branch_if_zero(other),
+            _ => {}
+        }
+        let (pad, catch_path) = match kind {
+            FrameKind::TryTable | FrameKind::LegacyTry => {
+                let pad = self.masm.new_label();
+                (pad, pad)
+            }
+            _ => (other, self.catch_path()),
+        };
+        self.frames.push(ControlFrame {
+            kind,
+            label,
+            other,
+            catch_path,
+            pad,
+            extra,
+            height,
+            params,
+            results,
+            dead: false,
+            else_seen: false,
+        });
+        Ok(())
     }
 
     fn start_else(&mut self, frame: ControlFrame<M::Label>) -> Result<(), CompileError> {
@@ -609,11 +803,181 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             // No else: the false branch passes the parameters through.
             self.masm.bind(frame.other);
         }
+        if matches!(
+            frame.kind,
+            FrameKind::TryTable | FrameKind::LegacyTry | FrameKind::LegacyCatch
+        ) {
+            // The handler sits out of the fallthrough path.
+            if self.reachable {
+                self.masm.jump(frame.label);
+            }
+            match frame.kind {
+                FrameKind::TryTable => self.try_table_handler(&frame)?,
+                // Wasm 3.0 legacy exceptions: a try whose clauses all
+                // missed (or that has none) passes the exception on.
+                FrameKind::LegacyTry => self.masm.bind(frame.pad),
+                _ => self.masm.bind(frame.other),
+            }
+            let outer = self.catch_path();
+            self.masm.jump(outer);
+        }
         if frame.kind != FrameKind::Loop {
             self.masm.bind(frame.label);
         }
         self.stack.reset(frame.height, frame.results);
         self.reachable = true;
+        Ok(())
+    }
+
+    /// A `try_table`'s handler (Wasm 3.0 §4.4.11 `throw_ref`): each catch
+    /// clause in order; the first that matches takes the exception to its
+    /// label with the payload and/or exnref as branch values. Falls
+    /// through when none matches. The `try_table` frame is closed: clause
+    /// labels count from the frame around it.
+    fn try_table_handler(&mut self, frame: &ControlFrame<M::Label>) -> Result<(), CompileError> {
+        self.masm.bind(frame.pad);
+        let clauses = self
+            .catch_lists
+            .get(frame.extra as usize)
+            .cloned()
+            .unwrap_or_default();
+        for clause in clauses {
+            let (tag, with_ref, label) = match clause {
+                wasmparser::Catch::One { tag, label } => (Some(tag), false, label),
+                wasmparser::Catch::OneRef { tag, label } => (Some(tag), true, label),
+                wasmparser::Catch::All { label } => (None, false, label),
+                wasmparser::Catch::AllRef { label } => (None, true, label),
+            };
+            let target = self.frame(label)?;
+            let values = self.catch_values(tag)? + u32::from(with_ref);
+            let next = self.masm.new_label();
+            let at = self.catch_clause(tag, with_ref, target.height, values, next)?;
+            if target.kind == FrameKind::Function {
+                self.masm.return_(at, values);
+            } else {
+                self.masm.jump(target.label);
+            }
+            self.masm.bind(next);
+        }
+        Ok(())
+    }
+
+    /// Values a catch of `tag` (None: `catch_all`) pushes, before the exnref.
+    fn catch_values(&self, tag: Option<u32>) -> Result<u32, CompileError> {
+        let Some(tag) = tag else {
+            return Ok(0);
+        };
+        let ty = *self
+            .info
+            .tags
+            .get(tag as usize)
+            .ok_or_else(|| self.invalid("unknown tag"))?;
+        Ok(self.call_arity(ty)?.0)
+    }
+
+    /// Tries one catch clause on the pending exception: when it matches,
+    /// its `values` land in the cells from stack height `height` on
+    /// (returned: the first cell); else jumps to `next`.
+    fn catch_clause(
+        &mut self,
+        tag: Option<u32>,
+        with_ref: bool,
+        height: u32,
+        values: u32,
+        next: M::Label,
+    ) -> Result<u32, CompileError> {
+        let entry = self.layout("exceptions")?.callout;
+        if entry == 0 {
+            return Err(CompileError::unsupported(
+                "exceptions without a call-out entry",
+                self.offset,
+            ));
+        }
+        self.stack.reserve(height + values);
+        let at = self.cell(height);
+        let ab = (tag.unwrap_or(CATCH_ALL), u32::from(with_ref));
+        self.masm
+            .call_out(entry, at, CallOut::Catch as u32, ab, next);
+        Ok(at)
+    }
+
+    /// Legacy `catch`/`catch_all` (the exceptions proposal's legacy form):
+    /// ends the previous body and tests this clause, whose body runs with
+    /// the payload on the stack and the exnref in the try's hidden local.
+    fn start_catch(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+        let frame = self.frame(0)?;
+        if !matches!(frame.kind, FrameKind::LegacyTry | FrameKind::LegacyCatch) {
+            return Err(self.invalid("catch outside try"));
+        }
+        if self.reachable {
+            self.materialize(|_| true);
+            self.masm.jump(frame.label);
+        }
+        if frame.kind == FrameKind::LegacyTry {
+            self.masm.bind(frame.pad);
+        } else {
+            self.masm.bind(frame.other);
+        }
+        let tag = match *op {
+            Operator::Catch { tag_index } => Some(tag_index),
+            _ => None,
+        };
+        let next = self.masm.new_label();
+        // The clause bodies are outside the try: their exceptions go out.
+        let outer = self
+            .frames
+            .len()
+            .checked_sub(2)
+            .map_or(self.exception_exit, |i| self.frames[i].catch_path);
+        if let Some(f) = self.frames.last_mut() {
+            f.kind = FrameKind::LegacyCatch;
+            f.other = next;
+            f.catch_path = outer;
+        }
+        self.stack.reset(frame.height, 0);
+        let values = self.catch_values(tag)?;
+        self.catch_clause(tag, true, frame.height, values + 1, next)?;
+        // The exnref pushed after the payload goes to the hidden local.
+        let exnref = self.cell(frame.height + values);
+        self.masm.load_cell(Operand::A, exnref);
+        let local = self.local_cell(frame.extra);
+        self.masm.store_cell(Operand::A, local);
+        self.stack.reset(frame.height, values);
+        self.reachable = true;
+        Ok(())
+    }
+
+    /// Legacy `try … delegate l`: the try body's exceptions go where those
+    /// of code directly inside label `l` (counted outside the try) go.
+    fn delegate(&mut self, relative_depth: u32) -> Result<(), CompileError> {
+        let frame = self
+            .frames
+            .pop()
+            .ok_or_else(|| self.invalid("delegate without try"))?;
+        if frame.kind != FrameKind::LegacyTry {
+            return Err(self.invalid("delegate outside try"));
+        }
+        if self.reachable {
+            self.materialize(|_| true);
+            self.masm.jump(frame.label);
+        }
+        self.masm.bind(frame.pad);
+        let target = self.frame(relative_depth)?;
+        self.masm.jump(target.catch_path);
+        self.masm.bind(frame.label);
+        self.stack.reset(frame.height, frame.results);
+        self.reachable = true;
+        Ok(())
+    }
+
+    /// Throws the exnref in the cell of stack entry `depth` (`throw_ref`,
+    /// `rethrow`): to this function's handler, or out of it.
+    fn throw_ref_at(&mut self, depth: u32) -> Result<(), CompileError> {
+        self.stack.reset(depth, 1);
+        self.call_out(CallOut::ThrowRef, 1, 0, 0, 0)?;
+        // ThrowRef never returns 0.
+        self.masm.trap(TrapCode::Unreachable);
+        self.unreachable_from_here();
         Ok(())
     }
 
@@ -632,39 +996,48 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             Operator::Nop => {}
             Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
-                let (params, results) = self.block_arity(blockty)?;
                 let kind = match op {
                     Operator::Block { .. } => FrameKind::Block,
                     Operator::Loop { .. } => FrameKind::Loop,
                     _ => FrameKind::If,
                 };
-                // Materializing uses A, so the condition is loaded after.
+                self.open_frame(kind, blockty, 0)?;
+            }
+            Operator::TryTable { try_table } => {
+                let list = self.catch_lists.len() as u32;
+                self.catch_lists.push(try_table.catches.clone());
+                self.open_frame(FrameKind::TryTable, try_table.ty, list)?;
+            }
+            Operator::Try { blockty } => {
+                let local = self.next_exn_local;
+                self.next_exn_local += 1;
+                self.open_frame(FrameKind::LegacyTry, blockty, local)?;
+            }
+            Operator::Catch { .. } | Operator::CatchAll => self.start_catch(&op)?,
+            Operator::Delegate { relative_depth } => self.delegate(relative_depth)?,
+            Operator::Throw { tag_index } => {
+                let values = self.catch_values(Some(tag_index))?;
+                self.call_out(CallOut::Throw, values, 0, tag_index, 0)?;
+                // Throw never returns 0.
+                self.masm.trap(TrapCode::Unreachable);
+                self.unreachable_from_here();
+            }
+            Operator::ThrowRef => {
+                let depth = self.top_in_cell()?;
+                self.throw_ref_at(depth)?;
+            }
+            Operator::Rethrow { relative_depth } => {
+                let frame = self.frame(relative_depth)?;
+                if frame.kind != FrameKind::LegacyCatch {
+                    return Err(self.invalid("rethrow outside catch"));
+                }
                 self.materialize(|_| true);
-                if kind == FrameKind::If {
-                    self.pop_into(Operand::A)?;
-                }
-                let height = self
-                    .stack
-                    .depth()
-                    .checked_sub(params)
-                    .ok_or_else(|| self.invalid("block parameters missing"))?;
-                let label = self.masm.new_label();
-                let other = self.masm.new_label();
-                match kind {
-                    FrameKind::Loop => self.masm.bind(label),
-                    FrameKind::If => self.masm.branch_if_zero(other),
-                    _ => {}
-                }
-                self.frames.push(ControlFrame {
-                    kind,
-                    label,
-                    other,
-                    height,
-                    params,
-                    results,
-                    dead: false,
-                    else_seen: false,
-                });
+                let depth = self.stack.depth();
+                let local = self.local_cell(frame.extra);
+                self.masm.load_cell(Operand::A, local);
+                let cell = self.cell(depth);
+                self.masm.store_cell(Operand::A, cell);
+                self.throw_ref_at(depth)?;
             }
             Operator::Else => {
                 let frame = self.frame(0)?;
@@ -727,7 +1100,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                             .ok_or_else(|| self.invalid("unknown function"))?;
                         let args = self.operands_in_cells(params)?;
                         let args_cell = self.cell(args);
-                        self.masm.call(callee, args_cell);
+                        let exception = self.catch_path();
+                        self.masm.call(callee, args_cell, exception);
                         self.stack.reset(args, results);
                     }
                     // Wasm 3.0 §4.4.10 call of an import: whatever it is
@@ -745,19 +1119,61 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     .get(function_index as usize)
                     .ok_or_else(|| self.invalid("unknown function"))?;
                 let (params, _) = self.call_arity(ty)?;
+                if params > MAX_TAIL_CALL_ARGS {
+                    return Err(CompileError::unsupported(
+                        "a tail call with more than 32 arguments",
+                        self.offset,
+                    ));
+                }
                 let callee = function_index
                     .checked_sub(self.info.num_imported_funcs)
                     .and_then(|defined| self.entries.get(defined as usize).copied());
-                let Some(callee) = callee.filter(|_| params <= MAX_TAIL_CALL_ARGS) else {
-                    return Err(CompileError::unsupported(
-                        "return_call of an import or with more than 32 arguments",
-                        self.offset,
-                    ));
-                };
-                let args = self.operands_in_cells(params)?;
-                let args_cell = self.cell(args);
-                self.masm.return_call(callee, args_cell, params);
-                self.unreachable_from_here();
+                match callee {
+                    Some(callee) => {
+                        let args = self.operands_in_cells(params)?;
+                        let args_cell = self.cell(args);
+                        self.masm.return_call(callee, args_cell, params);
+                        self.unreachable_from_here();
+                    }
+                    // Wasm 3.0 §4.4.10: an import may be anything; the
+                    // embedder resolves it.
+                    None => {
+                        self.tail_call_out(CallOut::ReturnCallImport, ty, 0, function_index, 0)?
+                    }
+                }
+            }
+            Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.tail_call_out(
+                CallOut::ReturnCallIndirect,
+                type_index,
+                1,
+                type_index,
+                table_index,
+            )?,
+            Operator::ReturnCallRef { type_index } => {
+                self.tail_call_out(CallOut::ReturnCallRef, type_index, 1, type_index, 0)?
+            }
+            Operator::CallRef { type_index } => {
+                // Wasm 3.0 §4.4.10 call_ref: the embedder traps on null.
+                let (params, results) = self.call_arity(type_index)?;
+                self.call_out(CallOut::CallRef, params + 1, results, type_index, 0)?;
+            }
+            Operator::RefAsNonNull => {
+                self.pop_into(Operand::A)?;
+                self.push_a();
+                self.masm.int_unop(IntUnOp::Eqz, S64);
+                let ok = self.masm.new_label();
+                self.masm.branch_if_zero(ok);
+                self.masm.trap(TrapCode::NullReference);
+                self.masm.bind(ok);
+            }
+            // Wasm 3.0 §4.4.8: `br_on_null` branches on null without the
+            // reference; `br_on_non_null` branches with it, dropping null.
+            Operator::BrOnNull { relative_depth } => self.branch_on_null(relative_depth, true)?,
+            Operator::BrOnNonNull { relative_depth } => {
+                self.branch_on_null(relative_depth, false)?
             }
             Operator::CallIndirect {
                 type_index,

@@ -27,6 +27,8 @@ pub struct ModuleInfo {
     pub memories: Vec<bool>,
     /// Each global's type.
     pub globals: Vec<ValType>,
+    /// Each tag's type index (imported tags first).
+    pub tags: Vec<u32>,
     /// Where memories and globals are in the VM context, if given.
     pub layout: Option<ContextLayout>,
 }
@@ -45,12 +47,26 @@ pub fn supported_type(ty: ValType) -> bool {
     ) || is_plain_reference(ty)
 }
 
-/// `funcref` and `externref`: cells holding a store index plus one, or 0
-/// for null, as the interpreter keeps them; nothing about them needs the
-/// garbage collector or a type check in compiled code.
+/// Function, extern and exception references, nullable or not, typed
+/// function references included: cells holding a store index plus one,
+/// or 0 for null, as the interpreter keeps them; nothing about them needs
+/// the garbage collector or a type check in compiled code (GC heap types
+/// are refused).
 fn is_plain_reference(ty: ValType) -> bool {
-    ty == ValType::Ref(wasmparser::RefType::FUNCREF)
-        || ty == ValType::Ref(wasmparser::RefType::EXTERNREF)
+    use wasmparser::{AbstractHeapType as A, HeapType};
+    let ValType::Ref(r) = ty else {
+        return false;
+    };
+    match r.heap_type() {
+        HeapType::Abstract { shared: false, ty } => matches!(
+            ty,
+            A::Func | A::Extern | A::Exn | A::NoFunc | A::NoExtern | A::NoExn
+        ),
+        // Concrete types are function types: GC types are refused when
+        // the type section is read.
+        HeapType::Concrete(_) => true,
+        _ => false,
+    }
 }
 
 /// Whether every parameter and result has a supported type.
@@ -67,9 +83,10 @@ pub fn supported_signature(sig: &Signature) -> bool {
 pub fn compile<M: MacroAssembler>(
     wasm: &[u8],
     layout: Option<ContextLayout>,
+    features: wasmparser::WasmFeatures,
     mut masm: M,
 ) -> Result<(Vec<u8>, Vec<usize>, ModuleInfo), CompileError> {
-    let mut validator = wasmparser::Validator::new();
+    let mut validator = wasmparser::Validator::new_with_features(features);
     validator.validate_all(wasm).map_err(|e| {
         CompileError::Invalid(format!("{} at offset {:#x}", e.message(), e.offset()))
     })?;
@@ -81,6 +98,7 @@ pub fn compile<M: MacroAssembler>(
         exports: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
+        tags: Vec::new(),
         layout,
     };
     let mut bodies = Vec::new();
@@ -88,14 +106,30 @@ pub fn compile<M: MacroAssembler>(
         let payload = payload.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
         match payload {
             Payload::TypeSection(reader) => {
-                for group in reader.into_iter_err_on_gc_types() {
-                    let ty =
-                        group.map_err(|e| CompileError::unsupported(e.message(), e.offset()))?;
-                    let sig = Signature {
-                        params: ty.params().to_vec(),
-                        results: ty.results().to_vec(),
-                    };
-                    info.types.push(Some(sig));
+                for group in reader.into_iter_with_offsets() {
+                    let (offset, group) =
+                        group.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    // Rec groups and subtype declarations of function types
+                    // (the exceptions and function-references suites use
+                    // them) are plain signatures here; struct and array
+                    // types are GC.
+                    for sub in group.into_types() {
+                        let wasmparser::CompositeInnerType::Func(ty) = &sub.composite_type.inner
+                        else {
+                            return Err(CompileError::unsupported("GC types", offset));
+                        };
+                        if sub.composite_type.shared || sub.composite_type.descriptor_idx.is_some()
+                        {
+                            return Err(CompileError::unsupported(
+                                "shared or described types",
+                                offset,
+                            ));
+                        }
+                        info.types.push(Some(Signature {
+                            params: ty.params().to_vec(),
+                            results: ty.results().to_vec(),
+                        }));
+                    }
                 }
             }
             Payload::ImportSection(reader) => {
@@ -114,6 +148,7 @@ pub fn compile<M: MacroAssembler>(
                             ));
                         }
                         wasmparser::TypeRef::Memory(m) => info.memories.push(m.memory64),
+                        wasmparser::TypeRef::Tag(t) => info.tags.push(t.func_type_idx),
                         wasmparser::TypeRef::Global(g) => info.globals.push(g.content_type),
                         _ => {}
                     }
@@ -139,6 +174,12 @@ pub fn compile<M: MacroAssembler>(
                     let memory =
                         memory.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
                     info.memories.push(memory.memory64);
+                }
+            }
+            Payload::TagSection(reader) => {
+                for tag in reader {
+                    let tag = tag.map_err(|e| CompileError::Invalid(e.message().to_string()))?;
+                    info.tags.push(tag.func_type_idx);
                 }
             }
             Payload::GlobalSection(reader) => {

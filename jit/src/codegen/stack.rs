@@ -38,6 +38,12 @@ impl ValueStack {
         Some((self.depth(), v))
     }
 
+    /// Makes room for `depth` entries in the frame (values a call-out
+    /// writes beyond the stack's current top).
+    pub fn reserve(&mut self, depth: u32) {
+        self.max_depth = self.max_depth.max(depth);
+    }
+
     /// Cuts the stack to `depth` entries, then pushes `cells` entries that
     /// live in their cells (a label's results, a call's results).
     pub fn reset(&mut self, depth: u32, cells: u32) {

@@ -56,9 +56,10 @@ pub type EntryTrampoline = unsafe extern "sysv64" fn(
     state: *mut EntryState,
 ) -> u32;
 
-/// Bytes of a frame of `cells` cells plus the saved cells pointer, kept a
-/// multiple of 16 so calls see an aligned stack.
+/// Bytes of a frame of `cells` cells plus the saved cells pointer and
+/// VM context (`rbp - 8`, `rbp - 16`), kept a multiple of 16 so calls see
+/// an aligned stack.
 pub fn frame_bytes(cells: u32) -> Option<i32> {
-    let bytes = (u64::from(cells) + 1) * 8;
+    let bytes = (u64::from(cells) + 2) * 8;
     i32::try_from(bytes.div_ceil(16) * 16).ok()
 }

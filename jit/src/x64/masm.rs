@@ -29,6 +29,8 @@ pub struct X64Masm {
     trap_stubs: Vec<DynamicLabel>,
     /// Leaves with the trap code already in eax (a failed call-out).
     trap_exit: Option<DynamicLabel>,
+    /// Drops the current frame and returns [`TrapCode::Exception`].
+    exception_exit: Option<DynamicLabel>,
     /// Each fuel charge: the code offset of its 32-bit immediate and the
     /// charge to patch in once the segment's length is known.
     fuel_charges: Vec<(usize, u32)>,
@@ -48,6 +50,7 @@ impl X64Masm {
             ops: VecAssembler::new(0),
             trap_stubs: Vec::new(),
             trap_exit: None,
+            exception_exit: None,
             fuel_charges: Vec::new(),
             error: None,
         }
@@ -138,6 +141,63 @@ impl X64Masm {
         }
     }
 
+    /// `entry(vmctx, cells + args, op, a, b)`, the status in eax.
+    fn call_entry(&mut self, entry: usize, args: u32, op: u32, (a, b): (u32, u32)) {
+        let d = self.disp(args);
+        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
+        // (abi.rs) and every value in frame cells, and r14/r15 are
+        // callee-saved, so nothing needs saving around the call.
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r14
+            ; lea rsi, [rsp + d]
+            ; mov edx, op as i32
+            ; mov ecx, a as i32
+            ; mov r8d, b as i32
+            ; mov rax, QWORD entry as i64
+            ; call rax
+        );
+    }
+
+    /// After a call-out: on [`TrapCode::Exception`] to `exception`, on any
+    /// other code but 0 out through the trap exit.
+    fn check_status(&mut self, exception: DynamicLabel) {
+        let Some(trap_exit) = self.trap_exit else {
+            self.error = Some("a call-out before the module prelude".into());
+            return;
+        };
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp eax, TrapCode::Exception as i32
+            ; je =>exception
+            ; test eax, eax
+            ; jnz =>trap_exit
+        );
+    }
+
+    /// rax = the code address and r14 = the context a call-out left in
+    /// the store context (offsets: the store context's in the VM context,
+    /// then the code's and the context's in it).
+    fn load_callee(&mut self, (store_context, code, vmctx): (u32, u32, u32)) {
+        let (store, code, vmctx) = (store_context as i32, code as i32, vmctx as i32);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD [r14 + store]
+            ; mov rax, QWORD [rdx + code]
+            ; mov r14, QWORD [rdx + vmctx]
+        );
+    }
+
+    /// Copies `count` argument cells from `args` on into the invocation's
+    /// tail-call buffer, which outlives this frame.
+    fn copy_tail_args(&mut self, args: u32, count: u32) {
+        for i in 0..count {
+            let d = self.disp(args + i);
+            let slot = TAIL_ARGS + (i as i32) * 8;
+            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [r15 + slot], rax);
+        }
+    }
+
     fn trap_stub(&self, code: TrapCode) -> DynamicLabel {
         let i = TrapCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
         self.trap_stubs[i]
@@ -224,7 +284,7 @@ impl MacroAssembler for X64Masm {
             ; mov QWORD [r15 + SAVED_RSP], rsp
             ; mov rdi, rsi
             ; call rdx
-            ; xor eax, eax
+            // eax: 0, or TrapCode::Exception (a pending exception).
             ; =>exit
             ; add rsp, 8
             ; pop r15
@@ -239,6 +299,18 @@ impl MacroAssembler for X64Masm {
             ; jmp =>exit
         );
         self.trap_exit = Some(trap_exit);
+        // Any compiled frame (rbp is its frame pointer) can leave through
+        // here when an exception finds no handler in it.
+        let exception_exit = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; =>exception_exit
+            ; mov eax, TrapCode::Exception as i32
+            ; mov rsp, rbp
+            ; pop rbp
+            ; ret
+        );
+        self.exception_exit = Some(exception_exit);
         for code in TrapCode::ALL {
             let stub = self.ops.new_dynamic_label();
             dynasm!(self.ops ; .arch x64 ; =>stub ; mov eax, code as i32 ; jmp =>trap_exit);
@@ -262,6 +334,7 @@ impl MacroAssembler for X64Masm {
             ; cmp rsp, QWORD [r15 + STACK_LIMIT]
             ; jb =>overflow
             ; mov QWORD [rbp - 8], rsi
+            ; mov QWORD [rbp - 16], r14
         );
         for p in 0..frame.params {
             let d = self.disp(frame.first_local + p);
@@ -287,7 +360,17 @@ impl MacroAssembler for X64Masm {
             let d = self.disp(from + i);
             dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [rsi + (i as i32) * 8], rax);
         }
-        dynasm!(self.ops ; .arch x64 ; mov rsp, rbp ; pop rbp ; ret);
+        dynasm!(self.ops ; .arch x64 ; xor eax, eax ; mov rsp, rbp ; pop rbp ; ret);
+    }
+
+    fn exception_exit(&mut self) -> DynamicLabel {
+        match self.exception_exit {
+            Some(label) => label,
+            None => {
+                self.error = Some("a function before the module prelude".into());
+                self.ops.new_dynamic_label()
+            }
+        }
     }
 
     fn load_const(&mut self, dst: Operand, value: u64) {
@@ -783,17 +866,22 @@ impl MacroAssembler for X64Masm {
         dynasm!(self.ops ; .arch x64 ; cmp eax, value as i32 ; jne =>label);
     }
 
-    fn call(&mut self, callee: DynamicLabel, args: u32) {
+    fn call(&mut self, callee: DynamicLabel, args: u32, exception: DynamicLabel) {
         let d = self.disp(args);
-        dynasm!(self.ops ; .arch x64 ; lea rsi, [rsp + d] ; mov rdi, rsi ; call =>callee);
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rsi, [rsp + d]
+            ; mov rdi, rsi
+            ; call =>callee
+            // A tail call in the callee may have switched contexts.
+            ; mov r14, QWORD [rbp - 16]
+            ; test eax, eax
+            ; jnz =>exception
+        );
     }
 
     fn return_call(&mut self, callee: DynamicLabel, args: u32, count: u32) {
-        for i in 0..count {
-            let d = self.disp(args + i);
-            let slot = TAIL_ARGS + (i as i32) * 8;
-            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + d] ; mov QWORD [r15 + slot], rax);
-        }
+        self.copy_tail_args(args, count);
         dynasm!(self.ops
             ; .arch x64
             ; lea rdi, [r15 + TAIL_ARGS]
@@ -851,26 +939,76 @@ impl MacroAssembler for X64Masm {
         );
     }
 
-    fn call_out(&mut self, entry: usize, args: u32, op: u32, a: u32, b: u32) {
-        let Some(trap_exit) = self.trap_exit else {
-            self.error = Some("a call-out before the module prelude".into());
-            return;
-        };
+    fn call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        exception: DynamicLabel,
+    ) {
+        self.call_entry(entry, args, op, ab);
+        self.check_status(exception);
+    }
+
+    fn call_out_call(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        callee: (u32, u32, u32),
+        exception: DynamicLabel,
+    ) {
+        let (native, done) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+        self.call_entry(entry, args, op, ab);
+        dynasm!(self.ops ; .arch x64 ; cmp eax, crate::CALLEE_COMPILED as i32 ; je =>native);
+        self.check_status(exception);
+        dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>native);
         let d = self.disp(args);
-        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
-        // (abi.rs) and every value in frame cells, and r14/r15 are
-        // callee-saved, so nothing needs saving around the call.
+        // The callee runs on its own context; ours comes back from the
+        // frame, as after any call.
+        self.load_callee(callee);
         dynasm!(self.ops
             ; .arch x64
-            ; mov rdi, r14
             ; lea rsi, [rsp + d]
-            ; mov edx, op as i32
-            ; mov ecx, a as i32
-            ; mov r8d, b as i32
-            ; mov rax, QWORD entry as i64
+            ; mov rdi, rsi
             ; call rax
+            ; mov r14, QWORD [rbp - 16]
             ; test eax, eax
-            ; jnz =>trap_exit
+            ; jnz =>exception
+            ; =>done
+        );
+    }
+
+    fn tail_call_out(
+        &mut self,
+        entry: usize,
+        args: u32,
+        op: u32,
+        ab: (u32, u32),
+        (count, results): (u32, u32),
+        callee: (u32, u32, u32),
+        exception: DynamicLabel,
+    ) {
+        let jump = self.ops.new_dynamic_label();
+        self.call_entry(entry, args, op, ab);
+        dynasm!(self.ops ; .arch x64 ; cmp eax, crate::CALLEE_COMPILED as i32 ; je =>jump);
+        self.check_status(exception);
+        // The callee ran: its results are this function's.
+        self.return_(args, results);
+        dynasm!(self.ops ; .arch x64 ; =>jump);
+        self.copy_tail_args(args, count);
+        // The callee may be another module's: it runs on its own context,
+        // and every caller reloads r14 from its frame after a call.
+        self.load_callee(callee);
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rdi, [r15 + TAIL_ARGS]
+            ; mov rsi, QWORD [rbp - 8]
+            ; mov rsp, rbp
+            ; pop rbp
+            ; jmp rax
         );
     }
 

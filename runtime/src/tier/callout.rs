@@ -13,14 +13,14 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use wrun_jit::{CallOut, TrapCode};
+use wrun_jit::{CALLEE_COMPILED, CATCH_ALL, CallOut, TrapCode};
 
-use crate::error::{Error, Result, Trap};
+use crate::error::{Error, Result, Trap, TrapKind};
 use crate::interp::code::Instr;
 use crate::interp::exec::resolve_indirect;
 use crate::interp::memory::exec_bulk;
-use crate::store::{CallOutFailure, InstanceData, Store, StoreInner};
-use crate::values::RawVal;
+use crate::store::{CallOutFailure, ExnInst, InstanceData, Store, StoreInner};
+use crate::values::{Exn, RawVal};
 use crate::vm::VMContext;
 
 /// The address compiled code calls (`ContextLayout::callout`).
@@ -79,7 +79,13 @@ pub(super) unsafe fn dispatch<T>(
         unsafe { run(store, instance, cells, op, a, b) }
     }));
     let failure = match outcome {
-        Ok(Ok(())) => return 0,
+        Ok(Ok(status)) => return status,
+        // Wasm 3.0 §4.4.11: not a failure; compiled code unwinds to its
+        // handler, the exception kept here meanwhile.
+        Ok(Err(Error::Exception(exn))) => {
+            store.inner.jit_pending_exception = Some(exn);
+            return TrapCode::Exception as u32;
+        }
         Ok(Err(e)) => CallOutFailure::Error(e),
         Err(panic) => CallOutFailure::Panic(panic),
     };
@@ -87,6 +93,9 @@ pub(super) unsafe fn dispatch<T>(
     TrapCode::CallOut as u32
 }
 
+/// Runs call-out `op`; returns 0, or [`CALLEE_COMPILED`] from a call
+/// whose compiled callee the caller calls (or, for a tail call, jumps to).
+///
 /// # Safety
 /// As for [`dispatch`].
 unsafe fn run<T>(
@@ -96,7 +105,7 @@ unsafe fn run<T>(
     op: u32,
     a: u32,
     b: u32,
-) -> Result<()> {
+) -> Result<u32> {
     let op = CallOut::from_raw(op)
         .ok_or_else(|| Error::usage(format!("compiled code asked for call-out {op}")))?;
     let inst = store
@@ -107,31 +116,164 @@ unsafe fn run<T>(
         .ok_or_else(|| Error::usage(format!("call-out from unknown instance {instance}")))?;
     // SAFETY (every arm): the cells the operator's arity names.
     if let (Some(instr), Some((operands, results))) = (bulk_instr(op, a, b), op.fixed_arity()) {
-        return unsafe { bulk(&mut store.inner, &inst, cells, instr, operands, results) };
+        unsafe { bulk(&mut store.inner, &inst, cells, instr, operands, results) }?;
+        return Ok(0);
     }
-    unsafe {
+    let func = unsafe {
         match op {
             CallOut::RefFunc => {
                 // A funcref cell is the store index plus one, 0 being null.
                 cells.write(u64::from(inst.funcs[a as usize]) + 1);
-                Ok(())
+                return Ok(0);
             }
-            CallOut::CallImport => call(store, &inst, inst.funcs[a as usize], cells, 0),
-            CallOut::CallIndirect => {
+            CallOut::CallImport | CallOut::ReturnCallImport => inst.funcs[a as usize],
+            CallOut::CallIndirect | CallOut::ReturnCallIndirect => {
                 let type_id = inst.module.inner.types[a as usize];
-                let params = store
-                    .inner
-                    .engine
-                    .func_type(type_id)
-                    .map_or(0, |f| f.params().len());
-                let element = cells.add(params).read();
-                let func = resolve_indirect(&store.inner, &inst, b, type_id, element)
-                    .map_err(Trap::new)?;
-                call(store, &inst, func, cells, 1)
+                let element = cells.add(param_count(&store.inner, &inst, a)).read();
+                resolve_indirect(&store.inner, &inst, b, type_id, element).map_err(Trap::new)?
             }
-            other => Err(Error::usage(format!("call-out {other:?} has no handler"))),
+            // Wasm 3.0 §4.4.10 call_ref: null traps; the type was checked
+            // by validation.
+            CallOut::CallRef | CallOut::ReturnCallRef => cells
+                .add(param_count(&store.inner, &inst, a))
+                .read()
+                .checked_sub(1)
+                .ok_or_else(|| Trap::new(TrapKind::NullFunctionReference))?
+                as u32,
+            CallOut::Throw => {
+                return Err(Error::Exception(throw(&mut store.inner, &inst, a, cells)?));
+            }
+            CallOut::ThrowRef => {
+                let exn = cells
+                    .read()
+                    .checked_sub(1)
+                    .ok_or_else(|| Trap::new(TrapKind::NullExceptionReference))?;
+                return Err(Error::Exception(exception(&store.inner, exn as u32)?));
+            }
+            CallOut::Catch => return catch(&mut store.inner, &inst, a, b != 0, cells).map(|()| 0),
+            other => return Err(Error::usage(format!("call-out {other:?} has no handler"))),
         }
+    };
+    if let Some((callee, index)) = super::compiled_callee(store, func) {
+        // Compiled code calls a compiled callee itself, on the callee's
+        // context (no nested entry, no copies); a tail call (Wasm 3.0
+        // §4.4.10 return_call) replaces its frame by the callee's, so a
+        // tail-call loop runs in constant stack across modules too.
+        let code = callee
+            .module
+            .inner
+            .jit
+            .as_ref()
+            .and_then(|code| code.function_address(index))
+            .ok_or_else(|| Error::usage("a compiled callee without code"))?;
+        store.inner.vm.tail_code = code;
+        store.inner.vm.tail_vmctx = callee.vmctx.as_ptr();
+        return Ok(CALLEE_COMPILED);
     }
+    // Host and interpreted callees run here; a tail call then returns
+    // their results (the host stack grows by this one call only).
+    let extra = usize::from(!matches!(
+        op,
+        CallOut::CallImport | CallOut::ReturnCallImport
+    ));
+    unsafe { call(store, &inst, func, cells, extra) }?;
+    Ok(0)
+}
+
+/// Parameters of the module's function type `ty`.
+fn param_count(inner: &StoreInner, inst: &InstanceData, ty: u32) -> usize {
+    inst.module
+        .inner
+        .types
+        .get(ty as usize)
+        .and_then(|&t| inner.engine.func_type(t))
+        .map_or(0, |f| f.params().len())
+}
+
+/// The store's exception `index` as the API names it.
+fn exception(inner: &StoreInner, index: u32) -> Result<Exn> {
+    let tag = inner
+        .exns
+        .get(index as usize)
+        .map(|e| e.tag)
+        .ok_or_else(|| Error::usage(format!("unknown exception {index}")))?;
+    Ok(Exn {
+        store: inner.id,
+        index,
+        tag: crate::Tag {
+            store: inner.id,
+            index: tag,
+        },
+    })
+}
+
+/// `throw` of the module's tag `tag` with its payload in `cells`: a new
+/// exception in the store, as the interpreter makes it.
+///
+/// # Safety
+/// `cells` must be valid for the tag's parameters.
+unsafe fn throw(
+    inner: &mut StoreInner,
+    inst: &InstanceData,
+    tag: u32,
+    cells: *mut RawVal,
+) -> Result<Exn> {
+    let tag_addr = *inst
+        .tags
+        .get(tag as usize)
+        .ok_or_else(|| Error::usage(format!("throw of unknown tag {tag}")))?;
+    let n = inner
+        .tags
+        .get(tag_addr as usize)
+        .and_then(|t| inner.engine.func_type(t.ty))
+        .map_or(0, |f| f.params().len());
+    // SAFETY: the caller's promise.
+    let payload: Box<[RawVal]> = unsafe { std::slice::from_raw_parts(cells, n) }.into();
+    inner.exns.push(ExnInst {
+        tag: tag_addr,
+        payload,
+    });
+    exception(inner, inner.exns.len() as u32 - 1)
+}
+
+/// One catch clause tried on the pending exception (Wasm 3.0 §4.4.11):
+/// of the module's tag `tag` or, for [`CATCH_ALL`], any; on a match the
+/// payload (a tag's only) and the exnref if `with_ref` go to `cells` and
+/// nothing is pending any more; else the exception stays pending.
+///
+/// # Safety
+/// `cells` must be valid for the payload plus the exnref.
+unsafe fn catch(
+    inner: &mut StoreInner,
+    inst: &InstanceData,
+    tag: u32,
+    with_ref: bool,
+    cells: *mut RawVal,
+) -> Result<()> {
+    let exn = inner
+        .jit_pending_exception
+        .take()
+        .ok_or_else(|| Error::usage("a catch clause without a pending exception"))?;
+    let record = inner
+        .exns
+        .get(exn.index as usize)
+        .ok_or_else(|| Error::usage("a catch clause of an unknown exception"))?;
+    let mut at = 0;
+    if tag != CATCH_ALL {
+        if inst.tags.get(tag as usize) != Some(&record.tag) {
+            return Err(Error::Exception(exn));
+        }
+        // SAFETY: the caller's promise.
+        unsafe {
+            std::ptr::copy_nonoverlapping(record.payload.as_ptr(), cells, record.payload.len())
+        };
+        at = record.payload.len();
+    }
+    if with_ref {
+        // SAFETY: as above; an exnref is the exception's index plus one.
+        unsafe { cells.add(at).write(u64::from(exn.index) + 1) };
+    }
+    Ok(())
 }
 
 /// The interpreter instruction a bulk or table call-out runs.
@@ -151,7 +293,16 @@ fn bulk_instr(op: CallOut, a: u32, b: u32) -> Option<Instr> {
         CallOut::TableCopy => Instr::TableCopy { dst: a, src: b },
         CallOut::TableInit => Instr::TableInit { elem: a, table: b },
         CallOut::ElemDrop => Instr::ElemDrop(a),
-        CallOut::RefFunc | CallOut::CallImport | CallOut::CallIndirect => return None,
+        CallOut::RefFunc
+        | CallOut::CallImport
+        | CallOut::CallIndirect
+        | CallOut::CallRef
+        | CallOut::Throw
+        | CallOut::ThrowRef
+        | CallOut::Catch
+        | CallOut::ReturnCallImport
+        | CallOut::ReturnCallIndirect
+        | CallOut::ReturnCallRef => return None,
     })
 }
 

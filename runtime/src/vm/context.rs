@@ -71,6 +71,11 @@ pub(crate) struct VMStoreContext {
     /// Runs a call-out on `callout_store`: the store's `T` is known only
     /// where compiled code is entered, so the entry leaves this here.
     pub callout_dispatch: Option<CallOutDispatch>,
+    /// Where a call-out leaves a compiled callee's code address and VM
+    /// context for the caller to call or jump to
+    /// (`wrun_jit::CALLEE_COMPILED`).
+    pub tail_code: *const u8,
+    pub tail_vmctx: *mut u8,
 }
 
 /// `dispatch(store, vmctx, cells, op, a, b) -> trap code or 0`, see
@@ -233,6 +238,8 @@ pub(crate) mod store_offsets {
     pub const FUEL: usize = offset_of!(VMStoreContext, fuel);
     pub const EPOCH_DEADLINE: usize = offset_of!(VMStoreContext, epoch_deadline);
     pub const EPOCH: usize = offset_of!(VMStoreContext, epoch);
+    pub const TAIL_CODE: usize = offset_of!(VMStoreContext, tail_code);
+    pub const TAIL_VMCTX: usize = offset_of!(VMStoreContext, tail_vmctx);
 }
 
 impl VMStoreContext {
