@@ -151,6 +151,16 @@ fn ci_cases() -> Vec<Case> {
         case("sha256sum", &["sha256sum", "lines.txt", "data.bin"]),
         case("false", &["false"]),
         case("printf", &["printf", "%s=%d|%x\\n", "a", "1", "b", "255"]),
+        // WASI has no devices: emu.wasm provides /dev/null itself.
+        case(
+            "dev-null",
+            &[
+                "sh",
+                "-c",
+                "echo hidden > /dev/null; cat /dev/null; ls /nonexistent 2>/dev/null; \
+                 echo status $?; wc -c < /dev/null; [ -c /dev/null ] && echo char device",
+            ],
+        ),
         case("seq", &["seq", "-s", ",", "2", "3", "20"]),
         case("expr", &["expr", "7", "*", "6"]),
         case("wc", &["wc", "lines.txt"]),

@@ -1,6 +1,8 @@
 //! `WasiHost`: the syscall layer's `HostOs` on WASI preview 1 (wasm64 ABI).
 //! Host handles are WASI descriptors; 0–2 are the standard streams and are
-//! never closed (as in `StdHost`).
+//! never closed (as in `StdHost`). WASI has no devices, so `/dev/null`,
+//! which shells and tools open on their own (`2>/dev/null`), is provided
+//! here: a handle no WASI descriptor can equal.
 
 use alloc::vec::Vec;
 
@@ -25,6 +27,29 @@ pub struct WasiHost {
 
 fn err(e: sys::WasiErrno) -> Errno {
     linux_errno(e)
+}
+
+/// The handle of `/dev/null`: above every 32-bit WASI descriptor.
+const DEV_NULL: HostFd = 1 << 32;
+
+/// `/dev/null`'s status as Linux reports it: a character device 1:3,
+/// readable and writable by everyone.
+fn dev_null_stat() -> FileStat {
+    FileStat {
+        dev: 5,
+        ino: 4,
+        mode: 0o020_666,
+        nlink: 1,
+        uid: 0,
+        gid: 0,
+        rdev: (1 << 8) | 3,
+        size: 0,
+        blksize: 4096,
+        blocks: 0,
+        atime: (0, 0),
+        mtime: (0, 0),
+        ctime: (0, 0),
+    }
 }
 
 fn to_handle(fd: HostFd) -> Result<u32, Errno> {
@@ -106,6 +131,12 @@ impl WasiHost {
         }
     }
 
+    /// Whether `path` names `/dev/null` (after the working directory).
+    fn is_dev_null(&self, path: &[u8]) -> bool {
+        let p = self.cwd.join(path);
+        p.absolute && p.parts == [b"dev".to_vec(), b"null".to_vec()]
+    }
+
     /// The preopen holding `path` and the path relative to it.
     fn locate(&self, path: &[u8]) -> Result<(u32, Vec<u8>), Errno> {
         if path.is_empty() {
@@ -123,6 +154,13 @@ impl Default for WasiHost {
 
 impl HostOs for WasiHost {
     fn open(&mut self, path: &[u8], o: OpenOptions) -> Result<HostFd, Errno> {
+        if self.is_dev_null(path) {
+            return if o.directory {
+                Err(ENOTDIR)
+            } else {
+                Ok(DEV_NULL)
+            };
+        }
         let (dir, rel) = self.locate(path)?;
         let mut flags = 0;
         for (on, bit) in [
@@ -149,37 +187,55 @@ impl HostOs for WasiHost {
     }
 
     fn close(&mut self, fd: HostFd) -> Result<(), Errno> {
-        if fd < 3 {
+        if fd < 3 || fd == DEV_NULL {
             return Ok(());
         }
         sys::close(to_handle(fd)?).map_err(err)
     }
 
     fn read(&mut self, fd: HostFd, buf: &mut [u8]) -> Result<usize, Errno> {
+        if fd == DEV_NULL {
+            return Ok(0);
+        }
         sys::read(to_handle(fd)?, buf).map_err(err)
     }
 
     fn write(&mut self, fd: HostFd, data: &[u8]) -> Result<usize, Errno> {
+        if fd == DEV_NULL {
+            return Ok(data.len());
+        }
         sys::write(to_handle(fd)?, data).map_err(err)
     }
 
     fn pread(&mut self, fd: HostFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        if fd == DEV_NULL {
+            return Ok(0);
+        }
         sys::pread(to_handle(fd)?, buf, offset).map_err(err)
     }
 
     fn seek(&mut self, fd: HostFd, offset: i64, whence: u32) -> Result<u64, Errno> {
+        if fd == DEV_NULL {
+            return Ok(0); // Linux: seeking /dev/null always gives 0
+        }
         // WASI's whence values (set 0, cur 1, end 2) are Linux's.
         let whence = u8::try_from(whence).map_err(|_| crate::user::host::errno::EINVAL)?;
         sys::seek(to_handle(fd)?, offset, whence).map_err(err)
     }
 
     fn fstat(&mut self, fd: HostFd) -> Result<FileStat, Errno> {
+        if fd == DEV_NULL {
+            return Ok(dev_null_stat());
+        }
         sys::fd_filestat(to_handle(fd)?)
             .map(|st| to_stat(&st))
             .map_err(err)
     }
 
     fn stat(&mut self, path: &[u8], follow: bool) -> Result<FileStat, Errno> {
+        if self.is_dev_null(path) {
+            return Ok(dev_null_stat());
+        }
         let (dir, rel) = self.locate(path)?;
         sys::path_filestat(dir, &rel, follow)
             .map(|st| to_stat(&st))
@@ -264,6 +320,9 @@ impl HostOs for WasiHost {
     }
 
     fn truncate(&mut self, fd: HostFd, len: u64) -> Result<(), Errno> {
+        if fd == DEV_NULL {
+            return Ok(()); // as Linux: O_TRUNC and ftruncate on /dev/null succeed
+        }
         sys::set_size(to_handle(fd)?, len).map_err(err)
     }
 
