@@ -9,30 +9,66 @@ use super::table::{Family, Map};
 use super::{alu, bits, control, muldiv, shift, sse, stack, string, system, x87};
 use crate::mmu::Memory;
 
-/// Decoded instructions by linear address, valid while the memory's code
-/// generation is unchanged (a small direct-mapped "trace cache").
+/// Decoded basic blocks by linear address, valid while the memory's code
+/// generation is unchanged. Each step still checks the linear address,
+/// generation, mode and privilege, so a block is only a run of decoded
+/// instructions laid out in order: the next instruction is found without a
+/// hash lookup or a copy, and nothing about when interrupts or faults are
+/// taken changes.
 pub struct DecodeCache {
-    entries: Vec<Option<CachedInsn>>,
+    blocks: Vec<Block>,
+    /// The block being run, the index of its next instruction and the linear
+    /// address that instruction was decoded at.
+    current: usize,
+    next: usize,
+    next_linear: u64,
 }
 
-#[derive(Clone, Copy)]
-struct CachedInsn {
+struct Block {
     linear: u64,
     generation: u64,
     mode: CpuMode,
     /// Fetched at CPL 3: a user fetch must not reuse what the kernel was
     /// allowed to fetch from a supervisor page (or the reverse under NX rules).
     user: bool,
-    insn: Insn,
+    insns: Vec<Insn>,
 }
 
-const CACHE_ENTRIES: usize = 4096;
+const CACHE_BLOCKS: usize = 1024;
+/// Longest block; a longer run continues in a new block.
+const MAX_BLOCK_INSNS: usize = 32;
+const PAGE_SIZE: u64 = 4096;
 
 impl Default for DecodeCache {
     fn default() -> Self {
         DecodeCache {
-            entries: alloc::vec![None; CACHE_ENTRIES],
+            blocks: (0..CACHE_BLOCKS)
+                .map(|_| Block {
+                    linear: u64::MAX,
+                    generation: 0,
+                    mode: CpuMode::Bits64,
+                    user: false,
+                    insns: Vec::new(),
+                })
+                .collect(),
+            current: 0,
+            next: 0,
+            next_linear: u64::MAX,
         }
+    }
+}
+
+/// Whether decoding may go on past `insn` in the same block: not after
+/// an unconditional transfer (the bytes after it may not be code) nor
+/// after a system instruction (it may change how later bytes decode).
+fn block_continues(insn: &Insn) -> bool {
+    match insn.info.family {
+        Family::Control => {
+            (insn.map == Map::OneByte && (0x70..=0x7f).contains(&insn.opcode))
+                || (insn.map == Map::Map0F && (0x80..=0x8f).contains(&insn.opcode))
+        }
+        Family::System | Family::Prefix | Family::Invalid => false,
+        _ => true,
     }
 }
 
@@ -57,30 +93,66 @@ impl Cpu {
             return self.step(mem);
         };
         let linear = start.wrapping_add(self.seg_base(super::SegReg::Cs));
-        let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_ENTRIES;
         let user = self.cpl() == 3;
-        let insn = match cache.entries[slot] {
-            Some(c)
-                if c.linear == linear
-                    && c.generation == generation
-                    && c.mode == self.mode
-                    && c.user == user =>
-            {
-                c.insn
+        let mode = self.mode;
+        let valid = |b: &Block| b.generation == generation && b.mode == mode && b.user == user;
+        if linear != cache.next_linear
+            || cache.next >= cache.blocks[cache.current].insns.len()
+            || !valid(&cache.blocks[cache.current])
+        {
+            let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_BLOCKS;
+            if cache.blocks[slot].linear != linear || !valid(&cache.blocks[slot]) {
+                self.decode_block(mem, start, linear, &mut cache.blocks[slot])?;
+                cache.blocks[slot].generation = generation;
             }
-            _ => {
-                let insn = self.fetch_decode(mem, start)?;
-                cache.entries[slot] = Some(CachedInsn {
-                    linear,
-                    generation,
-                    mode: self.mode,
-                    user,
-                    insn,
-                });
-                insn
-            }
-        };
-        self.run_decoded(mem, start, &insn)
+            cache.current = slot;
+            cache.next = 0;
+        }
+        let insn = &cache.blocks[cache.current].insns[cache.next];
+        cache.next += 1;
+        cache.next_linear = linear.wrapping_add(insn.len as u64);
+        self.run_decoded(mem, start, insn)
+    }
+
+    /// Decodes the block starting at `start` (linear `linear`) into `block`.
+    /// Only the first instruction may fault; later ones are decoded from the
+    /// same page and the block simply ends before one that does not decode
+    /// (it faults when reached, from a block of its own).
+    fn decode_block<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        start: u64,
+        linear: u64,
+        block: &mut Block,
+    ) -> Result<(), Stop> {
+        block.linear = u64::MAX;
+        block.insns.clear();
+        let first = self.fetch_decode(mem, start)?;
+        block.linear = linear;
+        block.mode = self.mode;
+        block.user = self.cpl() == 3;
+        block.insns.push(first);
+        let page_end = (linear & !(PAGE_SIZE - 1)).wrapping_add(PAGE_SIZE);
+        let mut at = linear.wrapping_add(first.len as u64);
+        let mut last = first;
+        // Stay inside the first page: fetching beyond it could walk page
+        // tables (setting accessed bits) for code never reached.
+        while block_continues(&last)
+            && block.insns.len() < MAX_BLOCK_INSNS
+            && at < page_end
+            && at > linear
+        {
+            let mut bytes = [0u8; MAX_INSN_LEN];
+            let room = ((page_end - at) as usize).min(MAX_INSN_LEN);
+            let available = mem.fetch(at, &mut bytes[..room]);
+            let Ok(insn) = decode(&bytes[..available], self.mode) else {
+                break;
+            };
+            at = at.wrapping_add(insn.len as u64);
+            block.insns.push(insn);
+            last = insn;
+        }
+        Ok(())
     }
 
     fn fetch_decode<M: Memory>(&mut self, mem: &mut M, start: u64) -> Result<Insn, Stop> {
@@ -199,5 +271,23 @@ mod tests {
         cpu.rip = 0x1000;
         cpu.step_cached(&mut mem, &mut cache).unwrap();
         assert_eq!(cpu.gpr[0], 2);
+    }
+
+    #[test]
+    fn block_sees_a_store_into_its_own_later_instruction() {
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC)
+            .unwrap();
+        // mov byte [rip+1], 2 rewrites the immediate of the mov eax, 1 that
+        // follows it in the same block.
+        mem.poke(0x1000, &[0xc6, 0x05, 1, 0, 0, 0, 2, 0xb8, 1, 0, 0, 0])
+            .unwrap();
+        let mut cache = DecodeCache::default();
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.rip = 0x1000;
+        cpu.step_cached(&mut mem, &mut cache).unwrap();
+        cpu.step_cached(&mut mem, &mut cache).unwrap();
+        assert_eq!(cpu.gpr[0], 2);
+        assert_eq!(cpu.rip, 0x100c);
     }
 }
