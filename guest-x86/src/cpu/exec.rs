@@ -9,12 +9,13 @@ use super::table::{Family, Map};
 use super::{alu, bits, control, muldiv, shift, sse, stack, string, system, x87};
 use crate::mmu::Memory;
 
-/// Decoded basic blocks by linear address, valid while the memory's code
-/// generation is unchanged. Each step still checks the linear address,
-/// generation, mode and privilege, so a block is only a run of decoded
-/// instructions laid out in order: the next instruction is found without a
-/// hash lookup or a copy, and nothing about when interrupts or faults are
-/// taken changes.
+/// Decoded blocks by linear address, valid while the memory's code
+/// generation is unchanged. A block is the run of instructions execution
+/// went through from its start, each decoded when first reached (so no
+/// bytes are fetched or decoded ahead). Each step still checks the linear
+/// address, generation, mode and privilege: the next instruction is found
+/// without a hash lookup or a copy, and when interrupts or faults are
+/// taken does not change.
 pub struct DecodeCache {
     blocks: Vec<Block>,
     /// The block being run, the index of its next instruction and the linear
@@ -36,8 +37,7 @@ struct Block {
 
 const CACHE_BLOCKS: usize = 1024;
 /// Longest block; a longer run continues in a new block.
-const MAX_BLOCK_INSNS: usize = 32;
-const PAGE_SIZE: u64 = 4096;
+const MAX_BLOCK_INSNS: usize = 64;
 
 impl Default for DecodeCache {
     fn default() -> Self {
@@ -55,20 +55,6 @@ impl Default for DecodeCache {
             next: 0,
             next_linear: u64::MAX,
         }
-    }
-}
-
-/// Whether decoding may go on past `insn` in the same block: not after
-/// an unconditional transfer (the bytes after it may not be code) nor
-/// after a system instruction (it may change how later bytes decode).
-fn block_continues(insn: &Insn) -> bool {
-    match insn.info.family {
-        Family::Control => {
-            (insn.map == Map::OneByte && (0x70..=0x7f).contains(&insn.opcode))
-                || (insn.map == Map::Map0F && (0x80..=0x8f).contains(&insn.opcode))
-        }
-        Family::System | Family::Prefix | Family::Invalid => false,
-        _ => true,
     }
 }
 
@@ -96,63 +82,37 @@ impl Cpu {
         let user = self.cpl() == 3;
         let mode = self.mode;
         let valid = |b: &Block| b.generation == generation && b.mode == mode && b.user == user;
-        if linear != cache.next_linear
-            || cache.next >= cache.blocks[cache.current].insns.len()
-            || !valid(&cache.blocks[cache.current])
-        {
-            let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_BLOCKS;
-            if cache.blocks[slot].linear != linear || !valid(&cache.blocks[slot]) {
-                self.decode_block(mem, start, linear, &mut cache.blocks[slot])?;
-                cache.blocks[slot].generation = generation;
+        let continues = linear == cache.next_linear && valid(&cache.blocks[cache.current]);
+        if !(continues && cache.next < cache.blocks[cache.current].insns.len()) {
+            if continues && cache.next < MAX_BLOCK_INSNS {
+                // Execution fell through to the end of the block: decode one
+                // more instruction, only now that it is reached.
+                let insn = self.fetch_decode(mem, start)?;
+                cache.blocks[cache.current].insns.push(insn);
+            } else {
+                let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_BLOCKS;
+                let block = &mut cache.blocks[slot];
+                if block.linear != linear || !valid(block) {
+                    block.linear = u64::MAX;
+                    block.insns.clear();
+                    let insn = self.fetch_decode(mem, start)?;
+                    *block = Block {
+                        linear,
+                        generation,
+                        mode,
+                        user,
+                        insns: core::mem::take(&mut block.insns),
+                    };
+                    block.insns.push(insn);
+                }
+                cache.current = slot;
+                cache.next = 0;
             }
-            cache.current = slot;
-            cache.next = 0;
         }
         let insn = &cache.blocks[cache.current].insns[cache.next];
         cache.next += 1;
         cache.next_linear = linear.wrapping_add(insn.len as u64);
         self.run_decoded(mem, start, insn)
-    }
-
-    /// Decodes the block starting at `start` (linear `linear`) into `block`.
-    /// Only the first instruction may fault; later ones are decoded from the
-    /// same page and the block simply ends before one that does not decode
-    /// (it faults when reached, from a block of its own).
-    fn decode_block<M: Memory>(
-        &mut self,
-        mem: &mut M,
-        start: u64,
-        linear: u64,
-        block: &mut Block,
-    ) -> Result<(), Stop> {
-        block.linear = u64::MAX;
-        block.insns.clear();
-        let first = self.fetch_decode(mem, start)?;
-        block.linear = linear;
-        block.mode = self.mode;
-        block.user = self.cpl() == 3;
-        block.insns.push(first);
-        let page_end = (linear & !(PAGE_SIZE - 1)).wrapping_add(PAGE_SIZE);
-        let mut at = linear.wrapping_add(first.len as u64);
-        let mut last = first;
-        // Stay inside the first page: fetching beyond it could walk page
-        // tables (setting accessed bits) for code never reached.
-        while block_continues(&last)
-            && block.insns.len() < MAX_BLOCK_INSNS
-            && at < page_end
-            && at > linear
-        {
-            let mut bytes = [0u8; MAX_INSN_LEN];
-            let room = ((page_end - at) as usize).min(MAX_INSN_LEN);
-            let available = mem.fetch(at, &mut bytes[..room]);
-            let Ok(insn) = decode(&bytes[..available], self.mode) else {
-                break;
-            };
-            at = at.wrapping_add(insn.len as u64);
-            block.insns.push(insn);
-            last = insn;
-        }
-        Ok(())
     }
 
     fn fetch_decode<M: Memory>(&mut self, mem: &mut M, start: u64) -> Result<Insn, Stop> {
