@@ -67,8 +67,25 @@ impl Cpu {
         self.run_decoded(mem, start, &insn)
     }
 
+    /// Runs up to `*left` instructions through `cache`, counting off each
+    /// one started (the one that stops included). The loop lets the
+    /// compiler keep the per-instruction path in one frame.
+    pub fn run_cached<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        cache: &mut DecodeCache,
+        left: &mut u64,
+    ) -> Result<(), Stop> {
+        while *left > 0 {
+            *left -= 1;
+            self.step_cached(mem, cache)?;
+        }
+        Ok(())
+    }
+
     /// `step` through a decode cache; memories that do not track code
     /// writes (`code_generation` is `None`) bypass it.
+    #[inline]
     pub fn step_cached<M: Memory>(
         &mut self,
         mem: &mut M,
