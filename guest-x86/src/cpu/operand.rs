@@ -105,26 +105,9 @@ impl Cpu {
         size: u8,
     ) -> Result<u64, Exception> {
         self.check_canonical(addr)?;
-        // One arm per size so each copy has a constant length (a plain
-        // load once inlined, not a call to memcpy).
-        fn sized<M: Memory, const N: usize>(mem: &mut M, addr: u64) -> Result<u64, Exception> {
-            let mut buf = [0u8; 8];
-            let mut part = [0u8; N];
-            mem.read(addr, &mut part)?;
-            buf[..N].copy_from_slice(&part);
-            Ok(u64::from_le_bytes(buf))
-        }
-        match size {
-            1 => sized::<M, 1>(mem, addr),
-            2 => sized::<M, 2>(mem, addr),
-            4 => sized::<M, 4>(mem, addr),
-            8 => sized::<M, 8>(mem, addr),
-            _ => {
-                let mut buf = [0u8; 8];
-                mem.read(addr, &mut buf[..size as usize])?;
-                Ok(u64::from_le_bytes(buf))
-            }
-        }
+        let mut buf = [0u8; 8];
+        mem.read(addr, &mut buf[..size as usize])?;
+        Ok(u64::from_le_bytes(buf))
     }
 
     /// Writes the low `size` bytes of `value` to memory.
