@@ -9,29 +9,51 @@ use super::table::{Family, Map};
 use super::{alu, bits, control, muldiv, shift, sse, stack, string, system, x87};
 use crate::mmu::Memory;
 
-/// Decoded instructions by linear address, valid while the memory's code
-/// generation is unchanged (a small direct-mapped "trace cache").
+/// Decoded blocks by linear address, valid while the memory's code
+/// generation is unchanged. A block is the run of instructions execution
+/// went through from its start, each decoded when first reached (so no
+/// bytes are fetched or decoded ahead). Each step still checks the linear
+/// address, generation, mode and privilege: the next instruction is found
+/// without a hash lookup or a copy, and when interrupts or faults are
+/// taken does not change.
 pub struct DecodeCache {
-    entries: Vec<Option<CachedInsn>>,
+    blocks: Vec<Block>,
+    /// The block being run, the index of its next instruction and the linear
+    /// address that instruction was decoded at.
+    current: usize,
+    next: usize,
+    next_linear: u64,
 }
 
-#[derive(Clone, Copy)]
-struct CachedInsn {
+struct Block {
     linear: u64,
     generation: u64,
     mode: CpuMode,
     /// Fetched at CPL 3: a user fetch must not reuse what the kernel was
     /// allowed to fetch from a supervisor page (or the reverse under NX rules).
     user: bool,
-    insn: Insn,
+    insns: Vec<Insn>,
 }
 
-const CACHE_ENTRIES: usize = 4096;
+const CACHE_BLOCKS: usize = 1024;
+/// Longest block; a longer run continues in a new block.
+const MAX_BLOCK_INSNS: usize = 64;
 
 impl Default for DecodeCache {
     fn default() -> Self {
         DecodeCache {
-            entries: alloc::vec![None; CACHE_ENTRIES],
+            blocks: (0..CACHE_BLOCKS)
+                .map(|_| Block {
+                    linear: u64::MAX,
+                    generation: 0,
+                    mode: CpuMode::Bits64,
+                    user: false,
+                    insns: Vec::new(),
+                })
+                .collect(),
+            current: 0,
+            next: 0,
+            next_linear: u64::MAX,
         }
     }
 }
@@ -45,8 +67,25 @@ impl Cpu {
         self.run_decoded(mem, start, &insn)
     }
 
+    /// Runs up to `*left` instructions through `cache`, counting off each
+    /// one started (the one that stops included). The loop lets the
+    /// compiler keep the per-instruction path in one frame.
+    pub fn run_cached<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        cache: &mut DecodeCache,
+        left: &mut u64,
+    ) -> Result<(), Stop> {
+        while *left > 0 {
+            *left -= 1;
+            self.step_cached(mem, cache)?;
+        }
+        Ok(())
+    }
+
     /// `step` through a decode cache; memories that do not track code
     /// writes (`code_generation` is `None`) bypass it.
+    #[inline]
     pub fn step_cached<M: Memory>(
         &mut self,
         mem: &mut M,
@@ -57,30 +96,40 @@ impl Cpu {
             return self.step(mem);
         };
         let linear = start.wrapping_add(self.seg_base(super::SegReg::Cs));
-        let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_ENTRIES;
         let user = self.cpl() == 3;
-        let insn = match cache.entries[slot] {
-            Some(c)
-                if c.linear == linear
-                    && c.generation == generation
-                    && c.mode == self.mode
-                    && c.user == user =>
-            {
-                c.insn
-            }
-            _ => {
+        let mode = self.mode;
+        let valid = |b: &Block| b.generation == generation && b.mode == mode && b.user == user;
+        let continues = linear == cache.next_linear && valid(&cache.blocks[cache.current]);
+        if !(continues && cache.next < cache.blocks[cache.current].insns.len()) {
+            if continues && cache.next < MAX_BLOCK_INSNS {
+                // Execution fell through to the end of the block: decode one
+                // more instruction, only now that it is reached.
                 let insn = self.fetch_decode(mem, start)?;
-                cache.entries[slot] = Some(CachedInsn {
-                    linear,
-                    generation,
-                    mode: self.mode,
-                    user,
-                    insn,
-                });
-                insn
+                cache.blocks[cache.current].insns.push(insn);
+            } else {
+                let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_BLOCKS;
+                let block = &mut cache.blocks[slot];
+                if block.linear != linear || !valid(block) {
+                    block.linear = u64::MAX;
+                    block.insns.clear();
+                    let insn = self.fetch_decode(mem, start)?;
+                    *block = Block {
+                        linear,
+                        generation,
+                        mode,
+                        user,
+                        insns: core::mem::take(&mut block.insns),
+                    };
+                    block.insns.push(insn);
+                }
+                cache.current = slot;
+                cache.next = 0;
             }
-        };
-        self.run_decoded(mem, start, &insn)
+        }
+        let insn = &cache.blocks[cache.current].insns[cache.next];
+        cache.next += 1;
+        cache.next_linear = linear.wrapping_add(insn.len as u64);
+        self.run_decoded(mem, start, insn)
     }
 
     fn fetch_decode<M: Memory>(&mut self, mem: &mut M, start: u64) -> Result<Insn, Stop> {
@@ -199,5 +248,23 @@ mod tests {
         cpu.rip = 0x1000;
         cpu.step_cached(&mut mem, &mut cache).unwrap();
         assert_eq!(cpu.gpr[0], 2);
+    }
+
+    #[test]
+    fn block_sees_a_store_into_its_own_later_instruction() {
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC)
+            .unwrap();
+        // mov byte [rip+1], 2 rewrites the immediate of the mov eax, 1 that
+        // follows it in the same block.
+        mem.poke(0x1000, &[0xc6, 0x05, 1, 0, 0, 0, 2, 0xb8, 1, 0, 0, 0])
+            .unwrap();
+        let mut cache = DecodeCache::default();
+        let mut cpu = Cpu::new_long_mode_user();
+        cpu.rip = 0x1000;
+        cpu.step_cached(&mut mem, &mut cache).unwrap();
+        cpu.step_cached(&mut mem, &mut cache).unwrap();
+        assert_eq!(cpu.gpr[0], 2);
+        assert_eq!(cpu.rip, 0x100c);
     }
 }

@@ -55,11 +55,13 @@ pub fn shift(op: ShiftOp, value: u64, count: u32, size: u8, rflags: u64) -> (u64
     let cf_in = rflags & CF != 0;
     match op {
         ShiftOp::Rol | ShiftOp::Ror => {
-            let n = count % bits;
+            // `bits` is a power of two: masks instead of divisions.
+            let n = count & (bits - 1);
+            let back = (bits - n) & (bits - 1);
             let r = if op == ShiftOp::Rol {
-                ((v << n) | (v >> ((bits - n) % bits))) & m
+                ((v << n) | (v >> back)) & m
             } else {
-                ((v >> n) | (v << ((bits - n) % bits))) & m
+                ((v >> n) | (v << back)) & m
             };
             let (cf, of) = if op == ShiftOp::Rol {
                 (r & 1 != 0, msb(r) != (r & 1 != 0))

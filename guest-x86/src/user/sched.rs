@@ -333,15 +333,7 @@ impl<H: HostOs> Process<H> {
             let stop = {
                 let mut mm = t.mm.borrow_mut();
                 let Mm { space, cache, .. } = &mut *mm;
-                let mut stop = None;
-                while left > 0 {
-                    left -= 1;
-                    if let Err(s) = t.cpu.step_cached(space, cache) {
-                        stop = Some(s);
-                        break;
-                    }
-                }
-                stop
+                t.cpu.run_cached(space, cache, &mut left).err()
             };
             match stop {
                 None => break,
