@@ -227,7 +227,7 @@ fn print_compile_times(rows: &[(&str, Vec<Measured>)]) {
         "{:<10} {:>14} {:>14} {:>14} {:>16} {:>14}",
         "compile", "wrun ms", "jit ms", "wasmi ms", "wasmtime ms", "jit/wasmtime"
     );
-    let us = |d: Option<Duration>| {
+    let cell = |d: Option<Duration>| {
         d.map(|d| format!("{:.3}", d.as_secs_f64() * 1e3))
             .unwrap_or_else(|| "-".into())
     };
@@ -240,10 +240,10 @@ fn print_compile_times(rows: &[(&str, Vec<Measured>)]) {
         println!(
             "{:<10} {:>14} {:>14} {:>14} {:>16} {:>14}",
             name,
-            us(time("wrun")),
-            us(time("wrun-jit")),
-            us(time("wasmi")),
-            us(time("wasmtime")),
+            cell(time("wrun")),
+            cell(time("wrun-jit")),
+            cell(time("wasmi")),
+            cell(time("wasmtime")),
             ratio
         );
     }

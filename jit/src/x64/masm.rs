@@ -188,6 +188,19 @@ impl X64Masm {
         );
     }
 
+    /// A tail call's exit: the callee's arguments are the tail-call buffer
+    /// (rdi) and its cells start where this frame's did (rsi); this frame
+    /// is popped, so the jump that follows reuses its stack. Leaves rax.
+    fn leave_for_tail_call(&mut self) {
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rdi, [r15 + TAIL_ARGS]
+            ; mov rsi, QWORD [rbp - 8]
+            ; mov rsp, rbp
+            ; pop rbp
+        );
+    }
+
     /// Copies `count` argument cells from `args` on into the invocation's
     /// tail-call buffer, which outlives this frame.
     fn copy_tail_args(&mut self, args: u32, count: u32) {
@@ -882,14 +895,8 @@ impl MacroAssembler for X64Masm {
 
     fn return_call(&mut self, callee: DynamicLabel, args: u32, count: u32) {
         self.copy_tail_args(args, count);
-        dynasm!(self.ops
-            ; .arch x64
-            ; lea rdi, [r15 + TAIL_ARGS]
-            ; mov rsi, QWORD [rbp - 8]
-            ; mov rsp, rbp
-            ; pop rbp
-            ; jmp =>callee
-        );
+        self.leave_for_tail_call();
+        dynasm!(self.ops ; .arch x64 ; jmp =>callee);
     }
 
     fn trap(&mut self, code: TrapCode) {
@@ -1002,14 +1009,8 @@ impl MacroAssembler for X64Masm {
         // The callee may be another module's: it runs on its own context,
         // and every caller reloads r14 from its frame after a call.
         self.load_callee(callee);
-        dynasm!(self.ops
-            ; .arch x64
-            ; lea rdi, [r15 + TAIL_ARGS]
-            ; mov rsi, QWORD [rbp - 8]
-            ; mov rsp, rbp
-            ; pop rbp
-            ; jmp rax
-        );
+        self.leave_for_tail_call();
+        dynasm!(self.ops ; .arch x64 ; jmp rax);
     }
 
     fn finish(mut self, labels: &[DynamicLabel]) -> Result<(Vec<u8>, Vec<usize>), String> {

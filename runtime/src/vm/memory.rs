@@ -56,9 +56,9 @@ pub(crate) struct MemoryInst {
         reason = "read by compiled code, which needs no checks with guard pages"
     )]
     pub bounds: Bounds,
-    /// `Some` when the reservation was capped by the config: the memory
-    /// moves when it outgrows its reservation.
-    reservation_cap: Option<u64>,
+    /// The reservation was capped by the config: the memory moves when it
+    /// outgrows it.
+    movable: bool,
 }
 
 impl MemoryInst {
@@ -102,7 +102,7 @@ impl MemoryInst {
                 mapping,
                 max_bytes,
                 bounds,
-                reservation_cap,
+                movable: reservation_cap.is_some(),
             }),
             Err(why) => {
                 budget.refund(bytes);
@@ -203,7 +203,7 @@ impl MemoryInst {
     /// the ceiling). Copies only the pages that hold a non-zero byte, so
     /// untouched pages stay uncommitted in the new mapping too.
     fn relocate(&mut self, needed: usize, budget_limit: u64) -> Result<(), String> {
-        if self.reservation_cap.is_none() {
+        if !self.movable {
             return Err("a guarded memory never moves".into());
         }
         let ceiling = self.max_bytes.min(budget_limit);
