@@ -101,46 +101,69 @@ impl Pc {
     }
 
     /// Runs up to `budget` instructions (HLT periods count as none).
+    ///
+    /// Device lines are re-evaluated only when something can have changed
+    /// them: a port, MMIO or local APIC access (`PcBus::touched`), a timer
+    /// falling due, an interrupt waiting for IF, HLT, or the host having
+    /// changed a device between calls. Between those events instructions
+    /// run back to back (QEMU's "next event" idea).
     pub fn run(&mut self, budget: u64) -> RunExit {
+        // The host may have fed a device (serial input) since the last call.
+        self.mem.bus.touched = true;
+        // Virtual time when a timer next needs a look, and whether an
+        // interrupt is only waiting for the CPU to set IF.
+        let mut next_timer = 0u64;
+        let mut waiting_for_if = false;
         for _ in 0..budget {
             self.steps += 1;
             let bus = &mut self.mem.bus;
             bus.now = self.cpu.tsc;
-            if let Some(request) = bus.request.take() {
-                return match request {
-                    MachineRequest::DebugExit(v) => RunExit::DebugExit(v),
-                    MachineRequest::Reset => RunExit::Reset,
-                };
-            }
-            bus.update_interrupts();
             // SDM Vol.3A §6.8.3: after STI or MOV SS the next instruction
             // runs before any interrupt.
             let shadowed = core::mem::take(&mut self.cpu.interrupt_shadow);
-            if !shadowed
-                && self.cpu.flag(flags::IF)
-                && bus.interrupt_pending()
-                && let Some(vector) = bus.acknowledge_interrupt()
-            {
-                self.halted = false;
-                if self.cpu.deliver_interrupt(&mut self.mem, vector).is_err() {
-                    return RunExit::TripleFault(self.cpu.rip);
+            let quiet = !bus.touched
+                && self.cpu.tsc < next_timer
+                && !self.halted
+                && (!waiting_for_if || !self.cpu.flag(flags::IF));
+            if !quiet {
+                if let Some(request) = bus.request.take() {
+                    return match request {
+                        MachineRequest::DebugExit(v) => RunExit::DebugExit(v),
+                        MachineRequest::Reset => RunExit::Reset,
+                    };
                 }
-                continue;
-            }
-            if self.halted {
-                // Sleep until the next timer: skip virtual time ahead.
-                if !self.cpu.flag(flags::IF) {
-                    return RunExit::HaltedForever(self.cpu.rip);
+                bus.update_interrupts();
+                next_timer = bus.next_timer_event().unwrap_or(u64::MAX);
+                waiting_for_if = bus.interrupt_pending();
+                if waiting_for_if
+                    && !shadowed
+                    && self.cpu.flag(flags::IF)
+                    && let Some(vector) = bus.acknowledge_interrupt()
+                {
+                    // Acknowledging changed the controllers: look again
+                    // before the handler's first instruction.
+                    bus.touched = true;
+                    self.halted = false;
+                    if self.cpu.deliver_interrupt(&mut self.mem, vector).is_err() {
+                        return RunExit::TripleFault(self.cpu.rip);
+                    }
+                    continue;
                 }
-                match bus.next_deadline() {
-                    Some(t) if t > self.cpu.tsc && self.idle_exits => {
-                        return RunExit::Waiting(t);
+                if self.halted {
+                    // Sleep until the next timer: skip virtual time ahead.
+                    if !self.cpu.flag(flags::IF) {
+                        return RunExit::HaltedForever(self.cpu.rip);
                     }
-                    Some(t) => {
-                        self.cpu.tsc = self.cpu.tsc.max(t);
-                        continue;
+                    match bus.next_deadline() {
+                        Some(t) if t > self.cpu.tsc && self.idle_exits => {
+                            return RunExit::Waiting(t);
+                        }
+                        Some(t) => {
+                            self.cpu.tsc = self.cpu.tsc.max(t);
+                            continue;
+                        }
+                        None => return RunExit::Idle,
                     }
-                    None => return RunExit::Idle,
                 }
             }
             match self.cpu.step_cached(&mut self.mem, &mut self.cache) {

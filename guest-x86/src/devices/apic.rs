@@ -563,6 +563,12 @@ impl LocalApic {
         }
     }
 
+    /// When the timer next expires, whether or not the APIC is enabled
+    /// (`update_timer` fires it either way).
+    pub fn timer_next_fire(&self) -> Option<u64> {
+        self.timer.next_fire
+    }
+
     /// Raises the timer's interrupt if it expired by `now`.
     #[inline]
     pub fn update_timer(&mut self, now: u64) {

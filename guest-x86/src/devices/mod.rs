@@ -56,6 +56,11 @@ pub struct PcBus {
     pci_address: u32,
     /// Set when the guest asks to stop (checked between instructions).
     pub request: Option<MachineRequest>,
+    /// Set by every port or MMIO access and every local APIC access (CR8,
+    /// the APIC base MSR): the machine re-evaluates interrupt lines only
+    /// after one of these or when a timer is due, not between every pair
+    /// of instructions. Cleared by [`PcBus::update_interrupts`].
+    pub touched: bool,
     /// COM1's interrupt line as last seen (IRQ 4 is raised on its rising edge).
     com1_line: bool,
     /// The ATA channel's interrupt line as last seen (IRQ 14).
@@ -78,6 +83,7 @@ impl Default for PcBus {
             vga: vga::Vga::new(),
             pci_address: 0,
             request: None,
+            touched: true,
             com1_line: false,
             ide_line: false,
         }
@@ -88,6 +94,7 @@ impl PcBus {
     /// Propagates device interrupt lines to the PIC and the I/O APIC and
     /// fires due timers.
     pub fn update_interrupts(&mut self) {
+        self.touched = false;
         if self.pit.irq0_due(self.now) {
             self.pic.pulse(irq::PIT);
             self.ioapic
@@ -133,6 +140,16 @@ impl PcBus {
             return self.pic.acknowledge();
         }
         None
+    }
+
+    /// Virtual time when a timer next changes an interrupt line (PIT or
+    /// APIC timer, even one whose APIC is disabled): until then, and
+    /// without bus accesses, the lines stay as they are.
+    pub fn next_timer_event(&self) -> Option<u64> {
+        match (self.pit.next_deadline(), self.lapic.timer_next_fire()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Virtual time of the next timer interrupt (PIT or APIC timer), for
@@ -186,6 +203,7 @@ impl PcBus {
 
 impl Bus for PcBus {
     fn port_read(&mut self, p: u16, size: u8) -> u32 {
+        self.touched = true;
         if p == port::PCI_CONFIG_ADDRESS && size == 4 {
             return self.pci_address;
         }
@@ -206,6 +224,7 @@ impl Bus for PcBus {
     }
 
     fn port_write(&mut self, p: u16, size: u8, value: u32) {
+        self.touched = true;
         if p == port::PCI_CONFIG_ADDRESS && size == 4 {
             self.pci_address = value & 0x8fff_fffc;
             return;
@@ -227,6 +246,7 @@ impl Bus for PcBus {
     }
 
     fn mmio_read(&mut self, addr: u64, size: u8) -> u64 {
+        self.touched = true;
         if vga::Vga::decodes(addr) {
             return self.vga.mmio_read(addr, size);
         }
@@ -240,6 +260,7 @@ impl Bus for PcBus {
     }
 
     fn mmio_write(&mut self, addr: u64, size: u8, value: u64) {
+        self.touched = true;
         if vga::Vga::decodes(addr) {
             self.vga.mmio_write(addr, size, value);
         } else if self.lapic.decodes(addr) {
@@ -250,6 +271,7 @@ impl Bus for PcBus {
     }
 
     fn local_apic(&mut self) -> Option<&mut apic::LocalApic> {
+        self.touched = true;
         Some(&mut self.lapic)
     }
 }
