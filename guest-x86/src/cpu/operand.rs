@@ -105,9 +105,7 @@ impl Cpu {
         size: u8,
     ) -> Result<u64, Exception> {
         self.check_canonical(addr)?;
-        let mut buf = [0u8; 8];
-        mem.read(addr, &mut buf[..size as usize])?;
-        Ok(u64::from_le_bytes(buf))
+        mem.read_value(addr, size)
     }
 
     /// Writes the low `size` bytes of `value` to memory.
@@ -120,7 +118,7 @@ impl Cpu {
         value: u64,
     ) -> Result<(), Exception> {
         self.check_canonical(addr)?;
-        mem.write(addr, &value.to_le_bytes()[..size as usize])
+        mem.write_value(addr, size, value)
     }
 
     /// Reads 16 bytes of memory.

@@ -25,6 +25,20 @@ pub trait Memory {
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Exception>;
     /// Writes `data` at linear address `addr`; nothing is written on a fault.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Exception>;
+    /// Reads a little-endian value of `size` bytes (1, 2, 4 or 8) at
+    /// linear address `addr`: what most instructions' operands need, so a
+    /// memory can serve it without a byte slice.
+    #[inline]
+    fn read_value(&mut self, addr: u64, size: u8) -> Result<u64, Exception> {
+        let mut buf = [0u8; 8];
+        self.read(addr, &mut buf[..size as usize])?;
+        Ok(u64::from_le_bytes(buf))
+    }
+    /// Writes the low `size` bytes (1, 2, 4 or 8) of `value` at `addr`.
+    #[inline]
+    fn write_value(&mut self, addr: u64, size: u8, value: u64) -> Result<(), Exception> {
+        self.write(addr, &value.to_le_bytes()[..size as usize])
+    }
     /// Copies up to `buf.len()` executable bytes at `addr`, stopping at the
     /// first byte that cannot be fetched; returns how many were copied.
     fn fetch(&mut self, addr: u64, buf: &mut [u8]) -> usize;

@@ -107,6 +107,40 @@ impl Ram {
         self.bytes[a..a + data.len()].copy_from_slice(data);
     }
 
+    /// Reads a little-endian value of `size` bytes; the caller checked
+    /// [`Ram::is_backed`]. Fixed widths compile to single loads.
+    #[inline]
+    pub fn read_value(&self, addr: u64, size: u8) -> u64 {
+        let a = addr as usize;
+        let b = &self.bytes;
+        match size {
+            1 => b[a] as u64,
+            2 => u16::from_le_bytes([b[a], b[a + 1]]) as u64,
+            4 => u32::from_le_bytes(b[a..a + 4].try_into().unwrap_or_default()) as u64,
+            8 => u64::from_le_bytes(b[a..a + 8].try_into().unwrap_or_default()),
+            _ => {
+                let mut v = [0u8; 8];
+                v[..size as usize].copy_from_slice(&b[a..a + size as usize]);
+                u64::from_le_bytes(v)
+            }
+        }
+    }
+
+    /// Writes the low `size` bytes of `value`; the caller checked
+    /// [`Ram::is_writable`].
+    #[inline]
+    pub fn write_value(&mut self, addr: u64, size: u8, value: u64) {
+        let a = addr as usize;
+        let b = &mut self.bytes;
+        match size {
+            1 => b[a] = value as u8,
+            2 => b[a..a + 2].copy_from_slice(&(value as u16).to_le_bytes()),
+            4 => b[a..a + 4].copy_from_slice(&(value as u32).to_le_bytes()),
+            8 => b[a..a + 8].copy_from_slice(&value.to_le_bytes()),
+            n => b[a..a + n as usize].copy_from_slice(&value.to_le_bytes()[..n as usize]),
+        }
+    }
+
     /// Loads an image into the block (ROM included), for boot loaders.
     /// Fails if any byte falls outside the block or in the VGA window.
     pub fn load(&mut self, addr: u64, data: &[u8]) -> Result<(), BadRamSize> {

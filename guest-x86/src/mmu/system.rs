@@ -175,6 +175,21 @@ impl<B: Bus> SystemMemory<B> {
         }
     }
 
+    /// The physical address of a `size`-byte access at `linear` that stays
+    /// in one page and hits the TLB with the current privilege; `None`
+    /// sends the access down the general path (walk, faults, page splits).
+    #[inline]
+    fn tlb_hit(&self, linear: u64, size: u8, access: Access) -> Option<u64> {
+        let offset = linear & (PAGE_SIZE - 1);
+        if offset + size as u64 > PAGE_SIZE {
+            return None;
+        }
+        let frame = self
+            .tlb
+            .lookup(&self.paging, linear, access, Privilege::Current)?;
+        Some(frame | offset)
+    }
+
     /// Reads physical memory (RAM, ROM or MMIO), for loaders and devices.
     pub fn read_physical(&mut self, addr: u64, buf: &mut [u8]) {
         self.physical().read(addr, buf);
@@ -250,6 +265,44 @@ impl<B: Bus> Memory for SystemMemory<B> {
     #[inline]
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
         self.access(addr, buf, Access::Read, Privilege::Current)
+    }
+
+    /// The fast path: within one page, a TLB hit on RAM is one load.
+    #[inline]
+    fn read_value(&mut self, addr: u64, size: u8) -> Result<u64, Exception> {
+        if let Some(phys) = self.tlb_hit(addr, size, Access::Read)
+            && self.ram.is_backed(phys, size as usize)
+        {
+            return Ok(self.ram.read_value(phys, size));
+        }
+        let mut buf = [0u8; 8];
+        self.access(
+            addr,
+            &mut buf[..size as usize],
+            Access::Read,
+            Privilege::Current,
+        )?;
+        Ok(u64::from_le_bytes(buf))
+    }
+
+    /// The fast path: within one page, a TLB hit on writable RAM is one
+    /// store (after the code-frame check every RAM write makes).
+    #[inline]
+    fn write_value(&mut self, addr: u64, size: u8, value: u64) -> Result<(), Exception> {
+        if let Some(phys) = self.tlb_hit(addr, size, Access::Write)
+            && self.ram.is_writable(phys, size as usize)
+        {
+            self.physical().note_code_write(phys, size as usize);
+            self.ram.write_value(phys, size, value);
+            return Ok(());
+        }
+        let mut buf = value.to_le_bytes();
+        self.access(
+            addr,
+            &mut buf[..size as usize],
+            Access::Write,
+            Privilege::Current,
+        )
     }
 
     #[inline]
