@@ -10,7 +10,8 @@
 //!   machine's nested KVM, SYSCALL from CPL 3 triple-faults and long-mode
 //!   INT n cannot be re-injected) and adds the RF-in-fault-frame check
 //!   (which TCG does not model).
-//! - `long_mode` without `-DKVM`: vs QEMU TCG, ring 3 included.
+//! - `long_mode` without `-DKVM`: vs QEMU TCG, ring 3 and LAR/LSL/VERR/VERW
+//!   included (nested KVM cannot emulate LAR).
 //! - `protected_mode` (32-bit paging, segment faults, far transfers,
 //!   32-bit TSS ring switch): vs QEMU TCG (on this machine's nested KVM,
 //!   turning on 32-bit non-PAE paging faults).

@@ -1,4 +1,4 @@
-//! Privileged system instructions at CPL 0: MOV to/from CR0–CR4/CR8 and
+//! System instructions, most of them CPL 0 only: MOV to/from CR0–CR4/CR8 and
 //! DR0–DR7, the descriptor-table registers (LGDT/LIDT/SGDT/SIDT, LLDT/
 //! SLDT, LTR/STR), SMSW/LMSW/CLTS, INVLPG, INVD/WBINVD and RDMSR/WRMSR
 //! (SDM Vol.2A/2B; Vol.3A §2.5, §4.10, §10.8).
@@ -6,7 +6,7 @@
 use super::decode::Insn;
 use super::fault::{Exception, Stop};
 use super::operand::Loc;
-use super::segment::selector_error;
+use super::segment::{SelectorQuery, selector_error};
 use super::state::{Cpu, CpuMode, cr, size_mask};
 use crate::mmu::Memory;
 
@@ -147,7 +147,7 @@ pub fn mov_dr<M: Memory>(cpu: &mut Cpu, _mem: &mut M, insn: &Insn) -> Result<(),
     Ok(())
 }
 
-/// 0F 00: SLDT, STR, LLDT, LTR (VERR/VERW are not implemented: #UD).
+/// 0F 00: SLDT, STR, LLDT, LTR, VERR, VERW.
 pub fn group6<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
     if cpu.selectors_are_paragraphs() {
         return Err(ud());
@@ -175,6 +175,18 @@ pub fn group6<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), 
             } else {
                 load_task_register(cpu, mem, selector)?;
             }
+        }
+        4 | 5 => {
+            // VERR/VERW (SDM Vol.2B): ZF tells whether the segment could be
+            // read or written at the current privilege.
+            let selector = cpu.read_loc(mem, insn, loc, 2)? as u16;
+            let query = if insn.reg & 7 == 4 {
+                SelectorQuery::Readable
+            } else {
+                SelectorQuery::Writable
+            };
+            let passes = cpu.query_selector(mem, selector, query)?.is_some();
+            cpu.set_flag(super::flags::ZF, passes);
         }
         _ => return Err(ud()),
     }

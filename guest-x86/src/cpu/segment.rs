@@ -301,3 +301,70 @@ impl Cpu {
         }
     }
 }
+
+/// What LAR, LSL, VERR and VERW ask about a selector (SDM Vol.3A §5.10;
+/// Vol.2A LAR, LSL; Vol.2B VERR/VERW). They clear ZF instead of faulting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SelectorQuery {
+    /// LAR: the access rights.
+    AccessRights,
+    /// LSL: the byte-granular limit.
+    Limit,
+    /// VERR: readable at the current privilege.
+    Readable,
+    /// VERW: writable at the current privilege.
+    Writable,
+}
+
+impl Cpu {
+    /// The descriptor `selector` names if it is visible at the current
+    /// privilege (weakened by the selector's RPL) and of a type `query`
+    /// accepts; `None` where the instruction clears ZF. Only reading the
+    /// descriptor table can fault.
+    pub(crate) fn query_selector<M: Memory>(
+        &self,
+        mem: &mut M,
+        selector: u16,
+        query: SelectorQuery,
+    ) -> Result<Option<Descriptor>, Exception> {
+        if selector & 0xfffc == 0 {
+            return Ok(None);
+        }
+        // Past the table's limit (or no LDT): ZF = 0, not #GP.
+        let Ok(addr) = self.descriptor_address(selector, 8) else {
+            return Ok(None);
+        };
+        let mut b = [0u8; 8];
+        mem.read_supervisor(addr, &mut b)?;
+        let d = Descriptor(u64::from_le_bytes(b));
+        let attributes = d.attributes();
+        let long_mode = self.efer & super::state::cr::EFER_LMA != 0;
+        let type_ok = if d.is_code_or_data() {
+            let readable_or_writable = attributes & attr::WRITABLE_READABLE != 0;
+            match query {
+                SelectorQuery::AccessRights | SelectorQuery::Limit => true,
+                SelectorQuery::Readable => !d.is_code() || readable_or_writable,
+                SelectorQuery::Writable => !d.is_code() && readable_or_writable,
+            }
+        } else {
+            // Vol.2A Table 3-52 (LAR) and Table 3-57 (LSL): gates have no
+            // limit; IA-32e mode keeps only the LDT, 64-bit TSSs and (LAR)
+            // 64-bit call gates.
+            let t = d.system_type();
+            match (query, long_mode) {
+                (SelectorQuery::AccessRights, true) => matches!(t, 0x2 | 0x9 | 0xb | 0xc),
+                (SelectorQuery::AccessRights, false) => {
+                    matches!(t, 0x1..=0x5 | 0x9 | 0xb | 0xc)
+                }
+                (SelectorQuery::Limit, true) => matches!(t, 0x2 | 0x9 | 0xb),
+                (SelectorQuery::Limit, false) => matches!(t, 0x1..=0x3 | 0x9 | 0xb),
+                (SelectorQuery::Readable | SelectorQuery::Writable, _) => false,
+            }
+        };
+        // Conforming code is visible from every privilege level.
+        let conforming = d.is_code() && attributes & attr::DOWN_CONFORMING != 0;
+        let dpl = d.dpl();
+        let visible = conforming || (self.cpl() <= dpl && (selector & 3) as u8 <= dpl);
+        Ok((type_ok && visible).then_some(d))
+    }
+}

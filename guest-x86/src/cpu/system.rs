@@ -9,6 +9,7 @@ use super::fault::{Exception, Stop};
 use super::flags::{self, CF, DF};
 use super::interrupt::EventSource;
 use super::operand::Loc;
+use super::segment::SelectorQuery;
 use super::state::{Cpu, Platform, cr};
 use super::table::Map;
 use crate::mmu::Memory;
@@ -113,13 +114,18 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
                 _ => return ud(),
             }
         }
-        (Map::Map0F, 0x00 | 0x01 | 0x06 | 0x08 | 0x09 | 0x20..=0x23 | 0x30 | 0x32 | 0x33)
-            if cpu.cpl() != 0 =>
-        {
+        // SLDT/STR/VERR/VERW (0F 00) and SGDT/SIDT/SMSW (0F 01) run at any
+        // CPL on a CPU without UMIP; group6/group7 check their privileged
+        // forms. Linux user mode answers as the kernel does with UMIP on.
+        (Map::Map0F, 0x00 | 0x01) if cpu.cpl() != 0 && cpu.platform == Platform::LinuxUser => {
+            return gp();
+        }
+        (Map::Map0F, 0x06 | 0x08 | 0x09 | 0x20..=0x23 | 0x30 | 0x32 | 0x33) if cpu.cpl() != 0 => {
             return gp();
         }
         (_, _) if cpu.platform == Platform::LinuxUser => return ud(),
         (Map::Map0F, 0x00) => return super::privileged::group6(cpu, mem, insn),
+        (Map::Map0F, 0x02 | 0x03) => return access_rights_or_limit(cpu, mem, insn),
         (Map::Map0F, 0x01) => return super::privileged::group7(cpu, mem, insn),
         (Map::Map0F, 0x06 | 0x08 | 0x09) => return super::privileged::cache_and_ts(cpu, insn),
         (Map::Map0F, 0x07) => return super::syscall::sysret(cpu, mem, insn.rex_w()),
@@ -135,6 +141,34 @@ pub fn execute<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(),
 
 /// INT n, INT3, INTO and INT1. In Linux user mode the syscall layer turns
 /// INT n into a signal; on a PC it goes through the IDT (SDM Vol.2A INT n).
+/// LAR (0F 02) and LSL (0F 03), SDM Vol.2A: the selector's access rights
+/// (the descriptor's high doubleword masked by 00FxFF00H) or byte-granular
+/// limit in the destination register and ZF = 1, or ZF = 0 and the
+/// register unchanged when the selector does not pass.
+fn access_rights_or_limit<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
+    if cpu.selectors_are_paragraphs() {
+        return Err(Exception::InvalidOpcode.into());
+    }
+    let loc = cpu.rm_loc(insn)?;
+    // Only the selector's 16 bits are read (a memory source is a word).
+    let selector = cpu.read_loc(mem, insn, loc, 2)? as u16;
+    let query = if insn.opcode == 0x02 {
+        SelectorQuery::AccessRights
+    } else {
+        SelectorQuery::Limit
+    };
+    let found = cpu.query_selector(mem, selector, query)?;
+    cpu.set_flag(flags::ZF, found.is_some());
+    if let Some(d) = found {
+        let value = match query {
+            SelectorQuery::AccessRights => (d.0 >> 32) & 0x00ff_ff00,
+            _ => d.limit() as u64,
+        };
+        cpu.write_reg(insn.reg, insn.op_size, false, value);
+    }
+    Ok(())
+}
+
 fn software_interrupt<M: Memory>(cpu: &mut Cpu, mem: &mut M, insn: &Insn) -> Result<(), Stop> {
     let (vector, source) = match insn.opcode {
         0xcc => (3, EventSource::Software),

@@ -86,10 +86,13 @@ impl fmt::Display for ArgError {
 const IMAGE_FLAGS: [&[u8]; 4] = [b"--boot-sector", b"--flat", b"--kernel", b"--demo"];
 
 /// Whether `args` (without the program name) ask for a PC rather than
-/// Linux user mode: the first argument names the guest.
+/// Linux user mode: a PC guest is named before any `--user` (whose
+/// program's own arguments may look like flags), whatever flags such as
+/// `--mem` come first.
 pub fn is_pc_command(args: &[Vec<u8>]) -> bool {
-    args.first()
-        .is_some_and(|a| IMAGE_FLAGS.contains(&a.as_slice()))
+    args.iter()
+        .take_while(|a| a.as_slice() != b"--user")
+        .any(|a| IMAGE_FLAGS.contains(&a.as_slice()))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -202,6 +205,12 @@ mod tests {
         assert_eq!(p.mem_mib, 256);
         assert!(is_pc_command(&args(&["--demo"])));
         assert!(!is_pc_command(&args(&["--user", "--kernel"])));
+        assert!(!is_pc_command(&args(&[
+            "--mem", "64", "--user", "prog", "--flat"
+        ])));
+        assert!(is_pc_command(&args(&[
+            "--mem", "64", "--kernel", "bzImage"
+        ])));
     }
 
     #[test]
