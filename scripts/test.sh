@@ -25,11 +25,13 @@ fi
 # nasm and QEMU: guest-x86's PC test guests (assembled, then run under KVM/TCG).
 bash scripts/pc-test-deps.sh
 
-# wasmtime (PyPI's prebuilt C API) and the CI slice of the real-program
+# wasmtime (PyPI's prebuilt C API), wasm3 and the CI slice of the real-program
 # corpus (crates.io programs built for wasm32-wasip1, cached under
 # target/corpus/): cli/tests/real_programs.rs compares them on both engines.
-echo "== wasmtime and the real-program corpus (CI slice)"
+echo "== wasmtime, wasm3 and the real-program corpus (CI slice)"
 bash scripts/wasmtime.sh >/dev/null
+# wasm3 (PyPI's pywasm3, built from its C sources): a peer column of wrun-bench.
+bash scripts/wasm3.sh >/dev/null
 bash scripts/corpus-build.sh ci >/dev/null
 
 # The test kernels (x86_64 and i386, from Debian's linux-source-6.1) and

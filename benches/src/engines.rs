@@ -41,8 +41,13 @@ pub const ENGINES: &[EngineEntry] = &[
         may_decline: false,
     },
     EngineEntry {
+        name: "wasm3",
+        prepare: ScriptEngine::prepare_wasm3,
+        may_decline: false,
+    },
+    EngineEntry {
         name: "wasmtime",
-        prepare: Wasmtime::prepare,
+        prepare: ScriptEngine::prepare_wasmtime,
         may_decline: false,
     },
 ];
@@ -156,53 +161,93 @@ impl Runner for Wasmi {
     }
 }
 
+/// An engine served by a Python script of `scripts/` over a pipe: the
+/// script compiles the module, prints `ready NANOSECONDS`, then answers
+/// each line `n` with `result nanoseconds`, timing the call itself, so
+/// neither the pipe nor Python is counted.
+struct ScriptEngine {
+    /// The column name.
+    name: &'static str,
+    /// The virtualenv (under the workspace root) whose python runs it.
+    venv: &'static str,
+    /// The script under `scripts/`.
+    script: &'static str,
+    /// The script that installs the engine.
+    install: &'static str,
+}
+
 /// wasmtime (Cranelift, default configuration) through PyPI's prebuilt
-/// wasmtime C API: `scripts/wasmtime-bench.py` compiles the module and
-/// times each `run(n)` call itself, so neither the pipe nor Python is
-/// counted. `scripts/wasmtime.sh` installs it (`scripts/test.sh` does).
-struct Wasmtime {
+/// wasmtime C API (`scripts/wasmtime-bench.py`; `scripts/wasmtime.sh`
+/// installs it, `scripts/test.sh` does).
+const WASMTIME: ScriptEngine = ScriptEngine {
+    name: "wasmtime",
+    venv: "target/tools/wasmtime-py",
+    script: "wasmtime-bench.py",
+    install: "scripts/wasmtime.sh",
+};
+
+/// wasm3 through its project's Python binding, PyPI's `pywasm3`, whose
+/// C sources pip compiles with -O3 (`scripts/wasm3-bench.py`;
+/// `scripts/wasm3.sh` installs it, `scripts/test.sh` does).
+const WASM3: ScriptEngine = ScriptEngine {
+    name: "wasm3",
+    venv: "target/tools/wasm3-py",
+    script: "wasm3-bench.py",
+    install: "scripts/wasm3.sh",
+};
+
+/// A workload compiled and instantiated by a [`ScriptEngine`].
+struct ScriptRunner {
+    engine: &'static ScriptEngine,
     child: std::process::Child,
     input: std::process::ChildStdin,
     output: std::io::BufReader<std::process::ChildStdout>,
     /// The module's file, removed when the runner goes.
     source_file: std::path::PathBuf,
-    /// As timed by the script around `wasmtime.Module`.
+    /// As timed by the script.
     compiled_in: Duration,
 }
 
-impl Wasmtime {
-    fn prepare(source: &[u8]) -> Result<Box<dyn Runner>, String> {
+impl ScriptEngine {
+    fn prepare_wasmtime(binary: &[u8]) -> Result<Box<dyn Runner>, String> {
+        WASMTIME.prepare(binary)
+    }
+
+    fn prepare_wasm3(binary: &[u8]) -> Result<Box<dyn Runner>, String> {
+        WASM3.prepare(binary)
+    }
+
+    fn prepare(&'static self, binary: &[u8]) -> Result<Box<dyn Runner>, String> {
         use std::io::Write;
         use std::process::{Command, Stdio};
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .ok_or("no workspace root")?;
-        let python = root.join("target/tools/wasmtime-py/bin/python");
+        let python = root.join(self.venv).join("bin/python");
         if !python.is_file() {
-            return Err("wasmtime is not installed: run `bash scripts/wasmtime.sh`".into());
+            return Err(format!(
+                "{} is not installed: run `bash {}`",
+                self.name, self.install
+            ));
         }
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let source_file = std::env::temp_dir().join(format!(
-            "wrun-bench-{}-{}.{}",
+            "wrun-bench-{}-{}.wasm",
             std::process::id(),
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            if source.starts_with(b"\0asm") {
-                "wasm"
-            } else {
-                "wat"
-            }
         ));
-        std::fs::write(&source_file, source).map_err(|e| e.to_string())?;
+        std::fs::write(&source_file, binary).map_err(|e| e.to_string())?;
         let mut child = Command::new(python)
-            .arg(root.join("scripts/wasmtime-bench.py"))
+            .arg(root.join("scripts").join(self.script))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start wasmtime-bench.py: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", self.script))?;
         let mut input = child.stdin.take().ok_or("no stdin")?;
         let output = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?);
         writeln!(input, "{}", source_file.display()).map_err(|e| e.to_string())?;
-        let mut runner = Wasmtime {
+        let mut runner = ScriptRunner {
+            engine: self,
             child,
             input,
             output,
@@ -219,7 +264,9 @@ impl Wasmtime {
             _ => Err(reply),
         }
     }
+}
 
+impl ScriptRunner {
     fn reply(&mut self) -> Result<String, String> {
         use std::io::BufRead;
         let mut line = String::new();
@@ -227,13 +274,13 @@ impl Wasmtime {
             .read_line(&mut line)
             .map_err(|e| e.to_string())?;
         if line.is_empty() {
-            return Err("wasmtime-bench.py ended".into());
+            return Err(format!("{} ended", self.engine.script));
         }
         Ok(line.trim_end().to_string())
     }
 }
 
-impl Runner for Wasmtime {
+impl Runner for ScriptRunner {
     fn call(&mut self, n: i32) -> Result<(i64, Duration), String> {
         use std::io::Write;
         writeln!(self.input, "{n}").map_err(|e| e.to_string())?;
@@ -252,7 +299,7 @@ impl Runner for Wasmtime {
     }
 }
 
-impl Drop for Wasmtime {
+impl Drop for ScriptRunner {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,9 +1,11 @@
 //! `wrun-bench`: runs each workload on wrun's interpreter, on wrun's JIT
 //! (only where it compiles the module whole; otherwise its column says
-//! "declined" and stderr says why), on wasmi, on wasmtime (PyPI's
-//! prebuilt wasmtime, installed by `scripts/wasmtime.sh`) and natively,
-//! several times, checks that every run computes the native result, and
-//! prints median times and the ratios to wasmi and to wasmtime.
+//! "declined" and stderr says why), on wasmi, on wasm3 (PyPI's pywasm3,
+//! installed by `scripts/wasm3.sh`), on wasmtime (PyPI's prebuilt
+//! wasmtime, installed by `scripts/wasmtime.sh`) and natively, several
+//! times, interleaved, checks that every run computes the native result,
+//! and prints median times, the ratios to the peers with their geometric
+//! means, and how much the timed runs spread.
 //!
 //! ```text
 //! cargo run --release -p wrun-benches              # measurement sizes
@@ -24,7 +26,7 @@ use workloads::{WORKLOADS, Workload};
 #[derive(Parser, Debug)]
 #[command(
     name = "wrun-bench",
-    about = "wrun's interpreter and JIT against wasmi, wasmtime and native, side by side"
+    about = "wrun's interpreter and JIT against wasmi, wasm3, wasmtime and native, side by side"
 )]
 struct Args {
     /// Tiny sizes and one repetition: proves the harness works, in seconds.
@@ -50,6 +52,9 @@ struct Measured {
     engine: &'static str,
     /// `None` when the engine declined the workload.
     median: Option<Duration>,
+    /// (slowest − fastest) ÷ median of the timed calls: how steady the
+    /// figure is (0 for a declined engine).
+    spread: f64,
     /// Compiling the module (`None` for native and declined engines).
     compile: Option<Duration>,
 }
@@ -57,6 +62,43 @@ struct Measured {
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort_unstable();
     times.get(times.len() / 2).copied().unwrap_or_default()
+}
+
+fn spread(times: &[Duration]) -> f64 {
+    let (Some(fastest), Some(slowest)) = (times.iter().min(), times.iter().max()) else {
+        return 0.0;
+    };
+    (*slowest - *fastest).as_secs_f64() / median(times.to_vec()).as_secs_f64().max(1e-9)
+}
+
+/// The main table's time columns: header and engine.
+const TIME_COLUMNS: [(&str, &str); 6] = [
+    ("wrun ms", "wrun"),
+    ("jit ms", "wrun-jit"),
+    ("wasmi ms", "wasmi"),
+    ("wasm3 ms", "wasm3"),
+    ("wasmtime ms", "wasmtime"),
+    ("native ms", "native"),
+];
+
+/// The main table's ratio columns: header, engine, peer. The last row
+/// gives each one's geometric mean over the workloads.
+const RATIO_COLUMNS: [(&str, &str, &str); 6] = [
+    ("wrun/wasmi", "wrun", "wasmi"),
+    ("wrun/wasm3", "wrun", "wasm3"),
+    ("jit/wasmi", "wrun-jit", "wasmi"),
+    ("wrun/wasmtime", "wrun", "wasmtime"),
+    ("jit/wasmtime", "wrun-jit", "wasmtime"),
+    ("jit/native", "wrun-jit", "native"),
+];
+
+/// The geometric mean of `ratios` (`None` if there are none).
+fn geomean(ratios: &[f64]) -> Option<f64> {
+    if ratios.is_empty() {
+        return None;
+    }
+    let log_sum: f64 = ratios.iter().map(|r| r.ln()).sum();
+    Some((log_sum / ratios.len() as f64).exp())
 }
 
 fn ms(d: Duration) -> String {
@@ -119,6 +161,7 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
         .zip(times)
         .map(|((engine, runner), times)| Measured {
             engine,
+            spread: spread(&times),
             median: Some(median(times)),
             compile: (*engine != "native").then(|| runner.compile_time()),
         })
@@ -126,6 +169,7 @@ fn run_workload(w: &Workload, n: i32, reps: usize) -> Result<Vec<Measured>, Stri
     rows.extend(declined.into_iter().map(|engine| Measured {
         engine,
         median: None,
+        spread: 0.0,
         compile: None,
     }));
     Ok(rows)
@@ -160,21 +204,17 @@ fn main() -> ExitCode {
     if cfg!(debug_assertions) {
         eprintln!("wrun-bench: debug build; for meaningful figures use `cargo run --release`");
     }
-    println!(
-        "{:<8} {:>9} {:>10} {:>10} {:>10} {:>11} {:>10} {:>10} {:>9} {:>13} {:>12}  stresses",
-        "workload",
-        "n",
-        "wrun ms",
-        "jit ms",
-        "wasmi ms",
-        "wasmtime ms",
-        "native ms",
-        "wrun/wasmi",
-        "jit/wasmi",
-        "wrun/wasmtime",
-        "jit/wasmtime"
-    );
+    let mut header = format!("{:<8} {:>9}", "workload", "n");
+    for (title, _) in TIME_COLUMNS {
+        header += &format!(" {title:>11}");
+    }
+    for (title, _, _) in RATIO_COLUMNS {
+        header += &format!(" {title:>13}");
+    }
+    println!("{header}  stresses");
     let mut compile_rows = Vec::new();
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); RATIO_COLUMNS.len()];
+    let mut worst_spread: Vec<(&str, f64)> = Vec::new();
     let selected = WORKLOADS
         .iter()
         .filter(|w| builtin && (args.only.is_empty() || args.only.iter().any(|o| o == w.name)));
@@ -188,29 +228,52 @@ fn main() -> ExitCode {
             }
         };
         let time = |engine: &str| rows.iter().find(|m| m.engine == engine)?.median;
-        let cell = |t: Option<Duration>| t.map(ms).unwrap_or_else(|| "declined".into());
-        let native_cell = time("native").map(ms).unwrap_or_else(|| "-".into());
-        let ratio = |a: Option<Duration>, peer: &str| match (a, time(peer)) {
-            (Some(a), Some(b)) => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64().max(1e-9)),
-            _ => "-".into(),
-        };
-        println!(
-            "{:<8} {:>9} {:>10} {:>10} {:>10} {:>11} {:>10} {:>10} {:>9} {:>13} {:>12}  {}",
-            w.name,
-            n,
-            cell(time("wrun")),
-            cell(time("wrun-jit")),
-            cell(time("wasmi")),
-            cell(time("wasmtime")),
-            native_cell,
-            ratio(time("wrun"), "wasmi"),
-            ratio(time("wrun-jit"), "wasmi"),
-            ratio(time("wrun"), "wasmtime"),
-            ratio(time("wrun-jit"), "wasmtime"),
-            w.what
-        );
+        let mut line = format!("{:<8} {:>9}", w.name, n);
+        for (_, engine) in TIME_COLUMNS {
+            let cell = match time(engine) {
+                Some(t) => ms(t),
+                None if engine == "native" => "-".into(),
+                None => "declined".into(),
+            };
+            line += &format!(" {cell:>11}");
+        }
+        for ((_, engine, peer), column) in RATIO_COLUMNS.iter().zip(&mut ratios) {
+            let cell = match (time(engine), time(peer)) {
+                (Some(a), Some(b)) => {
+                    let ratio = a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+                    column.push(ratio);
+                    format!("{ratio:.2}x")
+                }
+                _ => "-".into(),
+            };
+            line += &format!(" {cell:>13}");
+        }
+        println!("{line}  {}", w.what);
+        for m in &rows {
+            match worst_spread.iter_mut().find(|(e, _)| *e == m.engine) {
+                Some((_, worst)) => *worst = worst.max(m.spread),
+                None => worst_spread.push((m.engine, m.spread)),
+            }
+        }
         compile_rows.push((w.name, rows));
     }
+    let mut line = format!("{:<8} {:>9}", "geomean", "");
+    for _ in TIME_COLUMNS {
+        line += &format!(" {:>11}", "");
+    }
+    for column in &ratios {
+        let cell = geomean(column).map_or_else(|| "-".into(), |g| format!("{g:.2}x"));
+        line += &format!(" {cell:>13}");
+    }
+    println!("{line}");
+    let spreads: Vec<String> = worst_spread
+        .iter()
+        .map(|(engine, s)| format!("{engine} {:.0}%", s * 100.0))
+        .collect();
+    println!(
+        "run-to-run spread ((slowest - fastest) / median), worst workload per engine: {}",
+        spreads.join(", ")
+    );
     println!(
         "median of {reps} run(s) each; every result matched the native one (a --module's: wrun's interpreter's)"
     );
@@ -224,8 +287,8 @@ fn main() -> ExitCode {
 fn print_compile_times(rows: &[(&str, Vec<Measured>)]) {
     println!();
     println!(
-        "{:<10} {:>14} {:>14} {:>14} {:>16} {:>14}",
-        "compile", "wrun ms", "jit ms", "wasmi ms", "wasmtime ms", "jit/wasmtime"
+        "{:<10} {:>14} {:>14} {:>14} {:>14} {:>16} {:>14}",
+        "compile", "wrun ms", "jit ms", "wasmi ms", "wasm3 ms", "wasmtime ms", "jit/wasmtime"
     );
     let cell = |d: Option<Duration>| {
         d.map(|d| format!("{:.3}", d.as_secs_f64() * 1e3))
@@ -238,16 +301,20 @@ fn print_compile_times(rows: &[(&str, Vec<Measured>)]) {
             _ => "-".into(),
         };
         println!(
-            "{:<10} {:>14} {:>14} {:>14} {:>16} {:>14}",
+            "{:<10} {:>14} {:>14} {:>14} {:>14} {:>16} {:>14}",
             name,
             cell(time("wrun")),
             cell(time("wrun-jit")),
             cell(time("wasmi")),
+            cell(time("wasm3")),
             cell(time("wasmtime")),
             ratio
         );
     }
-    println!("module compile times (wasmi compiles lazily: validation only)");
+    println!(
+        "module compile times (wasmi and wasm3 compile function bodies lazily, \
+         on first call: validation and loading only)"
+    );
 }
 
 #[cfg(test)]
@@ -273,6 +340,9 @@ mod tests {
     fn every_engine_and_native_are_measured() {
         let rows = run_workload(&WORKLOADS[0], 10, 3).expect("fib(10) agrees");
         let engines: Vec<&str> = rows.iter().map(|m| m.engine).collect();
-        assert_eq!(engines, ["wrun", "wrun-jit", "wasmi", "wasmtime", "native"]);
+        assert_eq!(
+            engines,
+            ["wrun", "wrun-jit", "wasmi", "wasm3", "wasmtime", "native"]
+        );
     }
 }
