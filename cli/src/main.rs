@@ -92,13 +92,10 @@ enum Command {
         /// FILE (reasons kept; new failures marked UNEXPLAINED).
         #[arg(long, value_name = "FILE")]
         write_known_failures: Option<PathBuf>,
-        /// The tier to run the modules on (see `wrun run --engine`).
-        #[arg(long, value_enum, default_value_t = EngineChoice::platform_default())]
-        engine: EngineChoice,
-        /// Cap each memory's up-front address-space reservation (see `wrun
-        /// run --memory-reservation`).
-        #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
-        memory_reservation: Option<u64>,
+        /// The engine's tier, limits and proposals, applied over each
+        /// suite's own configuration (the proposals its folder tests).
+        #[command(flatten)]
+        engine: EngineOptions,
     },
 }
 
@@ -131,6 +128,72 @@ impl EngineChoice {
     }
 }
 
+/// The engine options `wrun run` and `wrun spec` share: which tier runs
+/// the code, the limits, and the proposals (`-W NAME=y|n`, wasmtime's
+/// spelling).
+#[derive(Args, Debug, Clone)]
+pub struct EngineOptions {
+    /// The tier to run on: `jit` (the default on x86_64: the JIT for a
+    /// module it can compile whole, else the interpreter; set WRUN_LOG=jit
+    /// to see which and why) or `interp`.
+    #[arg(long, value_enum, default_value_t = EngineChoice::platform_default())]
+    pub engine: EngineChoice,
+    /// The most bytes one linear memory may hold (suffixes K, M, G, Ki, Mi,
+    /// Gi); default 4Gi.
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+    pub max_memory: Option<u64>,
+    /// The most bytes all memories and tables of a store may hold together
+    /// (a table element counts 8 bytes); default 6Gi. A module asking for
+    /// more at start fails with an error, `memory.grow` beyond it returns -1.
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+    pub memory_budget: Option<u64>,
+    /// The deepest wasm call nesting before a "call stack exhausted" trap
+    /// (a module then runs on the interpreter, which counts frames).
+    #[arg(long, value_name = "N")]
+    pub max_call_depth: Option<u32>,
+    /// Reserve at most this much address space per memory up front (by
+    /// default a 32-bit memory reserves 4 GiB plus guard pages); a memory
+    /// that outgrows its reservation moves. For hosts where reserving is
+    /// costly, such as qemu-user (about 6 MB of real memory per GiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
+    pub memory_reservation: Option<u64>,
+    /// Turn a proposal on or off, e.g. `-W custom-page-sizes=y`, `-W
+    /// gc=n,tail-call=n` (a bare NAME means `=y`). Repeatable. Names: see
+    /// `wrun features`.
+    #[arg(short = 'W', long = "wasm", value_name = "NAME[=y|n]", value_parser = parse_wasm_switch, value_delimiter = ',')]
+    pub wasm: Vec<(wrun_runtime::Proposal, bool)>,
+}
+
+impl EngineOptions {
+    /// The settings these options name, in the order to apply them.
+    pub fn settings(&self) -> Vec<wrun_runtime::Setting> {
+        use wrun_runtime::Setting;
+        let mut settings = vec![Setting::Strategy(self.engine.strategy())];
+        settings.extend(self.max_memory.map(Setting::MaxMemoryBytes));
+        settings.extend(self.memory_budget.map(Setting::StoreMemoryBudget));
+        settings.extend(self.max_call_depth.map(Setting::MaxCallDepth));
+        settings.extend(self.memory_reservation.map(Setting::MemoryReservation));
+        settings.extend(self.wasm.iter().map(|&(p, on)| Setting::Proposal(p, on)));
+        settings
+    }
+}
+
+/// Parses `NAME`, `NAME=y` or `NAME=n` for `-W`.
+fn parse_wasm_switch(text: &str) -> Result<(wrun_runtime::Proposal, bool), String> {
+    use wrun_runtime::Proposal;
+    let (name, value) = text.split_once('=').unwrap_or((text, "y"));
+    let on = match value {
+        "y" | "yes" | "true" => true,
+        "n" | "no" | "false" => false,
+        _ => return Err(format!("`{text}`: the value is y or n")),
+    };
+    let proposal = Proposal::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Proposal::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown proposal `{name}` (known: {})", names.join(", "))
+    })?;
+    Ok((proposal, on))
+}
+
 /// Options of `wrun run`.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -143,34 +206,14 @@ pub struct RunArgs {
     /// instruction).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
-    /// The most bytes one linear memory may hold (suffixes K, M, G, Ki, Mi, Gi).
-    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
-    pub max_memory: Option<u64>,
-    /// The tier to run the module on: `jit` (the default on x86_64: the
-    /// JIT if it can compile the whole module, else the interpreter; set
-    /// WRUN_LOG=jit to see which and why) or `interp`.
-    #[arg(long, value_enum, default_value_t = EngineChoice::platform_default())]
-    pub engine: EngineChoice,
     /// Stop the program with a trap once this much wall-clock time has
     /// passed, even while it waits in a host call (`poll_oneoff`): e.g.
     /// `500ms`, `2s`, `1m`, `1h`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
-    /// The most bytes all of the program's memories and tables may hold
-    /// together (a table element counts 8 bytes); default 6Gi. A module
-    /// asking for more at start fails with an error, `memory.grow` beyond it
-    /// returns -1.
-    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
-    pub memory_budget: Option<u64>,
-    /// The deepest wasm call nesting before a "call stack exhausted" trap.
-    #[arg(long, value_name = "N")]
-    pub max_call_depth: Option<u32>,
-    /// Reserve at most this much address space per memory up front (by
-    /// default a 32-bit memory reserves 4 GiB plus guard pages); a memory
-    /// that outgrows its reservation moves. For hosts where reserving is
-    /// costly, such as qemu-user (about 6 MB of real memory per GiB).
-    #[arg(long, value_name = "BYTES", value_parser = parse_byte_size)]
-    pub memory_reservation: Option<u64>,
+    /// The engine's tier, limits and proposals.
+    #[command(flatten)]
+    pub engine: EngineOptions,
     /// Grant the program read-write access to host directory HOST, seen as
     /// GUEST (default: the same path). Repeatable.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -349,14 +392,12 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             json,
             write_known_failures,
             engine,
-            memory_reservation,
         } => {
             let opts = wrun_spec::SpecOptions {
                 paths,
                 suite,
                 json,
-                strategy: engine.strategy(),
-                memory_reservation,
+                settings: engine.settings(),
                 progress: std::io::stderr().is_terminal(),
                 write_known_failures,
             };

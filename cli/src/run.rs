@@ -15,17 +15,8 @@ use crate::{EngineChoice, Failure, RunArgs, exit, vals};
 /// The engine configuration the run options ask for.
 fn config(args: &RunArgs) -> Config {
     let mut config = Config::new();
-    if let Some(bytes) = args.max_memory {
-        config.max_memory_bytes(bytes);
-    }
-    if let Some(bytes) = args.memory_reservation {
-        config.memory_reservation(bytes);
-    }
-    if let Some(bytes) = args.memory_budget {
-        config.store_memory_budget(bytes);
-    }
-    if let Some(depth) = args.max_call_depth {
-        config.max_call_depth(depth);
+    for setting in args.engine.settings() {
+        config.apply(setting);
     }
     if args.fuel.is_some() {
         config.consume_fuel(true);
@@ -33,7 +24,6 @@ fn config(args: &RunArgs) -> Config {
     if args.timeout.is_some() {
         config.epoch_interruption(true);
     }
-    config.strategy(args.engine.strategy());
     config
 }
 
@@ -84,7 +74,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     let started = std::time::Instant::now();
     let module = compile(&engine, path)?;
     let compiled = std::time::Instant::now();
-    if log_enabled("jit") && args.engine == EngineChoice::Jit {
+    if log_enabled("jit") && args.engine.engine == EngineChoice::Jit {
         match module.jit_fallback() {
             None => eprintln!("wrun: jit: {} runs as machine code", path.display()),
             Some(why) => eprintln!(

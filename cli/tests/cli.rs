@@ -198,6 +198,58 @@ fn limits_from_the_command_line() {
     assert!(stderr(&o).contains("limit exceeded"), "{}", stderr(&o));
 }
 
+/// `-W NAME=y|n` switches a proposal for `wrun run` and `wrun spec` alike,
+/// and `wrun spec` takes the run's limits: a memory64 script growing past
+/// the default 4 GiB ceiling passes with `--max-memory`.
+#[test]
+fn proposal_switches_and_limits_reach_run_and_spec() {
+    let module = write(
+        "switches",
+        "pages.wat",
+        "(module (memory 1 (pagesize 1)) (func (export \"size\") (result i32) memory.size))",
+    );
+    let module = module.to_str().unwrap();
+    let o = wrun(&["--invoke", "size", module]);
+    assert_eq!(code(&o), ERROR, "custom page sizes are off by default");
+    assert!(stderr(&o).contains("custom page sizes"), "{}", stderr(&o));
+    let o = wrun(&["-W", "custom-page-sizes=y", "--invoke", "size", module]);
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "1\n"),
+        "{}",
+        stderr(&o)
+    );
+    let o = wrun(&["-W", "gc=n,custom-page-sizes", "--invoke", "size", module]);
+    assert_eq!(stdout(&o), "1\n", "{}", stderr(&o));
+    let o = wrun(&["-W", "custom-pages=y", module]);
+    assert_eq!(code(&o), USAGE);
+    assert!(
+        stderr(&o).contains("unknown proposal `custom-pages`"),
+        "{}",
+        stderr(&o)
+    );
+
+    let script = write(
+        "switches",
+        "big.wast",
+        "(module (memory i64 0)\n\
+           (func (export \"grow\") (param i64) (result i64) (memory.grow (local.get 0))))\n\
+         (assert_return (invoke \"grow\" (i64.const 0x10001)) (i64.const 0))\n",
+    );
+    let script = script.to_str().unwrap();
+    let o = wrun(&["spec", script]);
+    assert_eq!(code(&o), 1, "4 GiB + 64 KiB is past the default ceiling");
+    let o = wrun(&[
+        "spec",
+        "--max-memory",
+        "5Gi",
+        "--memory-budget",
+        "8Gi",
+        script,
+    ]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+}
+
 #[test]
 fn unknown_import_is_named() {
     let file = write(

@@ -58,6 +58,60 @@ pub enum Proposal {
 }
 
 impl Proposal {
+    /// Every proposal, in declaration order.
+    pub const ALL: [Proposal; 19] = [
+        Proposal::MutableGlobal,
+        Proposal::SignExtension,
+        Proposal::SaturatingFloatToInt,
+        Proposal::MultiValue,
+        Proposal::BulkMemory,
+        Proposal::ReferenceTypes,
+        Proposal::Simd,
+        Proposal::RelaxedSimd,
+        Proposal::Memory64,
+        Proposal::MultiMemory,
+        Proposal::TailCall,
+        Proposal::FunctionReferences,
+        Proposal::Exceptions,
+        Proposal::LegacyExceptions,
+        Proposal::ExtendedConst,
+        Proposal::Gc,
+        Proposal::Threads,
+        Proposal::CustomPageSizes,
+        Proposal::WideArithmetic,
+    ];
+
+    /// The proposal's name on a command line (`-W NAME=y|n`): wasmtime's
+    /// spelling where it has one.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proposal::MutableGlobal => "mutable-global",
+            Proposal::SignExtension => "sign-extension",
+            Proposal::SaturatingFloatToInt => "saturating-float-to-int",
+            Proposal::MultiValue => "multi-value",
+            Proposal::BulkMemory => "bulk-memory",
+            Proposal::ReferenceTypes => "reference-types",
+            Proposal::Simd => "simd",
+            Proposal::RelaxedSimd => "relaxed-simd",
+            Proposal::Memory64 => "memory64",
+            Proposal::MultiMemory => "multi-memory",
+            Proposal::TailCall => "tail-call",
+            Proposal::FunctionReferences => "function-references",
+            Proposal::Exceptions => "exceptions",
+            Proposal::LegacyExceptions => "legacy-exceptions",
+            Proposal::ExtendedConst => "extended-const",
+            Proposal::Gc => "gc",
+            Proposal::Threads => "threads",
+            Proposal::CustomPageSizes => "custom-page-sizes",
+            Proposal::WideArithmetic => "wide-arithmetic",
+        }
+    }
+
+    /// The proposal with this [`Proposal::name`].
+    pub fn from_name(name: &str) -> Option<Proposal> {
+        Proposal::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     fn flags(self) -> WasmFeatures {
         match self {
             Proposal::MutableGlobal => WasmFeatures::MUTABLE_GLOBAL,
@@ -120,10 +174,41 @@ impl Default for Config {
     }
 }
 
+/// One engine setting as a value, so a command line can name settings once
+/// and apply them over different base configurations (`wrun run` over the
+/// default, `wrun spec` over each suite's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// [`Config::strategy`].
+    Strategy(Strategy),
+    /// [`Config::max_memory_bytes`].
+    MaxMemoryBytes(u64),
+    /// [`Config::store_memory_budget`].
+    StoreMemoryBudget(u64),
+    /// [`Config::max_call_depth`].
+    MaxCallDepth(u32),
+    /// [`Config::memory_reservation`].
+    MemoryReservation(u64),
+    /// [`Config::wasm_proposal`].
+    Proposal(Proposal, bool),
+}
+
 impl Config {
     /// The default configuration.
     pub fn new() -> Config {
         Config::default()
+    }
+
+    /// Applies one [`Setting`].
+    pub fn apply(&mut self, setting: Setting) -> &mut Config {
+        match setting {
+            Setting::Strategy(s) => self.strategy(s),
+            Setting::MaxMemoryBytes(bytes) => self.max_memory_bytes(bytes),
+            Setting::StoreMemoryBudget(bytes) => self.store_memory_budget(bytes),
+            Setting::MaxCallDepth(depth) => self.max_call_depth(depth),
+            Setting::MemoryReservation(bytes) => self.memory_reservation(bytes),
+            Setting::Proposal(p, enable) => self.wasm_proposal(p, enable),
+        }
     }
 
     /// Enables or disables a proposal for modules compiled by the engine.
@@ -208,6 +293,11 @@ impl Config {
     pub fn consume_fuel(&mut self, enable: bool) -> &mut Config {
         self.consume_fuel = enable;
         self
+    }
+
+    /// The tier [`Config::strategy`] selected.
+    pub fn selected_strategy(&self) -> Strategy {
+        self.strategy
     }
 
     /// Which tier runs the modules: the interpreter (default), or the JIT

@@ -21,7 +21,7 @@ mod types;
 mod values;
 mod vm;
 
-pub use engine::{Config, DEFAULT_STORE_MEMORY_BUDGET, Engine, Proposal};
+pub use engine::{Config, DEFAULT_STORE_MEMORY_BUDGET, Engine, Proposal, Setting};
 pub use error::{CompileError, CompileErrorKind, Error, FrameInfo, Result, Trap, TrapKind};
 pub use func::{Caller, Func, HostFn, IntoFunc, WasmResults, WasmTy, WithCaller};
 pub use instance::{Extern, Global, Instance, Memory, Table, Tag};

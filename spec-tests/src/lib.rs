@@ -34,13 +34,12 @@ pub struct SpecOptions {
     /// Write the known-failures list this run implies to this file (only
     /// for a full run of the embedded suites).
     pub write_known_failures: Option<PathBuf>,
-    /// The tier the scripts' modules run on (`Strategy::Jit` runs each
-    /// module the JIT compiles whole on it, the rest on the interpreter).
-    pub strategy: wrun_runtime::Strategy,
-    /// Caps each memory's up-front address-space reservation (see
-    /// `Config::memory_reservation`); for hosts such as qemu-user where
-    /// reserving is costly.
-    pub memory_reservation: Option<u64>,
+    /// Engine settings applied over each script's own configuration: the
+    /// tier (`Strategy::Jit` runs each module the JIT compiles whole on it,
+    /// the rest on the interpreter), limits such as a memory ceiling above
+    /// the default 4 GiB, a capped reservation for hosts such as qemu-user
+    /// where reserving is costly, proposals switched on or off.
+    pub settings: Vec<wrun_runtime::Setting>,
 }
 
 /// One script to run: its suite, file name, text and engine configuration.
@@ -279,9 +278,8 @@ pub fn run_cli(opts: &SpecOptions) -> i32 {
                 .is_none_or(|f| s.suite.contains(f.as_str()))
         })
         .map(|mut s| {
-            s.config.strategy(opts.strategy);
-            if let Some(bytes) = opts.memory_reservation {
-                s.config.memory_reservation(bytes);
+            for &setting in &opts.settings {
+                s.config.apply(setting);
             }
             s
         })
@@ -313,7 +311,10 @@ pub fn run_cli(opts: &SpecOptions) -> i32 {
         print!("{}", report.to_table());
     }
     println!("{}", report.summary_line());
-    if opts.strategy == wrun_runtime::Strategy::Jit && !opts.json {
+    let on_jit = scripts
+        .first()
+        .is_some_and(|s| s.config.selected_strategy() == wrun_runtime::Strategy::Jit);
+    if on_jit && !opts.json {
         use std::sync::atomic::Ordering::Relaxed;
         println!(
             "jit: {} of {} modules compiled by the JIT (the rest ran on the interpreter)",
