@@ -7,6 +7,7 @@
 //! is `wasm-v3` plus the proposals). A case is one directive, named
 //! `suite/file.wast:line`.
 
+mod legacy_try;
 mod report;
 mod script;
 

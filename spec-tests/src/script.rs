@@ -36,6 +36,7 @@ pub struct Case {
 /// Runs a whole script on a fresh engine built from `config`; a script that
 /// does not parse is one failed case.
 pub fn run_script(text: &str, config: &Config) -> Vec<Case> {
+    let text = &*crate::legacy_try::unfold(text);
     let mut lexer = wast::lexer::Lexer::new(text);
     lexer.allow_confusing_unicode(true);
     let buf = match wast::parser::ParseBuffer::new_with_lexer(lexer) {
