@@ -33,7 +33,8 @@ pub enum AluOp {
 }
 
 impl AluOp {
-    fn from_bits(bits: u8) -> AluOp {
+    /// The operation an opcode's bits 5:3 (or a group's ModRM.reg) name.
+    pub(crate) fn from_bits(bits: u8) -> AluOp {
         [
             AluOp::Add,
             AluOp::Or,

@@ -76,6 +76,8 @@ pub struct Insn {
     pub op_size: u8,
     /// Effective address size in bytes: 2, 4 or 8.
     pub addr_size: u8,
+    /// How it runs: a fast form or the general family dispatch.
+    pub fast: super::fast::FastForm,
 }
 
 impl Insn {
@@ -258,6 +260,7 @@ pub fn decode(bytes: &[u8], mode: CpuMode) -> Result<Insn, DecodeError> {
         imm2: 0,
         op_size,
         addr_size,
+        fast: super::fast::FastForm::General,
     };
 
     if info.modrm {
@@ -314,6 +317,7 @@ pub fn decode(bytes: &[u8], mode: CpuMode) -> Result<Insn, DecodeError> {
         Imm::RelZ => insn.imm = c.signed(op_size.min(4))?,
     }
     insn.len = c.pos as u8;
+    insn.fast = super::fast::FastForm::of(&insn);
     Ok(insn)
 }
 

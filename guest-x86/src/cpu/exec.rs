@@ -167,7 +167,7 @@ impl Cpu {
             // (SDM Vol.3A §18.3.1.1).
             self.rflags &= !super::flags::RF;
         }
-        match self.execute(mem, insn) {
+        match self.execute_fast(mem, insn, insn.fast) {
             Err(Stop::Exception(e)) => {
                 self.rip = start;
                 if let Exception::PageFault { addr, .. } = e {

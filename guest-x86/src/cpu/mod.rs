@@ -9,6 +9,7 @@ pub mod cpuid;
 pub mod decode;
 mod exec;
 mod far;
+mod fast;
 pub mod fault;
 pub mod flags;
 pub mod interrupt;
