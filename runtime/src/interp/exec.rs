@@ -44,12 +44,9 @@ pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Res
         }
         None => return Err(Error::usage("dangling function handle")),
     };
-    let instance = store
-        .inner
-        .instances
-        .get(instance as usize)
-        .cloned()
-        .ok_or_else(|| Error::usage("function of a dangling instance"))?;
+    if store.inner.instances.get(instance as usize).is_none() {
+        return Err(Error::usage("function of a dangling instance"));
+    }
     store.inner.ensure_stack();
     // Wasm calls never grow the host stack, but host functions that call
     // back into wasm nest invocations on it: bound the bytes they use,
@@ -70,7 +67,7 @@ pub(crate) fn invoke<T>(store: &mut Store<T>, func: u32, args: &[RawVal]) -> Res
     store.inner.stack[base..base + args.len()].copy_from_slice(args);
     let entry_frames = store.inner.frames.len();
     store.inner.nesting += 1;
-    let result = run(store, code, instance, base, entry_frames);
+    let result = run(store, &code, instance, base, entry_frames);
     store.inner.nesting -= 1;
     store.inner.frames.truncate(entry_frames);
     store.inner.sp = base;
@@ -153,7 +150,9 @@ fn backtrace(
     };
     let mut out = vec![info(code, inst, pc)];
     for f in frames.iter().rev() {
-        out.push(info(&f.code, &f.instance, f.pc));
+        // SAFETY: see `Frame`: saved code and instances outlive the invocation.
+        let (code, inst) = unsafe { (&*f.code, &*f.instance) };
+        out.push(info(code, inst, f.pc));
     }
     out
 }
@@ -218,10 +217,43 @@ fn find_handler(
     None
 }
 
+/// The code of store function `addr` and its instance's store index, if
+/// it is a wasm function.
+#[inline(always)]
+fn wasm_callee(inner: &StoreInner, addr: u32) -> Option<(*const CompiledFunc, u32)> {
+    match &inner.funcs.get(addr as usize)?.kind {
+        FuncKind::Wasm { instance, code } => Some((Arc::as_ptr(code), *instance)),
+        FuncKind::Host(_) => None,
+    }
+}
+
+/// The instance at store index `index`, detached from the borrow of the
+/// store.
+///
+/// # Safety
+/// `index` is an instance of the store. The store never drops an instance
+/// (`instances` only grows), so the data outlives every activation.
+#[inline(always)]
+unsafe fn instance_at<'a>(inner: &StoreInner, index: u32) -> &'a InstanceData {
+    debug_assert!((index as usize) < inner.instances.len());
+    // SAFETY: the caller's contract.
+    unsafe { &*Arc::as_ptr(inner.instances.get_unchecked(index as usize)) }
+}
+
+/// Whether one more activation fits: the configured depth counts saved
+/// frames plus one per nested invocation, and the frame records are
+/// bounded by the value stack's cells as well, so even a function with
+/// no locals and no operands cannot grow them without limit.
+#[inline(always)]
+fn frame_room(inner: &StoreInner, max_depth: usize) -> bool {
+    let depth = inner.frames.len() + 1;
+    depth + inner.nesting <= max_depth && depth <= inner.engine.inner.config.max_stack_cells
+}
+
 fn run<T>(
     store: &mut Store<T>,
-    mut code: Arc<CompiledFunc>,
-    mut inst: Arc<InstanceData>,
+    code: &CompiledFunc,
+    mut inst_index: u32,
     mut fp: usize,
     entry_frames: usize,
 ) -> Result<usize> {
@@ -230,8 +262,13 @@ fn run<T>(
     if store.inner.frames.len() + store.inner.nesting > max_depth {
         return Err(Trap::new(TrapKind::StackExhausted).into());
     }
+    // SAFETY: `code` outlives the invocation (the caller holds it, and
+    // callees' code is owned by the store's functions, which are never
+    // dropped); `invoke` checked the instance index.
+    let mut code: &CompiledFunc = unsafe { &*(code as *const CompiledFunc) };
+    let mut inst: &InstanceData = unsafe { instance_at(&store.inner, inst_index) };
     let mut pc: usize = 0;
-    let mut sp = match enter(&mut store.inner.stack, &code, fp) {
+    let mut sp = match enter(&mut store.inner.stack, code, fp) {
         Ok(sp) => sp,
         Err(k) => return Err(Trap::new(k).into()),
     };
@@ -280,7 +317,7 @@ fn run<T>(
                     unsafe { numeric::exec($op, stack, &mut sp) }
                 }};
             }
-            let instrs = &code.code[..];
+            let mut instrs = &code.code[..];
             let action = 'dispatch: loop {
                 // Matched in place: copying the whole instruction out first
                 // costs more than the dispatch itself.
@@ -337,13 +374,66 @@ fn run<T>(
                             sp -= 1;
                         }
                     }
-                    Instr::Return => break Action::Return,
-                    Instr::Call(f) => break Action::Call(inst.funcs[f as usize]),
+                    Instr::Return => {
+                        // Return to a caller of this invocation without
+                        // leaving the loop (Wasm 3.0 §4.4.10 "return").
+                        if inner.frames.len() <= entry_frames {
+                            break Action::Return;
+                        }
+                        let Some(caller) = inner.frames.pop() else {
+                            break Action::Return;
+                        };
+                        let n = code.num_results as usize;
+                        if n > 0 {
+                            stack.copy_within(sp - n..sp, fp);
+                        }
+                        sp = fp + n;
+                        fp = caller.fp;
+                        pc = caller.pc;
+                        // SAFETY: see `Frame`.
+                        (code, inst) = unsafe { (&*caller.code, &*caller.instance) };
+                        inst_index = caller.instance_index;
+                        instrs = &code.code[..];
+                    }
+                    Instr::Call(f) => {
+                        // A wasm callee runs in this loop: its frame is a
+                        // plain record and its activation starts at its
+                        // arguments (Wasm 3.0 §4.4.10 "call").
+                        let addr = inst.funcs[f as usize];
+                        let Some((callee, callee_index)) = wasm_callee(inner, addr) else {
+                            break Action::Call(addr);
+                        };
+                        if !frame_room(inner, max_depth) {
+                            break Action::Call(addr);
+                        }
+                        // SAFETY: see `Frame`.
+                        let callee = unsafe { &*callee };
+                        let new_fp = sp - callee.num_params as usize;
+                        match enter(stack, callee, new_fp) {
+                            Ok(new_sp) => sp = new_sp,
+                            // The slow path raises the trap with a backtrace.
+                            Err(_) => break Action::Call(addr),
+                        }
+                        inner.frames.push(Frame {
+                            code,
+                            instance: inst,
+                            instance_index: inst_index,
+                            pc,
+                            fp,
+                        });
+                        fp = new_fp;
+                        pc = 0;
+                        code = callee;
+                        // SAFETY: a function's instance index is valid.
+                        inst = unsafe { instance_at(inner, callee_index) };
+                        inst_index = callee_index;
+                        instrs = &code.code[..];
+                    }
                     Instr::ReturnCall(f) => break Action::ReturnCall(inst.funcs[f as usize]),
                     Instr::CallIndirect { type_id, table }
                     | Instr::ReturnCallIndirect { type_id, table } => {
                         sp -= 1;
-                        let addr = match resolve_indirect(inner, &inst, table, type_id, get!(sp)) {
+                        let addr = match resolve_indirect(inner, inst, table, type_id, get!(sp)) {
                             Ok(addr) => addr,
                             Err(kind) => break Action::Trap(kind),
                         };
@@ -530,7 +620,7 @@ fn run<T>(
                         set!(sp - 1, u64::from(get!(sp - 1) == get!(sp)));
                     }
                     _ => {
-                        if let Err(k) = memory::exec_bulk(inner, stack, &inst, instr, &mut sp) {
+                        if let Err(k) = memory::exec_bulk(inner, stack, inst, instr, &mut sp) {
                             break 'dispatch Action::Trap(k);
                         }
                     }
@@ -546,132 +636,131 @@ fn run<T>(
                 let Some(caller) = return_from(store, fp, sp - n..sp, entry_frames) else {
                     return Ok(n);
                 };
-                (code, inst, pc, fp, sp) = caller;
+                (code, inst, inst_index, pc, fp, sp) = caller;
             }
             Action::Call(addr) | Action::ReturnCall(addr) => {
                 let tail = matches!(action, Action::ReturnCall(_));
-                let (callee, callee_inst, host) = match &store.inner.funcs[addr as usize].kind {
-                    FuncKind::Wasm { instance, code } => (
-                        Some(code.clone()),
-                        store.inner.instances.get(*instance as usize).cloned(),
-                        None,
-                    ),
-                    FuncKind::Host(h) => (None, None, Some(*h)),
+                let host = match &store.inner.funcs[addr as usize].kind {
+                    FuncKind::Host(h) => Some(*h),
+                    FuncKind::Wasm { .. } => None,
                 };
-                match (callee, callee_inst, host) {
-                    (Some(callee), Some(callee_inst), _) => {
-                        let n = callee.num_params as usize;
-                        let new_fp = if tail {
-                            store.inner.stack.copy_within(sp - n..sp, fp);
-                            fp
-                        } else {
-                            if store.inner.frames.len() + 1 + store.inner.nesting > max_depth {
-                                let mut t = Trap::new(TrapKind::StackExhausted);
-                                t.set_backtrace(backtrace(
-                                    &code,
-                                    &inst,
-                                    pc,
-                                    &store.inner.frames[entry_frames..],
-                                ));
-                                return Err(t.into());
-                            }
-                            store.inner.frames.push(Frame {
-                                code: code.clone(),
-                                instance: inst.clone(),
+                if let Some((callee, callee_index)) = wasm_callee(&store.inner, addr) {
+                    // SAFETY: see `Frame`.
+                    let callee = unsafe { &*callee };
+                    let n = callee.num_params as usize;
+                    let new_fp = if tail {
+                        store.inner.stack.copy_within(sp - n..sp, fp);
+                        fp
+                    } else {
+                        if !frame_room(&store.inner, max_depth) {
+                            let mut t = Trap::new(TrapKind::StackExhausted);
+                            t.set_backtrace(backtrace(
+                                code,
+                                inst,
                                 pc,
-                                fp,
-                            });
-                            sp - n
-                        };
-                        code = callee;
-                        inst = callee_inst;
-                        fp = new_fp;
-                        pc = 0;
-                        sp = match enter(&mut store.inner.stack, &code, fp) {
-                            Ok(sp) => sp,
-                            Err(k) => {
-                                let mut t = Trap::new(k);
-                                t.set_backtrace(backtrace(
-                                    &code,
-                                    &inst,
-                                    1,
-                                    &store.inner.frames[entry_frames..],
-                                ));
-                                return Err(t.into());
-                            }
-                        };
-                    }
-                    (_, _, Some(h)) => {
-                        let n = store
-                            .host_funcs
-                            .get(h as usize)
-                            .map(|f| f.ty.params().len())
-                            .unwrap_or(0);
-                        let args: Vec<RawVal> = store.inner.stack[sp - n..sp].to_vec();
-                        let base = sp - n;
-                        store.inner.sp = sp;
-                        let outcome = call_host(store, h, Some(inst.clone()), &args);
-                        match outcome {
-                            Ok(results) => {
-                                if base + results.len() > store.inner.stack.len() {
-                                    return Err(Trap::new(TrapKind::StackExhausted).into());
-                                }
-                                store.inner.stack[base..base + results.len()]
-                                    .copy_from_slice(&results);
-                                sp = base + results.len();
-                                if tail {
-                                    // The host's results are this function's results.
-                                    let r = results.len();
-                                    let Some(caller) =
-                                        return_from(store, fp, base..base + r, entry_frames)
-                                    else {
-                                        return Ok(r);
-                                    };
-                                    (code, inst, pc, fp, sp) = caller;
-                                }
-                            }
-                            Err(Error::Exception(exn)) => {
-                                if let Some((new_pc, new_sp, c, i, f)) = unwind(
-                                    store,
-                                    code.clone(),
-                                    inst.clone(),
-                                    fp,
-                                    pc,
-                                    exn.index,
-                                    entry_frames,
-                                ) {
-                                    pc = new_pc;
-                                    sp = new_sp;
-                                    code = c;
-                                    inst = i;
-                                    fp = f;
-                                } else {
-                                    return Err(Error::Exception(exn));
-                                }
-                            }
-                            Err(Error::Trap(mut t)) => {
-                                t.set_backtrace(backtrace(
-                                    &code,
-                                    &inst,
-                                    pc,
-                                    &store.inner.frames[entry_frames..],
-                                ));
-                                return Err(Error::Trap(t));
-                            }
-                            Err(e) => return Err(e),
+                                &store.inner.frames[entry_frames..],
+                            ));
+                            return Err(t.into());
+                        }
+                        store.inner.frames.push(Frame {
+                            code,
+                            instance: inst,
+                            instance_index: inst_index,
+                            pc,
+                            fp,
+                        });
+                        sp - n
+                    };
+                    code = callee;
+                    // SAFETY: a function's instance index is valid.
+                    inst = unsafe { instance_at(&store.inner, callee_index) };
+                    inst_index = callee_index;
+                    fp = new_fp;
+                    pc = 0;
+                    sp = match enter(&mut store.inner.stack, code, fp) {
+                        Ok(sp) => sp,
+                        Err(k) => {
+                            let mut t = Trap::new(k);
+                            t.set_backtrace(backtrace(
+                                code,
+                                inst,
+                                1,
+                                &store.inner.frames[entry_frames..],
+                            ));
+                            return Err(t.into());
+                        }
+                    };
+                    continue;
+                }
+                let Some(h) = host else {
+                    return Err(Error::usage("call of a dangling function"));
+                };
+                let n = store
+                    .host_funcs
+                    .get(h as usize)
+                    .map(|f| f.ty.params().len())
+                    .unwrap_or(0);
+                let args: Vec<RawVal> = store.inner.stack[sp - n..sp].to_vec();
+                let base = sp - n;
+                store.inner.sp = sp;
+                let caller_instance = store.inner.instances[inst_index as usize].clone();
+                let outcome = call_host(store, h, Some(caller_instance), &args);
+                match outcome {
+                    Ok(results) => {
+                        if base + results.len() > store.inner.stack.len() {
+                            return Err(Trap::new(TrapKind::StackExhausted).into());
+                        }
+                        store.inner.stack[base..base + results.len()].copy_from_slice(&results);
+                        sp = base + results.len();
+                        if tail {
+                            // The host's results are this function's results.
+                            let r = results.len();
+                            let Some(caller) = return_from(store, fp, base..base + r, entry_frames)
+                            else {
+                                return Ok(r);
+                            };
+                            (code, inst, inst_index, pc, fp, sp) = caller;
                         }
                     }
-                    _ => return Err(Error::usage("call of a dangling function")),
+                    Err(Error::Exception(exn)) => {
+                        let at = Activation {
+                            code,
+                            inst,
+                            inst_index,
+                            fp,
+                            pc,
+                        };
+                        let Some((resume, new_sp)) = unwind(store, at, exn.index, entry_frames)
+                        else {
+                            return Err(Error::Exception(exn));
+                        };
+                        (code, inst, inst_index, fp, pc) = resume.parts();
+                        sp = new_sp;
+                    }
+                    Err(Error::Trap(mut t)) => {
+                        t.set_backtrace(backtrace(
+                            code,
+                            inst,
+                            pc,
+                            &store.inner.frames[entry_frames..],
+                        ));
+                        return Err(Error::Trap(t));
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             Action::Throw(exn) => {
-                match unwind(store, code.clone(), inst.clone(), fp, pc, exn, entry_frames) {
-                    Some((new_pc, new_sp, c, i, f)) => {
-                        pc = new_pc;
+                let at = Activation {
+                    code,
+                    inst,
+                    inst_index,
+                    fp,
+                    pc,
+                };
+                match unwind(store, at, exn, entry_frames) {
+                    Some((resume, new_sp)) => {
+                        (code, inst, inst_index, fp, pc) = resume.parts();
                         sp = new_sp;
-                        code = c;
-                        inst = i;
-                        fp = f;
                     }
                     None => {
                         let tag = store
@@ -694,8 +783,8 @@ fn run<T>(
             Action::Trap(kind) => {
                 let mut t = Trap::new(kind);
                 t.set_backtrace(backtrace(
-                    &code,
-                    &inst,
+                    code,
+                    inst,
                     pc,
                     &store.inner.frames[entry_frames..],
                 ));
@@ -705,54 +794,89 @@ fn run<T>(
     }
 }
 
-type Resume = (usize, usize, Arc<CompiledFunc>, Arc<InstanceData>, usize);
+/// Where an activation stands: its code, instance, frame and pc.
+struct Activation<'a> {
+    code: &'a CompiledFunc,
+    inst: &'a InstanceData,
+    inst_index: u32,
+    fp: usize,
+    pc: usize,
+}
 
-/// Where the caller resumes after a return: its code, instance, pc, fp and
-/// the stack pointer just above the results.
-type Caller = (Arc<CompiledFunc>, Arc<InstanceData>, usize, usize, usize);
+impl<'a> Activation<'a> {
+    fn parts(self) -> (&'a CompiledFunc, &'a InstanceData, u32, usize, usize) {
+        (self.code, self.inst, self.inst_index, self.fp, self.pc)
+    }
+
+    /// The caller a saved frame describes.
+    ///
+    /// # Safety
+    /// See `Frame`: the frame's code and instance outlive the invocation.
+    unsafe fn of_frame(f: &Frame) -> Activation<'a> {
+        // SAFETY: the caller's contract.
+        let (code, inst) = unsafe { (&*f.code, &*f.instance) };
+        Activation {
+            code,
+            inst,
+            inst_index: f.instance_index,
+            fp: f.fp,
+            pc: f.pc,
+        }
+    }
+}
+
+/// Where the caller resumes after a return: its code, instance (and its
+/// store index), pc, fp and the stack pointer just above the results.
+type Caller<'a> = (&'a CompiledFunc, &'a InstanceData, u32, usize, usize, usize);
 
 /// Returns from the activation at `fp` whose results are at `results`:
 /// moves them down to `fp` and pops the caller's frame, or None when the
 /// activation was this invocation's entry (results stay at `fp`).
-fn return_from<T>(
+fn return_from<'a, T>(
     store: &mut Store<T>,
     fp: usize,
     results: std::ops::Range<usize>,
     entry_frames: usize,
-) -> Option<Caller> {
+) -> Option<Caller<'a>> {
     let n = results.len();
     store.inner.stack.copy_within(results, fp);
     if store.inner.frames.len() <= entry_frames {
         return None;
     }
     let caller = store.inner.frames.pop()?;
-    Some((caller.code, caller.instance, caller.pc, caller.fp, fp + n))
+    // SAFETY: see `Frame`.
+    let c = unsafe { Activation::of_frame(&caller) };
+    Some((c.code, c.inst, c.inst_index, c.pc, c.fp, fp + n))
 }
 
 /// Unwinds frames of this invocation until a handler catches `exn`
-/// (Wasm 3.0 §4.4.11 "throw_ref"): returns where to resume, or None if the
-/// exception leaves the invocation.
-fn unwind<T>(
+/// (Wasm 3.0 §4.4.11 "throw_ref"): returns where to resume and the stack
+/// pointer there, or None if the exception leaves the invocation.
+fn unwind<'a, T>(
     store: &mut Store<T>,
-    mut code: Arc<CompiledFunc>,
-    mut inst: Arc<InstanceData>,
-    mut fp: usize,
-    mut pc: usize,
+    mut at: Activation<'a>,
     exn: u32,
     entry_frames: usize,
-) -> Option<Resume> {
+) -> Option<(Activation<'a>, usize)> {
     loop {
         let mut sp = 0;
-        if let Some(target) = find_handler(&mut store.inner, &code, &inst, fp, pc, exn, &mut sp) {
-            return Some((target, sp, code, inst, fp));
+        if let Some(target) = find_handler(
+            &mut store.inner,
+            at.code,
+            at.inst,
+            at.fp,
+            at.pc,
+            exn,
+            &mut sp,
+        ) {
+            at.pc = target;
+            return Some((at, sp));
         }
         if store.inner.frames.len() <= entry_frames {
             return None;
         }
         let caller = store.inner.frames.pop()?;
-        code = caller.code;
-        inst = caller.instance;
-        pc = caller.pc;
-        fp = caller.fp;
+        // SAFETY: see `Frame`.
+        at = unsafe { Activation::of_frame(&caller) };
     }
 }
