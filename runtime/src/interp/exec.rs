@@ -11,7 +11,10 @@
 
 use std::sync::Arc;
 
-use super::code::{BranchTarget, CatchKind, CompiledFunc, HandlerKind, Instr};
+use super::code::{
+    BranchTarget, CatchKind, CompiledFunc, HandlerKind, Instr, LoadKind, MemArg, NumOp, StoreKind,
+    with_specialised,
+};
 use super::memory;
 use super::numeric;
 use crate::error::{Error, FrameInfo, Result, Trap, TrapKind};
@@ -19,6 +22,7 @@ use crate::func::call_host;
 use crate::store::{ExnInst, Frame, FuncKind, InstanceData, Store, StoreInner};
 use crate::types::TypeId;
 use crate::values::{Exn, RawVal};
+use crate::vm::VMMemoryDefinition;
 
 /// Why the inner loop stopped running the current function.
 enum Action {
@@ -217,6 +221,17 @@ fn find_handler(
     None
 }
 
+/// Where the dispatch loop reads memory 0's base and length, or null for
+/// an instance without memories (whose code has no memory-0 forms).
+#[inline(always)]
+fn memory0(inst: &InstanceData) -> *const VMMemoryDefinition {
+    if inst.memories.is_empty() {
+        return std::ptr::null();
+    }
+    // SAFETY: memory 0 exists.
+    unsafe { inst.vmctx.memory_definition(0) }
+}
+
 /// The code of store function `addr` and its instance's store index, if
 /// it is a wasm function.
 #[inline(always)]
@@ -318,6 +333,7 @@ fn run<T>(
                 }};
             }
             let mut instrs = &code.code[..];
+            let mut mem0 = memory0(inst);
             let action = 'dispatch: loop {
                 // Matched in place: copying the whole instruction out first
                 // costs more than the dispatch itself.
@@ -326,7 +342,136 @@ fn run<T>(
                 // target is an index of the same code, so `pc` stays in bounds.
                 let instr = unsafe { instrs.get_unchecked(pc) };
                 pc += 1;
-                match *instr {
+                // Unwraps an operator's result or leaves the loop with its trap.
+                macro_rules! value {
+                    ($r:expr) => {
+                        match $r {
+                            Ok(v) => v,
+                            Err(k) => break Action::Trap(k),
+                        }
+                    };
+                }
+                // The dispatch: the arms below plus one handler per
+                // specialised numeric instruction (see `with_specialised`).
+                macro_rules! dispatch {
+                    (
+                        { { $($fixed:tt)* } { $($bulk:tt)* } }
+                        binary [ $(($op:ident, $s:ident, $si:ident, $sl:ident, $li:ident,
+                                    $ll:ident, $lis:ident, $lls:ident))* ]
+                        compare [ $(($cop:ident, $bs:ident, $bli:ident, $bll:ident))* ]
+                        loads [ $(($lk:ident, $l32:ident, $l64:ident))* ]
+                        stores [ $(($sk:ident, $s32:ident, $s64:ident))* ]
+                    ) => {
+                        match *instr {
+                            $($fixed)*
+                            $(
+                                Instr::$s => {
+                                    sp -= 1;
+                                    let v = value!(numeric::binary(NumOp::$op, get!(sp - 1), get!(sp)));
+                                    set!(sp - 1, v);
+                                }
+                                Instr::$si { imm } => {
+                                    let v = value!(numeric::binary(NumOp::$op, get!(sp - 1), imm));
+                                    set!(sp - 1, v);
+                                }
+                                Instr::$sl { local } => {
+                                    let rhs = get!(fp + local as usize);
+                                    let v = value!(numeric::binary(NumOp::$op, get!(sp - 1), rhs));
+                                    set!(sp - 1, v);
+                                }
+                                Instr::$li { local, imm } => {
+                                    let lhs = get!(fp + local as usize);
+                                    let v = value!(numeric::binary(NumOp::$op, lhs, imm as i64 as u64));
+                                    set!(sp, v);
+                                    sp += 1;
+                                }
+                                Instr::$ll { a, b } => {
+                                    let (lhs, rhs) = (get!(fp + a as usize), get!(fp + b as usize));
+                                    let v = value!(numeric::binary(NumOp::$op, lhs, rhs));
+                                    set!(sp, v);
+                                    sp += 1;
+                                }
+                                Instr::$lis { local, imm, dst } => {
+                                    let lhs = get!(fp + local as usize);
+                                    let v = value!(numeric::binary(NumOp::$op, lhs, imm as i64 as u64));
+                                    set!(fp + dst as usize, v);
+                                }
+                                Instr::$lls { a, b, dst } => {
+                                    let (lhs, rhs) = (get!(fp + a as usize), get!(fp + b as usize));
+                                    let v = value!(numeric::binary(NumOp::$op, lhs, rhs));
+                                    set!(fp + dst as usize, v);
+                                }
+                            )*
+                            $(
+                                Instr::$bs { target } => {
+                                    sp -= 2;
+                                    let c = numeric::binary(NumOp::$cop, get!(sp), get!(sp + 1));
+                                    if c.unwrap_or(0) != 0 {
+                                        pc = branch(stack, &mut sp, fp, target);
+                                    }
+                                }
+                                Instr::$bli { local, imm, target } => {
+                                    let lhs = get!(fp + local as usize);
+                                    let c = numeric::binary(NumOp::$cop, lhs, imm as i64 as u64);
+                                    if c.unwrap_or(0) != 0 {
+                                        pc = branch(stack, &mut sp, fp, target);
+                                    }
+                                }
+                                Instr::$bll { a, b, target } => {
+                                    let (lhs, rhs) = (get!(fp + a as usize), get!(fp + b as usize));
+                                    let c = numeric::binary(NumOp::$cop, lhs, rhs);
+                                    if c.unwrap_or(0) != 0 {
+                                        pc = branch(stack, &mut sp, fp, target);
+                                    }
+                                }
+                            )*
+                            // SAFETY (memory 0 forms): the translator emits
+                            // them only for a module with a memory 0, so
+                            // `mem0` is its live definition.
+                            $(
+                                Instr::$l32 { offset } => {
+                                    let arg = MemArg { offset, mem: 0, memory64: false };
+                                    let m = unsafe { &*mem0 };
+                                    match memory::load(m, LoadKind::$lk, arg, get!(sp - 1)) {
+                                        Some(v) => set!(sp - 1, v),
+                                        None => break Action::Trap(TrapKind::MemoryOutOfBounds),
+                                    }
+                                }
+                                Instr::$l64 { offset } => {
+                                    let arg = MemArg { offset, mem: 0, memory64: true };
+                                    let m = unsafe { &*mem0 };
+                                    match memory::load(m, LoadKind::$lk, arg, get!(sp - 1)) {
+                                        Some(v) => set!(sp - 1, v),
+                                        None => break Action::Trap(TrapKind::MemoryOutOfBounds),
+                                    }
+                                }
+                            )*
+                            $(
+                                Instr::$s32 { offset } => {
+                                    sp -= 2;
+                                    let arg = MemArg { offset, mem: 0, memory64: false };
+                                    let m = unsafe { &*mem0 };
+                                    let (addr, v) = (get!(sp), get!(sp + 1));
+                                    if memory::store(m, StoreKind::$sk, arg, addr, v).is_none() {
+                                        break Action::Trap(TrapKind::MemoryOutOfBounds);
+                                    }
+                                }
+                                Instr::$s64 { offset } => {
+                                    sp -= 2;
+                                    let arg = MemArg { offset, mem: 0, memory64: true };
+                                    let m = unsafe { &*mem0 };
+                                    let (addr, v) = (get!(sp), get!(sp + 1));
+                                    if memory::store(m, StoreKind::$sk, arg, addr, v).is_none() {
+                                        break Action::Trap(TrapKind::MemoryOutOfBounds);
+                                    }
+                                }
+                            )*
+                            _ => { $($bulk)* }
+                        }
+                    };
+                }
+                with_specialised!(dispatch! {
+                {
                     Instr::Unreachable => break Action::Trap(TrapKind::Unreachable),
                     Instr::ConsumeFuel(n) => {
                         let fuel = &mut inner.vm.fuel;
@@ -394,6 +539,7 @@ fn run<T>(
                         (code, inst) = unsafe { (&*caller.code, &*caller.instance) };
                         inst_index = caller.instance_index;
                         instrs = &code.code[..];
+                        mem0 = memory0(inst);
                     }
                     Instr::Call(f) => {
                         // A wasm callee runs in this loop: its frame is a
@@ -428,6 +574,7 @@ fn run<T>(
                         inst = unsafe { instance_at(inner, callee_index) };
                         inst_index = callee_index;
                         instrs = &code.code[..];
+                        mem0 = memory0(inst);
                     }
                     Instr::ReturnCall(f) => break Action::ReturnCall(inst.funcs[f as usize]),
                     Instr::CallIndirect { type_id, table }
@@ -619,12 +766,13 @@ fn run<T>(
                         sp -= 1;
                         set!(sp - 1, u64::from(get!(sp - 1) == get!(sp)));
                     }
-                    _ => {
-                        if let Err(k) = memory::exec_bulk(inner, stack, inst, instr, &mut sp) {
-                            break 'dispatch Action::Trap(k);
-                        }
+                } {
+                    // The bulk memory and table operators.
+                    if let Err(k) = memory::exec_bulk(inner, stack, inst, instr, &mut sp) {
+                        break 'dispatch Action::Trap(k);
                     }
                 }
+                });
             };
             inner.stack = stack_vec;
             action
@@ -723,13 +871,7 @@ fn run<T>(
                         }
                     }
                     Err(Error::Exception(exn)) => {
-                        let at = Activation {
-                            code,
-                            inst,
-                            inst_index,
-                            fp,
-                            pc,
-                        };
+                        let at = Activation::new(code, inst, inst_index, fp, pc);
                         let Some((resume, new_sp)) = unwind(store, at, exn.index, entry_frames)
                         else {
                             return Err(Error::Exception(exn));
@@ -750,13 +892,7 @@ fn run<T>(
                 }
             }
             Action::Throw(exn) => {
-                let at = Activation {
-                    code,
-                    inst,
-                    inst_index,
-                    fp,
-                    pc,
-                };
+                let at = Activation::new(code, inst, inst_index, fp, pc);
                 match unwind(store, at, exn, entry_frames) {
                     Some((resume, new_sp)) => {
                         (code, inst, inst_index, fp, pc) = resume.parts();
@@ -804,6 +940,22 @@ struct Activation<'a> {
 }
 
 impl<'a> Activation<'a> {
+    fn new(
+        code: &'a CompiledFunc,
+        inst: &'a InstanceData,
+        inst_index: u32,
+        fp: usize,
+        pc: usize,
+    ) -> Activation<'a> {
+        Activation {
+            code,
+            inst,
+            inst_index,
+            fp,
+            pc,
+        }
+    }
+
     fn parts(self) -> (&'a CompiledFunc, &'a InstanceData, u32, usize, usize) {
         (self.code, self.inst, self.inst_index, self.fp, self.pc)
     }

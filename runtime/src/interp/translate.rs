@@ -192,6 +192,10 @@ impl<'m> FuncTranslator<'m> {
         }
         ops.finish().map_err(wp_err)?;
         t.close_fuel_segment();
+        // One dispatch per numeric instruction from here on.
+        for instr in &mut t.code {
+            *instr = instr.specialise();
+        }
 
         let max_height = t.num_locals + t.max_operands + 1;
         Ok((
