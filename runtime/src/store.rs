@@ -95,6 +95,10 @@ pub(crate) struct ExnInst {
     /// Store index of the tag.
     pub tag: u32,
     pub payload: Box<[RawVal]>,
+    /// Whether a reference to it may exist (an exnref in a cell, an `Exn`
+    /// handed out, a compiled frame's pending exception); until then the
+    /// interpreter frees it when a clause catches it without a reference.
+    pub escaped: bool,
 }
 
 /// An instance's view of the store: module index → store index, per space.

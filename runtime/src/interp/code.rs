@@ -230,7 +230,8 @@ pub(crate) enum StoreKind {
 /// A comparison also has `BrIf…S`, `BrIf…LI`, `BrIf…LL`: branch if true.
 /// Loads and stores of memory 0 have their memory and its address width
 /// in the tag: `Load32…`/`Store32…` for a 32-bit memory, `Load64…`/
-/// `Store64…` for memory64 (Wasm 3.0 §4.4.7).
+/// `Store64…` for memory64 (Wasm 3.0 §4.4.7); `…Local` loads take the
+/// address from a local and push.
 macro_rules! with_specialised {
     ($cb:ident ! { $($pass:tt)* }) => {
         $cb! {
@@ -348,16 +349,16 @@ macro_rules! with_specialised {
                 (F64Ge, BrIfF64GeS, BrIfF64GeLI, BrIfF64GeLL)
             ]
             loads [
-                (W32, Load32W32, Load64W32)
-                (W64, Load32W64, Load64W64)
-                (I32S8, Load32I32S8, Load64I32S8)
-                (U8, Load32U8, Load64U8)
-                (I32S16, Load32I32S16, Load64I32S16)
-                (U16, Load32U16, Load64U16)
-                (I64S8, Load32I64S8, Load64I64S8)
-                (I64S16, Load32I64S16, Load64I64S16)
-                (I64S32, Load32I64S32, Load64I64S32)
-                (U32, Load32U32, Load64U32)
+                (W32, Load32W32, Load64W32, Load32W32Local, Load64W32Local)
+                (W64, Load32W64, Load64W64, Load32W64Local, Load64W64Local)
+                (I32S8, Load32I32S8, Load64I32S8, Load32I32S8Local, Load64I32S8Local)
+                (U8, Load32U8, Load64U8, Load32U8Local, Load64U8Local)
+                (I32S16, Load32I32S16, Load64I32S16, Load32I32S16Local, Load64I32S16Local)
+                (U16, Load32U16, Load64U16, Load32U16Local, Load64U16Local)
+                (I64S8, Load32I64S8, Load64I64S8, Load32I64S8Local, Load64I64S8Local)
+                (I64S16, Load32I64S16, Load64I64S16, Load32I64S16Local, Load64I64S16Local)
+                (I64S32, Load32I64S32, Load64I64S32, Load32I64S32Local, Load64I64S32Local)
+                (U32, Load32U32, Load64U32, Load32U32Local, Load64U32Local)
             ]
             stores [
                 (B8, Store32B8, Store64B8)
@@ -376,7 +377,7 @@ macro_rules! define_instr {
         binary [ $(($op:ident, $s:ident, $si:ident, $sl:ident, $li:ident, $ll:ident,
                     $lis:ident, $lls:ident))* ]
         compare [ $(($cop:ident, $bs:ident, $bli:ident, $bll:ident))* ]
-        loads [ $(($lk:ident, $l32:ident, $l64:ident))* ]
+        loads [ $(($lk:ident, $l32:ident, $l64:ident, $l32l:ident, $l64l:ident))* ]
         stores [ $(($sk:ident, $s32:ident, $s64:ident))* ]
     ) => {
 /// One internal instruction. Indices (`func`, `global`, `mem`, `table`, …)
@@ -408,6 +409,8 @@ macro_rules! define_instr {
             $(
                 $l32 { offset: u64 },
                 $l64 { offset: u64 },
+                $l32l { offset: u64, local: u32 },
+                $l64l { offset: u64, local: u32 },
             )*
             $(
                 $s32 { offset: u64 },
@@ -454,6 +457,20 @@ macro_rules! define_instr {
                         Instr::Load(LoadKind::$lk, MemArg { mem: 0, memory64: true, offset }) => {
                             Instr::$l64 { offset }
                         }
+                        Instr::LoadLocal {
+                            kind: LoadKind::$lk,
+                            memory64: false,
+                            mem: 0,
+                            local,
+                            offset,
+                        } => Instr::$l32l { offset, local },
+                        Instr::LoadLocal {
+                            kind: LoadKind::$lk,
+                            memory64: true,
+                            mem: 0,
+                            local,
+                            offset,
+                        } => Instr::$l64l { offset, local },
                     )*
                     $(
                         Instr::Store(StoreKind::$sk, MemArg { mem: 0, memory64: false, offset }) => {
@@ -484,6 +501,8 @@ with_specialised!(define_instr! {
     BrIf(BranchTarget),
     /// Pop an i32; jump (no stack change) if zero. Used by `if`.
     BrIfEqz(u32),
+    /// Pop an i32; branch if zero (fused `i32.eqz; br_if`).
+    BrIfZero(BranchTarget),
     /// Jump, no stack change. Used to skip an `else` or `catch` body.
     Jump(u32),
     /// Pop an index; branch to `targets[first + min(index, count)]`.
@@ -569,6 +588,16 @@ with_specialised!(define_instr! {
     },
     /// Load from memory.
     Load(LoadKind, MemArg),
+    /// Load from the address in a local; push (fused `local.get; load`).
+    /// The memory argument's fields are spread so the variant packs into
+    /// the size the others need.
+    LoadLocal {
+        kind: LoadKind,
+        memory64: bool,
+        mem: u32,
+        local: u32,
+        offset: u64,
+    },
     /// Store to memory.
     Store(StoreKind, MemArg),
     /// Push the memory size in pages.

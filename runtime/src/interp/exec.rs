@@ -161,6 +161,24 @@ fn backtrace(
     out
 }
 
+/// Frees exception `exn` once a clause caught it without keeping a
+/// reference: unless a reference to it was ever made (`escaped`), nothing
+/// can reach it any more. Only the newest exception is freed, which is the
+/// one a throw-and-catch loop makes, so such a loop runs in constant memory
+/// and the indices of all others stay put.
+fn release(inner: &mut StoreInner, exn: u32) {
+    if exn as usize + 1 == inner.exns.len() && !inner.exns[exn as usize].escaped {
+        inner.exns.pop();
+    }
+}
+
+/// Marks exception `exn` as reachable from outside this invocation.
+fn escape(inner: &mut StoreInner, exn: u32) {
+    if let Some(e) = inner.exns.get_mut(exn as usize) {
+        e.escaped = true;
+    }
+}
+
 /// Finds a handler for exception `exn` thrown at `pc - 1` in this frame;
 /// on success sets up the stack and returns the continuation pc.
 fn find_handler(
@@ -213,6 +231,11 @@ fn find_handler(
             }
             if let Some(local) = exn_local {
                 inner.stack[fp + local as usize] = u64::from(exn) + 1;
+            }
+            if with_ref || exn_local.is_some() {
+                inner.exns[exn as usize].escaped = true;
+            } else {
+                release(inner, exn);
             }
             *sp = top;
             return Some(c.target.pc as usize);
@@ -351,6 +374,40 @@ fn run<T>(
                         }
                     };
                 }
+                // A load (the value) from or a store to memory 0, whose
+                // address width the instruction names.
+                // SAFETY (both): the translator emits the memory-0 forms
+                // only for a module with a memory 0, so `mem0` is its live
+                // definition.
+                macro_rules! load0 {
+                    ($kind:expr, $offset:expr, $memory64:expr, $addr:expr) => {{
+                        let arg = MemArg {
+                            offset: $offset,
+                            mem: 0,
+                            memory64: $memory64,
+                        };
+                        let m = unsafe { &*mem0 };
+                        match memory::load(m, $kind, arg, $addr) {
+                            Some(v) => v,
+                            None => break Action::Trap(TrapKind::MemoryOutOfBounds),
+                        }
+                    }};
+                }
+                macro_rules! store0 {
+                    ($kind:expr, $offset:expr, $memory64:expr) => {{
+                        sp -= 2;
+                        let arg = MemArg {
+                            offset: $offset,
+                            mem: 0,
+                            memory64: $memory64,
+                        };
+                        let m = unsafe { &*mem0 };
+                        let (addr, v) = (get!(sp), get!(sp + 1));
+                        if memory::store(m, $kind, arg, addr, v).is_none() {
+                            break Action::Trap(TrapKind::MemoryOutOfBounds);
+                        }
+                    }};
+                }
                 // The dispatch: the arms below plus one handler per
                 // specialised numeric instruction (see `with_specialised`).
                 macro_rules! dispatch {
@@ -359,7 +416,7 @@ fn run<T>(
                         binary [ $(($op:ident, $s:ident, $si:ident, $sl:ident, $li:ident,
                                     $ll:ident, $lis:ident, $lls:ident))* ]
                         compare [ $(($cop:ident, $bs:ident, $bli:ident, $bll:ident))* ]
-                        loads [ $(($lk:ident, $l32:ident, $l64:ident))* ]
+                        loads [ $(($lk:ident, $l32:ident, $l64:ident, $l32l:ident, $l64l:ident))* ]
                         stores [ $(($sk:ident, $s32:ident, $s64:ident))* ]
                     ) => {
                         match *instr {
@@ -425,46 +482,31 @@ fn run<T>(
                                     }
                                 }
                             )*
-                            // SAFETY (memory 0 forms): the translator emits
-                            // them only for a module with a memory 0, so
-                            // `mem0` is its live definition.
                             $(
                                 Instr::$l32 { offset } => {
-                                    let arg = MemArg { offset, mem: 0, memory64: false };
-                                    let m = unsafe { &*mem0 };
-                                    match memory::load(m, LoadKind::$lk, arg, get!(sp - 1)) {
-                                        Some(v) => set!(sp - 1, v),
-                                        None => break Action::Trap(TrapKind::MemoryOutOfBounds),
-                                    }
+                                    let v = load0!(LoadKind::$lk, offset, false, get!(sp - 1));
+                                    set!(sp - 1, v);
                                 }
                                 Instr::$l64 { offset } => {
-                                    let arg = MemArg { offset, mem: 0, memory64: true };
-                                    let m = unsafe { &*mem0 };
-                                    match memory::load(m, LoadKind::$lk, arg, get!(sp - 1)) {
-                                        Some(v) => set!(sp - 1, v),
-                                        None => break Action::Trap(TrapKind::MemoryOutOfBounds),
-                                    }
+                                    let v = load0!(LoadKind::$lk, offset, true, get!(sp - 1));
+                                    set!(sp - 1, v);
+                                }
+                                Instr::$l32l { offset, local } => {
+                                    let addr = get!(fp + local as usize);
+                                    let v = load0!(LoadKind::$lk, offset, false, addr);
+                                    set!(sp, v);
+                                    sp += 1;
+                                }
+                                Instr::$l64l { offset, local } => {
+                                    let addr = get!(fp + local as usize);
+                                    let v = load0!(LoadKind::$lk, offset, true, addr);
+                                    set!(sp, v);
+                                    sp += 1;
                                 }
                             )*
                             $(
-                                Instr::$s32 { offset } => {
-                                    sp -= 2;
-                                    let arg = MemArg { offset, mem: 0, memory64: false };
-                                    let m = unsafe { &*mem0 };
-                                    let (addr, v) = (get!(sp), get!(sp + 1));
-                                    if memory::store(m, StoreKind::$sk, arg, addr, v).is_none() {
-                                        break Action::Trap(TrapKind::MemoryOutOfBounds);
-                                    }
-                                }
-                                Instr::$s64 { offset } => {
-                                    sp -= 2;
-                                    let arg = MemArg { offset, mem: 0, memory64: true };
-                                    let m = unsafe { &*mem0 };
-                                    let (addr, v) = (get!(sp), get!(sp + 1));
-                                    if memory::store(m, StoreKind::$sk, arg, addr, v).is_none() {
-                                        break Action::Trap(TrapKind::MemoryOutOfBounds);
-                                    }
-                                }
+                                Instr::$s32 { offset } => store0!(StoreKind::$sk, offset, false),
+                                Instr::$s64 { offset } => store0!(StoreKind::$sk, offset, true),
                             )*
                             _ => { $($bulk)* }
                         }
@@ -490,6 +532,12 @@ fn run<T>(
                     Instr::BrIf(t) => {
                         sp -= 1;
                         if get!(sp) as u32 != 0 {
+                            pc = branch(stack, &mut sp, fp, t);
+                        }
+                    }
+                    Instr::BrIfZero(t) => {
+                        sp -= 1;
+                        if get!(sp) as u32 == 0 {
                             pc = branch(stack, &mut sp, fp, t);
                         }
                     }
@@ -612,6 +660,7 @@ fn run<T>(
                         inner.exns.push(ExnInst {
                             tag: tag_addr,
                             payload,
+                            escaped: false,
                         });
                         break Action::Throw(inner.exns.len() as u32 - 1);
                     }
@@ -740,6 +789,28 @@ fn run<T>(
                         let mem = unsafe { inst.vmctx.memory(arg.mem) };
                         match memory::load(&mem, kind, arg, get!(sp - 1)) {
                             Some(v) => set!(sp - 1, v),
+                            None => break Action::Trap(TrapKind::MemoryOutOfBounds),
+                        }
+                    }
+                    Instr::LoadLocal {
+                        kind,
+                        memory64,
+                        mem,
+                        local,
+                        offset,
+                    } => {
+                        let arg = MemArg {
+                            offset,
+                            mem,
+                            memory64,
+                        };
+                        // SAFETY: validation bounds `mem` by the memory count.
+                        let mem = unsafe { inst.vmctx.memory(mem) };
+                        match memory::load(&mem, kind, arg, get!(fp + local as usize)) {
+                            Some(v) => {
+                                set!(sp, v);
+                                sp += 1;
+                            }
                             None => break Action::Trap(TrapKind::MemoryOutOfBounds),
                         }
                     }
@@ -874,6 +945,7 @@ fn run<T>(
                         let at = Activation::new(code, inst, inst_index, fp, pc);
                         let Some((resume, new_sp)) = unwind(store, at, exn.index, entry_frames)
                         else {
+                            escape(&mut store.inner, exn.index);
                             return Err(Error::Exception(exn));
                         };
                         (code, inst, inst_index, fp, pc) = resume.parts();
@@ -899,6 +971,7 @@ fn run<T>(
                         sp = new_sp;
                     }
                     None => {
+                        escape(&mut store.inner, exn);
                         let tag = store
                             .inner
                             .exns
@@ -1030,5 +1103,39 @@ fn unwind<'a, T>(
         let caller = store.inner.frames.pop()?;
         // SAFETY: see `Frame`.
         at = unsafe { Activation::of_frame(&caller) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Engine, Instance, Module, Store, Strategy, Val};
+
+    /// A loop that throws and catches (without keeping a reference) frees
+    /// each exception when it is caught: the store holds none afterwards.
+    #[test]
+    fn caught_exceptions_are_freed() {
+        let mut config = Config::new();
+        config.strategy(Strategy::Interp);
+        let engine = Engine::new(&config);
+        let wat = r#"(module
+          (tag $t (param i32))
+          (func (export "run") (param $n i32) (result i32) (local $sum i32)
+            (loop $l
+              (block $caught (result i32)
+                (try_table (catch $t $caught)
+                  (throw $t (local.get $n)))
+                (unreachable))
+              (local.set $sum (i32.add (local.get $sum)))
+              (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (local.get $sum)))"#;
+        let module = Module::new(&engine, wat).expect("compile");
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).expect("instantiate");
+        let f = instance.get_func(&store, "run").expect("export");
+        let mut out = [Val::I32(0)];
+        f.call(&mut store, &[Val::I32(100_000)], &mut out)
+            .expect("call");
+        assert_eq!(out, [Val::I32(705_082_704)]);
+        assert_eq!(store.inner.exns.len(), 0);
     }
 }
