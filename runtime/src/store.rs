@@ -95,6 +95,10 @@ pub(crate) struct ExnInst {
     /// Store index of the tag.
     pub tag: u32,
     pub payload: Box<[RawVal]>,
+    /// Whether a reference to it may exist (an exnref in a cell, an `Exn`
+    /// handed out, a compiled frame's pending exception); until then the
+    /// interpreter frees it when a clause catches it without a reference.
+    pub escaped: bool,
 }
 
 /// An instance's view of the store: module index → store index, per space.
@@ -114,12 +118,23 @@ pub(crate) struct InstanceData {
 }
 
 /// A saved interpreter activation: where to resume the caller.
+///
+/// A plain record, no reference counts: the store never drops a
+/// function's code or an instance (`funcs` and `instances` only grow), so
+/// both outlive every activation that runs them and a call costs no
+/// atomic increment or decrement.
 pub(crate) struct Frame {
-    pub code: Arc<CompiledFunc>,
-    pub instance: Arc<InstanceData>,
+    pub code: *const CompiledFunc,
+    pub instance: *const InstanceData,
+    /// Store index of `instance` (host calls take the instance's `Arc`).
+    pub instance_index: u32,
     pub pc: usize,
     pub fp: usize,
 }
+
+// SAFETY: the pointers lead to data the same store owns (through the `Arc`s
+// in `funcs` and `instances`), so they move between threads with it.
+unsafe impl Send for Frame {}
 
 /// Everything in a store that does not depend on the host data type.
 pub(crate) struct StoreInner {

@@ -518,6 +518,19 @@ fn value_stack_limit_traps_too() {
     assert_eq!(trap.kind(), TrapKind::StackExhausted);
 }
 
+/// A recursive function with no parameters, locals or operands uses no
+/// value-stack cells: the frame records themselves must still be bounded
+/// (by the stack's cells), whatever the configured depth (issue 12).
+#[test]
+fn local_free_recursion_is_bounded_without_a_depth_limit() {
+    let mut config = interpreter();
+    config.max_call_depth(u32::MAX).max_stack_cells(4096);
+    let wat = r#"(module (func $f (export "f") call $f))"#;
+    let (mut store, instance) = instantiate_with(&config, (), wat, |_| {}).unwrap();
+    let trap = expect_trap(call(&mut store, instance, "f", &[]));
+    assert_eq!(trap.kind(), TrapKind::StackExhausted);
+}
+
 fn fuel_config() -> Config {
     let mut config = Config::new();
     config.consume_fuel(true);

@@ -3,17 +3,30 @@
 //! These cases pin the edges: immediates that do not fit 32 bits, labels
 //! that fall between the parts, and every fused form against its meaning.
 
-use wrun_runtime::{Engine, Instance, Module, Store, Val};
+use wrun_runtime::{Config, Engine, Error, Instance, Module, Store, Strategy, Val};
 
-fn run(wat: &str, name: &str, args: &[Val]) -> Vec<Val> {
-    let engine = Engine::default();
+/// The interpreter, whose translator fuses (the default engine on x86_64
+/// is the JIT).
+fn interpreter() -> Engine {
+    let mut config = Config::new();
+    config.strategy(Strategy::Interp);
+    Engine::new(&config)
+}
+
+/// Calls export `name` of `wat` on the interpreter.
+fn call(wat: &str, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
+    let engine = interpreter();
     let module = Module::new(&engine, wat).expect("compile");
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).expect("instantiate");
     let f = instance.get_func(&store, name).expect("export");
     let mut out = vec![Val::I32(0); f.ty(&store).results().len()];
-    f.call(&mut store, args, &mut out).expect("call");
-    out
+    f.call(&mut store, args, &mut out)?;
+    Ok(out)
+}
+
+fn run(wat: &str, name: &str, args: &[Val]) -> Vec<Val> {
+    call(wat, name, args).expect("call")
 }
 
 #[test]
@@ -72,13 +85,83 @@ fn fused_forms_compute_what_they_replace() {
         vec![Val::I32(-3)]
     );
     // A fused operator still traps, and the trap names the operator.
-    let engine = Engine::default();
-    let module = Module::new(&engine, wat).expect("compile");
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).expect("instantiate");
-    let f = instance.get_func(&store, "div").expect("export");
-    let err = f
-        .call(&mut store, &[Val::I32(1), Val::I32(0)], &mut [Val::I32(0)])
-        .expect_err("divide by zero");
+    let err = call(wat, "div", &[Val::I32(1), Val::I32(0)]).expect_err("divide by zero");
     assert!(err.to_string().contains("integer divide by zero"), "{err}");
+}
+
+#[test]
+fn conditions_fuse_into_if_and_br_if() {
+    // `if` on an integer comparison branches on the negated comparison
+    // (with block parameters kept), `if`/`br_if` on `i32.eqz` on the
+    // operand itself; float comparisons keep their NaN meaning.
+    let wat = r#"(module
+      (func (export "sign") (param i32) (result i32)
+        (if (result i32) (i32.lt_s (local.get 0) (i32.const 0))
+          (then (i32.const -1))
+          (else (if (result i32) (i32.eqz (local.get 0))
+            (then (i32.const 0)) (else (i32.const 1))))))
+      (func (export "params") (param i32 i64) (result i64)
+        (i64.const 10)
+        (local.get 1)
+        (i64.const 5)
+        (i64.gt_u)
+        (if (param i64) (result i64)
+          (then (i64.const 100) (i64.add))
+          (else (i64.const 1) (i64.sub))))
+      (func (export "nan") (param f64) (result i32)
+        (if (result i32) (f64.lt (local.get 0) (f64.const 0))
+          (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "until_zero") (param i32) (result i32) (local i32)
+        (block $done
+          (loop $l
+            (br_if $done (i32.eqz (local.get 0)))
+            (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+            (local.set 0 (i32.shr_u (local.get 0) (i32.const 1)))
+            (br $l)))
+        (local.get 1)))"#;
+    assert_eq!(run(wat, "sign", &[Val::I32(-5)]), vec![Val::I32(-1)]);
+    assert_eq!(run(wat, "sign", &[Val::I32(0)]), vec![Val::I32(0)]);
+    assert_eq!(run(wat, "sign", &[Val::I32(7)]), vec![Val::I32(1)]);
+    assert_eq!(
+        run(wat, "params", &[Val::I32(0), Val::I64(6)]),
+        vec![Val::I64(110)]
+    );
+    assert_eq!(
+        run(wat, "params", &[Val::I32(0), Val::I64(5)]),
+        vec![Val::I64(9)]
+    );
+    assert_eq!(
+        run(wat, "nan", &[Val::F64(f64::NAN.to_bits())]),
+        vec![Val::I32(0)]
+    );
+    assert_eq!(
+        run(wat, "nan", &[Val::F64((-1.0f64).to_bits())]),
+        vec![Val::I32(1)]
+    );
+    assert_eq!(run(wat, "until_zero", &[Val::I32(0)]), vec![Val::I32(0)]);
+    assert_eq!(run(wat, "until_zero", &[Val::I32(37)]), vec![Val::I32(6)]);
+}
+
+#[test]
+fn tee_and_load_fusions_keep_their_meaning() {
+    // `local.tee` of a fused result stores then reads back (the counter
+    // feeds its own bound check); a load takes its address from a local
+    // and still traps out of bounds.
+    let wat = r#"(module
+      (memory 1)
+      (data (i32.const 8) "\2a\00\00\00\07")
+      (func (export "count") (param $n i32) (result i32) (local $i i32)
+        (loop $l
+          (br_if $l (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                              (local.get $n))))
+        (local.get $i))
+      (func (export "tee_self") (param i32) (result i32)
+        (i32.add (local.tee 0 (i32.mul (local.get 0) (local.get 0))) (local.get 0)))
+      (func (export "load") (param $p i32) (result i32)
+        (i32.add (i32.load (local.get $p)) (i32.load8_u offset=4 (local.get $p)))))"#;
+    assert_eq!(run(wat, "count", &[Val::I32(10)]), vec![Val::I32(10)]);
+    assert_eq!(run(wat, "tee_self", &[Val::I32(3)]), vec![Val::I32(18)]);
+    assert_eq!(run(wat, "load", &[Val::I32(8)]), vec![Val::I32(49)]);
+    let err = call(wat, "load", &[Val::I32(65535)]).expect_err("out of bounds");
+    assert!(err.to_string().contains("out of bounds"), "{err}");
 }

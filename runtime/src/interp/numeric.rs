@@ -132,6 +132,18 @@ const TWO_32: f64 = 4294967296.0;
 const TWO_63: f64 = 9223372036854775808.0;
 const TWO_64: f64 = 18446744073709551616.0;
 
+/// A binary operator on two cells, for the specialised handlers: with
+/// `op` a constant, inlining folds `exec`'s operator match away and the
+/// cells stay in registers, so the semantics are written once.
+#[inline(always)]
+pub(crate) fn binary(op: NumOp, lhs: u64, rhs: u64) -> Result<u64, TrapKind> {
+    let mut cells = [lhs, rhs];
+    let mut sp = 2;
+    // SAFETY: both operands are in `cells`.
+    unsafe { exec(op, &mut cells, &mut sp)? };
+    Ok(cells[0])
+}
+
 /// Executes a numeric operator on the top of `stack[..*sp]`.
 ///
 /// # Safety

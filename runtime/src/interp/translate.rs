@@ -192,6 +192,10 @@ impl<'m> FuncTranslator<'m> {
         }
         ops.finish().map_err(wp_err)?;
         t.close_fuel_segment();
+        // One dispatch per numeric instruction from here on.
+        for instr in &mut t.code {
+            *instr = instr.specialise();
+        }
 
         let max_height = t.num_locals + t.max_operands + 1;
         Ok((
@@ -361,6 +365,7 @@ impl<'m> FuncTranslator<'m> {
                 | Instr::BrIf(t)
                 | Instr::BrOnNull(t)
                 | Instr::BrOnNonNull(t)
+                | Instr::BrIfZero(t)
                 | Instr::BrIfNum { target: t, .. }
                 | Instr::BrIfLocalImm { target: t, .. }
                 | Instr::BrIfLocalLocal { target: t, .. } => t.pc = pc,
@@ -389,6 +394,43 @@ impl<'m> FuncTranslator<'m> {
             && ctrl.kind != CtrlKind::LegacyCatch
         {
             self.handlers[h].end = end;
+        }
+    }
+
+    /// The branch an `if` takes to its else arm (or its end) when the
+    /// condition is false (Wasm 3.0 §4.4.8 "if"). An integer comparison
+    /// just before it fuses in negated, and `i32.eqz` turns into a branch
+    /// on non-zero, so the condition costs no dispatch of its own. Called
+    /// after the validator took the `if`: its operand height is the one
+    /// the arm starts at (the block's parameters included).
+    fn emit_if_branch<T: WasmModuleResources>(&mut self, fv: &FuncValidator<T>) -> usize {
+        let target = BranchTarget {
+            pc: u32::MAX,
+            height: self.num_locals + fv.operand_stack_height(),
+            arity: 0,
+        };
+        let fused = match self.fusable_last() {
+            Some(Instr::Num(NumOp::I32Eqz)) => Some(Instr::BrIf(target)),
+            Some(Instr::Num(op)) => negated(op).map(|op| Instr::BrIfNum { op, target }),
+            Some(Instr::NumLocalImm { op, local, imm }) => {
+                negated(op).map(|op| Instr::BrIfLocalImm {
+                    op,
+                    local,
+                    imm,
+                    target,
+                })
+            }
+            Some(Instr::NumLocalLocal { op, a, b }) => {
+                negated(op).map(|op| Instr::BrIfLocalLocal { op, a, b, target })
+            }
+            _ => None,
+        };
+        match fused {
+            Some(instr) => {
+                self.fuse_last(instr);
+                self.code.len() - 1
+            }
+            None => self.emit(Instr::BrIfEqz(u32::MAX)),
         }
     }
 
@@ -431,7 +473,7 @@ impl<'m> FuncTranslator<'m> {
             O::If { blockty } => {
                 let (p, r) = self.block_arity(blockty)?;
                 let site = if reachable {
-                    Some(self.emit(Instr::BrIfEqz(u32::MAX)))
+                    Some(self.emit_if_branch(fv))
                 } else {
                     None
                 };
@@ -737,28 +779,22 @@ impl<'m> FuncTranslator<'m> {
             O::Drop => Instr::Drop,
             O::Select | O::TypedSelect { .. } => Instr::Select,
             O::LocalGet { local_index } => Instr::LocalGet(local_index),
-            O::LocalSet { local_index } => match self.fusable_last() {
-                Some(Instr::NumLocalImm { op, local, imm }) => {
-                    self.fuse_last(Instr::NumLocalImmSet {
-                        op,
-                        local,
-                        imm,
-                        dst: local_index,
-                    });
+            O::LocalSet { local_index } => {
+                if self.fuse_into_set(local_index) {
                     return Ok(());
                 }
-                Some(Instr::NumLocalLocal { op, a, b }) => {
-                    self.fuse_last(Instr::NumLocalLocalSet {
-                        op,
-                        a,
-                        b,
-                        dst: local_index,
-                    });
-                    return Ok(());
+                Instr::LocalSet(local_index)
+            }
+            // `x = a op b` stored, then read back: the read fuses on with
+            // whatever takes the value (a loop counter's `local.tee` and
+            // its bound check become two instructions).
+            O::LocalTee { local_index } => {
+                if self.fuse_into_set(local_index) {
+                    Instr::LocalGet(local_index)
+                } else {
+                    Instr::LocalTee(local_index)
                 }
-                _ => Instr::LocalSet(local_index),
-            },
-            O::LocalTee { local_index } => Instr::LocalTee(local_index),
+            }
             O::GlobalGet { global_index } => Instr::GlobalGet(global_index),
             O::GlobalSet { global_index } => Instr::GlobalSet(global_index),
             O::I32Load { memarg } | O::F32Load { memarg } => {
@@ -880,11 +916,43 @@ impl<'m> FuncTranslator<'m> {
                 None => return Err(self.unsupported_op(&other)),
             },
         };
+        // A load whose address is a local reads it itself.
+        if let Instr::Load(kind, arg) = instr
+            && let Some(Instr::LocalGet(local)) = self.fusable_last()
+        {
+            self.fuse_last(Instr::LoadLocal {
+                kind,
+                memory64: arg.memory64,
+                mem: arg.mem,
+                local,
+                offset: arg.offset,
+            });
+            return Ok(());
+        }
         if let Some(feature) = proposal_of(&instr) {
             self.features.insert(feature);
         }
         self.emit(instr);
         Ok(())
+    }
+
+    /// Stores the result of the last instruction straight to local `dst`
+    /// when it is a fused operator on locals and constants (whose operands
+    /// are read before the store, so `dst` may be one of them). Returns
+    /// whether it did.
+    fn fuse_into_set(&mut self, dst: u32) -> bool {
+        let fused = match self.fusable_last() {
+            Some(Instr::NumLocalImm { op, local, imm }) => Instr::NumLocalImmSet {
+                op,
+                local,
+                imm,
+                dst,
+            },
+            Some(Instr::NumLocalLocal { op, a, b }) => Instr::NumLocalLocalSet { op, a, b, dst },
+            _ => return false,
+        };
+        self.fuse_last(fused);
+        true
     }
 
     fn unsupported_op(&self, op: &Operator<'_>) -> Error {
@@ -937,6 +1005,7 @@ fn is_binary(op: NumOp) -> bool {
 /// The fused conditional branch of a comparison instruction, if it is one.
 fn branch_on(last: Instr, target: BranchTarget) -> Option<Instr> {
     Some(match last {
+        Instr::Num(NumOp::I32Eqz) => Instr::BrIfZero(target),
         Instr::Num(op) if is_condition(op) => Instr::BrIfNum { op, target },
         Instr::NumLocalImm { op, local, imm } if is_condition(op) => Instr::BrIfLocalImm {
             op,
@@ -947,6 +1016,36 @@ fn branch_on(last: Instr, target: BranchTarget) -> Option<Instr> {
         Instr::NumLocalLocal { op, a, b } if is_condition(op) => {
             Instr::BrIfLocalLocal { op, a, b, target }
         }
+        _ => return None,
+    })
+}
+
+/// The integer comparison true exactly when `op` is false. Float
+/// comparisons have none: with a NaN operand both `lt` and `ge` are false
+/// (Wasm 3.0 §4.3.3).
+fn negated(op: NumOp) -> Option<NumOp> {
+    use NumOp as N;
+    Some(match op {
+        N::I32Eq => N::I32Ne,
+        N::I32Ne => N::I32Eq,
+        N::I32LtS => N::I32GeS,
+        N::I32GeS => N::I32LtS,
+        N::I32LtU => N::I32GeU,
+        N::I32GeU => N::I32LtU,
+        N::I32GtS => N::I32LeS,
+        N::I32LeS => N::I32GtS,
+        N::I32GtU => N::I32LeU,
+        N::I32LeU => N::I32GtU,
+        N::I64Eq => N::I64Ne,
+        N::I64Ne => N::I64Eq,
+        N::I64LtS => N::I64GeS,
+        N::I64GeS => N::I64LtS,
+        N::I64LtU => N::I64GeU,
+        N::I64GeU => N::I64LtU,
+        N::I64GtS => N::I64LeS,
+        N::I64LeS => N::I64GtS,
+        N::I64GtU => N::I64LeU,
+        N::I64LeU => N::I64GtU,
         _ => return None,
     })
 }

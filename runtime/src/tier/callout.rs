@@ -232,6 +232,7 @@ unsafe fn throw(
     inner.exns.push(ExnInst {
         tag: tag_addr,
         payload,
+        escaped: true,
     });
     exception(inner, inner.exns.len() as u32 - 1)
 }

@@ -190,16 +190,26 @@ impl VMContext {
     /// it for every memory index in a function body).
     #[inline(always)]
     pub unsafe fn memory(&self, i: u32) -> VMMemoryDefinition {
+        // SAFETY: the caller's contract, and the definition is live.
+        unsafe { self.memory_definition(i).read() }
+    }
+
+    /// Where memory `i`'s base and current length live (the memory owns
+    /// the definition at a stable address, so a tier may hold the pointer
+    /// and read the length after every `memory.grow`).
+    ///
+    /// # Safety
+    /// As for [`VMContext::memory`].
+    #[inline(always)]
+    pub unsafe fn memory_definition(&self, i: u32) -> *const VMMemoryDefinition {
         let slot = self.offsets.memories_start as usize + i as usize * 8;
         // SAFETY: the caller keeps `i` in bounds; instantiation filled the
         // slot with a definition owned by a memory the store keeps alive.
         unsafe {
-            let def = self
-                .as_ptr()
+            self.as_ptr()
                 .add(slot)
                 .cast::<*const VMMemoryDefinition>()
-                .read();
-            def.read()
+                .read()
         }
     }
 
