@@ -97,6 +97,25 @@ pub enum IntCmpKind {
     GeU,
 }
 
+impl IntCmpKind {
+    /// The comparison true exactly when this one is false.
+    pub fn inverse(self) -> IntCmpKind {
+        use IntCmpKind as K;
+        match self {
+            K::Eq => K::Ne,
+            K::Ne => K::Eq,
+            K::LtS => K::GeS,
+            K::LtU => K::GeU,
+            K::GtS => K::LeS,
+            K::GtU => K::LeU,
+            K::LeS => K::GtS,
+            K::LeU => K::GtU,
+            K::GeS => K::LtS,
+            K::GeU => K::LtU,
+        }
+    }
+}
+
 /// Unary integer operators, `dst = op src`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntUnOp {
@@ -435,6 +454,15 @@ pub trait MacroAssembler {
     fn branch_if_zero(&mut self, src: Reg, label: Self::Label);
     /// Jumps to `label` if the low 32 bits of `src` are not zero.
     fn branch_if_nonzero(&mut self, src: Reg, label: Self::Label);
+    /// Jumps to `label` if `lhs cmp rhs`.
+    fn branch_if_cmp(
+        &mut self,
+        kind: IntCmpKind,
+        size: OperandSize,
+        lhs: Reg,
+        rhs: RegImm,
+        label: Self::Label,
+    );
     /// Jumps to `label` unless the low 32 bits of `src` equal `value`.
     fn branch_if_not_equal(&mut self, src: Reg, value: u32, label: Self::Label);
     /// Calls the function at `callee` with its arguments (and room for its

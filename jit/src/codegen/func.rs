@@ -276,19 +276,46 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if let Some(r) = self.stack.take_free(M::ALLOCATABLE) {
             return Ok(r);
         }
-        let (depth, r) = self.stack.spill_oldest().ok_or_else(|| {
+        let (depth, value) = self.stack.spill_oldest().ok_or_else(|| {
             CompileError::unsupported("an operator holding every register", self.offset)
         })?;
+        // The spilled entry's register (a comparison's left one, its
+        // right one freed) is the one handed out.
+        let r = match value {
+            Value::Cmp {
+                kind,
+                size,
+                lhs,
+                rhs,
+            } => self.compute_cmp(kind, size, lhs, rhs),
+            Value::Reg(r) => r,
+            _ => return Err(self.invalid("spilled an entry without a register")),
+        };
         let cell = self.cell(depth);
         self.masm.store_cell(r, cell);
         Ok(r)
     }
 
+    /// Computes a pending comparison into its left register, which the
+    /// caller now owns (the right one is freed).
+    fn compute_cmp(&mut self, kind: IntCmpKind, size: OperandSize, lhs: Reg, rhs: RegImm) -> Reg {
+        self.masm.int_cmp(kind, size, lhs, lhs, rhs);
+        self.free(rhs);
+        lhs
+    }
+
     /// `value` (standing for stack entry `depth`, popped) in a register
     /// the caller now owns.
     fn in_reg(&mut self, depth: u32, value: Value) -> Result<Reg, CompileError> {
-        if let Value::Reg(r) = value {
-            return Ok(r);
+        match value {
+            Value::Reg(r) => return Ok(r),
+            Value::Cmp {
+                kind,
+                size,
+                lhs,
+                rhs,
+            } => return Ok(self.compute_cmp(kind, size, lhs, rhs)),
+            _ => {}
         }
         let r = self.take_reg()?;
         match value {
@@ -343,6 +370,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 }
             }
             Value::Reg(r) => {
+                self.masm.store_cell(r, cell);
+                self.stack.free(r);
+            }
+            Value::Cmp {
+                kind,
+                size,
+                lhs,
+                rhs,
+            } => {
+                let r = self.compute_cmp(kind, size, lhs, rhs);
                 self.masm.store_cell(r, cell);
                 self.stack.free(r);
             }
@@ -475,12 +512,57 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.binary(true, |m, d, l, r| m.int_binop(op, size, d, l, r))
     }
 
+    /// An integer comparison, left pending on the stack (see
+    /// [`Value::Cmp`]).
     fn cmp(&mut self, kind: IntCmpKind, size: OperandSize) -> Result<(), CompileError> {
-        self.binary(true, |m, d, l, r| m.int_cmp(kind, size, d, l, r))
+        let rhs = self.pop_reg_imm()?;
+        let lhs = self.pop_reg()?;
+        self.stack.push(Value::Cmp {
+            kind,
+            size,
+            lhs,
+            rhs,
+        });
+        Ok(())
     }
 
     fn unop(&mut self, op: IntUnOp, size: OperandSize) -> Result<(), CompileError> {
+        if op == IntUnOp::Eqz {
+            // Wasm 3.0 §4.3.2 ieqz: a comparison with 0.
+            let lhs = self.pop_reg()?;
+            self.stack.push(Value::Cmp {
+                kind: IntCmpKind::Eq,
+                size,
+                lhs,
+                rhs: RegImm::Imm(0),
+            });
+            return Ok(());
+        }
         self.unary(|m, d, s| m.int_unop(op, size, d, s))
+    }
+
+    /// Pops a branch condition, puts the rest of the stack in its cells
+    /// and jumps to `label` when the condition is false (zero).
+    fn branch_unless(&mut self, label: M::Label) -> Result<(), CompileError> {
+        let (depth, value) = self.pop_value()?;
+        if let Value::Cmp {
+            kind,
+            size,
+            lhs,
+            rhs,
+        } = value
+        {
+            self.materialize(|_| true);
+            self.masm
+                .branch_if_cmp(kind.inverse(), size, lhs, rhs, label);
+            self.stack.release(value);
+            return Ok(());
+        }
+        let condition = self.in_reg(depth, value)?;
+        self.materialize(|_| true);
+        self.masm.branch_if_zero(condition, label);
+        self.stack.free(condition);
+        Ok(())
     }
 
     fn extend(&mut self, kind: ExtendKind) -> Result<(), CompileError> {
@@ -811,28 +893,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         extra: u32,
     ) -> Result<(), CompileError> {
         let (params, results) = self.block_arity(blockty)?;
+        let label = self.masm.new_label();
+        let other = self.masm.new_label();
         // The condition is popped first: it is no branch value.
-        let condition = match kind {
-            FrameKind::If => Some(self.pop_reg()?),
-            _ => None,
-        };
-        self.materialize(|_| true);
+        match kind {
+            FrameKind::If => self.branch_unless(other)?,
+            _ => self.materialize(|_| true),
+        }
         let height = self
             .stack
             .depth()
             .checked_sub(params)
             .ok_or_else(|| self.invalid("block parameters missing"))?;
-        let label = self.masm.new_label();
-        let other = self.masm.new_label();
-        match kind {
-            FrameKind::Loop => self.masm.bind(label),
-            FrameKind::If => {
-                if let Some(c) = condition {
-                    self.masm.branch_if_zero(c, other);
-                    self.stack.free(c);
-                }
-            }
-            _ => {}
+        if kind == FrameKind::Loop {
+            self.masm.bind(label);
         }
         let (pad, catch_path) = match kind {
             FrameKind::TryTable | FrameKind::LegacyTry => {
@@ -1139,12 +1213,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.unreachable_from_here();
             }
             Operator::BrIf { relative_depth } => {
-                // The condition is popped first: it is no branch value.
-                let condition = self.pop_reg()?;
-                self.materialize(|_| true);
                 let skip = self.masm.new_label();
-                self.masm.branch_if_zero(condition, skip);
-                self.stack.free(condition);
+                self.branch_unless(skip)?;
                 self.branch(relative_depth)?;
                 self.masm.bind(skip);
             }
@@ -1325,9 +1395,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             Operator::RefIsNull => self.unop(IntUnOp::Eqz, S64)?,
             Operator::Drop => {
-                if let (_, Value::Reg(r)) = self.pop_value()? {
-                    self.stack.free(r);
-                }
+                let (_, value) = self.pop_value()?;
+                self.stack.release(value);
             }
             Operator::Select | Operator::TypedSelect { .. } => {
                 if let Operator::TypedSelect { ty } = op

@@ -6,7 +6,7 @@
 //! operator takes it, a call or branch needs it in its cell, or the
 //! registers run out (V8 Liftoff's and Winch's scheme).
 
-use crate::masm::Reg;
+use crate::masm::{IntCmpKind, OperandSize, Reg, RegImm};
 
 /// Where an operand is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +17,15 @@ pub enum Value {
     Local(u32),
     /// In a register the entry owns.
     Reg(Reg),
+    /// A comparison not yet computed, its operands in registers the entry
+    /// owns: a branch on it jumps on the flags, anything else computes it
+    /// (into `lhs`).
+    Cmp {
+        kind: IntCmpKind,
+        size: OperandSize,
+        lhs: Reg,
+        rhs: RegImm,
+    },
     /// In its own cell (its stack position).
     Cell,
 }
@@ -62,13 +71,12 @@ impl ValueStack {
     /// pushes `cells` entries that live in their cells (a label's results,
     /// a call's results).
     pub fn reset(&mut self, depth: u32, cells: u32) {
-        for v in self
+        let dropped: Vec<Value> = self
             .entries
             .drain((depth as usize).min(self.entries.len())..)
-        {
-            if let Value::Reg(r) = v {
-                self.taken &= !bit(r);
-            }
+            .collect();
+        for v in dropped {
+            self.release(v);
         }
         for _ in 0..cells {
             self.push(Value::Cell);
@@ -104,18 +112,31 @@ impl ValueStack {
         self.taken &= !bit(r);
     }
 
-    /// The deepest entry held in a register (the oldest, spilled first
+    /// Gives back the registers a popped entry held.
+    pub fn release(&mut self, v: Value) {
+        match v {
+            Value::Reg(r) => self.free(r),
+            Value::Cmp { lhs, rhs, .. } => {
+                self.free(lhs);
+                if let RegImm::Reg(r) = rhs {
+                    self.free(r);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The deepest entry holding registers (the oldest, spilled first
     /// when registers run out: it is the one needed last); marks it as in
-    /// its cell, its register still taken (the caller stores it and keeps
-    /// the register).
-    pub fn spill_oldest(&mut self) -> Option<(u32, Reg)> {
+    /// its cell, its registers still taken (the caller stores it and
+    /// frees them).
+    pub fn spill_oldest(&mut self) -> Option<(u32, Value)> {
         self.entries
             .iter_mut()
             .enumerate()
             .find_map(|(d, v)| match *v {
-                Value::Reg(r) => {
-                    *v = Value::Cell;
-                    Some((d as u32, r))
+                Value::Reg(_) | Value::Cmp { .. } => {
+                    Some((d as u32, std::mem::replace(v, Value::Cell)))
                 }
                 _ => None,
             })

@@ -70,11 +70,13 @@ impl X64Masm {
         }
     }
 
-    /// Turns the address in A into the effective address of an access of
-    /// `bytes` bytes (Wasm 3.0 §4.4.7: `ea = i + offset`, trapping when
-    /// `ea + bytes` exceeds the length, every sum checked for overflow),
-    /// with the memory's base in rdx. Clobbers rdi.
-    fn effective_address(&mut self, access: MemoryAccess, bytes: u32) {
+    /// Checks an access of `bytes` bytes at the address in `addr`
+    /// (Wasm 3.0 §4.4.7: `ea = i + offset`, trapping when `ea + bytes`
+    /// exceeds the length, every sum checked for overflow). Leaves the
+    /// memory's base in rdx and the address in rax; the access is at
+    /// `rdx + rax + disp`, `disp` returned. Clobbers rdi.
+    #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+    fn effective_address(&mut self, access: MemoryAccess, bytes: u32, addr: Reg) -> i32 {
         let oob = self.trap_stub(TrapCode::MemoryOutOfBounds);
         let (slot, base, length) = (
             access.definition_slot as i32,
@@ -82,8 +84,29 @@ impl X64Masm {
             access.length as i32,
         );
         dynasm!(self.ops ; .arch x64 ; mov rdx, QWORD [r14 + slot]);
-        if !access.memory64 {
-            dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+        // A 32-bit address plus a 32-bit offset plus the width stays far
+        // below 2^64: one comparison checks it, and the offset goes in the
+        // access's displacement when it fits.
+        let end = access.offset.checked_add(u64::from(bytes));
+        if let (false, Some(offset), Some(end)) = (
+            access.memory64,
+            i32::try_from(access.offset).ok(),
+            end.and_then(|e| i32::try_from(e).ok()),
+        ) {
+            dynasm!(self.ops
+                ; .arch x64
+                ; mov eax, Rd(addr.0)
+                ; lea rdi, [rax + end]
+                ; cmp rdi, QWORD [rdx + length]
+                ; ja =>oob
+                ; mov rdx, QWORD [rdx + base]
+            );
+            return offset;
+        }
+        if access.memory64 {
+            dynasm!(self.ops ; .arch x64 ; mov rax, Rq(addr.0));
+        } else {
+            dynasm!(self.ops ; .arch x64 ; mov eax, Rd(addr.0));
         }
         dynasm!(self.ops
             ; .arch x64
@@ -97,6 +120,7 @@ impl X64Masm {
             ; ja =>oob
             ; mov rdx, QWORD [rdx + base]
         );
+        0
     }
 
     /// xmm0 = A (and xmm1 = B) as floats of `size`.
@@ -252,6 +276,25 @@ impl X64Masm {
         match rhs {
             RegImm::Reg(r) => self.mov(OperandSize::S64, RCX, r),
             RegImm::Imm(v) => self.load_const(RCX, v),
+        }
+    }
+
+    /// Sets the flags as `cmp lhs, rhs` of `size`.
+    #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+    fn compare(&mut self, size: OperandSize, lhs: Reg, rhs: RegImm) {
+        let l = lhs.0;
+        match self.immediate(size, rhs) {
+            Some(imm) => match size {
+                OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; cmp Rd(l), imm),
+                OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; cmp Rq(l), imm),
+            },
+            None => {
+                let r = self.rhs_in_reg(rhs).0;
+                match size {
+                    OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; cmp Rd(l), Rd(r)),
+                    OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; cmp Rq(l), Rq(r)),
+                }
+            }
         }
     }
 
@@ -937,20 +980,7 @@ impl MacroAssembler for X64Masm {
 
     fn int_cmp(&mut self, kind: IntCmpKind, size: OperandSize, dst: Reg, lhs: Reg, rhs: RegImm) {
         use IntCmpKind as K;
-        let l = lhs.0;
-        match self.immediate(size, rhs) {
-            Some(imm) => match size {
-                OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; cmp Rd(l), imm),
-                OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; cmp Rq(l), imm),
-            },
-            None => {
-                let r = self.rhs_in_reg(rhs).0;
-                match size {
-                    OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; cmp Rd(l), Rd(r)),
-                    OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; cmp Rq(l), Rq(r)),
-                }
-            }
-        }
+        self.compare(size, lhs, rhs);
         match kind {
             K::Eq => dynasm!(self.ops ; .arch x64 ; sete al),
             K::Ne => dynasm!(self.ops ; .arch x64 ; setne al),
@@ -1062,31 +1092,29 @@ impl MacroAssembler for X64Masm {
     }
 
     fn load(&mut self, access: MemoryAccess, kind: LoadKind, dst: Reg, addr: Reg) {
-        self.mov(OperandSize::S64, RAX, addr);
-        self.effective_address(access, kind.bytes());
+        let o = self.effective_address(access, kind.bytes(), addr);
         let d = dst.0;
         match kind {
-            LoadKind::U8 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), BYTE [rdx + rax]),
-            LoadKind::U16 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), WORD [rdx + rax]),
-            LoadKind::U32 => dynasm!(self.ops ; .arch x64 ; mov Rd(d), DWORD [rdx + rax]),
-            LoadKind::U64 => dynasm!(self.ops ; .arch x64 ; mov Rq(d), QWORD [rdx + rax]),
-            LoadKind::I32S8 => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), BYTE [rdx + rax]),
-            LoadKind::I32S16 => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), WORD [rdx + rax]),
-            LoadKind::I64S8 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), BYTE [rdx + rax]),
-            LoadKind::I64S16 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), WORD [rdx + rax]),
-            LoadKind::I64S32 => dynasm!(self.ops ; .arch x64 ; movsxd Rq(d), DWORD [rdx + rax]),
+            LoadKind::U8 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), BYTE [rdx + rax + o]),
+            LoadKind::U16 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), WORD [rdx + rax + o]),
+            LoadKind::U32 => dynasm!(self.ops ; .arch x64 ; mov Rd(d), DWORD [rdx + rax + o]),
+            LoadKind::U64 => dynasm!(self.ops ; .arch x64 ; mov Rq(d), QWORD [rdx + rax + o]),
+            LoadKind::I32S8 => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), BYTE [rdx + rax + o]),
+            LoadKind::I32S16 => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), WORD [rdx + rax + o]),
+            LoadKind::I64S8 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), BYTE [rdx + rax + o]),
+            LoadKind::I64S16 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), WORD [rdx + rax + o]),
+            LoadKind::I64S32 => dynasm!(self.ops ; .arch x64 ; movsxd Rq(d), DWORD [rdx + rax + o]),
         }
     }
 
     fn store(&mut self, access: MemoryAccess, bytes: u32, addr: Reg, value: Reg) {
-        self.mov(OperandSize::S64, RAX, addr);
-        self.effective_address(access, bytes);
+        let o = self.effective_address(access, bytes, addr);
         let v = value.0;
         match bytes {
-            1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdx + rax], Rb(v)),
-            2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdx + rax], Rw(v)),
-            4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdx + rax], Rd(v)),
-            _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [rdx + rax], Rq(v)),
+            1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdx + rax + o], Rb(v)),
+            2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdx + rax + o], Rw(v)),
+            4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdx + rax + o], Rd(v)),
+            _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [rdx + rax + o], Rq(v)),
         }
     }
 
@@ -1100,6 +1128,30 @@ impl MacroAssembler for X64Masm {
 
     fn branch_if_nonzero(&mut self, src: Reg, label: DynamicLabel) {
         dynasm!(self.ops ; .arch x64 ; test Rd(src.0), Rd(src.0) ; jnz =>label);
+    }
+
+    fn branch_if_cmp(
+        &mut self,
+        kind: IntCmpKind,
+        size: OperandSize,
+        lhs: Reg,
+        rhs: RegImm,
+        label: DynamicLabel,
+    ) {
+        use IntCmpKind as K;
+        self.compare(size, lhs, rhs);
+        match kind {
+            K::Eq => dynasm!(self.ops ; .arch x64 ; je =>label),
+            K::Ne => dynasm!(self.ops ; .arch x64 ; jne =>label),
+            K::LtS => dynasm!(self.ops ; .arch x64 ; jl =>label),
+            K::LtU => dynasm!(self.ops ; .arch x64 ; jb =>label),
+            K::GtS => dynasm!(self.ops ; .arch x64 ; jg =>label),
+            K::GtU => dynasm!(self.ops ; .arch x64 ; ja =>label),
+            K::LeS => dynasm!(self.ops ; .arch x64 ; jle =>label),
+            K::LeU => dynasm!(self.ops ; .arch x64 ; jbe =>label),
+            K::GeS => dynasm!(self.ops ; .arch x64 ; jge =>label),
+            K::GeU => dynasm!(self.ops ; .arch x64 ; jae =>label),
+        }
     }
 
     fn branch_if_not_equal(&mut self, src: Reg, value: u32, label: DynamicLabel) {
