@@ -14,7 +14,9 @@
 /// gone when the callee copies them (more fall back to the interpreter).
 pub const MAX_TAIL_CALL_ARGS: u32 = 32;
 
-/// A general-purpose register, by the ISA's own number (below 64).
+/// A register, by a number the ISA gives it (below 64): general-purpose
+/// registers and float registers share the numbering, so one register
+/// names either (see [`MacroAssembler::ALLOCATABLE_FLOAT`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Reg(pub u8);
 
@@ -383,6 +385,12 @@ pub trait MacroAssembler {
     /// operators. None of them survives a call, a call-out or a label:
     /// the generator puts every operand in its cell before those.
     const ALLOCATABLE: &'static [Reg];
+    /// The float registers the generator may hold `f32`/`f64` operands
+    /// in, under the same rules. Integer operators, memory accesses,
+    /// `select` and branches take general-purpose registers only; float
+    /// operators and the moves below take either. An `f32` in a float
+    /// register keeps the bits a cell would (zero above bit 31).
+    const ALLOCATABLE_FLOAT: &'static [Reg];
 
     /// A new unbound label.
     fn new_label(&mut self) -> Self::Label;
@@ -413,6 +421,8 @@ pub trait MacroAssembler {
     fn store_cell(&mut self, src: Reg, cell: u32);
     /// `cell = value`.
     fn store_const(&mut self, value: u64, cell: u32);
+    /// `dst = src`, the bits, between registers of either kind.
+    fn move_reg(&mut self, dst: Reg, src: Reg);
     /// `dst cell = src cell`.
     fn copy_cell(&mut self, dst: u32, src: u32);
 

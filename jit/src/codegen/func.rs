@@ -273,10 +273,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// A free register, spilling the oldest entry held in one when none
     /// is free.
     fn take_reg(&mut self) -> Result<Reg, CompileError> {
-        if let Some(r) = self.stack.take_free(M::ALLOCATABLE) {
+        self.take_reg_of(M::ALLOCATABLE)
+    }
+
+    /// A free float register, spilling as [`take_reg`](Self::take_reg).
+    fn take_float_reg(&mut self) -> Result<Reg, CompileError> {
+        self.take_reg_of(M::ALLOCATABLE_FLOAT)
+    }
+
+    fn take_reg_of(&mut self, class: &[Reg]) -> Result<Reg, CompileError> {
+        if let Some(r) = self.stack.take_free(class) {
             return Ok(r);
         }
-        let (depth, value) = self.stack.spill_oldest().ok_or_else(|| {
+        let (depth, value) = self.stack.spill_oldest(class).ok_or_else(|| {
             CompileError::unsupported("an operator holding every register", self.offset)
         })?;
         // The spilled entry's register (a comparison's left one, its
@@ -308,6 +317,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// the caller now owns.
     fn in_reg(&mut self, depth: u32, value: Value) -> Result<Reg, CompileError> {
         match value {
+            Value::Reg(r) if M::ALLOCATABLE_FLOAT.contains(&r) => {
+                let g = self.take_reg()?;
+                self.masm.move_reg(g, r);
+                self.stack.free(r);
+                return Ok(g);
+            }
             Value::Reg(r) => return Ok(r),
             Value::Cmp {
                 kind,
@@ -318,6 +333,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             _ => {}
         }
         let r = self.take_reg()?;
+        self.load_value(r, depth, value);
+        Ok(r)
+    }
+
+    /// `r = value` (standing for stack entry `depth`): a constant, a
+    /// local or a cell.
+    fn load_value(&mut self, r: Reg, depth: u32, value: Value) {
         match value {
             Value::Const(c) => self.masm.load_const(r, c),
             Value::Local(l) => {
@@ -329,7 +351,30 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm.load_cell(r, cell);
             }
         }
-        Ok(r)
+    }
+
+    /// `value` (standing for stack entry `depth`, popped) in a float
+    /// register the caller now owns.
+    fn in_float_reg(&mut self, depth: u32, value: Value) -> Result<Reg, CompileError> {
+        let r = match value {
+            Value::Reg(r) if M::ALLOCATABLE_FLOAT.contains(&r) => return Ok(r),
+            Value::Reg(_) | Value::Cmp { .. } => self.in_reg(depth, value)?,
+            _ => {
+                let x = self.take_float_reg()?;
+                self.load_value(x, depth, value);
+                return Ok(x);
+            }
+        };
+        let x = self.take_float_reg()?;
+        self.masm.move_reg(x, r);
+        self.stack.free(r);
+        Ok(x)
+    }
+
+    /// Pops the top entry into a float register the caller owns.
+    fn pop_float_reg(&mut self) -> Result<Reg, CompileError> {
+        let (depth, value) = self.pop_value()?;
+        self.in_float_reg(depth, value)
     }
 
     fn pop_value(&mut self) -> Result<(u32, Value), CompileError> {
@@ -480,36 +525,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         Ok(())
     }
 
-    /// A binary operator on the top two entries: `emit(masm, dst, lhs,
-    /// rhs)`, the result in the left operand's register.
-    fn binary(
-        &mut self,
-        imm: bool,
-        emit: impl FnOnce(&mut M, Reg, Reg, RegImm),
-    ) -> Result<(), CompileError> {
-        let rhs = if imm {
-            self.pop_reg_imm()?
-        } else {
-            RegImm::Reg(self.pop_reg()?)
-        };
+    /// A binary integer operator on the top two entries (a constant
+    /// right-hand side stays an immediate), the result in the left
+    /// operand's register.
+    fn binop(&mut self, op: IntBinOp, size: OperandSize) -> Result<(), CompileError> {
+        let rhs = self.pop_reg_imm()?;
         let lhs = self.pop_reg()?;
-        emit(self.masm, lhs, lhs, rhs);
+        self.masm.int_binop(op, size, lhs, lhs, rhs);
         self.free(rhs);
         self.stack.push(Value::Reg(lhs));
         Ok(())
-    }
-
-    /// The right-hand register of an operator that takes no immediate.
-    fn rhs_reg(rhs: RegImm) -> Reg {
-        match rhs {
-            RegImm::Reg(r) => r,
-            // `binary(false, …)` never passes a constant.
-            RegImm::Imm(_) => Reg(0),
-        }
-    }
-
-    fn binop(&mut self, op: IntBinOp, size: OperandSize) -> Result<(), CompileError> {
-        self.binary(true, |m, d, l, r| m.int_binop(op, size, d, l, r))
     }
 
     /// An integer comparison, left pending on the stack (see
@@ -569,20 +594,33 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.unary(|m, d, s| m.extend(kind, d, s))
     }
 
+    /// Float arithmetic on float registers, the result in the left
+    /// operand's.
     fn fbinop(&mut self, op: FloatBinOp, size: FloatSize) -> Result<(), CompileError> {
-        self.binary(false, |m, d, l, r| {
-            m.float_binop(op, size, d, l, Self::rhs_reg(r))
-        })
+        let rhs = self.pop_float_reg()?;
+        let lhs = self.pop_float_reg()?;
+        self.masm.float_binop(op, size, lhs, lhs, rhs);
+        self.stack.free(rhs);
+        self.stack.push(Value::Reg(lhs));
+        Ok(())
     }
 
     fn funop(&mut self, op: FloatUnOp, size: FloatSize) -> Result<(), CompileError> {
-        self.unary(|m, d, s| m.float_unop(op, size, d, s))
+        let r = self.pop_float_reg()?;
+        self.masm.float_unop(op, size, r, r);
+        self.stack.push(Value::Reg(r));
+        Ok(())
     }
 
     fn fcmp(&mut self, kind: FloatCmpKind, size: FloatSize) -> Result<(), CompileError> {
-        self.binary(false, |m, d, l, r| {
-            m.float_cmp(kind, size, d, l, Self::rhs_reg(r))
-        })
+        let rhs = self.pop_float_reg()?;
+        let lhs = self.pop_float_reg()?;
+        let dst = self.take_reg()?;
+        self.masm.float_cmp(kind, size, dst, lhs, rhs);
+        self.stack.free(lhs);
+        self.stack.free(rhs);
+        self.stack.push(Value::Reg(dst));
+        Ok(())
     }
 
     fn trunc(

@@ -126,16 +126,16 @@ impl ValueStack {
         }
     }
 
-    /// The deepest entry holding registers (the oldest, spilled first
-    /// when registers run out: it is the one needed last); marks it as in
-    /// its cell, its registers still taken (the caller stores it and
-    /// frees them).
-    pub fn spill_oldest(&mut self) -> Option<(u32, Value)> {
+    /// The deepest entry holding one of `candidates` (the oldest, spilled
+    /// first when registers run out: it is the one needed last); marks it
+    /// as in its cell, its registers still taken (the caller stores it
+    /// and frees them).
+    pub fn spill_oldest(&mut self, candidates: &[Reg]) -> Option<(u32, Value)> {
         self.entries
             .iter_mut()
             .enumerate()
             .find_map(|(d, v)| match *v {
-                Value::Reg(_) | Value::Cmp { .. } => {
+                Value::Reg(r) | Value::Cmp { lhs: r, .. } if candidates.contains(&r) => {
                     Some((d as u32, std::mem::replace(v, Value::Cell)))
                 }
                 _ => None,

@@ -4,7 +4,7 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 
 use super::abi::{SAVED_RSP, STACK_LIMIT, TAIL_ARGS, frame_bytes};
-use super::regs::{ALLOCATABLE, RAX, RCX};
+use super::regs::{ALLOCATABLE, ALLOCATABLE_FLOAT, RAX, RCX, XMM, xmm};
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
     IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, OperandSize, Reg, RegImm,
@@ -240,11 +240,20 @@ impl X64Masm {
     /// move zero-extends.
     #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
     fn mov(&mut self, size: OperandSize, dst: Reg, src: Reg) {
-        if dst != src {
-            match size {
-                OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; mov Rd(dst.0), Rd(src.0)),
-                OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; mov Rq(dst.0), Rq(src.0)),
+        if dst == src {
+            return;
+        }
+        match (xmm(dst), xmm(src), size) {
+            (None, None, OperandSize::S32) => {
+                dynasm!(self.ops ; .arch x64 ; mov Rd(dst.0), Rd(src.0))
             }
+            (None, None, OperandSize::S64) => {
+                dynasm!(self.ops ; .arch x64 ; mov Rq(dst.0), Rq(src.0))
+            }
+            // Float registers hold cell bits: all 64 move.
+            (Some(d), None, _) => dynasm!(self.ops ; .arch x64 ; movq Rx(d), Rq(src.0)),
+            (None, Some(s), _) => dynasm!(self.ops ; .arch x64 ; movq Rq(dst.0), Rx(s)),
+            (Some(d), Some(s), _) => dynasm!(self.ops ; .arch x64 ; movaps Rx(d), Rx(s)),
         }
     }
 
@@ -546,26 +555,27 @@ impl X64Masm {
             }
             _ => {
                 self.floats_in(size, true);
-                self.float_arith(op, size);
+                self.float_arith(op, size, 0, 1);
                 self.float_out(size);
             }
         }
     }
 
-    /// xmm0 = xmm0 op xmm1 for `add`, `sub`, `mul`, `div`: IEEE 754
+    /// xmm`t` = xmm`t` op xmm`r` for `add`, `sub`, `mul`, `div`: IEEE 754
     /// arithmetic; a NaN operand comes back quieted, the first one when
     /// both are NaN (Wasm 3.0 §4.3.3 allows any arithmetic NaN).
-    fn float_arith(&mut self, op: FloatBinOp, size: FloatSize) {
+    #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+    fn float_arith(&mut self, op: FloatBinOp, size: FloatSize, t: u8, r: u8) {
         use FloatBinOp as F;
         match (op, size) {
-            (F::Add, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; addss xmm0, xmm1),
-            (F::Add, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; addsd xmm0, xmm1),
-            (F::Sub, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; subss xmm0, xmm1),
-            (F::Sub, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; subsd xmm0, xmm1),
-            (F::Mul, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; mulss xmm0, xmm1),
-            (F::Mul, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; mulsd xmm0, xmm1),
-            (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; divss xmm0, xmm1),
-            (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; divsd xmm0, xmm1),
+            (F::Add, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; addss Rx(t), Rx(r)),
+            (F::Add, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; addsd Rx(t), Rx(r)),
+            (F::Sub, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; subss Rx(t), Rx(r)),
+            (F::Sub, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; subsd Rx(t), Rx(r)),
+            (F::Mul, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; mulss Rx(t), Rx(r)),
+            (F::Mul, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; mulsd Rx(t), Rx(r)),
+            (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; divss Rx(t), Rx(r)),
+            (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; divsd Rx(t), Rx(r)),
         }
     }
 
@@ -748,6 +758,7 @@ impl MacroAssembler for X64Masm {
     type Label = DynamicLabel;
 
     const ALLOCATABLE: &'static [Reg] = &ALLOCATABLE;
+    const ALLOCATABLE_FLOAT: &'static [Reg] = &ALLOCATABLE_FLOAT;
 
     fn new_label(&mut self) -> DynamicLabel {
         self.ops.new_dynamic_label()
@@ -866,6 +877,11 @@ impl MacroAssembler for X64Masm {
     }
 
     fn load_const(&mut self, dst: Reg, value: u64) {
+        if xmm(dst).is_some() {
+            self.load_const(RAX, value);
+            self.mov(OperandSize::S64, dst, RAX);
+            return;
+        }
         let r = dst.0;
         if let Ok(small) = u32::try_from(value) {
             dynasm!(self.ops ; .arch x64 ; mov Rd(r), small as i32);
@@ -876,12 +892,22 @@ impl MacroAssembler for X64Masm {
 
     fn load_cell(&mut self, dst: Reg, cell: u32) {
         let d = self.disp(cell);
-        dynasm!(self.ops ; .arch x64 ; mov Rq(dst.0), QWORD [rsp + d]);
+        match xmm(dst) {
+            Some(x) => dynasm!(self.ops ; .arch x64 ; movq Rx(x), QWORD [rsp + d]),
+            None => dynasm!(self.ops ; .arch x64 ; mov Rq(dst.0), QWORD [rsp + d]),
+        }
     }
 
     fn store_cell(&mut self, src: Reg, cell: u32) {
         let d = self.disp(cell);
-        dynasm!(self.ops ; .arch x64 ; mov QWORD [rsp + d], Rq(src.0));
+        match xmm(src) {
+            Some(x) => dynasm!(self.ops ; .arch x64 ; movq QWORD [rsp + d], Rx(x)),
+            None => dynasm!(self.ops ; .arch x64 ; mov QWORD [rsp + d], Rq(src.0)),
+        }
+    }
+
+    fn move_reg(&mut self, dst: Reg, src: Reg) {
+        self.mov(OperandSize::S64, dst, src);
     }
 
     fn store_const(&mut self, value: u64, cell: u32) {
@@ -1025,20 +1051,20 @@ impl MacroAssembler for X64Masm {
     fn float_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg) {
         use FloatBinOp as F;
         if matches!(op, F::Add | F::Sub | F::Mul | F::Div) {
-            let (d, l, r) = (dst.0, lhs.0, rhs.0);
-            match size {
-                FloatSize::F32 => {
-                    dynasm!(self.ops ; .arch x64 ; movd xmm0, Rd(l) ; movd xmm1, Rd(r))
-                }
-                FloatSize::F64 => {
-                    dynasm!(self.ops ; .arch x64 ; movq xmm0, Rq(l) ; movq xmm1, Rq(r))
-                }
-            }
-            self.float_arith(op, size);
-            match size {
-                FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; movd Rd(d), xmm0),
-                FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; movq Rq(d), xmm0),
-            }
+            // Operands in general-purpose registers go through xmm0/xmm1;
+            // the result is computed in place when dst is lhs.
+            let xmm_of = |r: Reg, scratch: Reg| xmm(r).map_or(scratch, |_| r);
+            let (l, r) = (xmm_of(lhs, Reg(XMM)), xmm_of(rhs, Reg(XMM + 1)));
+            self.mov(OperandSize::S64, l, lhs);
+            self.mov(OperandSize::S64, r, rhs);
+            let target = if xmm(dst).is_some() && dst == lhs {
+                dst
+            } else {
+                Reg(XMM)
+            };
+            self.mov(OperandSize::S64, target, l);
+            self.float_arith(op, size, target.0 - XMM, r.0 - XMM);
+            self.mov(OperandSize::S64, dst, target);
             return;
         }
         self.operands_in_a_b(lhs, RegImm::Reg(rhs));
