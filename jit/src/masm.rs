@@ -453,9 +453,11 @@ pub trait MacroAssembler {
     /// Sets that global to `src`.
     fn store_global(&mut self, slot: u32, value_offset: u32, src: Reg);
     /// `dst = load(addr)`, trapping beyond the memory's length (explicit,
-    /// overflow-safe check: no guard pages are relied on yet).
+    /// overflow-safe check: no guard pages are relied on yet). `dst` may
+    /// be a float register for [`LoadKind::U32`] and [`LoadKind::U64`].
     fn load(&mut self, access: MemoryAccess, kind: LoadKind, dst: Reg, addr: Reg);
-    /// `store(addr) = value`, its low `bytes` bytes, with the same check.
+    /// `store(addr) = value`, its low `bytes` bytes, with the same check;
+    /// `value` may be a float register for 4 and 8 bytes.
     fn store(&mut self, access: MemoryAccess, bytes: u32, addr: Reg, value: Reg);
 
     /// Jumps to `label`.

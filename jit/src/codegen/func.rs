@@ -855,9 +855,32 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.unary(|m, d, s| m.load(access, kind, d, s))
     }
 
+    /// `fN.load`: the value lands in a float register.
+    fn float_load(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        size: FloatSize,
+    ) -> Result<(), CompileError> {
+        let access = self.memory_access(memarg)?;
+        let kind = match size {
+            FloatSize::F32 => LoadKind::U32,
+            FloatSize::F64 => LoadKind::U64,
+        };
+        let addr = self.pop_reg()?;
+        let dst = self.take_float_reg()?;
+        self.masm.load(access, kind, dst, addr);
+        self.stack.free(addr);
+        self.stack.push(Value::Reg(dst));
+        Ok(())
+    }
+
     fn mem_store(&mut self, memarg: wasmparser::MemArg, bytes: u32) -> Result<(), CompileError> {
         let access = self.memory_access(memarg)?;
-        let value = self.pop_reg()?;
+        // A value in a float register is stored from there.
+        let value = match self.pop_value()? {
+            (_, Value::Reg(r)) => r,
+            (depth, value) => self.in_reg(depth, value)?,
+        };
         let addr = self.pop_reg()?;
         self.masm.store(access, bytes, addr, value);
         self.stack.free(value);
@@ -1521,8 +1544,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Operator::I64Store { memarg } => self.mem_store(memarg, 8)?,
             // Floats live as their bits (f32 zero-extended): loads and
             // stores are the integer ones of the same width.
-            Operator::F32Load { memarg } => self.mem_load(memarg, LoadKind::U32)?,
-            Operator::F64Load { memarg } => self.mem_load(memarg, LoadKind::U64)?,
+            Operator::F32Load { memarg } => self.float_load(memarg, F32)?,
+            Operator::F64Load { memarg } => self.float_load(memarg, F64)?,
             Operator::F32Store { memarg } => self.mem_store(memarg, 4)?,
             Operator::F64Store { memarg } => self.mem_store(memarg, 8)?,
             Operator::F32Const { value } => self.stack.push(Value::Const(u64::from(value.bits()))),

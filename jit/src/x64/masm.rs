@@ -1119,7 +1119,20 @@ impl MacroAssembler for X64Masm {
 
     fn load(&mut self, access: MemoryAccess, kind: LoadKind, dst: Reg, addr: Reg) {
         let o = self.effective_address(access, kind.bytes(), addr);
-        let d = dst.0;
+        // movd/movq into an xmm register zero the bits above, as an f32's
+        // cell has them.
+        match (xmm(dst), kind) {
+            (Some(x), LoadKind::U32) => {
+                dynasm!(self.ops ; .arch x64 ; movd Rx(x), DWORD [rdx + rax + o]);
+                return;
+            }
+            (Some(x), LoadKind::U64) => {
+                dynasm!(self.ops ; .arch x64 ; movq Rx(x), QWORD [rdx + rax + o]);
+                return;
+            }
+            _ => {}
+        }
+        let d = xmm(dst).map_or(dst.0, |_| RAX.0);
         match kind {
             LoadKind::U8 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), BYTE [rdx + rax + o]),
             LoadKind::U16 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), WORD [rdx + rax + o]),
@@ -1131,11 +1144,31 @@ impl MacroAssembler for X64Masm {
             LoadKind::I64S16 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), WORD [rdx + rax + o]),
             LoadKind::I64S32 => dynasm!(self.ops ; .arch x64 ; movsxd Rq(d), DWORD [rdx + rax + o]),
         }
+        self.mov(OperandSize::S64, dst, Reg(d));
     }
 
     fn store(&mut self, access: MemoryAccess, bytes: u32, addr: Reg, value: Reg) {
         let o = self.effective_address(access, bytes, addr);
-        let v = value.0;
+        match (xmm(value), bytes) {
+            (Some(x), 4) => {
+                dynasm!(self.ops ; .arch x64 ; movd DWORD [rdx + rax + o], Rx(x));
+                return;
+            }
+            (Some(x), 8) => {
+                dynasm!(self.ops ; .arch x64 ; movq QWORD [rdx + rax + o], Rx(x));
+                return;
+            }
+            _ => {}
+        }
+        // A float register's narrower stores go through rcx, free here
+        // (the access uses rax and rdx).
+        let v = match xmm(value) {
+            Some(_) => {
+                self.mov(OperandSize::S64, RCX, value);
+                RCX.0
+            }
+            None => value.0,
+        };
         match bytes {
             1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdx + rax + o], Rb(v)),
             2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdx + rax + o], Rw(v)),
