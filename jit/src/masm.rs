@@ -1,24 +1,33 @@
 //! The macro-assembler: the one interface between the arch-neutral code
 //! generator (`codegen/`) and an ISA (`x64/`, later `aarch64/`). Its
 //! methods are shaped like Wasm operators (Winch's `MacroAssembler` is the
-//! model). Operands live in the function's frame cells or in the operand
-//! registers [`Operand::A`], [`Operand::B`], [`Operand::C`]; operators take
-//! their inputs in A (and B) and leave their result in A.
+//! model). Operands live in the function's frame cells or in registers the
+//! generator allocates from [`MacroAssembler::ALLOCATABLE`]; operators take
+//! their inputs in registers (the right-hand side may be an immediate,
+//! [`RegImm`]) and write their result to a register `dst`, which may be
+//! one of the inputs. Every register holds a value as its cell does: the
+//! bits, 32-bit values zero-extended. An ISA may use registers outside
+//! the allocatable set as scratch inside any operator.
 
 /// The most arguments a compiled `return_call` passes: they go through a
 /// fixed buffer of the invocation's state, since the caller's frame is
 /// gone when the callee copies them (more fall back to the interpreter).
 pub const MAX_TAIL_CALL_ARGS: u32 = 32;
 
-/// An operand register of the macro-assembler.
+/// A register, by a number the ISA gives it (below 64): general-purpose
+/// registers and float registers share the numbering, so one register
+/// names either (see [`MacroAssembler::ALLOCATABLE_FLOAT`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Reg(pub u8);
+
+/// A right-hand operand: a register, or a constant (i32 values
+/// zero-extended) the ISA folds into an immediate where it can.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operand {
-    /// The first operand and the result.
-    A,
-    /// The second operand.
-    B,
-    /// A third operand (`select`'s condition).
-    C,
+pub enum RegImm {
+    /// In a register.
+    Reg(Reg),
+    /// A constant.
+    Imm(u64),
 }
 
 /// The width of an integer operation.
@@ -30,7 +39,7 @@ pub enum OperandSize {
     S64,
 }
 
-/// Binary integer operators (Wasm 3.0 §4.3.2), `A = A op B`.
+/// Binary integer operators (Wasm 3.0 §4.3.2), `dst = lhs op rhs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntBinOp {
     /// `add`.
@@ -65,7 +74,7 @@ pub enum IntBinOp {
     Rotr,
 }
 
-/// Integer comparisons (Wasm 3.0 §4.3.2 irelop), `A = (A cmp B) as i32`.
+/// Integer comparisons (Wasm 3.0 §4.3.2 irelop), `dst = (lhs cmp rhs) as i32`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntCmpKind {
     /// `eq`.
@@ -90,7 +99,26 @@ pub enum IntCmpKind {
     GeU,
 }
 
-/// Unary integer operators, `A = op A`.
+impl IntCmpKind {
+    /// The comparison true exactly when this one is false.
+    pub fn inverse(self) -> IntCmpKind {
+        use IntCmpKind as K;
+        match self {
+            K::Eq => K::Ne,
+            K::Ne => K::Eq,
+            K::LtS => K::GeS,
+            K::LtU => K::GeU,
+            K::GtS => K::LeS,
+            K::GtU => K::LeU,
+            K::LeS => K::GtS,
+            K::LeU => K::GtU,
+            K::GeS => K::LtS,
+            K::GeU => K::LtU,
+        }
+    }
+}
+
+/// Unary integer operators, `dst = op src`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntUnOp {
     /// `clz`.
@@ -103,7 +131,7 @@ pub enum IntUnOp {
     Eqz,
 }
 
-/// Integer width conversions, `A = extend A`.
+/// Integer width conversions, `dst = extend src`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExtendKind {
     /// `i32.wrap_i64` and `i64.extend_i32_u`: keep the low 32 bits.
@@ -129,7 +157,7 @@ pub enum FloatSize {
     F64,
 }
 
-/// Binary float operators (Wasm 3.0 §4.3.3), `A = A op B` on the bits.
+/// Binary float operators (Wasm 3.0 §4.3.3), `dst = lhs op rhs` on the bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloatBinOp {
     /// `add`.
@@ -148,7 +176,7 @@ pub enum FloatBinOp {
     Copysign,
 }
 
-/// Unary float operators, `A = op A`.
+/// Unary float operators, `dst = op src`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloatUnOp {
     /// `abs`: clears the sign bit.
@@ -167,7 +195,7 @@ pub enum FloatUnOp {
     Nearest,
 }
 
-/// Float comparisons (Wasm 3.0 §4.3.3 frelop), `A = (A cmp B) as i32`;
+/// Float comparisons (Wasm 3.0 §4.3.3 frelop), `dst = (lhs cmp rhs) as i32`;
 /// false on NaN except `ne`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloatCmpKind {
@@ -199,7 +227,7 @@ pub struct TruncKind {
     pub saturating: bool,
 }
 
-/// Other conversions between numeric types (Wasm 3.0 §4.3.4), `A = conv A`.
+/// Other conversions between numeric types (Wasm 3.0 §4.3.4), `dst = conv src`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvertKind {
     /// `fN.convert_iM_s` / `_u`: integer of width `from` to float `to`.
@@ -353,6 +381,17 @@ pub trait MacroAssembler {
     /// A code position, bound once.
     type Label: Copy;
 
+    /// The registers the generator may hold operands in between
+    /// operators. None of them survives a call, a call-out or a label:
+    /// the generator puts every operand in its cell before those.
+    const ALLOCATABLE: &'static [Reg];
+    /// The float registers the generator may hold `f32`/`f64` operands
+    /// in, under the same rules. Integer operators, memory accesses,
+    /// `select` and branches take general-purpose registers only; float
+    /// operators and the moves below take either. An `f32` in a float
+    /// register keeps the bits a cell would (zero above bit 31).
+    const ALLOCATABLE_FLOAT: &'static [Reg];
+
     /// A new unbound label.
     fn new_label(&mut self) -> Self::Label;
     /// Binds `label` here.
@@ -374,53 +413,70 @@ pub trait MacroAssembler {
     /// drops the frame and returns [`TrapCode::Exception`] to its caller.
     fn exception_exit(&mut self) -> Self::Label;
 
-    /// `operand = value` (`i32.const` values are zero-extended).
-    fn load_const(&mut self, dst: Operand, value: u64);
-    /// `operand = cell`.
-    fn load_cell(&mut self, dst: Operand, cell: u32);
-    /// `cell = operand`.
-    fn store_cell(&mut self, src: Operand, cell: u32);
+    /// `dst = value` (`i32.const` values are zero-extended).
+    fn load_const(&mut self, dst: Reg, value: u64);
+    /// `dst = cell`.
+    fn load_cell(&mut self, dst: Reg, cell: u32);
+    /// `cell = src`.
+    fn store_cell(&mut self, src: Reg, cell: u32);
+    /// `cell = value`.
+    fn store_const(&mut self, value: u64, cell: u32);
+    /// `dst = src`, the bits, between registers of either kind.
+    fn move_reg(&mut self, dst: Reg, src: Reg);
+    /// `dst cell = src cell`.
+    fn copy_cell(&mut self, dst: u32, src: u32);
 
-    /// `A = A op B`, trapping as the operator requires.
-    fn int_binop(&mut self, op: IntBinOp, size: OperandSize);
-    /// `A = (A cmp B) as i32`.
-    fn int_cmp(&mut self, kind: IntCmpKind, size: OperandSize);
-    /// `A = op A`.
-    fn int_unop(&mut self, op: IntUnOp, size: OperandSize);
-    /// `A = extend A`.
-    fn extend(&mut self, kind: ExtendKind);
-    /// `A = A op B` on float bits.
-    fn float_binop(&mut self, op: FloatBinOp, size: FloatSize);
-    /// `A = op A` on float bits.
-    fn float_unop(&mut self, op: FloatUnOp, size: FloatSize);
-    /// `A = (A cmp B) as i32` on floats.
-    fn float_cmp(&mut self, kind: FloatCmpKind, size: FloatSize);
-    /// `A = trunc A`, trapping or saturating as `kind` says.
-    fn float_to_int(&mut self, kind: TruncKind);
-    /// `A = convert A`.
-    fn convert(&mut self, kind: ConvertKind);
-    /// `select`: `A = if C (32-bit) != 0 { A } else { B }`.
-    fn select(&mut self);
+    /// `dst = lhs op rhs`, trapping as the operator requires.
+    fn int_binop(&mut self, op: IntBinOp, size: OperandSize, dst: Reg, lhs: Reg, rhs: RegImm);
+    /// `dst = (lhs cmp rhs) as i32`.
+    fn int_cmp(&mut self, kind: IntCmpKind, size: OperandSize, dst: Reg, lhs: Reg, rhs: RegImm);
+    /// `dst = op src`.
+    fn int_unop(&mut self, op: IntUnOp, size: OperandSize, dst: Reg, src: Reg);
+    /// `dst = extend src`.
+    fn extend(&mut self, kind: ExtendKind, dst: Reg, src: Reg);
+    /// `dst = lhs op rhs` on float bits.
+    fn float_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg);
+    /// `dst = op src` on float bits.
+    fn float_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: Reg, src: Reg);
+    /// `dst = (lhs cmp rhs) as i32` on floats.
+    fn float_cmp(&mut self, kind: FloatCmpKind, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg);
+    /// `dst = trunc src`, trapping or saturating as `kind` says.
+    fn float_to_int(&mut self, kind: TruncKind, dst: Reg, src: Reg);
+    /// `dst = convert src`.
+    fn convert(&mut self, kind: ConvertKind, dst: Reg, src: Reg);
+    /// `select`: `dst = if cond (32-bit) != 0 { a } else { b }`.
+    fn select(&mut self, dst: Reg, cond: Reg, a: Reg, b: Reg);
 
-    /// `A = value` of the global whose definition pointer is at context
+    /// `dst = value` of the global whose definition pointer is at context
     /// offset `slot` (its value `value_offset` bytes into the definition).
-    fn load_global(&mut self, slot: u32, value_offset: u32);
-    /// Sets that global to A.
-    fn store_global(&mut self, slot: u32, value_offset: u32);
-    /// `A = load(A)`, trapping beyond the memory's length (explicit,
-    /// overflow-safe check: no guard pages are relied on yet).
-    fn load(&mut self, access: MemoryAccess, kind: LoadKind);
-    /// `store(A) = B`, the low `bytes` bytes of B, with the same check.
-    fn store(&mut self, access: MemoryAccess, bytes: u32);
+    fn load_global(&mut self, slot: u32, value_offset: u32, dst: Reg);
+    /// Sets that global to `src`.
+    fn store_global(&mut self, slot: u32, value_offset: u32, src: Reg);
+    /// `dst = load(addr)`, trapping beyond the memory's length (explicit,
+    /// overflow-safe check: no guard pages are relied on yet). `dst` may
+    /// be a float register for [`LoadKind::U32`] and [`LoadKind::U64`].
+    fn load(&mut self, access: MemoryAccess, kind: LoadKind, dst: Reg, addr: Reg);
+    /// `store(addr) = value`, its low `bytes` bytes, with the same check;
+    /// `value` may be a float register for 4 and 8 bytes.
+    fn store(&mut self, access: MemoryAccess, bytes: u32, addr: Reg, value: Reg);
 
     /// Jumps to `label`.
     fn jump(&mut self, label: Self::Label);
-    /// Jumps to `label` if the low 32 bits of A are zero.
-    fn branch_if_zero(&mut self, label: Self::Label);
-    /// Jumps to `label` if the low 32 bits of A are not zero.
-    fn branch_if_nonzero(&mut self, label: Self::Label);
-    /// Jumps to `label` unless the low 32 bits of A equal `value`.
-    fn branch_if_not_equal(&mut self, value: u32, label: Self::Label);
+    /// Jumps to `label` if the low 32 bits of `src` are zero.
+    fn branch_if_zero(&mut self, src: Reg, label: Self::Label);
+    /// Jumps to `label` if the low 32 bits of `src` are not zero.
+    fn branch_if_nonzero(&mut self, src: Reg, label: Self::Label);
+    /// Jumps to `label` if `lhs cmp rhs`.
+    fn branch_if_cmp(
+        &mut self,
+        kind: IntCmpKind,
+        size: OperandSize,
+        lhs: Reg,
+        rhs: RegImm,
+        label: Self::Label,
+    );
+    /// Jumps to `label` unless the low 32 bits of `src` equal `value`.
+    fn branch_if_not_equal(&mut self, src: Reg, value: u32, label: Self::Label);
     /// Calls the function at `callee` with its arguments (and room for its
     /// results) in cells `args..`; jumps to `exception` when it returns
     /// with an exception pending.

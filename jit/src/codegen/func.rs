@@ -10,8 +10,8 @@ use super::control::{ControlFrame, FrameKind};
 use super::stack::{Value, ValueStack};
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
-    IntCmpKind, IntUnOp, LoadKind, MAX_TAIL_CALL_ARGS, MacroAssembler, MemoryAccess, Operand,
-    OperandSize, TrapCode, TruncKind,
+    IntCmpKind, IntUnOp, LoadKind, MAX_TAIL_CALL_ARGS, MacroAssembler, MemoryAccess, OperandSize,
+    Reg, RegImm, TrapCode, TruncKind,
 };
 use crate::{CATCH_ALL, CallOut, CompileError};
 
@@ -270,43 +270,178 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.num_locals + depth
     }
 
-    /// Moves `value` (standing for stack entry `depth`) into `dst`.
-    fn load(&mut self, dst: Operand, depth: u32, value: Value) {
+    /// A free register, spilling the oldest entry held in one when none
+    /// is free.
+    fn take_reg(&mut self) -> Result<Reg, CompileError> {
+        self.take_reg_of(M::ALLOCATABLE)
+    }
+
+    /// A free float register, spilling as [`take_reg`](Self::take_reg).
+    fn take_float_reg(&mut self) -> Result<Reg, CompileError> {
+        self.take_reg_of(M::ALLOCATABLE_FLOAT)
+    }
+
+    fn take_reg_of(&mut self, class: &[Reg]) -> Result<Reg, CompileError> {
+        if let Some(r) = self.stack.take_free(class) {
+            return Ok(r);
+        }
+        let (depth, value) = self.stack.spill_oldest(class).ok_or_else(|| {
+            CompileError::unsupported("an operator holding every register", self.offset)
+        })?;
+        // The spilled entry's register (a comparison's left one, its
+        // right one freed) is the one handed out.
+        let r = match value {
+            Value::Cmp {
+                kind,
+                size,
+                lhs,
+                rhs,
+            } => self.compute_cmp(kind, size, lhs, rhs),
+            Value::Reg(r) => r,
+            _ => return Err(self.invalid("spilled an entry without a register")),
+        };
+        let cell = self.cell(depth);
+        self.masm.store_cell(r, cell);
+        Ok(r)
+    }
+
+    /// Computes a pending comparison into its left register, which the
+    /// caller now owns (the right one is freed).
+    fn compute_cmp(&mut self, kind: IntCmpKind, size: OperandSize, lhs: Reg, rhs: RegImm) -> Reg {
+        self.masm.int_cmp(kind, size, lhs, lhs, rhs);
+        self.free(rhs);
+        lhs
+    }
+
+    /// `value` (standing for stack entry `depth`, popped) in a register
+    /// the caller now owns.
+    fn in_reg(&mut self, depth: u32, value: Value) -> Result<Reg, CompileError> {
         match value {
-            Value::Const(c) => self.masm.load_const(dst, c),
+            Value::Reg(r) if M::ALLOCATABLE_FLOAT.contains(&r) => {
+                let g = self.take_reg()?;
+                self.masm.move_reg(g, r);
+                self.stack.free(r);
+                return Ok(g);
+            }
+            Value::Reg(r) => return Ok(r),
+            Value::Cmp {
+                kind,
+                size,
+                lhs,
+                rhs,
+            } => return Ok(self.compute_cmp(kind, size, lhs, rhs)),
+            _ => {}
+        }
+        let r = self.take_reg()?;
+        self.load_value(r, depth, value);
+        Ok(r)
+    }
+
+    /// `r = value` (standing for stack entry `depth`): a constant, a
+    /// local or a cell.
+    fn load_value(&mut self, r: Reg, depth: u32, value: Value) {
+        match value {
+            Value::Const(c) => self.masm.load_const(r, c),
             Value::Local(l) => {
                 let cell = self.local_cell(l);
-                self.masm.load_cell(dst, cell);
+                self.masm.load_cell(r, cell);
             }
-            Value::Cell => {
+            _ => {
                 let cell = self.cell(depth);
-                self.masm.load_cell(dst, cell);
+                self.masm.load_cell(r, cell);
             }
         }
     }
 
-    fn pop_into(&mut self, dst: Operand) -> Result<(), CompileError> {
-        let (depth, value) = self
-            .stack
-            .pop()
-            .ok_or_else(|| self.invalid("operand stack underflow"))?;
-        self.load(dst, depth, value);
-        Ok(())
+    /// `value` (standing for stack entry `depth`, popped) in a float
+    /// register the caller now owns.
+    fn in_float_reg(&mut self, depth: u32, value: Value) -> Result<Reg, CompileError> {
+        let r = match value {
+            Value::Reg(r) if M::ALLOCATABLE_FLOAT.contains(&r) => return Ok(r),
+            Value::Reg(_) | Value::Cmp { .. } => self.in_reg(depth, value)?,
+            _ => {
+                let x = self.take_float_reg()?;
+                self.load_value(x, depth, value);
+                return Ok(x);
+            }
+        };
+        let x = self.take_float_reg()?;
+        self.masm.move_reg(x, r);
+        self.stack.free(r);
+        Ok(x)
     }
 
-    /// Stores A as a new stack entry.
-    fn push_a(&mut self) {
-        let cell = self.cell(self.stack.depth());
-        self.masm.store_cell(Operand::A, cell);
-        self.stack.push(Value::Cell);
+    /// Pops the top entry into a float register the caller owns.
+    fn pop_float_reg(&mut self) -> Result<Reg, CompileError> {
+        let (depth, value) = self.pop_value()?;
+        self.in_float_reg(depth, value)
+    }
+
+    fn pop_value(&mut self) -> Result<(u32, Value), CompileError> {
+        self.stack
+            .pop()
+            .ok_or_else(|| self.invalid("operand stack underflow"))
+    }
+
+    /// Pops the top entry into a register the caller owns.
+    fn pop_reg(&mut self) -> Result<Reg, CompileError> {
+        let (depth, value) = self.pop_value()?;
+        self.in_reg(depth, value)
+    }
+
+    /// Pops the top entry as a right-hand operand: constants stay
+    /// immediates.
+    fn pop_reg_imm(&mut self) -> Result<RegImm, CompileError> {
+        match self.pop_value()? {
+            (_, Value::Const(c)) => Ok(RegImm::Imm(c)),
+            (depth, value) => Ok(RegImm::Reg(self.in_reg(depth, value)?)),
+        }
+    }
+
+    fn free(&mut self, r: RegImm) {
+        if let RegImm::Reg(r) = r {
+            self.stack.free(r);
+        }
+    }
+
+    /// Stores `value` (standing for stack entry `depth`) in `cell`.
+    fn store_value(&mut self, depth: u32, value: Value, cell: u32) {
+        match value {
+            Value::Const(c) => self.masm.store_const(c, cell),
+            Value::Local(l) => {
+                let from = self.local_cell(l);
+                if from != cell {
+                    self.masm.copy_cell(cell, from);
+                }
+            }
+            Value::Reg(r) => {
+                self.masm.store_cell(r, cell);
+                self.stack.free(r);
+            }
+            Value::Cmp {
+                kind,
+                size,
+                lhs,
+                rhs,
+            } => {
+                let r = self.compute_cmp(kind, size, lhs, rhs);
+                self.masm.store_cell(r, cell);
+                self.stack.free(r);
+            }
+            Value::Cell => {
+                let from = self.cell(depth);
+                if from != cell {
+                    self.masm.copy_cell(cell, from);
+                }
+            }
+        }
     }
 
     /// Puts every pending entry (or those `filter` picks) in its cell.
     fn materialize(&mut self, filter: impl Fn(Value) -> bool) {
         for (depth, value) in self.stack.take_unmaterialized(filter) {
-            self.load(Operand::A, depth, value);
             let cell = self.cell(depth);
-            self.masm.store_cell(Operand::A, cell);
+            self.store_value(depth, value, cell);
         }
     }
 
@@ -357,8 +492,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if from != target.height {
             for k in 0..n {
                 let (src, dst) = (self.cell(from + k), self.cell(target.height + k));
-                self.masm.load_cell(Operand::A, src);
-                self.masm.store_cell(Operand::A, dst);
+                self.masm.copy_cell(dst, src);
             }
         }
     }
@@ -382,44 +516,111 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.reachable = false;
     }
 
-    /// A numeric operator on the top `arity` (1 or 2) entries: operands
-    /// in A (and B), `emit` computes, the result in A becomes the new top.
-    fn numeric(&mut self, arity: u32, emit: impl FnOnce(&mut M)) -> Result<(), CompileError> {
-        if arity == 2 {
-            self.pop_into(Operand::B)?;
-        }
-        self.pop_into(Operand::A)?;
-        emit(self.masm);
-        self.push_a();
+    /// A unary operator on the top entry: `emit(masm, dst, src)`, the
+    /// result in the operand's register.
+    fn unary(&mut self, emit: impl FnOnce(&mut M, Reg, Reg)) -> Result<(), CompileError> {
+        let r = self.pop_reg()?;
+        emit(self.masm, r, r);
+        self.stack.push(Value::Reg(r));
         Ok(())
     }
 
+    /// A binary integer operator on the top two entries (a constant
+    /// right-hand side stays an immediate), the result in the left
+    /// operand's register.
     fn binop(&mut self, op: IntBinOp, size: OperandSize) -> Result<(), CompileError> {
-        self.numeric(2, |m| m.int_binop(op, size))
+        let rhs = self.pop_reg_imm()?;
+        let lhs = self.pop_reg()?;
+        self.masm.int_binop(op, size, lhs, lhs, rhs);
+        self.free(rhs);
+        self.stack.push(Value::Reg(lhs));
+        Ok(())
     }
 
+    /// An integer comparison, left pending on the stack (see
+    /// [`Value::Cmp`]).
     fn cmp(&mut self, kind: IntCmpKind, size: OperandSize) -> Result<(), CompileError> {
-        self.numeric(2, |m| m.int_cmp(kind, size))
+        let rhs = self.pop_reg_imm()?;
+        let lhs = self.pop_reg()?;
+        self.stack.push(Value::Cmp {
+            kind,
+            size,
+            lhs,
+            rhs,
+        });
+        Ok(())
     }
 
     fn unop(&mut self, op: IntUnOp, size: OperandSize) -> Result<(), CompileError> {
-        self.numeric(1, |m| m.int_unop(op, size))
+        if op == IntUnOp::Eqz {
+            // Wasm 3.0 §4.3.2 ieqz: a comparison with 0.
+            let lhs = self.pop_reg()?;
+            self.stack.push(Value::Cmp {
+                kind: IntCmpKind::Eq,
+                size,
+                lhs,
+                rhs: RegImm::Imm(0),
+            });
+            return Ok(());
+        }
+        self.unary(|m, d, s| m.int_unop(op, size, d, s))
+    }
+
+    /// Pops a branch condition, puts the rest of the stack in its cells
+    /// and jumps to `label` when the condition is false (zero).
+    fn branch_unless(&mut self, label: M::Label) -> Result<(), CompileError> {
+        let (depth, value) = self.pop_value()?;
+        if let Value::Cmp {
+            kind,
+            size,
+            lhs,
+            rhs,
+        } = value
+        {
+            self.materialize(|_| true);
+            self.masm
+                .branch_if_cmp(kind.inverse(), size, lhs, rhs, label);
+            self.stack.release(value);
+            return Ok(());
+        }
+        let condition = self.in_reg(depth, value)?;
+        self.materialize(|_| true);
+        self.masm.branch_if_zero(condition, label);
+        self.stack.free(condition);
+        Ok(())
     }
 
     fn extend(&mut self, kind: ExtendKind) -> Result<(), CompileError> {
-        self.numeric(1, |m| m.extend(kind))
+        self.unary(|m, d, s| m.extend(kind, d, s))
     }
 
+    /// Float arithmetic on float registers, the result in the left
+    /// operand's.
     fn fbinop(&mut self, op: FloatBinOp, size: FloatSize) -> Result<(), CompileError> {
-        self.numeric(2, |m| m.float_binop(op, size))
+        let rhs = self.pop_float_reg()?;
+        let lhs = self.pop_float_reg()?;
+        self.masm.float_binop(op, size, lhs, lhs, rhs);
+        self.stack.free(rhs);
+        self.stack.push(Value::Reg(lhs));
+        Ok(())
     }
 
     fn funop(&mut self, op: FloatUnOp, size: FloatSize) -> Result<(), CompileError> {
-        self.numeric(1, |m| m.float_unop(op, size))
+        let r = self.pop_float_reg()?;
+        self.masm.float_unop(op, size, r, r);
+        self.stack.push(Value::Reg(r));
+        Ok(())
     }
 
     fn fcmp(&mut self, kind: FloatCmpKind, size: FloatSize) -> Result<(), CompileError> {
-        self.numeric(2, |m| m.float_cmp(kind, size))
+        let rhs = self.pop_float_reg()?;
+        let lhs = self.pop_float_reg()?;
+        let dst = self.take_reg()?;
+        self.masm.float_cmp(kind, size, dst, lhs, rhs);
+        self.stack.free(lhs);
+        self.stack.free(rhs);
+        self.stack.push(Value::Reg(dst));
+        Ok(())
     }
 
     fn trunc(
@@ -435,11 +636,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             signed,
             saturating,
         };
-        self.numeric(1, |m| m.float_to_int(kind))
+        self.unary(|m, d, s| m.float_to_int(kind, d, s))
     }
 
     fn convert(&mut self, kind: ConvertKind) -> Result<(), CompileError> {
-        self.numeric(1, |m| m.convert(kind))
+        self.unary(|m, d, s| m.convert(kind, d, s))
     }
 
     /// `fN.convert_iM_s/u`.
@@ -537,17 +738,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn branch_on_null(&mut self, relative_depth: u32, on_null: bool) -> Result<(), CompileError> {
         let depth = self.top_in_cell()?;
         let cell = self.cell(depth);
-        self.masm.load_cell(Operand::A, cell);
-        self.masm.int_unop(IntUnOp::Eqz, OperandSize::S64);
+        let r = self.take_reg()?;
+        self.masm.load_cell(r, cell);
+        self.masm.int_unop(IntUnOp::Eqz, OperandSize::S64, r, r);
         let skip = self.masm.new_label();
         if on_null {
             // The branch carries no reference; the fallthrough keeps it.
             self.stack.pop();
-            self.masm.branch_if_zero(skip);
+            self.masm.branch_if_zero(r, skip);
+            self.stack.free(r);
             self.branch(relative_depth)?;
             self.stack.push(Value::Cell);
         } else {
-            self.masm.branch_if_nonzero(skip);
+            self.masm.branch_if_nonzero(r, skip);
+            self.stack.free(r);
             self.branch(relative_depth)?;
             self.stack.pop();
         }
@@ -648,14 +852,39 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     fn mem_load(&mut self, memarg: wasmparser::MemArg, kind: LoadKind) -> Result<(), CompileError> {
         let access = self.memory_access(memarg)?;
-        self.numeric(1, |m| m.load(access, kind))
+        self.unary(|m, d, s| m.load(access, kind, d, s))
+    }
+
+    /// `fN.load`: the value lands in a float register.
+    fn float_load(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        size: FloatSize,
+    ) -> Result<(), CompileError> {
+        let access = self.memory_access(memarg)?;
+        let kind = match size {
+            FloatSize::F32 => LoadKind::U32,
+            FloatSize::F64 => LoadKind::U64,
+        };
+        let addr = self.pop_reg()?;
+        let dst = self.take_float_reg()?;
+        self.masm.load(access, kind, dst, addr);
+        self.stack.free(addr);
+        self.stack.push(Value::Reg(dst));
+        Ok(())
     }
 
     fn mem_store(&mut self, memarg: wasmparser::MemArg, bytes: u32) -> Result<(), CompileError> {
         let access = self.memory_access(memarg)?;
-        self.pop_into(Operand::B)?;
-        self.pop_into(Operand::A)?;
-        self.masm.store(access, bytes);
+        // A value in a float register is stored from there.
+        let value = match self.pop_value()? {
+            (_, Value::Reg(r)) => r,
+            (depth, value) => self.in_reg(depth, value)?,
+        };
+        let addr = self.pop_reg()?;
+        self.masm.store(access, bytes, addr, value);
+        self.stack.free(value);
+        self.stack.free(addr);
         Ok(())
     }
 
@@ -725,22 +954,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         extra: u32,
     ) -> Result<(), CompileError> {
         let (params, results) = self.block_arity(blockty)?;
-        // Materializing uses A, so the condition is loaded after.
-        self.materialize(|_| true);
-        if kind == FrameKind::If {
-            self.pop_into(Operand::A)?;
+        let label = self.masm.new_label();
+        let other = self.masm.new_label();
+        // The condition is popped first: it is no branch value.
+        match kind {
+            FrameKind::If => self.branch_unless(other)?,
+            _ => self.materialize(|_| true),
         }
         let height = self
             .stack
             .depth()
             .checked_sub(params)
             .ok_or_else(|| self.invalid("block parameters missing"))?;
-        let label = self.masm.new_label();
-        let other = self.masm.new_label();
-        match kind {
-            FrameKind::Loop => self.masm.bind(label),
-            FrameKind::If => self.masm.branch_if_zero(other),
-            _ => {}
+        if kind == FrameKind::Loop {
+            self.masm.bind(label);
         }
         let (pad, catch_path) = match kind {
             FrameKind::TryTable | FrameKind::LegacyTry => {
@@ -939,9 +1166,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.catch_clause(tag, true, frame.height, values + 1, next)?;
         // The exnref pushed after the payload goes to the hidden local.
         let exnref = self.cell(frame.height + values);
-        self.masm.load_cell(Operand::A, exnref);
         let local = self.local_cell(frame.extra);
-        self.masm.store_cell(Operand::A, local);
+        self.masm.copy_cell(local, exnref);
         self.stack.reset(frame.height, values);
         self.reachable = true;
         Ok(())
@@ -1034,9 +1260,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.materialize(|_| true);
                 let depth = self.stack.depth();
                 let local = self.local_cell(frame.extra);
-                self.masm.load_cell(Operand::A, local);
                 let cell = self.cell(depth);
-                self.masm.store_cell(Operand::A, cell);
+                self.masm.copy_cell(cell, local);
                 self.throw_ref_at(depth)?;
             }
             Operator::Else => {
@@ -1049,34 +1274,28 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.unreachable_from_here();
             }
             Operator::BrIf { relative_depth } => {
-                // Materializing uses A, so the condition is loaded after.
-                self.materialize(|_| true);
-                self.pop_into(Operand::A)?;
                 let skip = self.masm.new_label();
-                self.masm.branch_if_zero(skip);
+                self.branch_unless(skip)?;
                 self.branch(relative_depth)?;
                 self.masm.bind(skip);
             }
             Operator::BrTable { targets } => {
+                // The index stays in its register through the cases:
+                // branch value moves need none.
+                let index = self.pop_reg()?;
                 self.materialize(|_| true);
-                let (depth, _) = self
-                    .stack
-                    .pop()
-                    .ok_or_else(|| self.invalid("operand stack underflow"))?;
                 let default = targets.default();
                 let cases = targets
                     .targets()
                     .collect::<Result<Vec<u32>, _>>()
                     .map_err(|e| CompileError::Invalid(e.message().to_string()))?;
                 for (i, target) in (0u32..).zip(cases) {
-                    // The index is reloaded per case: a case's value moves use A.
-                    let index = self.cell(depth);
-                    self.masm.load_cell(Operand::A, index);
                     let next = self.masm.new_label();
-                    self.masm.branch_if_not_equal(i, next);
+                    self.masm.branch_if_not_equal(index, i, next);
                     self.branch(target)?;
                     self.masm.bind(next);
                 }
+                self.stack.free(index);
                 self.branch(default)?;
                 self.unreachable_from_here();
             }
@@ -1161,11 +1380,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.call_out(CallOut::CallRef, params + 1, results, type_index, 0)?;
             }
             Operator::RefAsNonNull => {
-                self.pop_into(Operand::A)?;
-                self.push_a();
-                self.masm.int_unop(IntUnOp::Eqz, S64);
+                let r = self.pop_reg()?;
+                self.stack.push(Value::Reg(r));
+                let null = self.take_reg()?;
+                self.masm.int_unop(IntUnOp::Eqz, S64, null, r);
                 let ok = self.masm.new_label();
-                self.masm.branch_if_zero(ok);
+                self.masm.branch_if_zero(null, ok);
+                self.stack.free(null);
                 self.masm.trap(TrapCode::NullReference);
                 self.masm.bind(ok);
             }
@@ -1235,9 +1456,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             Operator::RefIsNull => self.unop(IntUnOp::Eqz, S64)?,
             Operator::Drop => {
-                self.stack
-                    .pop()
-                    .ok_or_else(|| self.invalid("operand stack underflow"))?;
+                let (_, value) = self.pop_value()?;
+                self.stack.release(value);
             }
             Operator::Select | Operator::TypedSelect { .. } => {
                 if let Operator::TypedSelect { ty } = op
@@ -1248,11 +1468,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                         self.offset,
                     ));
                 }
-                self.pop_into(Operand::C)?;
-                self.pop_into(Operand::B)?;
-                self.pop_into(Operand::A)?;
-                self.masm.select();
-                self.push_a();
+                let condition = self.pop_reg()?;
+                let b = self.pop_reg()?;
+                let a = self.pop_reg()?;
+                self.masm.select(a, condition, a, b);
+                self.stack.free(condition);
+                self.stack.free(b);
+                self.stack.push(Value::Reg(a));
             }
             Operator::LocalGet { local_index } => {
                 if local_index >= self.num_locals {
@@ -1264,28 +1486,36 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 if local_index >= self.num_locals {
                     return Err(self.invalid("unknown local"));
                 }
-                let (depth, value) = self
-                    .stack
-                    .pop()
-                    .ok_or_else(|| self.invalid("operand stack underflow"))?;
+                let (depth, value) = self.pop_value()?;
                 // Entries still standing for the old value get it first.
                 self.materialize(|v| v == Value::Local(local_index));
-                self.load(Operand::A, depth, value);
                 let cell = self.local_cell(local_index);
-                self.masm.store_cell(Operand::A, cell);
-                if matches!(op, Operator::LocalTee { .. }) {
-                    self.stack.push(Value::Local(local_index));
+                let tee = matches!(op, Operator::LocalTee { .. });
+                match value {
+                    // A teed register keeps standing for the value.
+                    Value::Reg(r) if tee => {
+                        self.masm.store_cell(r, cell);
+                        self.stack.push(value);
+                    }
+                    _ => {
+                        self.store_value(depth, value, cell);
+                        if tee {
+                            self.stack.push(Value::Local(local_index));
+                        }
+                    }
                 }
             }
             Operator::GlobalGet { global_index } => {
                 let (slot, value) = self.global_slot(global_index)?;
-                self.masm.load_global(slot, value);
-                self.push_a();
+                let r = self.take_reg()?;
+                self.masm.load_global(slot, value, r);
+                self.stack.push(Value::Reg(r));
             }
             Operator::GlobalSet { global_index } => {
                 let (slot, value) = self.global_slot(global_index)?;
-                self.pop_into(Operand::A)?;
-                self.masm.store_global(slot, value);
+                let r = self.pop_reg()?;
+                self.masm.store_global(slot, value, r);
+                self.stack.free(r);
             }
             Operator::I32Load { memarg } | Operator::I64Load32U { memarg } => {
                 self.mem_load(memarg, LoadKind::U32)?
@@ -1314,8 +1544,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Operator::I64Store { memarg } => self.mem_store(memarg, 8)?,
             // Floats live as their bits (f32 zero-extended): loads and
             // stores are the integer ones of the same width.
-            Operator::F32Load { memarg } => self.mem_load(memarg, LoadKind::U32)?,
-            Operator::F64Load { memarg } => self.mem_load(memarg, LoadKind::U64)?,
+            Operator::F32Load { memarg } => self.float_load(memarg, F32)?,
+            Operator::F64Load { memarg } => self.float_load(memarg, F64)?,
             Operator::F32Store { memarg } => self.mem_store(memarg, 4)?,
             Operator::F64Store { memarg } => self.mem_store(memarg, 8)?,
             Operator::F32Const { value } => self.stack.push(Value::Const(u64::from(value.bits()))),

@@ -4,10 +4,11 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 
 use super::abi::{SAVED_RSP, STACK_LIMIT, TAIL_ARGS, frame_bytes};
+use super::regs::{ALLOCATABLE, ALLOCATABLE_FLOAT, RAX, RCX, XMM, xmm};
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
-    IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, Operand, OperandSize, TrapCode,
-    TruncKind,
+    IntCmpKind, IntUnOp, LoadKind, MacroAssembler, MemoryAccess, OperandSize, Reg, RegImm,
+    TrapCode, TruncKind,
 };
 
 /// 2^31, 2^32, 2^63 and 2^64 as f64 bits: the trapping conversions' bounds.
@@ -69,11 +70,13 @@ impl X64Masm {
         }
     }
 
-    /// Turns the address in A into the effective address of an access of
-    /// `bytes` bytes (Wasm 3.0 §4.4.7: `ea = i + offset`, trapping when
-    /// `ea + bytes` exceeds the length, every sum checked for overflow),
-    /// with the memory's base in rdx. Clobbers rdi.
-    fn effective_address(&mut self, access: MemoryAccess, bytes: u32) {
+    /// Checks an access of `bytes` bytes at the address in `addr`
+    /// (Wasm 3.0 §4.4.7: `ea = i + offset`, trapping when `ea + bytes`
+    /// exceeds the length, every sum checked for overflow). Leaves the
+    /// memory's base in rdx and the address in rax; the access is at
+    /// `rdx + rax + disp`, `disp` returned. Clobbers rdi.
+    #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+    fn effective_address(&mut self, access: MemoryAccess, bytes: u32, addr: Reg) -> i32 {
         let oob = self.trap_stub(TrapCode::MemoryOutOfBounds);
         let (slot, base, length) = (
             access.definition_slot as i32,
@@ -81,8 +84,29 @@ impl X64Masm {
             access.length as i32,
         );
         dynasm!(self.ops ; .arch x64 ; mov rdx, QWORD [r14 + slot]);
-        if !access.memory64 {
-            dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+        // A 32-bit address plus a 32-bit offset plus the width stays far
+        // below 2^64: one comparison checks it, and the offset goes in the
+        // access's displacement when it fits.
+        let end = access.offset.checked_add(u64::from(bytes));
+        if let (false, Some(offset), Some(end)) = (
+            access.memory64,
+            i32::try_from(access.offset).ok(),
+            end.and_then(|e| i32::try_from(e).ok()),
+        ) {
+            dynasm!(self.ops
+                ; .arch x64
+                ; mov eax, Rd(addr.0)
+                ; lea rdi, [rax + end]
+                ; cmp rdi, QWORD [rdx + length]
+                ; ja =>oob
+                ; mov rdx, QWORD [rdx + base]
+            );
+            return offset;
+        }
+        if access.memory64 {
+            dynasm!(self.ops ; .arch x64 ; mov rax, Rq(addr.0));
+        } else {
+            dynasm!(self.ops ; .arch x64 ; mov eax, Rd(addr.0));
         }
         dynasm!(self.ops
             ; .arch x64
@@ -96,6 +120,7 @@ impl X64Masm {
             ; ja =>oob
             ; mov rdx, QWORD [rdx + base]
         );
+        0
     }
 
     /// xmm0 = A (and xmm1 = B) as floats of `size`.
@@ -211,6 +236,77 @@ impl X64Masm {
         }
     }
 
+    /// `dst = src` (nothing when they are the same register); a 32-bit
+    /// move zero-extends.
+    #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+    fn mov(&mut self, size: OperandSize, dst: Reg, src: Reg) {
+        if dst == src {
+            return;
+        }
+        match (xmm(dst), xmm(src), size) {
+            (None, None, OperandSize::S32) => {
+                dynasm!(self.ops ; .arch x64 ; mov Rd(dst.0), Rd(src.0))
+            }
+            (None, None, OperandSize::S64) => {
+                dynasm!(self.ops ; .arch x64 ; mov Rq(dst.0), Rq(src.0))
+            }
+            // Float registers hold cell bits: all 64 move.
+            (Some(d), None, _) => dynasm!(self.ops ; .arch x64 ; movq Rx(d), Rq(src.0)),
+            (None, Some(s), _) => dynasm!(self.ops ; .arch x64 ; movq Rq(dst.0), Rx(s)),
+            (Some(d), Some(s), _) => dynasm!(self.ops ; .arch x64 ; movaps Rx(d), Rx(s)),
+        }
+    }
+
+    /// The 32-bit immediate `rhs` is as an operand of `size`, if it is a
+    /// constant that fits (64-bit operations sign-extend it).
+    fn immediate(&self, size: OperandSize, rhs: RegImm) -> Option<i32> {
+        match (rhs, size) {
+            (RegImm::Imm(v), OperandSize::S32) => Some(v as u32 as i32),
+            (RegImm::Imm(v), OperandSize::S64) => i32::try_from(v as i64).ok(),
+            (RegImm::Reg(_), _) => None,
+        }
+    }
+
+    /// `rhs` in a register: its own, or rcx holding the constant.
+    fn rhs_in_reg(&mut self, rhs: RegImm) -> Reg {
+        match rhs {
+            RegImm::Reg(r) => r,
+            RegImm::Imm(v) => {
+                self.load_const(RCX, v);
+                RCX
+            }
+        }
+    }
+
+    /// rax = lhs, rcx = rhs, for the operators run on them (allocatable
+    /// registers are neither).
+    fn operands_in_a_b(&mut self, lhs: Reg, rhs: RegImm) {
+        self.mov(OperandSize::S64, RAX, lhs);
+        match rhs {
+            RegImm::Reg(r) => self.mov(OperandSize::S64, RCX, r),
+            RegImm::Imm(v) => self.load_const(RCX, v),
+        }
+    }
+
+    /// Sets the flags as `cmp lhs, rhs` of `size`.
+    #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+    fn compare(&mut self, size: OperandSize, lhs: Reg, rhs: RegImm) {
+        let l = lhs.0;
+        match self.immediate(size, rhs) {
+            Some(imm) => match size {
+                OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; cmp Rd(l), imm),
+                OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; cmp Rq(l), imm),
+            },
+            None => {
+                let r = self.rhs_in_reg(rhs).0;
+                match size {
+                    OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; cmp Rd(l), Rd(r)),
+                    OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; cmp Rq(l), Rq(r)),
+                }
+            }
+        }
+    }
+
     fn trap_stub(&self, code: TrapCode) -> DynamicLabel {
         let i = TrapCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
         self.trap_stubs[i]
@@ -256,12 +352,403 @@ impl X64Masm {
     }
 }
 
-/// dynasm register number of an operand register.
-fn reg(op: Operand) -> u8 {
-    match op {
-        Operand::A => 0, // rax
-        Operand::B => 1, // rcx
-        Operand::C => 2, // rdx
+/// The operators whose x86 forms need fixed registers (division, shift
+/// counts) or many steps: they run on rax (the first operand and the
+/// result) and rcx (the second), which are never allocated; the
+/// register-shaped trait methods move their operands in and out.
+#[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+impl X64Masm {
+    fn int_binop_a(&mut self, op: IntBinOp, size: OperandSize) {
+        use IntBinOp as B;
+        let div_zero = self.trap_stub(TrapCode::IntegerDivideByZero);
+        let overflow = self.trap_stub(TrapCode::IntegerOverflow);
+        match size {
+            OperandSize::S32 => match op {
+                B::Add => dynasm!(self.ops ; .arch x64 ; add eax, ecx),
+                B::Sub => dynasm!(self.ops ; .arch x64 ; sub eax, ecx),
+                B::Mul => dynasm!(self.ops ; .arch x64 ; imul eax, ecx),
+                B::And => dynasm!(self.ops ; .arch x64 ; and eax, ecx),
+                B::Or => dynasm!(self.ops ; .arch x64 ; or eax, ecx),
+                B::Xor => dynasm!(self.ops ; .arch x64 ; xor eax, ecx),
+                // x86 masks the count by 31, as Wasm 3.0 §4.3.2 ishl does.
+                B::Shl => dynasm!(self.ops ; .arch x64 ; shl eax, cl),
+                B::ShrS => dynasm!(self.ops ; .arch x64 ; sar eax, cl),
+                B::ShrU => dynasm!(self.ops ; .arch x64 ; shr eax, cl),
+                B::Rotl => dynasm!(self.ops ; .arch x64 ; rol eax, cl),
+                B::Rotr => dynasm!(self.ops ; .arch x64 ; ror eax, cl),
+                B::DivU | B::RemU => {
+                    dynasm!(self.ops ; .arch x64 ; test ecx, ecx ; jz =>div_zero ; xor edx, edx ; div ecx);
+                    if op == B::RemU {
+                        dynasm!(self.ops ; .arch x64 ; mov eax, edx);
+                    }
+                }
+                B::DivS => {
+                    // Wasm 3.0 §4.3.2 idiv_s: MIN / -1 is undefined (traps).
+                    let ok = self.ops.new_dynamic_label();
+                    dynasm!(self.ops
+                        ; .arch x64
+                        ; test ecx, ecx
+                        ; jz =>div_zero
+                        ; cmp ecx, -1
+                        ; jne =>ok
+                        ; cmp eax, i32::MIN
+                        ; je =>overflow
+                        ; =>ok
+                        ; cdq
+                        ; idiv ecx
+                    );
+                }
+                B::RemS => {
+                    // irem_s: MIN rem -1 is 0 (x86 would fault).
+                    let general = self.ops.new_dynamic_label();
+                    let done = self.ops.new_dynamic_label();
+                    dynasm!(self.ops
+                        ; .arch x64
+                        ; test ecx, ecx
+                        ; jz =>div_zero
+                        ; cmp ecx, -1
+                        ; jne =>general
+                        ; xor eax, eax
+                        ; jmp =>done
+                        ; =>general
+                        ; cdq
+                        ; idiv ecx
+                        ; mov eax, edx
+                        ; =>done
+                    );
+                }
+            },
+            OperandSize::S64 => match op {
+                B::Add => dynasm!(self.ops ; .arch x64 ; add rax, rcx),
+                B::Sub => dynasm!(self.ops ; .arch x64 ; sub rax, rcx),
+                B::Mul => dynasm!(self.ops ; .arch x64 ; imul rax, rcx),
+                B::And => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
+                B::Or => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
+                B::Xor => dynasm!(self.ops ; .arch x64 ; xor rax, rcx),
+                B::Shl => dynasm!(self.ops ; .arch x64 ; shl rax, cl),
+                B::ShrS => dynasm!(self.ops ; .arch x64 ; sar rax, cl),
+                B::ShrU => dynasm!(self.ops ; .arch x64 ; shr rax, cl),
+                B::Rotl => dynasm!(self.ops ; .arch x64 ; rol rax, cl),
+                B::Rotr => dynasm!(self.ops ; .arch x64 ; ror rax, cl),
+                B::DivU | B::RemU => {
+                    dynasm!(self.ops ; .arch x64 ; test rcx, rcx ; jz =>div_zero ; xor edx, edx ; div rcx);
+                    if op == B::RemU {
+                        dynasm!(self.ops ; .arch x64 ; mov rax, rdx);
+                    }
+                }
+                B::DivS => {
+                    let ok = self.ops.new_dynamic_label();
+                    dynasm!(self.ops
+                        ; .arch x64
+                        ; test rcx, rcx
+                        ; jz =>div_zero
+                        ; cmp rcx, -1
+                        ; jne =>ok
+                        ; mov rdx, QWORD i64::MIN
+                        ; cmp rax, rdx
+                        ; je =>overflow
+                        ; =>ok
+                        ; cqo
+                        ; idiv rcx
+                    );
+                }
+                B::RemS => {
+                    let general = self.ops.new_dynamic_label();
+                    let done = self.ops.new_dynamic_label();
+                    dynasm!(self.ops
+                        ; .arch x64
+                        ; test rcx, rcx
+                        ; jz =>div_zero
+                        ; cmp rcx, -1
+                        ; jne =>general
+                        ; xor eax, eax
+                        ; jmp =>done
+                        ; =>general
+                        ; cqo
+                        ; idiv rcx
+                        ; mov rax, rdx
+                        ; =>done
+                    );
+                }
+            },
+        }
+    }
+
+    fn int_unop_a(&mut self, op: IntUnOp, size: OperandSize) {
+        match (op, size) {
+            // bsr/bsf leave the destination alone and set ZF on zero input.
+            (IntUnOp::Clz, OperandSize::S32) => dynasm!(self.ops
+                ; .arch x64 ; mov edx, -1 ; bsr eax, eax ; cmovz eax, edx ; neg eax ; add eax, 31),
+            (IntUnOp::Clz, OperandSize::S64) => dynasm!(self.ops
+                ; .arch x64 ; mov rdx, -1 ; bsr rax, rax ; cmovz rax, rdx ; neg rax ; add rax, 63),
+            (IntUnOp::Ctz, OperandSize::S32) => dynasm!(self.ops
+                ; .arch x64 ; mov edx, 32 ; bsf eax, eax ; cmovz eax, edx),
+            (IntUnOp::Ctz, OperandSize::S64) => dynasm!(self.ops
+                ; .arch x64 ; mov edx, 64 ; bsf rax, rax ; cmovz rax, rdx),
+            (IntUnOp::Popcnt, _) if !std::is_x86_feature_detected!("popcnt") => {
+                self.error = Some("popcnt needs a CPU with the POPCNT instruction".into());
+            }
+            (IntUnOp::Popcnt, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; popcnt eax, eax),
+            (IntUnOp::Popcnt, OperandSize::S64) => dynasm!(self.ops ; .arch x64 ; popcnt rax, rax),
+            (IntUnOp::Eqz, OperandSize::S32) => dynasm!(self.ops
+                ; .arch x64 ; test eax, eax ; sete al ; movzx eax, al),
+            (IntUnOp::Eqz, OperandSize::S64) => dynasm!(self.ops
+                ; .arch x64 ; test rax, rax ; sete al ; movzx eax, al),
+        }
+    }
+
+    fn float_binop_a(&mut self, op: FloatBinOp, size: FloatSize) {
+        use FloatBinOp as F;
+        match (op, size) {
+            // Wasm 3.0 §4.3.3 fcopysign: bit operations, NaN payloads kept.
+            (F::Copysign, FloatSize::F32) => dynasm!(self.ops
+                ; .arch x64
+                ; and eax, 0x7fff_ffff
+                ; and ecx, i32::MIN
+                ; or eax, ecx
+            ),
+            (F::Copysign, FloatSize::F64) => dynasm!(self.ops
+                ; .arch x64
+                ; btr rax, 63
+                ; shr rcx, 63
+                ; shl rcx, 63
+                ; or rax, rcx
+            ),
+            (F::Min | F::Max, _) => {
+                // fmin/fmax: any NaN gives the canonical NaN (as the
+                // interpreter does); equal operands differ only for signed
+                // zeros, where or (min) / and (max) of the bits picks -0 / +0.
+                let (nan, differ, done) = (
+                    self.ops.new_dynamic_label(),
+                    self.ops.new_dynamic_label(),
+                    self.ops.new_dynamic_label(),
+                );
+                self.floats_in(size, true);
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; ucomiss xmm0, xmm1),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; ucomisd xmm0, xmm1),
+                }
+                dynasm!(self.ops ; .arch x64 ; jp =>nan ; jne =>differ);
+                match op {
+                    F::Min => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
+                    _ => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
+                }
+                if size == FloatSize::F32 {
+                    dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+                }
+                dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>differ);
+                match (op, size) {
+                    (F::Min, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; minss xmm0, xmm1),
+                    (F::Min, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; minsd xmm0, xmm1),
+                    (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; maxss xmm0, xmm1),
+                    (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; maxsd xmm0, xmm1),
+                }
+                self.float_out(size);
+                dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>nan);
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; mov eax, 0x7fc0_0000),
+                    FloatSize::F64 => {
+                        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD 0x7ff8_0000_0000_0000)
+                    }
+                }
+                dynasm!(self.ops ; .arch x64 ; =>done);
+            }
+            _ => {
+                self.floats_in(size, true);
+                self.float_arith(op, size, 0, 1);
+                self.float_out(size);
+            }
+        }
+    }
+
+    /// xmm`t` = xmm`t` op xmm`r` for `add`, `sub`, `mul`, `div`: IEEE 754
+    /// arithmetic; a NaN operand comes back quieted, the first one when
+    /// both are NaN (Wasm 3.0 §4.3.3 allows any arithmetic NaN).
+    #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
+    fn float_arith(&mut self, op: FloatBinOp, size: FloatSize, t: u8, r: u8) {
+        use FloatBinOp as F;
+        match (op, size) {
+            (F::Add, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; addss Rx(t), Rx(r)),
+            (F::Add, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; addsd Rx(t), Rx(r)),
+            (F::Sub, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; subss Rx(t), Rx(r)),
+            (F::Sub, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; subsd Rx(t), Rx(r)),
+            (F::Mul, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; mulss Rx(t), Rx(r)),
+            (F::Mul, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; mulsd Rx(t), Rx(r)),
+            (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; divss Rx(t), Rx(r)),
+            (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; divsd Rx(t), Rx(r)),
+        }
+    }
+
+    fn float_unop_a(&mut self, op: FloatUnOp, size: FloatSize) {
+        use FloatUnOp as F;
+        // roundss/roundsd immediates: 0 nearest-even, 1 down, 2 up, 3 toward 0.
+        let mode = match op {
+            F::Abs => {
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; and eax, 0x7fff_ffff),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; btr rax, 63),
+                }
+                return;
+            }
+            F::Neg => {
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; xor eax, i32::MIN),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; btc rax, 63),
+                }
+                return;
+            }
+            F::Sqrt => {
+                // sqrtss/sd quiet a NaN operand (Wasm 3.0 §4.3.3).
+                self.floats_in(size, false);
+                match size {
+                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; sqrtss xmm0, xmm0),
+                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; sqrtsd xmm0, xmm0),
+                }
+                self.float_out(size);
+                return;
+            }
+            F::Nearest => 0,
+            F::Floor => 1,
+            F::Ceil => 2,
+            F::Trunc => 3,
+        };
+        if !self.need_sse41() {
+            return;
+        }
+        // roundss/sd return a signalling NaN quieted, as the spec wants.
+        self.floats_in(size, false);
+        match size {
+            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; roundss xmm0, xmm0, mode),
+            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; roundsd xmm0, xmm0, mode),
+        }
+        self.float_out(size);
+    }
+
+    fn float_cmp_a(&mut self, kind: FloatCmpKind, size: FloatSize) {
+        use FloatCmpKind as K;
+        self.floats_in(size, true);
+        // ucomis*: unordered sets ZF, PF and CF, so `a`/`ae` (CF = 0) are
+        // false on NaN; lt/le compare the other way round.
+        let swap = matches!(kind, K::Lt | K::Le);
+        match (size, swap) {
+            (FloatSize::F32, false) => dynasm!(self.ops ; .arch x64 ; ucomiss xmm0, xmm1),
+            (FloatSize::F32, true) => dynasm!(self.ops ; .arch x64 ; ucomiss xmm1, xmm0),
+            (FloatSize::F64, false) => dynasm!(self.ops ; .arch x64 ; ucomisd xmm0, xmm1),
+            (FloatSize::F64, true) => dynasm!(self.ops ; .arch x64 ; ucomisd xmm1, xmm0),
+        }
+        match kind {
+            K::Eq => dynasm!(self.ops ; .arch x64 ; sete al ; setnp cl ; and al, cl),
+            K::Ne => dynasm!(self.ops ; .arch x64 ; setne al ; setp cl ; or al, cl),
+            K::Lt | K::Gt => dynasm!(self.ops ; .arch x64 ; seta al),
+            K::Le | K::Ge => dynasm!(self.ops ; .arch x64 ; setae al),
+        }
+        dynasm!(self.ops ; .arch x64 ; movzx eax, al);
+    }
+
+    fn float_to_int_a(&mut self, kind: TruncKind) {
+        // Everything happens on f64: every f32 converts to it exactly.
+        self.floats_in(kind.from, false);
+        if kind.from == FloatSize::F32 {
+            dynasm!(self.ops ; .arch x64 ; cvtss2sd xmm0, xmm0);
+        }
+        let (lo, hi) = match (kind.to, kind.signed) {
+            (OperandSize::S32, true) => (MINUS_TWO_31, TWO_31),
+            (OperandSize::S32, false) => (0, TWO_32),
+            (OperandSize::S64, true) => (MINUS_TWO_63, TWO_63),
+            (OperandSize::S64, false) => (0, TWO_64),
+        };
+        let done = self.ops.new_dynamic_label();
+        if kind.saturating {
+            // Wasm 3.0 §4.3.4 trunc_sat: NaN is 0, out-of-range values clamp.
+            let (min, max): (u64, u64) = match (kind.to, kind.signed) {
+                (OperandSize::S32, true) => (i32::MIN as u32 as u64, i32::MAX as u64),
+                (OperandSize::S32, false) => (0, u64::from(u32::MAX)),
+                (OperandSize::S64, true) => (i64::MIN as u64, i64::MAX as u64),
+                (OperandSize::S64, false) => (0, u64::MAX),
+            };
+            let (low, high) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+            dynasm!(self.ops ; .arch x64 ; xor eax, eax ; ucomisd xmm0, xmm0 ; jp =>done);
+            self.compare_f64_const(lo);
+            dynasm!(self.ops ; .arch x64 ; jb =>low);
+            self.compare_f64_const(hi);
+            dynasm!(self.ops ; .arch x64 ; jae =>high);
+            self.truncate_in_range(kind);
+            dynasm!(self.ops
+                ; .arch x64
+                ; jmp =>done
+                ; =>low
+                ; mov rax, QWORD min as i64
+                ; jmp =>done
+                ; =>high
+                ; mov rax, QWORD max as i64
+            );
+        } else {
+            // Wasm 3.0 §4.3.4 trunc: NaN traps "invalid conversion to
+            // integer"; a truncated value outside [lo, hi) "integer overflow".
+            if !self.need_sse41() {
+                return;
+            }
+            let invalid = self.trap_stub(TrapCode::InvalidConversionToInteger);
+            let overflow = self.trap_stub(TrapCode::IntegerOverflow);
+            dynasm!(self.ops
+                ; .arch x64
+                ; ucomisd xmm0, xmm0
+                ; jp =>invalid
+                ; roundsd xmm0, xmm0, 3
+            );
+            self.compare_f64_const(lo);
+            dynasm!(self.ops ; .arch x64 ; jb =>overflow);
+            self.compare_f64_const(hi);
+            dynasm!(self.ops ; .arch x64 ; jae =>overflow);
+            self.truncate_in_range(kind);
+        }
+        dynasm!(self.ops ; .arch x64 ; =>done);
+    }
+
+    fn convert_a(&mut self, kind: ConvertKind) {
+        match kind {
+            ConvertKind::Promote => {
+                // cvtss2sd quiets a NaN and keeps its payload's top bits.
+                dynasm!(self.ops ; .arch x64 ; movd xmm0, eax ; cvtss2sd xmm0, xmm0 ; movq rax, xmm0)
+            }
+            ConvertKind::Demote => {
+                dynasm!(self.ops ; .arch x64 ; movq xmm0, rax ; cvtsd2ss xmm0, xmm0 ; movd eax, xmm0)
+            }
+            ConvertKind::FromInt { from, to, signed } => {
+                // xorps breaks the dependency on xmm0's old upper lanes.
+                dynasm!(self.ops ; .arch x64 ; xorps xmm0, xmm0);
+                match (from, signed) {
+                    (OperandSize::S32, true) => match to {
+                        FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; cvtsi2ss xmm0, eax),
+                        FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; cvtsi2sd xmm0, eax),
+                    },
+                    // A u32 is a non-negative i64.
+                    (OperandSize::S32, false) => {
+                        dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+                        self.cvt_from_i64(to);
+                    }
+                    (OperandSize::S64, true) => self.cvt_from_i64(to),
+                    (OperandSize::S64, false) => {
+                        // Values >= 2^63: halve, keeping the lost bit as a
+                        // sticky bit so the one rounding stays correct, then
+                        // double (exact).
+                        let (small, done) =
+                            (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+                        dynasm!(self.ops ; .arch x64 ; test rax, rax ; jns =>small
+                            ; mov rcx, rax ; shr rcx, 1 ; and eax, 1 ; or rax, rcx);
+                        self.cvt_from_i64(to);
+                        match to {
+                            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; addss xmm0, xmm0),
+                            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; addsd xmm0, xmm0),
+                        }
+                        dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>small);
+                        self.cvt_from_i64(to);
+                        dynasm!(self.ops ; .arch x64 ; =>done);
+                    }
+                }
+                self.float_out(to);
+            }
+        }
     }
 }
 
@@ -269,6 +756,9 @@ fn reg(op: Operand) -> u8 {
 #[allow(clippy::useless_conversion, reason = "inside dynasm! expansions")]
 impl MacroAssembler for X64Masm {
     type Label = DynamicLabel;
+
+    const ALLOCATABLE: &'static [Reg] = &ALLOCATABLE;
+    const ALLOCATABLE_FLOAT: &'static [Reg] = &ALLOCATABLE_FLOAT;
 
     fn new_label(&mut self) -> DynamicLabel {
         self.ops.new_dynamic_label()
@@ -386,8 +876,13 @@ impl MacroAssembler for X64Masm {
         }
     }
 
-    fn load_const(&mut self, dst: Operand, value: u64) {
-        let r = reg(dst);
+    fn load_const(&mut self, dst: Reg, value: u64) {
+        if xmm(dst).is_some() {
+            self.load_const(RAX, value);
+            self.mov(OperandSize::S64, dst, RAX);
+            return;
+        }
+        let r = dst.0;
         if let Ok(small) = u32::try_from(value) {
             dynasm!(self.ops ; .arch x64 ; mov Rd(r), small as i32);
         } else {
@@ -395,138 +890,123 @@ impl MacroAssembler for X64Masm {
         }
     }
 
-    fn load_cell(&mut self, dst: Operand, cell: u32) {
+    fn load_cell(&mut self, dst: Reg, cell: u32) {
         let d = self.disp(cell);
-        dynasm!(self.ops ; .arch x64 ; mov Rq(reg(dst)), QWORD [rsp + d]);
+        match xmm(dst) {
+            Some(x) => dynasm!(self.ops ; .arch x64 ; movq Rx(x), QWORD [rsp + d]),
+            None => dynasm!(self.ops ; .arch x64 ; mov Rq(dst.0), QWORD [rsp + d]),
+        }
     }
 
-    fn store_cell(&mut self, src: Operand, cell: u32) {
+    fn store_cell(&mut self, src: Reg, cell: u32) {
         let d = self.disp(cell);
-        dynasm!(self.ops ; .arch x64 ; mov QWORD [rsp + d], Rq(reg(src)));
+        match xmm(src) {
+            Some(x) => dynasm!(self.ops ; .arch x64 ; movq QWORD [rsp + d], Rx(x)),
+            None => dynasm!(self.ops ; .arch x64 ; mov QWORD [rsp + d], Rq(src.0)),
+        }
     }
 
-    fn int_binop(&mut self, op: IntBinOp, size: OperandSize) {
+    fn move_reg(&mut self, dst: Reg, src: Reg) {
+        self.mov(OperandSize::S64, dst, src);
+    }
+
+    fn store_const(&mut self, value: u64, cell: u32) {
+        let d = self.disp(cell);
+        // A 64-bit store takes a sign-extended 32-bit immediate.
+        if let Ok(imm) = i32::try_from(value as i64) {
+            dynasm!(self.ops ; .arch x64 ; mov QWORD [rsp + d], imm);
+        } else {
+            self.load_const(RAX, value);
+            dynasm!(self.ops ; .arch x64 ; mov QWORD [rsp + d], rax);
+        }
+    }
+
+    fn copy_cell(&mut self, dst: u32, src: u32) {
+        let (to, from) = (self.disp(dst), self.disp(src));
+        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rsp + from] ; mov QWORD [rsp + to], rax);
+    }
+
+    fn int_binop(&mut self, op: IntBinOp, size: OperandSize, dst: Reg, lhs: Reg, rhs: RegImm) {
         use IntBinOp as B;
-        let div_zero = self.trap_stub(TrapCode::IntegerDivideByZero);
-        let overflow = self.trap_stub(TrapCode::IntegerOverflow);
-        match size {
-            OperandSize::S32 => match op {
-                B::Add => dynasm!(self.ops ; .arch x64 ; add eax, ecx),
-                B::Sub => dynasm!(self.ops ; .arch x64 ; sub eax, ecx),
-                B::Mul => dynasm!(self.ops ; .arch x64 ; imul eax, ecx),
-                B::And => dynasm!(self.ops ; .arch x64 ; and eax, ecx),
-                B::Or => dynasm!(self.ops ; .arch x64 ; or eax, ecx),
-                B::Xor => dynasm!(self.ops ; .arch x64 ; xor eax, ecx),
-                // x86 masks the count by 31, as Wasm 3.0 §4.3.2 ishl does.
-                B::Shl => dynasm!(self.ops ; .arch x64 ; shl eax, cl),
-                B::ShrS => dynasm!(self.ops ; .arch x64 ; sar eax, cl),
-                B::ShrU => dynasm!(self.ops ; .arch x64 ; shr eax, cl),
-                B::Rotl => dynasm!(self.ops ; .arch x64 ; rol eax, cl),
-                B::Rotr => dynasm!(self.ops ; .arch x64 ; ror eax, cl),
-                B::DivU | B::RemU => {
-                    dynasm!(self.ops ; .arch x64 ; test ecx, ecx ; jz =>div_zero ; xor edx, edx ; div ecx);
-                    if op == B::RemU {
-                        dynasm!(self.ops ; .arch x64 ; mov eax, edx);
+        let simple = matches!(op, B::Add | B::Sub | B::Mul | B::And | B::Or | B::Xor);
+        let shift = matches!(op, B::Shl | B::ShrS | B::ShrU | B::Rotl | B::Rotr);
+        // Two-address forms need dst = lhs and rhs apart from dst.
+        if (simple || shift) && rhs != RegImm::Reg(dst) {
+            self.mov(size, dst, lhs);
+            let d = dst.0;
+            if shift {
+                // x86 masks the count in cl by the width, as Wasm 3.0
+                // §4.3.2 ishl/ishr/irotl do.
+                match rhs {
+                    RegImm::Imm(v) => dynasm!(self.ops ; .arch x64 ; mov ecx, (v & 63) as i32),
+                    RegImm::Reg(r) => dynasm!(self.ops ; .arch x64 ; mov ecx, Rd(r.0)),
+                }
+                match (op, size) {
+                    (B::Shl, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; shl Rd(d), cl),
+                    (B::ShrS, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; sar Rd(d), cl),
+                    (B::ShrU, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; shr Rd(d), cl),
+                    (B::Rotl, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; rol Rd(d), cl),
+                    (_, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; ror Rd(d), cl),
+                    (B::Shl, _) => dynasm!(self.ops ; .arch x64 ; shl Rq(d), cl),
+                    (B::ShrS, _) => dynasm!(self.ops ; .arch x64 ; sar Rq(d), cl),
+                    (B::ShrU, _) => dynasm!(self.ops ; .arch x64 ; shr Rq(d), cl),
+                    (B::Rotl, _) => dynasm!(self.ops ; .arch x64 ; rol Rq(d), cl),
+                    (_, _) => dynasm!(self.ops ; .arch x64 ; ror Rq(d), cl),
+                }
+                return;
+            }
+            let r = match self.immediate(size, rhs) {
+                Some(imm) => {
+                    match (op, size) {
+                        (B::Add, OperandSize::S32) => {
+                            dynasm!(self.ops ; .arch x64 ; add Rd(d), imm)
+                        }
+                        (B::Sub, OperandSize::S32) => {
+                            dynasm!(self.ops ; .arch x64 ; sub Rd(d), imm)
+                        }
+                        (B::Mul, OperandSize::S32) => {
+                            dynasm!(self.ops ; .arch x64 ; imul Rd(d), Rd(d), imm)
+                        }
+                        (B::And, OperandSize::S32) => {
+                            dynasm!(self.ops ; .arch x64 ; and Rd(d), imm)
+                        }
+                        (B::Or, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; or Rd(d), imm),
+                        (_, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; xor Rd(d), imm),
+                        (B::Add, _) => dynasm!(self.ops ; .arch x64 ; add Rq(d), imm),
+                        (B::Sub, _) => dynasm!(self.ops ; .arch x64 ; sub Rq(d), imm),
+                        (B::Mul, _) => dynasm!(self.ops ; .arch x64 ; imul Rq(d), Rq(d), imm),
+                        (B::And, _) => dynasm!(self.ops ; .arch x64 ; and Rq(d), imm),
+                        (B::Or, _) => dynasm!(self.ops ; .arch x64 ; or Rq(d), imm),
+                        (_, _) => dynasm!(self.ops ; .arch x64 ; xor Rq(d), imm),
                     }
+                    return;
                 }
-                B::DivS => {
-                    // Wasm 3.0 §4.3.2 idiv_s: MIN / -1 is undefined (traps).
-                    let ok = self.ops.new_dynamic_label();
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; test ecx, ecx
-                        ; jz =>div_zero
-                        ; cmp ecx, -1
-                        ; jne =>ok
-                        ; cmp eax, i32::MIN
-                        ; je =>overflow
-                        ; =>ok
-                        ; cdq
-                        ; idiv ecx
-                    );
-                }
-                B::RemS => {
-                    // irem_s: MIN rem -1 is 0 (x86 would fault).
-                    let general = self.ops.new_dynamic_label();
-                    let done = self.ops.new_dynamic_label();
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; test ecx, ecx
-                        ; jz =>div_zero
-                        ; cmp ecx, -1
-                        ; jne =>general
-                        ; xor eax, eax
-                        ; jmp =>done
-                        ; =>general
-                        ; cdq
-                        ; idiv ecx
-                        ; mov eax, edx
-                        ; =>done
-                    );
-                }
-            },
-            OperandSize::S64 => match op {
-                B::Add => dynasm!(self.ops ; .arch x64 ; add rax, rcx),
-                B::Sub => dynasm!(self.ops ; .arch x64 ; sub rax, rcx),
-                B::Mul => dynasm!(self.ops ; .arch x64 ; imul rax, rcx),
-                B::And => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
-                B::Or => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
-                B::Xor => dynasm!(self.ops ; .arch x64 ; xor rax, rcx),
-                B::Shl => dynasm!(self.ops ; .arch x64 ; shl rax, cl),
-                B::ShrS => dynasm!(self.ops ; .arch x64 ; sar rax, cl),
-                B::ShrU => dynasm!(self.ops ; .arch x64 ; shr rax, cl),
-                B::Rotl => dynasm!(self.ops ; .arch x64 ; rol rax, cl),
-                B::Rotr => dynasm!(self.ops ; .arch x64 ; ror rax, cl),
-                B::DivU | B::RemU => {
-                    dynasm!(self.ops ; .arch x64 ; test rcx, rcx ; jz =>div_zero ; xor edx, edx ; div rcx);
-                    if op == B::RemU {
-                        dynasm!(self.ops ; .arch x64 ; mov rax, rdx);
-                    }
-                }
-                B::DivS => {
-                    let ok = self.ops.new_dynamic_label();
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; test rcx, rcx
-                        ; jz =>div_zero
-                        ; cmp rcx, -1
-                        ; jne =>ok
-                        ; mov rdx, QWORD i64::MIN
-                        ; cmp rax, rdx
-                        ; je =>overflow
-                        ; =>ok
-                        ; cqo
-                        ; idiv rcx
-                    );
-                }
-                B::RemS => {
-                    let general = self.ops.new_dynamic_label();
-                    let done = self.ops.new_dynamic_label();
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; test rcx, rcx
-                        ; jz =>div_zero
-                        ; cmp rcx, -1
-                        ; jne =>general
-                        ; xor eax, eax
-                        ; jmp =>done
-                        ; =>general
-                        ; cqo
-                        ; idiv rcx
-                        ; mov rax, rdx
-                        ; =>done
-                    );
-                }
-            },
+                None => self.rhs_in_reg(rhs).0,
+            };
+            match (op, size) {
+                (B::Add, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; add Rd(d), Rd(r)),
+                (B::Sub, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; sub Rd(d), Rd(r)),
+                (B::Mul, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; imul Rd(d), Rd(r)),
+                (B::And, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; and Rd(d), Rd(r)),
+                (B::Or, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; or Rd(d), Rd(r)),
+                (_, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; xor Rd(d), Rd(r)),
+                (B::Add, _) => dynasm!(self.ops ; .arch x64 ; add Rq(d), Rq(r)),
+                (B::Sub, _) => dynasm!(self.ops ; .arch x64 ; sub Rq(d), Rq(r)),
+                (B::Mul, _) => dynasm!(self.ops ; .arch x64 ; imul Rq(d), Rq(r)),
+                (B::And, _) => dynasm!(self.ops ; .arch x64 ; and Rq(d), Rq(r)),
+                (B::Or, _) => dynasm!(self.ops ; .arch x64 ; or Rq(d), Rq(r)),
+                (_, _) => dynasm!(self.ops ; .arch x64 ; xor Rq(d), Rq(r)),
+            }
+            return;
         }
+        self.operands_in_a_b(lhs, rhs);
+        self.int_binop_a(op, size);
+        self.mov(OperandSize::S64, dst, RAX);
     }
 
-    fn int_cmp(&mut self, kind: IntCmpKind, size: OperandSize) {
+    fn int_cmp(&mut self, kind: IntCmpKind, size: OperandSize, dst: Reg, lhs: Reg, rhs: RegImm) {
         use IntCmpKind as K;
-        match size {
-            OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; cmp eax, ecx),
-            OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; cmp rax, rcx),
-        }
+        self.compare(size, lhs, rhs);
         match kind {
             K::Eq => dynasm!(self.ops ; .arch x64 ; sete al),
             K::Ne => dynasm!(self.ops ; .arch x64 ; setne al),
@@ -539,327 +1019,161 @@ impl MacroAssembler for X64Masm {
             K::GeS => dynasm!(self.ops ; .arch x64 ; setge al),
             K::GeU => dynasm!(self.ops ; .arch x64 ; setae al),
         }
-        dynasm!(self.ops ; .arch x64 ; movzx eax, al);
+        dynasm!(self.ops ; .arch x64 ; movzx Rd(dst.0), al);
     }
 
-    fn int_unop(&mut self, op: IntUnOp, size: OperandSize) {
-        match (op, size) {
-            // bsr/bsf leave the destination alone and set ZF on zero input.
-            (IntUnOp::Clz, OperandSize::S32) => dynasm!(self.ops
-                ; .arch x64 ; mov edx, -1 ; bsr eax, eax ; cmovz eax, edx ; neg eax ; add eax, 31),
-            (IntUnOp::Clz, OperandSize::S64) => dynasm!(self.ops
-                ; .arch x64 ; mov rdx, -1 ; bsr rax, rax ; cmovz rax, rdx ; neg rax ; add rax, 63),
-            (IntUnOp::Ctz, OperandSize::S32) => dynasm!(self.ops
-                ; .arch x64 ; mov edx, 32 ; bsf eax, eax ; cmovz eax, edx),
-            (IntUnOp::Ctz, OperandSize::S64) => dynasm!(self.ops
-                ; .arch x64 ; mov edx, 64 ; bsf rax, rax ; cmovz rax, rdx),
-            (IntUnOp::Popcnt, _) if !std::is_x86_feature_detected!("popcnt") => {
-                self.error = Some("popcnt needs a CPU with the POPCNT instruction".into());
+    fn int_unop(&mut self, op: IntUnOp, size: OperandSize, dst: Reg, src: Reg) {
+        if op == IntUnOp::Eqz {
+            match size {
+                OperandSize::S32 => dynasm!(self.ops ; .arch x64 ; test Rd(src.0), Rd(src.0)),
+                OperandSize::S64 => dynasm!(self.ops ; .arch x64 ; test Rq(src.0), Rq(src.0)),
             }
-            (IntUnOp::Popcnt, OperandSize::S32) => dynasm!(self.ops ; .arch x64 ; popcnt eax, eax),
-            (IntUnOp::Popcnt, OperandSize::S64) => dynasm!(self.ops ; .arch x64 ; popcnt rax, rax),
-            (IntUnOp::Eqz, OperandSize::S32) => dynasm!(self.ops
-                ; .arch x64 ; test eax, eax ; sete al ; movzx eax, al),
-            (IntUnOp::Eqz, OperandSize::S64) => dynasm!(self.ops
-                ; .arch x64 ; test rax, rax ; sete al ; movzx eax, al),
-        }
-    }
-
-    fn extend(&mut self, kind: ExtendKind) {
-        match kind {
-            ExtendKind::Low32 => dynasm!(self.ops ; .arch x64 ; mov eax, eax),
-            ExtendKind::I64FromI32S => dynasm!(self.ops ; .arch x64 ; movsxd rax, eax),
-            ExtendKind::I32From8S => dynasm!(self.ops ; .arch x64 ; movsx eax, al),
-            ExtendKind::I32From16S => dynasm!(self.ops ; .arch x64 ; movsx eax, ax),
-            ExtendKind::I64From8S => dynasm!(self.ops ; .arch x64 ; movsx rax, al),
-            ExtendKind::I64From16S => dynasm!(self.ops ; .arch x64 ; movsx rax, ax),
-        }
-    }
-
-    fn float_binop(&mut self, op: FloatBinOp, size: FloatSize) {
-        use FloatBinOp as F;
-        match (op, size) {
-            // Wasm 3.0 §4.3.3 fcopysign: bit operations, NaN payloads kept.
-            (F::Copysign, FloatSize::F32) => dynasm!(self.ops
-                ; .arch x64
-                ; and eax, 0x7fff_ffff
-                ; and ecx, i32::MIN
-                ; or eax, ecx
-            ),
-            (F::Copysign, FloatSize::F64) => dynasm!(self.ops
-                ; .arch x64
-                ; btr rax, 63
-                ; shr rcx, 63
-                ; shl rcx, 63
-                ; or rax, rcx
-            ),
-            (F::Min | F::Max, _) => {
-                // fmin/fmax: any NaN gives the canonical NaN (as the
-                // interpreter does); equal operands differ only for signed
-                // zeros, where or (min) / and (max) of the bits picks -0 / +0.
-                let (nan, differ, done) = (
-                    self.ops.new_dynamic_label(),
-                    self.ops.new_dynamic_label(),
-                    self.ops.new_dynamic_label(),
-                );
-                self.floats_in(size, true);
-                match size {
-                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; ucomiss xmm0, xmm1),
-                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; ucomisd xmm0, xmm1),
-                }
-                dynasm!(self.ops ; .arch x64 ; jp =>nan ; jne =>differ);
-                match op {
-                    F::Min => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
-                    _ => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
-                }
-                if size == FloatSize::F32 {
-                    dynasm!(self.ops ; .arch x64 ; mov eax, eax);
-                }
-                dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>differ);
-                match (op, size) {
-                    (F::Min, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; minss xmm0, xmm1),
-                    (F::Min, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; minsd xmm0, xmm1),
-                    (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; maxss xmm0, xmm1),
-                    (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; maxsd xmm0, xmm1),
-                }
-                self.float_out(size);
-                dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>nan);
-                match size {
-                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; mov eax, 0x7fc0_0000),
-                    FloatSize::F64 => {
-                        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD 0x7ff8_0000_0000_0000)
-                    }
-                }
-                dynasm!(self.ops ; .arch x64 ; =>done);
-            }
-            _ => {
-                // IEEE 754 arithmetic; a NaN operand comes back quieted, the
-                // first one when both are NaN (Wasm 3.0 §4.3.3 allows any
-                // arithmetic NaN).
-                self.floats_in(size, true);
-                match (op, size) {
-                    (F::Add, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; addss xmm0, xmm1),
-                    (F::Add, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; addsd xmm0, xmm1),
-                    (F::Sub, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; subss xmm0, xmm1),
-                    (F::Sub, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; subsd xmm0, xmm1),
-                    (F::Mul, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; mulss xmm0, xmm1),
-                    (F::Mul, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; mulsd xmm0, xmm1),
-                    (_, FloatSize::F32) => dynasm!(self.ops ; .arch x64 ; divss xmm0, xmm1),
-                    (_, FloatSize::F64) => dynasm!(self.ops ; .arch x64 ; divsd xmm0, xmm1),
-                }
-                self.float_out(size);
-            }
-        }
-    }
-
-    fn float_unop(&mut self, op: FloatUnOp, size: FloatSize) {
-        use FloatUnOp as F;
-        // roundss/roundsd immediates: 0 nearest-even, 1 down, 2 up, 3 toward 0.
-        let mode = match op {
-            F::Abs => {
-                match size {
-                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; and eax, 0x7fff_ffff),
-                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; btr rax, 63),
-                }
-                return;
-            }
-            F::Neg => {
-                match size {
-                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; xor eax, i32::MIN),
-                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; btc rax, 63),
-                }
-                return;
-            }
-            F::Sqrt => {
-                // sqrtss/sd quiet a NaN operand (Wasm 3.0 §4.3.3).
-                self.floats_in(size, false);
-                match size {
-                    FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; sqrtss xmm0, xmm0),
-                    FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; sqrtsd xmm0, xmm0),
-                }
-                self.float_out(size);
-                return;
-            }
-            F::Nearest => 0,
-            F::Floor => 1,
-            F::Ceil => 2,
-            F::Trunc => 3,
-        };
-        if !self.need_sse41() {
+            dynasm!(self.ops ; .arch x64 ; sete al ; movzx Rd(dst.0), al);
             return;
         }
-        // roundss/sd return a signalling NaN quieted, as the spec wants.
-        self.floats_in(size, false);
-        match size {
-            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; roundss xmm0, xmm0, mode),
-            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; roundsd xmm0, xmm0, mode),
-        }
-        self.float_out(size);
+        self.mov(OperandSize::S64, RAX, src);
+        self.int_unop_a(op, size);
+        self.mov(OperandSize::S64, dst, RAX);
     }
 
-    fn float_cmp(&mut self, kind: FloatCmpKind, size: FloatSize) {
-        use FloatCmpKind as K;
-        self.floats_in(size, true);
-        // ucomis*: unordered sets ZF, PF and CF, so `a`/`ae` (CF = 0) are
-        // false on NaN; lt/le compare the other way round.
-        let swap = matches!(kind, K::Lt | K::Le);
-        match (size, swap) {
-            (FloatSize::F32, false) => dynasm!(self.ops ; .arch x64 ; ucomiss xmm0, xmm1),
-            (FloatSize::F32, true) => dynasm!(self.ops ; .arch x64 ; ucomiss xmm1, xmm0),
-            (FloatSize::F64, false) => dynasm!(self.ops ; .arch x64 ; ucomisd xmm0, xmm1),
-            (FloatSize::F64, true) => dynasm!(self.ops ; .arch x64 ; ucomisd xmm1, xmm0),
-        }
+    fn extend(&mut self, kind: ExtendKind, dst: Reg, src: Reg) {
+        let (d, s) = (dst.0, src.0);
         match kind {
-            K::Eq => dynasm!(self.ops ; .arch x64 ; sete al ; setnp cl ; and al, cl),
-            K::Ne => dynasm!(self.ops ; .arch x64 ; setne al ; setp cl ; or al, cl),
-            K::Lt | K::Gt => dynasm!(self.ops ; .arch x64 ; seta al),
-            K::Le | K::Ge => dynasm!(self.ops ; .arch x64 ; setae al),
+            ExtendKind::Low32 => dynasm!(self.ops ; .arch x64 ; mov Rd(d), Rd(s)),
+            ExtendKind::I64FromI32S => dynasm!(self.ops ; .arch x64 ; movsxd Rq(d), Rd(s)),
+            ExtendKind::I32From8S => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), Rb(s)),
+            ExtendKind::I32From16S => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), Rw(s)),
+            ExtendKind::I64From8S => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), Rb(s)),
+            ExtendKind::I64From16S => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), Rw(s)),
         }
-        dynasm!(self.ops ; .arch x64 ; movzx eax, al);
     }
 
-    fn float_to_int(&mut self, kind: TruncKind) {
-        // Everything happens on f64: every f32 converts to it exactly.
-        self.floats_in(kind.from, false);
-        if kind.from == FloatSize::F32 {
-            dynasm!(self.ops ; .arch x64 ; cvtss2sd xmm0, xmm0);
-        }
-        let (lo, hi) = match (kind.to, kind.signed) {
-            (OperandSize::S32, true) => (MINUS_TWO_31, TWO_31),
-            (OperandSize::S32, false) => (0, TWO_32),
-            (OperandSize::S64, true) => (MINUS_TWO_63, TWO_63),
-            (OperandSize::S64, false) => (0, TWO_64),
-        };
-        let done = self.ops.new_dynamic_label();
-        if kind.saturating {
-            // Wasm 3.0 §4.3.4 trunc_sat: NaN is 0, out-of-range values clamp.
-            let (min, max): (u64, u64) = match (kind.to, kind.signed) {
-                (OperandSize::S32, true) => (i32::MIN as u32 as u64, i32::MAX as u64),
-                (OperandSize::S32, false) => (0, u64::from(u32::MAX)),
-                (OperandSize::S64, true) => (i64::MIN as u64, i64::MAX as u64),
-                (OperandSize::S64, false) => (0, u64::MAX),
+    fn float_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg) {
+        use FloatBinOp as F;
+        if matches!(op, F::Add | F::Sub | F::Mul | F::Div) {
+            // Operands in general-purpose registers go through xmm0/xmm1;
+            // the result is computed in place when dst is lhs.
+            let xmm_of = |r: Reg, scratch: Reg| xmm(r).map_or(scratch, |_| r);
+            let (l, r) = (xmm_of(lhs, Reg(XMM)), xmm_of(rhs, Reg(XMM + 1)));
+            self.mov(OperandSize::S64, l, lhs);
+            self.mov(OperandSize::S64, r, rhs);
+            let target = if xmm(dst).is_some() && dst == lhs {
+                dst
+            } else {
+                Reg(XMM)
             };
-            let (low, high) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
-            dynasm!(self.ops ; .arch x64 ; xor eax, eax ; ucomisd xmm0, xmm0 ; jp =>done);
-            self.compare_f64_const(lo);
-            dynasm!(self.ops ; .arch x64 ; jb =>low);
-            self.compare_f64_const(hi);
-            dynasm!(self.ops ; .arch x64 ; jae =>high);
-            self.truncate_in_range(kind);
-            dynasm!(self.ops
-                ; .arch x64
-                ; jmp =>done
-                ; =>low
-                ; mov rax, QWORD min as i64
-                ; jmp =>done
-                ; =>high
-                ; mov rax, QWORD max as i64
-            );
-        } else {
-            // Wasm 3.0 §4.3.4 trunc: NaN traps "invalid conversion to
-            // integer"; a truncated value outside [lo, hi) "integer overflow".
-            if !self.need_sse41() {
+            self.mov(OperandSize::S64, target, l);
+            self.float_arith(op, size, target.0 - XMM, r.0 - XMM);
+            self.mov(OperandSize::S64, dst, target);
+            return;
+        }
+        self.operands_in_a_b(lhs, RegImm::Reg(rhs));
+        self.float_binop_a(op, size);
+        self.mov(OperandSize::S64, dst, RAX);
+    }
+
+    fn float_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: Reg, src: Reg) {
+        self.mov(OperandSize::S64, RAX, src);
+        self.float_unop_a(op, size);
+        self.mov(OperandSize::S64, dst, RAX);
+    }
+
+    fn float_cmp(&mut self, kind: FloatCmpKind, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg) {
+        self.operands_in_a_b(lhs, RegImm::Reg(rhs));
+        self.float_cmp_a(kind, size);
+        self.mov(OperandSize::S64, dst, RAX);
+    }
+
+    fn float_to_int(&mut self, kind: TruncKind, dst: Reg, src: Reg) {
+        self.mov(OperandSize::S64, RAX, src);
+        self.float_to_int_a(kind);
+        self.mov(OperandSize::S64, dst, RAX);
+    }
+
+    fn convert(&mut self, kind: ConvertKind, dst: Reg, src: Reg) {
+        self.mov(OperandSize::S64, RAX, src);
+        self.convert_a(kind);
+        self.mov(OperandSize::S64, dst, RAX);
+    }
+
+    fn select(&mut self, dst: Reg, cond: Reg, a: Reg, b: Reg) {
+        let (c, a, b) = (cond.0, a.0, b.0);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rax, Rq(a)
+            ; test Rd(c), Rd(c)
+            ; cmovz rax, Rq(b)
+        );
+        self.mov(OperandSize::S64, dst, RAX);
+    }
+
+    fn load_global(&mut self, slot: u32, value_offset: u32, dst: Reg) {
+        let (slot, value) = (slot as i32, value_offset as i32);
+        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r14 + slot] ; mov Rq(dst.0), QWORD [rax + value]);
+    }
+
+    fn store_global(&mut self, slot: u32, value_offset: u32, src: Reg) {
+        let (slot, value) = (slot as i32, value_offset as i32);
+        dynasm!(self.ops ; .arch x64 ; mov rdx, QWORD [r14 + slot] ; mov QWORD [rdx + value], Rq(src.0));
+    }
+
+    fn load(&mut self, access: MemoryAccess, kind: LoadKind, dst: Reg, addr: Reg) {
+        let o = self.effective_address(access, kind.bytes(), addr);
+        // movd/movq into an xmm register zero the bits above, as an f32's
+        // cell has them.
+        match (xmm(dst), kind) {
+            (Some(x), LoadKind::U32) => {
+                dynasm!(self.ops ; .arch x64 ; movd Rx(x), DWORD [rdx + rax + o]);
                 return;
             }
-            let invalid = self.trap_stub(TrapCode::InvalidConversionToInteger);
-            let overflow = self.trap_stub(TrapCode::IntegerOverflow);
-            dynasm!(self.ops
-                ; .arch x64
-                ; ucomisd xmm0, xmm0
-                ; jp =>invalid
-                ; roundsd xmm0, xmm0, 3
-            );
-            self.compare_f64_const(lo);
-            dynasm!(self.ops ; .arch x64 ; jb =>overflow);
-            self.compare_f64_const(hi);
-            dynasm!(self.ops ; .arch x64 ; jae =>overflow);
-            self.truncate_in_range(kind);
+            (Some(x), LoadKind::U64) => {
+                dynasm!(self.ops ; .arch x64 ; movq Rx(x), QWORD [rdx + rax + o]);
+                return;
+            }
+            _ => {}
         }
-        dynasm!(self.ops ; .arch x64 ; =>done);
-    }
-
-    fn convert(&mut self, kind: ConvertKind) {
+        let d = xmm(dst).map_or(dst.0, |_| RAX.0);
         match kind {
-            ConvertKind::Promote => {
-                // cvtss2sd quiets a NaN and keeps its payload's top bits.
-                dynasm!(self.ops ; .arch x64 ; movd xmm0, eax ; cvtss2sd xmm0, xmm0 ; movq rax, xmm0)
-            }
-            ConvertKind::Demote => {
-                dynasm!(self.ops ; .arch x64 ; movq xmm0, rax ; cvtsd2ss xmm0, xmm0 ; movd eax, xmm0)
-            }
-            ConvertKind::FromInt { from, to, signed } => {
-                // xorps breaks the dependency on xmm0's old upper lanes.
-                dynasm!(self.ops ; .arch x64 ; xorps xmm0, xmm0);
-                match (from, signed) {
-                    (OperandSize::S32, true) => match to {
-                        FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; cvtsi2ss xmm0, eax),
-                        FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; cvtsi2sd xmm0, eax),
-                    },
-                    // A u32 is a non-negative i64.
-                    (OperandSize::S32, false) => {
-                        dynasm!(self.ops ; .arch x64 ; mov eax, eax);
-                        self.cvt_from_i64(to);
-                    }
-                    (OperandSize::S64, true) => self.cvt_from_i64(to),
-                    (OperandSize::S64, false) => {
-                        // Values >= 2^63: halve, keeping the lost bit as a
-                        // sticky bit so the one rounding stays correct, then
-                        // double (exact).
-                        let (small, done) =
-                            (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
-                        dynasm!(self.ops ; .arch x64 ; test rax, rax ; jns =>small
-                            ; mov rcx, rax ; shr rcx, 1 ; and eax, 1 ; or rax, rcx);
-                        self.cvt_from_i64(to);
-                        match to {
-                            FloatSize::F32 => dynasm!(self.ops ; .arch x64 ; addss xmm0, xmm0),
-                            FloatSize::F64 => dynasm!(self.ops ; .arch x64 ; addsd xmm0, xmm0),
-                        }
-                        dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>small);
-                        self.cvt_from_i64(to);
-                        dynasm!(self.ops ; .arch x64 ; =>done);
-                    }
-                }
-                self.float_out(to);
-            }
+            LoadKind::U8 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), BYTE [rdx + rax + o]),
+            LoadKind::U16 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), WORD [rdx + rax + o]),
+            LoadKind::U32 => dynasm!(self.ops ; .arch x64 ; mov Rd(d), DWORD [rdx + rax + o]),
+            LoadKind::U64 => dynasm!(self.ops ; .arch x64 ; mov Rq(d), QWORD [rdx + rax + o]),
+            LoadKind::I32S8 => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), BYTE [rdx + rax + o]),
+            LoadKind::I32S16 => dynasm!(self.ops ; .arch x64 ; movsx Rd(d), WORD [rdx + rax + o]),
+            LoadKind::I64S8 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), BYTE [rdx + rax + o]),
+            LoadKind::I64S16 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), WORD [rdx + rax + o]),
+            LoadKind::I64S32 => dynasm!(self.ops ; .arch x64 ; movsxd Rq(d), DWORD [rdx + rax + o]),
         }
+        self.mov(OperandSize::S64, dst, Reg(d));
     }
 
-    fn select(&mut self) {
-        dynasm!(self.ops ; .arch x64 ; test edx, edx ; cmovz rax, rcx);
-    }
-
-    fn load_global(&mut self, slot: u32, value_offset: u32) {
-        let (slot, value) = (slot as i32, value_offset as i32);
-        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r14 + slot] ; mov rax, QWORD [rax + value]);
-    }
-
-    fn store_global(&mut self, slot: u32, value_offset: u32) {
-        let (slot, value) = (slot as i32, value_offset as i32);
-        dynasm!(self.ops ; .arch x64 ; mov rdx, QWORD [r14 + slot] ; mov QWORD [rdx + value], rax);
-    }
-
-    fn load(&mut self, access: MemoryAccess, kind: LoadKind) {
-        self.effective_address(access, kind.bytes());
-        match kind {
-            LoadKind::U8 => dynasm!(self.ops ; .arch x64 ; movzx eax, BYTE [rdx + rax]),
-            LoadKind::U16 => dynasm!(self.ops ; .arch x64 ; movzx eax, WORD [rdx + rax]),
-            LoadKind::U32 => dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [rdx + rax]),
-            LoadKind::U64 => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rdx + rax]),
-            LoadKind::I32S8 => dynasm!(self.ops ; .arch x64 ; movsx eax, BYTE [rdx + rax]),
-            LoadKind::I32S16 => dynasm!(self.ops ; .arch x64 ; movsx eax, WORD [rdx + rax]),
-            LoadKind::I64S8 => dynasm!(self.ops ; .arch x64 ; movsx rax, BYTE [rdx + rax]),
-            LoadKind::I64S16 => dynasm!(self.ops ; .arch x64 ; movsx rax, WORD [rdx + rax]),
-            LoadKind::I64S32 => dynasm!(self.ops ; .arch x64 ; movsxd rax, DWORD [rdx + rax]),
+    fn store(&mut self, access: MemoryAccess, bytes: u32, addr: Reg, value: Reg) {
+        let o = self.effective_address(access, bytes, addr);
+        match (xmm(value), bytes) {
+            (Some(x), 4) => {
+                dynasm!(self.ops ; .arch x64 ; movd DWORD [rdx + rax + o], Rx(x));
+                return;
+            }
+            (Some(x), 8) => {
+                dynasm!(self.ops ; .arch x64 ; movq QWORD [rdx + rax + o], Rx(x));
+                return;
+            }
+            _ => {}
         }
-    }
-
-    fn store(&mut self, access: MemoryAccess, bytes: u32) {
-        self.effective_address(access, bytes);
+        // A float register's narrower stores go through rcx, free here
+        // (the access uses rax and rdx).
+        let v = match xmm(value) {
+            Some(_) => {
+                self.mov(OperandSize::S64, RCX, value);
+                RCX.0
+            }
+            None => value.0,
+        };
         match bytes {
-            1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdx + rax], cl),
-            2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdx + rax], cx),
-            4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdx + rax], ecx),
-            _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [rdx + rax], rcx),
+            1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdx + rax + o], Rb(v)),
+            2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdx + rax + o], Rw(v)),
+            4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdx + rax + o], Rd(v)),
+            _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [rdx + rax + o], Rq(v)),
         }
     }
 
@@ -867,16 +1181,40 @@ impl MacroAssembler for X64Masm {
         dynasm!(self.ops ; .arch x64 ; jmp =>label);
     }
 
-    fn branch_if_zero(&mut self, label: DynamicLabel) {
-        dynasm!(self.ops ; .arch x64 ; test eax, eax ; jz =>label);
+    fn branch_if_zero(&mut self, src: Reg, label: DynamicLabel) {
+        dynasm!(self.ops ; .arch x64 ; test Rd(src.0), Rd(src.0) ; jz =>label);
     }
 
-    fn branch_if_nonzero(&mut self, label: DynamicLabel) {
-        dynasm!(self.ops ; .arch x64 ; test eax, eax ; jnz =>label);
+    fn branch_if_nonzero(&mut self, src: Reg, label: DynamicLabel) {
+        dynasm!(self.ops ; .arch x64 ; test Rd(src.0), Rd(src.0) ; jnz =>label);
     }
 
-    fn branch_if_not_equal(&mut self, value: u32, label: DynamicLabel) {
-        dynasm!(self.ops ; .arch x64 ; cmp eax, value as i32 ; jne =>label);
+    fn branch_if_cmp(
+        &mut self,
+        kind: IntCmpKind,
+        size: OperandSize,
+        lhs: Reg,
+        rhs: RegImm,
+        label: DynamicLabel,
+    ) {
+        use IntCmpKind as K;
+        self.compare(size, lhs, rhs);
+        match kind {
+            K::Eq => dynasm!(self.ops ; .arch x64 ; je =>label),
+            K::Ne => dynasm!(self.ops ; .arch x64 ; jne =>label),
+            K::LtS => dynasm!(self.ops ; .arch x64 ; jl =>label),
+            K::LtU => dynasm!(self.ops ; .arch x64 ; jb =>label),
+            K::GtS => dynasm!(self.ops ; .arch x64 ; jg =>label),
+            K::GtU => dynasm!(self.ops ; .arch x64 ; ja =>label),
+            K::LeS => dynasm!(self.ops ; .arch x64 ; jle =>label),
+            K::LeU => dynasm!(self.ops ; .arch x64 ; jbe =>label),
+            K::GeS => dynasm!(self.ops ; .arch x64 ; jge =>label),
+            K::GeU => dynasm!(self.ops ; .arch x64 ; jae =>label),
+        }
+    }
+
+    fn branch_if_not_equal(&mut self, src: Reg, value: u32, label: DynamicLabel) {
+        dynasm!(self.ops ; .arch x64 ; cmp Rd(src.0), value as i32 ; jne =>label);
     }
 
     fn call(&mut self, callee: DynamicLabel, args: u32, exception: DynamicLabel) {
