@@ -755,24 +755,6 @@ fn run<T>(
                             pc = branch(stack, &mut sp, fp, target);
                         }
                     }
-                    Instr::BrIfImm { op, imm, target } => {
-                        if let Err(k) = apply!(op, imm) {
-                            break Action::Trap(k);
-                        }
-                        sp -= 1;
-                        if get!(sp) as u32 != 0 {
-                            pc = branch(stack, &mut sp, fp, target);
-                        }
-                    }
-                    Instr::BrIfLocal { op, local, target } => {
-                        if let Err(k) = apply!(op, get!(fp + local as usize)) {
-                            break Action::Trap(k);
-                        }
-                        sp -= 1;
-                        if get!(sp) as u32 != 0 {
-                            pc = branch(stack, &mut sp, fp, target);
-                        }
-                    }
                     Instr::NumLocalImm { op, local, imm } => {
                         if let Err(k) = apply!(op, get!(fp + local as usize), imm as i64 as u64) {
                             break Action::Trap(k);
