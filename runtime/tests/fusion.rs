@@ -165,3 +165,86 @@ fn tee_and_load_fusions_keep_their_meaning() {
     let err = call(wat, "load", &[Val::I32(65535)]).expect_err("out of bounds");
     assert!(err.to_string().contains("out of bounds"), "{err}");
 }
+
+#[test]
+fn stack_operand_conditions_fuse_into_if_and_br_if() {
+    // The left operand is computed (not a local), so the comparison takes
+    // it from the stack and its right one from a constant or a local; the
+    // fused `br_if` and the negated `if` must agree with the plain forms
+    // at the signed/unsigned edges, for wide i64 constants, for NaN and
+    // for `i64.eqz` (zero in the high half only is not zero).
+    let wat = r#"(module
+      (memory 1)
+      (func (export "lt_s_imm") (param i32 i32) (result i32)
+        (block $yes
+          (br_if $yes (i32.lt_s (i32.add (local.get 0) (local.get 1)) (i32.const 0)))
+          (return (i32.const 0)))
+        (i32.const 1))
+      (func (export "ge_u_local") (param i32 i32) (result i32)
+        (if (result i32) (i32.ge_u (i32.add (local.get 0) (i32.const 0)) (local.get 1))
+          (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "i64_gt_s_wide") (param i64) (result i32)
+        (if (result i32) (i64.gt_s (i64.sub (local.get 0) (i64.const 0))
+                                   (i64.const 0x1_0000_0000))
+          (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "i64_lt_u_local") (param i64 i64) (result i32)
+        (block $yes
+          (br_if $yes (i64.lt_u (i64.add (local.get 0) (i64.const 0)) (local.get 1)))
+          (return (i32.const 0)))
+        (i32.const 1))
+      (func (export "f64_lt_imm") (param f64) (result i32)
+        (block $yes
+          (br_if $yes (f64.lt (f64.add (local.get 0) (f64.const 0)) (f64.const 1)))
+          (return (i32.const 0)))
+        (i32.const 1))
+      (func (export "f32_ge_local") (param f32 f32) (result i32)
+        (if (result i32) (f32.ge (f32.mul (local.get 0) (f32.const 1)) (local.get 1))
+          (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "eqz64_br_if") (param i64) (result i32)
+        (block $zero
+          (br_if $zero (i64.eqz (i64.add (local.get 0) (i64.const 0))))
+          (return (i32.const 0)))
+        (i32.const 1))
+      (func (export "eqz64_if") (param i64) (result i32)
+        (if (result i32) (i64.eqz (local.get 0))
+          (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "div_then_compare") (param i32 i32) (result i32)
+        (block $yes
+          (br_if $yes (i32.eq (i32.div_s (local.get 0) (local.get 1)) (i32.const 1)))
+          (return (i32.const 0)))
+        (i32.const 1)))"#;
+    let i32s = |a: i32, b: i32| [Val::I32(a), Val::I32(b)];
+    let i64s = |a: i64, b: i64| [Val::I64(a), Val::I64(b)];
+    let yes = vec![Val::I32(1)];
+    let no = vec![Val::I32(0)];
+    assert_eq!(run(wat, "lt_s_imm", &i32s(i32::MIN, 0)), yes);
+    assert_eq!(run(wat, "lt_s_imm", &i32s(i32::MAX, 1)), yes);
+    assert_eq!(run(wat, "lt_s_imm", &i32s(0, 0)), no);
+    assert_eq!(run(wat, "ge_u_local", &i32s(i32::MIN, i32::MAX)), yes);
+    assert_eq!(run(wat, "ge_u_local", &i32s(0, -1)), no);
+    assert_eq!(run(wat, "ge_u_local", &i32s(5, 5)), yes);
+    assert_eq!(run(wat, "i64_gt_s_wide", &[Val::I64(0x1_0000_0001)]), yes);
+    assert_eq!(run(wat, "i64_gt_s_wide", &[Val::I64(0x1_0000_0000)]), no);
+    assert_eq!(run(wat, "i64_gt_s_wide", &[Val::I64(i64::MIN)]), no);
+    assert_eq!(run(wat, "i64_lt_u_local", &i64s(0, i64::MIN)), yes);
+    assert_eq!(run(wat, "i64_lt_u_local", &i64s(i64::MIN, 0)), no);
+    let f64v = |x: f64| [Val::F64(x.to_bits())];
+    assert_eq!(run(wat, "f64_lt_imm", &f64v(0.5)), yes);
+    assert_eq!(run(wat, "f64_lt_imm", &f64v(f64::NAN)), no);
+    assert_eq!(run(wat, "f64_lt_imm", &f64v(1.0)), no);
+    let f32s = |a: f32, b: f32| [Val::F32(a.to_bits()), Val::F32(b.to_bits())];
+    assert_eq!(run(wat, "f32_ge_local", &f32s(2.0, 1.0)), yes);
+    assert_eq!(run(wat, "f32_ge_local", &f32s(f32::NAN, 1.0)), no);
+    assert_eq!(run(wat, "f32_ge_local", &f32s(1.0, f32::NAN)), no);
+    assert_eq!(run(wat, "eqz64_br_if", &[Val::I64(0)]), yes);
+    assert_eq!(run(wat, "eqz64_br_if", &[Val::I64(1 << 32)]), no);
+    assert_eq!(run(wat, "eqz64_br_if", &[Val::I64(i64::MIN)]), no);
+    assert_eq!(run(wat, "eqz64_if", &[Val::I64(0)]), yes);
+    assert_eq!(run(wat, "eqz64_if", &[Val::I64(1 << 32)]), no);
+    assert_eq!(run(wat, "div_then_compare", &i32s(7, 7)), yes);
+    assert_eq!(run(wat, "div_then_compare", &i32s(7, 2)), no);
+    for trap in [i32s(1, 0), i32s(i32::MIN, -1)] {
+        let err = call(wat, "div_then_compare", &trap).expect_err("traps");
+        assert!(matches!(err, Error::Trap(_)), "{err:?}");
+    }
+}

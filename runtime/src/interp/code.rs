@@ -227,7 +227,8 @@ pub(crate) enum StoreKind {
 /// `S` stack, stack; `SI` stack, immediate; `SL` stack, local;
 /// `LI` local, immediate (pushes); `LL` local, local (pushes);
 /// `LISet`/`LLSet` the same with the result stored to a local.
-/// A comparison also has `BrIf…S`, `BrIf…LI`, `BrIf…LL`: branch if true.
+/// A comparison also has `BrIf…S`, `BrIf…SI`, `BrIf…SL`, `BrIf…LI`,
+/// `BrIf…LL` (operands as above): branch if true.
 /// Loads and stores of memory 0 have their memory and its address width
 /// in the tag: `Load32…`/`Store32…` for a 32-bit memory, `Load64…`/
 /// `Store64…` for memory64 (Wasm 3.0 §4.4.7); `…Local` loads take the
@@ -315,38 +316,38 @@ macro_rules! with_specialised {
                 (F64Copysign, F64CopysignS, F64CopysignSI, F64CopysignSL, F64CopysignLI, F64CopysignLL, F64CopysignLISet, F64CopysignLLSet)
             ]
             compare [
-                (I32Eq, BrIfI32EqS, BrIfI32EqLI, BrIfI32EqLL)
-                (I32Ne, BrIfI32NeS, BrIfI32NeLI, BrIfI32NeLL)
-                (I32LtS, BrIfI32LtSS, BrIfI32LtSLI, BrIfI32LtSLL)
-                (I32LtU, BrIfI32LtUS, BrIfI32LtULI, BrIfI32LtULL)
-                (I32GtS, BrIfI32GtSS, BrIfI32GtSLI, BrIfI32GtSLL)
-                (I32GtU, BrIfI32GtUS, BrIfI32GtULI, BrIfI32GtULL)
-                (I32LeS, BrIfI32LeSS, BrIfI32LeSLI, BrIfI32LeSLL)
-                (I32LeU, BrIfI32LeUS, BrIfI32LeULI, BrIfI32LeULL)
-                (I32GeS, BrIfI32GeSS, BrIfI32GeSLI, BrIfI32GeSLL)
-                (I32GeU, BrIfI32GeUS, BrIfI32GeULI, BrIfI32GeULL)
-                (I64Eq, BrIfI64EqS, BrIfI64EqLI, BrIfI64EqLL)
-                (I64Ne, BrIfI64NeS, BrIfI64NeLI, BrIfI64NeLL)
-                (I64LtS, BrIfI64LtSS, BrIfI64LtSLI, BrIfI64LtSLL)
-                (I64LtU, BrIfI64LtUS, BrIfI64LtULI, BrIfI64LtULL)
-                (I64GtS, BrIfI64GtSS, BrIfI64GtSLI, BrIfI64GtSLL)
-                (I64GtU, BrIfI64GtUS, BrIfI64GtULI, BrIfI64GtULL)
-                (I64LeS, BrIfI64LeSS, BrIfI64LeSLI, BrIfI64LeSLL)
-                (I64LeU, BrIfI64LeUS, BrIfI64LeULI, BrIfI64LeULL)
-                (I64GeS, BrIfI64GeSS, BrIfI64GeSLI, BrIfI64GeSLL)
-                (I64GeU, BrIfI64GeUS, BrIfI64GeULI, BrIfI64GeULL)
-                (F32Eq, BrIfF32EqS, BrIfF32EqLI, BrIfF32EqLL)
-                (F32Ne, BrIfF32NeS, BrIfF32NeLI, BrIfF32NeLL)
-                (F32Lt, BrIfF32LtS, BrIfF32LtLI, BrIfF32LtLL)
-                (F32Gt, BrIfF32GtS, BrIfF32GtLI, BrIfF32GtLL)
-                (F32Le, BrIfF32LeS, BrIfF32LeLI, BrIfF32LeLL)
-                (F32Ge, BrIfF32GeS, BrIfF32GeLI, BrIfF32GeLL)
-                (F64Eq, BrIfF64EqS, BrIfF64EqLI, BrIfF64EqLL)
-                (F64Ne, BrIfF64NeS, BrIfF64NeLI, BrIfF64NeLL)
-                (F64Lt, BrIfF64LtS, BrIfF64LtLI, BrIfF64LtLL)
-                (F64Gt, BrIfF64GtS, BrIfF64GtLI, BrIfF64GtLL)
-                (F64Le, BrIfF64LeS, BrIfF64LeLI, BrIfF64LeLL)
-                (F64Ge, BrIfF64GeS, BrIfF64GeLI, BrIfF64GeLL)
+                (I32Eq, BrIfI32EqS, BrIfI32EqSI, BrIfI32EqSL, BrIfI32EqLI, BrIfI32EqLL)
+                (I32Ne, BrIfI32NeS, BrIfI32NeSI, BrIfI32NeSL, BrIfI32NeLI, BrIfI32NeLL)
+                (I32LtS, BrIfI32LtSS, BrIfI32LtSSI, BrIfI32LtSSL, BrIfI32LtSLI, BrIfI32LtSLL)
+                (I32LtU, BrIfI32LtUS, BrIfI32LtUSI, BrIfI32LtUSL, BrIfI32LtULI, BrIfI32LtULL)
+                (I32GtS, BrIfI32GtSS, BrIfI32GtSSI, BrIfI32GtSSL, BrIfI32GtSLI, BrIfI32GtSLL)
+                (I32GtU, BrIfI32GtUS, BrIfI32GtUSI, BrIfI32GtUSL, BrIfI32GtULI, BrIfI32GtULL)
+                (I32LeS, BrIfI32LeSS, BrIfI32LeSSI, BrIfI32LeSSL, BrIfI32LeSLI, BrIfI32LeSLL)
+                (I32LeU, BrIfI32LeUS, BrIfI32LeUSI, BrIfI32LeUSL, BrIfI32LeULI, BrIfI32LeULL)
+                (I32GeS, BrIfI32GeSS, BrIfI32GeSSI, BrIfI32GeSSL, BrIfI32GeSLI, BrIfI32GeSLL)
+                (I32GeU, BrIfI32GeUS, BrIfI32GeUSI, BrIfI32GeUSL, BrIfI32GeULI, BrIfI32GeULL)
+                (I64Eq, BrIfI64EqS, BrIfI64EqSI, BrIfI64EqSL, BrIfI64EqLI, BrIfI64EqLL)
+                (I64Ne, BrIfI64NeS, BrIfI64NeSI, BrIfI64NeSL, BrIfI64NeLI, BrIfI64NeLL)
+                (I64LtS, BrIfI64LtSS, BrIfI64LtSSI, BrIfI64LtSSL, BrIfI64LtSLI, BrIfI64LtSLL)
+                (I64LtU, BrIfI64LtUS, BrIfI64LtUSI, BrIfI64LtUSL, BrIfI64LtULI, BrIfI64LtULL)
+                (I64GtS, BrIfI64GtSS, BrIfI64GtSSI, BrIfI64GtSSL, BrIfI64GtSLI, BrIfI64GtSLL)
+                (I64GtU, BrIfI64GtUS, BrIfI64GtUSI, BrIfI64GtUSL, BrIfI64GtULI, BrIfI64GtULL)
+                (I64LeS, BrIfI64LeSS, BrIfI64LeSSI, BrIfI64LeSSL, BrIfI64LeSLI, BrIfI64LeSLL)
+                (I64LeU, BrIfI64LeUS, BrIfI64LeUSI, BrIfI64LeUSL, BrIfI64LeULI, BrIfI64LeULL)
+                (I64GeS, BrIfI64GeSS, BrIfI64GeSSI, BrIfI64GeSSL, BrIfI64GeSLI, BrIfI64GeSLL)
+                (I64GeU, BrIfI64GeUS, BrIfI64GeUSI, BrIfI64GeUSL, BrIfI64GeULI, BrIfI64GeULL)
+                (F32Eq, BrIfF32EqS, BrIfF32EqSI, BrIfF32EqSL, BrIfF32EqLI, BrIfF32EqLL)
+                (F32Ne, BrIfF32NeS, BrIfF32NeSI, BrIfF32NeSL, BrIfF32NeLI, BrIfF32NeLL)
+                (F32Lt, BrIfF32LtS, BrIfF32LtSI, BrIfF32LtSL, BrIfF32LtLI, BrIfF32LtLL)
+                (F32Gt, BrIfF32GtS, BrIfF32GtSI, BrIfF32GtSL, BrIfF32GtLI, BrIfF32GtLL)
+                (F32Le, BrIfF32LeS, BrIfF32LeSI, BrIfF32LeSL, BrIfF32LeLI, BrIfF32LeLL)
+                (F32Ge, BrIfF32GeS, BrIfF32GeSI, BrIfF32GeSL, BrIfF32GeLI, BrIfF32GeLL)
+                (F64Eq, BrIfF64EqS, BrIfF64EqSI, BrIfF64EqSL, BrIfF64EqLI, BrIfF64EqLL)
+                (F64Ne, BrIfF64NeS, BrIfF64NeSI, BrIfF64NeSL, BrIfF64NeLI, BrIfF64NeLL)
+                (F64Lt, BrIfF64LtS, BrIfF64LtSI, BrIfF64LtSL, BrIfF64LtLI, BrIfF64LtLL)
+                (F64Gt, BrIfF64GtS, BrIfF64GtSI, BrIfF64GtSL, BrIfF64GtLI, BrIfF64GtLL)
+                (F64Le, BrIfF64LeS, BrIfF64LeSI, BrIfF64LeSL, BrIfF64LeLI, BrIfF64LeLL)
+                (F64Ge, BrIfF64GeS, BrIfF64GeSI, BrIfF64GeSL, BrIfF64GeLI, BrIfF64GeLL)
             ]
             loads [
                 (W32, Load32W32, Load64W32, Load32W32Local, Load64W32Local)
@@ -376,18 +377,21 @@ macro_rules! define_instr {
         { $($fixed:tt)* }
         binary [ $(($op:ident, $s:ident, $si:ident, $sl:ident, $li:ident, $ll:ident,
                     $lis:ident, $lls:ident))* ]
-        compare [ $(($cop:ident, $bs:ident, $bli:ident, $bll:ident))* ]
+        compare [ $(($cop:ident, $bs:ident, $bsi:ident, $bsl:ident, $bli:ident,
+                     $bll:ident))* ]
         loads [ $(($lk:ident, $l32:ident, $l64:ident, $l32l:ident, $l64l:ident))* ]
         stores [ $(($sk:ident, $s32:ident, $s64:ident))* ]
     ) => {
-/// One internal instruction. Indices (`func`, `global`, `mem`, `table`, …)
+        /// One internal instruction. Indices (`func`, `global`, `mem`, `table`, …)
         /// are the module's own; the executing instance maps them to store entities.
         ///
         /// `repr(u16)` gives the enum a tag of its own: without it, Rust folds the
         /// tags of nested enums (`NumOp`, `LoadKind`) into this one, and every
         /// dispatch pays for decoding the packed tag. Sixteen bits, because every
         /// binary operator also has a variant per operand form (see
-        /// [`with_specialised`]).
+        /// [`with_specialised`]). The tag makes each variant's fields laid out in
+        /// declaration order after it, so a `u64` goes after a `BranchTarget`
+        /// (which packs beside the tag) to keep the size at 24 bytes.
         #[derive(Clone, Copy, Debug, PartialEq)]
         #[repr(u16)]
         pub(crate) enum Instr {
@@ -403,6 +407,8 @@ macro_rules! define_instr {
             )*
             $(
                 $bs { target: BranchTarget },
+                $bsi { target: BranchTarget, imm: u64 },
+                $bsl { local: u32, target: BranchTarget },
                 $bli { local: u32, imm: i32, target: BranchTarget },
                 $bll { a: u32, b: u32, target: BranchTarget },
             )*
@@ -443,6 +449,12 @@ macro_rules! define_instr {
                     )*
                     $(
                         Instr::BrIfNum { op: NumOp::$cop, target } => Instr::$bs { target },
+                        Instr::BrIfImm { op: NumOp::$cop, imm, target } => {
+                            Instr::$bsi { imm, target }
+                        }
+                        Instr::BrIfLocal { op: NumOp::$cop, local, target } => {
+                            Instr::$bsl { local, target }
+                        }
                         Instr::BrIfLocalImm { op: NumOp::$cop, local, imm, target } => {
                             Instr::$bli { local, imm, target }
                         }
@@ -503,6 +515,11 @@ with_specialised!(define_instr! {
     BrIfEqz(u32),
     /// Pop an i32; branch if zero (fused `i32.eqz; br_if`).
     BrIfZero(BranchTarget),
+    /// Pop an i64; branch if zero (fused `i64.eqz; br_if`).
+    BrIfZero64(BranchTarget),
+    /// Pop an i64; branch if non-zero (fused `i64.eqz; if`, whose arm is
+    /// skipped when the operand is non-zero).
+    BrIfNonZero64(BranchTarget),
     /// Jump, no stack change. Used to skip an `else` or `catch` body.
     Jump(u32),
     /// Pop an index; branch to `targets[first + min(index, count)]`.
@@ -557,6 +574,24 @@ with_specialised!(define_instr! {
     NumLocal { op: NumOp, local: u32 },
     /// An operator whose i32 result decides a branch (fused `op; br_if`).
     BrIfNum { op: NumOp, target: BranchTarget },
+    /// A comparison of the top of the stack with a constant deciding a
+    /// branch (fused `const; op; br_if`). Made only from comparisons, each
+    /// of which [`Instr::specialise`] turns into its one-dispatch form, so
+    /// the dispatch loop has no handler for this generic form (nor for
+    /// `BrIfLocal`): one measurably slowed every workload by changing how
+    /// the loop compiles.
+    BrIfImm {
+        op: NumOp,
+        target: BranchTarget,
+        imm: u64,
+    },
+    /// A comparison of the top of the stack with a local deciding a branch
+    /// (fused `local.get; op; br_if`).
+    BrIfLocal {
+        op: NumOp,
+        local: u32,
+        target: BranchTarget,
+    },
     /// `local.get a; <const imm>; op` — pushes `op(local a, imm)`. The
     /// immediate is the constant sign-extended from 32 bits, which is the
     /// right cell for i32 and i64 operators alike.
@@ -711,4 +746,35 @@ pub(crate) struct CompiledFunc {
     pub handlers: Vec<Handler>,
     /// Byte offset in the module of each instruction's wasm operator.
     pub offsets: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dispatch loop relies on every comparison fused into `br_if`
+    /// with a stack operand becoming a specialised instruction.
+    #[test]
+    fn stack_operand_branches_are_all_specialised() {
+        let target = BranchTarget {
+            pc: 0,
+            height: 0,
+            arity: 0,
+        };
+        for op in (NumOp::I32Eq as u8)..=(NumOp::F64Ge as u8) {
+            // SAFETY: `NumOp` is `repr(u8)` with dense discriminants.
+            let op: NumOp = unsafe { std::mem::transmute(op) };
+            if op == NumOp::I64Eqz {
+                continue;
+            }
+            let imm = Instr::BrIfImm { op, target, imm: 1 };
+            let local = Instr::BrIfLocal {
+                op,
+                local: 0,
+                target,
+            };
+            assert_ne!(imm.specialise(), imm, "{op:?}");
+            assert_ne!(local.specialise(), local, "{op:?}");
+        }
+    }
 }

@@ -415,7 +415,8 @@ fn run<T>(
                         { { $($fixed:tt)* } { $($bulk:tt)* } }
                         binary [ $(($op:ident, $s:ident, $si:ident, $sl:ident, $li:ident,
                                     $ll:ident, $lis:ident, $lls:ident))* ]
-                        compare [ $(($cop:ident, $bs:ident, $bli:ident, $bll:ident))* ]
+                        compare [ $(($cop:ident, $bs:ident, $bsi:ident, $bsl:ident,
+                                     $bli:ident, $bll:ident))* ]
                         loads [ $(($lk:ident, $l32:ident, $l64:ident, $l32l:ident, $l64l:ident))* ]
                         stores [ $(($sk:ident, $s32:ident, $s64:ident))* ]
                     ) => {
@@ -463,6 +464,21 @@ fn run<T>(
                                 Instr::$bs { target } => {
                                     sp -= 2;
                                     let c = numeric::binary(NumOp::$cop, get!(sp), get!(sp + 1));
+                                    if c.unwrap_or(0) != 0 {
+                                        pc = branch(stack, &mut sp, fp, target);
+                                    }
+                                }
+                                Instr::$bsi { imm, target } => {
+                                    sp -= 1;
+                                    let c = numeric::binary(NumOp::$cop, get!(sp), imm);
+                                    if c.unwrap_or(0) != 0 {
+                                        pc = branch(stack, &mut sp, fp, target);
+                                    }
+                                }
+                                Instr::$bsl { local, target } => {
+                                    sp -= 1;
+                                    let rhs = get!(fp + local as usize);
+                                    let c = numeric::binary(NumOp::$cop, get!(sp), rhs);
                                     if c.unwrap_or(0) != 0 {
                                         pc = branch(stack, &mut sp, fp, target);
                                     }
@@ -538,6 +554,18 @@ fn run<T>(
                     Instr::BrIfZero(t) => {
                         sp -= 1;
                         if get!(sp) as u32 == 0 {
+                            pc = branch(stack, &mut sp, fp, t);
+                        }
+                    }
+                    Instr::BrIfZero64(t) => {
+                        sp -= 1;
+                        if get!(sp) == 0 {
+                            pc = branch(stack, &mut sp, fp, t);
+                        }
+                    }
+                    Instr::BrIfNonZero64(t) => {
+                        sp -= 1;
+                        if get!(sp) != 0 {
                             pc = branch(stack, &mut sp, fp, t);
                         }
                     }

@@ -366,7 +366,11 @@ impl<'m> FuncTranslator<'m> {
                 | Instr::BrOnNull(t)
                 | Instr::BrOnNonNull(t)
                 | Instr::BrIfZero(t)
+                | Instr::BrIfZero64(t)
+                | Instr::BrIfNonZero64(t)
                 | Instr::BrIfNum { target: t, .. }
+                | Instr::BrIfImm { target: t, .. }
+                | Instr::BrIfLocal { target: t, .. }
                 | Instr::BrIfLocalImm { target: t, .. }
                 | Instr::BrIfLocalLocal { target: t, .. } => t.pc = pc,
                 Instr::Jump(p) | Instr::BrIfEqz(p) => *p = pc,
@@ -399,8 +403,8 @@ impl<'m> FuncTranslator<'m> {
 
     /// The branch an `if` takes to its else arm (or its end) when the
     /// condition is false (Wasm 3.0 §4.4.8 "if"). An integer comparison
-    /// just before it fuses in negated, and `i32.eqz` turns into a branch
-    /// on non-zero, so the condition costs no dispatch of its own. Called
+    /// just before it fuses in negated (in any operand form), and
+    /// `i32.eqz`/`i64.eqz` turn into a branch on non-zero, so the condition costs no dispatch of its own. Called
     /// after the validator took the `if`: its operand height is the one
     /// the arm starts at (the block's parameters included).
     fn emit_if_branch<T: WasmModuleResources>(&mut self, fv: &FuncValidator<T>) -> usize {
@@ -411,7 +415,14 @@ impl<'m> FuncTranslator<'m> {
         };
         let fused = match self.fusable_last() {
             Some(Instr::Num(NumOp::I32Eqz)) => Some(Instr::BrIf(target)),
+            Some(Instr::Num(NumOp::I64Eqz)) => Some(Instr::BrIfNonZero64(target)),
             Some(Instr::Num(op)) => negated(op).map(|op| Instr::BrIfNum { op, target }),
+            Some(Instr::NumImm { op, imm }) => {
+                negated(op).map(|op| Instr::BrIfImm { op, imm, target })
+            }
+            Some(Instr::NumLocal { op, local }) => {
+                negated(op).map(|op| Instr::BrIfLocal { op, local, target })
+            }
             Some(Instr::NumLocalImm { op, local, imm }) => {
                 negated(op).map(|op| Instr::BrIfLocalImm {
                     op,
@@ -1006,7 +1017,10 @@ fn is_binary(op: NumOp) -> bool {
 fn branch_on(last: Instr, target: BranchTarget) -> Option<Instr> {
     Some(match last {
         Instr::Num(NumOp::I32Eqz) => Instr::BrIfZero(target),
+        Instr::Num(NumOp::I64Eqz) => Instr::BrIfZero64(target),
         Instr::Num(op) if is_condition(op) => Instr::BrIfNum { op, target },
+        Instr::NumImm { op, imm } if is_condition(op) => Instr::BrIfImm { op, imm, target },
+        Instr::NumLocal { op, local } if is_condition(op) => Instr::BrIfLocal { op, local, target },
         Instr::NumLocalImm { op, local, imm } if is_condition(op) => Instr::BrIfLocalImm {
             op,
             local,
