@@ -239,6 +239,22 @@ mod tests {
         assert_eq!(before, names.len());
     }
 
+    /// `-W NAME=y|n` points at this table for the names it takes.
+    #[test]
+    fn every_switchable_proposal_is_listed_under_its_switch_name() {
+        use wrun_runtime::Proposal as P;
+        for p in P::ALL {
+            // The legacy exception instructions are part of "exceptions" here.
+            if p != P::LegacyExceptions {
+                assert!(
+                    PROPOSALS.iter().any(|listed| listed.name == p.name()),
+                    "-W {} is not a name `wrun features` lists",
+                    p.name()
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_jit_never_claims_more_than_the_interpreter() {
         for p in PROPOSALS {

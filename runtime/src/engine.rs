@@ -81,13 +81,14 @@ impl Proposal {
         Proposal::WideArithmetic,
     ];
 
-    /// The proposal's name on a command line (`-W NAME=y|n`): wasmtime's
-    /// spelling where it has one.
+    /// The proposal's name on a command line (`-W NAME=y|n`): the name of
+    /// its folder in the official test suite, as `wrun features` and
+    /// `wrun inspect` print it (wasmtime's spelling for the later ones).
     pub fn name(self) -> &'static str {
         match self {
             Proposal::MutableGlobal => "mutable-global",
-            Proposal::SignExtension => "sign-extension",
-            Proposal::SaturatingFloatToInt => "saturating-float-to-int",
+            Proposal::SignExtension => "sign-extension-ops",
+            Proposal::SaturatingFloatToInt => "nontrapping-float-to-int-conversions",
             Proposal::MultiValue => "multi-value",
             Proposal::BulkMemory => "bulk-memory",
             Proposal::ReferenceTypes => "reference-types",
