@@ -6,7 +6,7 @@
 //! Virtual time: one nanosecond per instruction (a 1 GHz TSC), so runs
 //! are reproducible; the PIT, the APIC timer and the TSC read the same clock.
 
-use crate::cpu::{Cpu, DecodeCache, Stop, flags};
+use crate::cpu::{Cpu, DecodeCache, RunLimits, Stop, flags};
 use crate::devices::{MachineRequest, PcBus};
 use crate::mmu::Memory;
 use crate::mmu::ram::{BadRamSize, Ram};
@@ -114,7 +114,9 @@ impl Pc {
         // interrupt is only waiting for the CPU to set IF.
         let mut next_timer = 0u64;
         let mut waiting_for_if = false;
-        for _ in 0..budget {
+        let mut left = budget;
+        while left > 0 {
+            left -= 1;
             self.steps += 1;
             let bus = &mut self.mem.bus;
             bus.now = self.cpu.tsc;
@@ -166,7 +168,22 @@ impl Pc {
                     }
                 }
             }
-            match self.cpu.step_cached(&mut self.mem, &mut self.cache) {
+            let result = if quiet {
+                // Nothing to look at until a device is accessed, a timer is
+                // due or IF opens for a waiting interrupt: run on.
+                let limits = RunLimits {
+                    instructions: left + 1,
+                    until_tsc: next_timer,
+                    stop_when_if_set: waiting_for_if,
+                };
+                let (done, result) = self.cpu.run_quiet(&mut self.mem, &mut self.cache, limits);
+                left -= done - 1;
+                self.steps += done - 1;
+                result
+            } else {
+                self.cpu.step_cached(&mut self.mem, &mut self.cache)
+            };
+            match result {
                 Ok(()) => {}
                 Err(Stop::Halt) => self.halted = true,
                 Err(Stop::Exception(e)) => {

@@ -3,6 +3,7 @@
 use alloc::vec::Vec;
 
 use super::decode::{DecodeError, Insn, MAX_INSN_LEN, decode};
+use super::fast::Effects;
 use super::fault::{Exception, Stop};
 use super::state::{Cpu, CpuMode};
 use super::table::{Family, Map};
@@ -12,10 +13,10 @@ use crate::mmu::Memory;
 /// Decoded blocks by linear address, valid while the memory's code
 /// generation is unchanged. A block is the run of instructions execution
 /// went through from its start, each decoded when first reached (so no
-/// bytes are fetched or decoded ahead). Each step still checks the linear
-/// address, generation, mode and privilege: the next instruction is found
-/// without a hash lookup or a copy, and when interrupts or faults are
-/// taken does not change.
+/// bytes are fetched or decoded ahead). `Cpu::step_cached` checks the
+/// linear address, generation, mode and privilege before each instruction;
+/// `Cpu::run_quiet` checks them when it enters a block and then only after
+/// the instructions that can change them (see `fast::Effects`).
 pub struct DecodeCache {
     blocks: Vec<Block>,
     /// The block being run, the index of its next instruction and the linear
@@ -58,6 +59,77 @@ impl Default for DecodeCache {
     }
 }
 
+/// Limits of [`Cpu::run_quiet`].
+#[derive(Clone, Copy, Debug)]
+pub struct RunLimits {
+    /// Instructions to start at most (at least one is).
+    pub instructions: u64,
+    /// Stop once the time-stamp counter reaches this (a timer is due).
+    pub until_tsc: u64,
+    /// Stop once RFLAGS.IF is set (an interrupt is waiting for it).
+    pub stop_when_if_set: bool,
+}
+
+/// The linear address of an instruction and the state its decoding and
+/// fetch permissions depend on.
+#[derive(Clone, Copy)]
+struct BlockContext {
+    linear: u64,
+    generation: u64,
+    mode: CpuMode,
+    user: bool,
+}
+
+impl Block {
+    fn matches(&self, context: &BlockContext) -> bool {
+        self.generation == context.generation
+            && self.mode == context.mode
+            && self.user == context.user
+    }
+}
+
+impl DecodeCache {
+    /// The block and index of the decoded instruction at `start`
+    /// (`context.linear`): the next one of the block run last when
+    /// execution continues there, else the block starting there, decoded
+    /// afresh (its first instruction) when absent or stale.
+    fn locate<M: Memory>(
+        &mut self,
+        cpu: &mut Cpu,
+        mem: &mut M,
+        start: u64,
+        context: BlockContext,
+    ) -> Result<(usize, usize), Stop> {
+        let current = &mut self.blocks[self.current];
+        if context.linear == self.next_linear && current.matches(&context) {
+            if self.next < current.insns.len() {
+                return Ok((self.current, self.next));
+            }
+            if self.next < MAX_BLOCK_INSNS {
+                // Execution fell through to the end of the block: decode
+                // one more instruction, only now that it is reached.
+                let insn = cpu.fetch_decode(mem, start)?;
+                current.insns.push(insn);
+                return Ok((self.current, self.next));
+            }
+        }
+        let linear = context.linear;
+        let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_BLOCKS;
+        let block = &mut self.blocks[slot];
+        if block.linear != linear || !block.matches(&context) {
+            block.linear = u64::MAX;
+            block.insns.clear();
+            let insn = cpu.fetch_decode(mem, start)?;
+            block.linear = linear;
+            block.generation = context.generation;
+            block.mode = context.mode;
+            block.user = context.user;
+            block.insns.push(insn);
+        }
+        Ok((slot, 0))
+    }
+}
+
 impl Cpu {
     /// Executes one instruction. On an exception RIP is left at the
     /// faulting instruction (fault semantics, SDM Vol.3A §6.5).
@@ -68,8 +140,7 @@ impl Cpu {
     }
 
     /// Runs up to `*left` instructions through `cache`, counting off each
-    /// one started (the one that stops included). The loop lets the
-    /// compiler keep the per-instruction path in one frame.
+    /// one started (the one that stops included).
     pub fn run_cached<M: Memory>(
         &mut self,
         mem: &mut M,
@@ -77,8 +148,17 @@ impl Cpu {
         left: &mut u64,
     ) -> Result<(), Stop> {
         while *left > 0 {
-            *left -= 1;
-            self.step_cached(mem, cache)?;
+            // Linux user mode takes no interrupts: a shadow (POP SS) means
+            // nothing there and must not end every run after one step.
+            self.interrupt_shadow = false;
+            let limits = RunLimits {
+                instructions: *left,
+                until_tsc: u64::MAX,
+                stop_when_if_set: false,
+            };
+            let (done, result) = self.run_quiet(mem, cache, limits);
+            *left -= done;
+            result?;
         }
         Ok(())
     }
@@ -95,41 +175,141 @@ impl Cpu {
         let Some(generation) = mem.code_generation() else {
             return self.step(mem);
         };
-        let linear = start.wrapping_add(self.seg_base(super::SegReg::Cs));
-        let user = self.cpl() == 3;
-        let mode = self.mode;
-        let valid = |b: &Block| b.generation == generation && b.mode == mode && b.user == user;
-        let continues = linear == cache.next_linear && valid(&cache.blocks[cache.current]);
-        if !(continues && cache.next < cache.blocks[cache.current].insns.len()) {
-            if continues && cache.next < MAX_BLOCK_INSNS {
-                // Execution fell through to the end of the block: decode one
-                // more instruction, only now that it is reached.
-                let insn = self.fetch_decode(mem, start)?;
-                cache.blocks[cache.current].insns.push(insn);
-            } else {
-                let slot = ((linear ^ (linear >> 12)) as usize) % CACHE_BLOCKS;
-                let block = &mut cache.blocks[slot];
-                if block.linear != linear || !valid(block) {
-                    block.linear = u64::MAX;
-                    block.insns.clear();
-                    let insn = self.fetch_decode(mem, start)?;
-                    *block = Block {
-                        linear,
-                        generation,
-                        mode,
-                        user,
-                        insns: core::mem::take(&mut block.insns),
-                    };
-                    block.insns.push(insn);
+        let context = self.block_context(generation);
+        let (slot, index) = cache.locate(self, mem, start, context)?;
+        let insn = &cache.blocks[slot].insns[index];
+        cache.current = slot;
+        cache.next = index + 1;
+        cache.next_linear = context.linear.wrapping_add(insn.len as u64);
+        self.run_decoded(mem, start, insn)
+    }
+
+    /// Runs instructions through `cache` until one stops with an error, the
+    /// memory's devices want a look (`Memory::wants_attention`), an
+    /// instruction opens an interrupt shadow, or a limit is reached; the
+    /// devices' clock is set before each instruction as the machine would.
+    /// Returns how many instructions were started (the one that stopped
+    /// included) and how the last one ended.
+    ///
+    /// Inside a block the next instruction is taken without looking the
+    /// block up again: only a jump, a write to code (the generation), or a
+    /// general-path instruction that changed the mode, the privilege or the
+    /// CS base sends execution back through [`DecodeCache::locate`].
+    pub fn run_quiet<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        cache: &mut DecodeCache,
+        limits: RunLimits,
+    ) -> (u64, Result<(), Stop>) {
+        let mut done = 0u64;
+        // A device was accessed, an interrupt shadow opened (STI, MOV SS),
+        // or IF was set while an interrupt waits for it.
+        let machine_wants_a_look = |cpu: &Cpu, mem: &M| {
+            mem.wants_attention()
+                || cpu.interrupt_shadow
+                || (limits.stop_when_if_set && cpu.flag(super::flags::IF))
+        };
+        loop {
+            let start = self.rip;
+            let Some(generation) = mem.code_generation() else {
+                mem.set_clock(self.tsc);
+                return (done + 1, self.step(mem));
+            };
+            let context = self.block_context(generation);
+            let (slot, mut index) = match cache.locate(self, mem, start, context) {
+                Ok(found) => found,
+                Err(stop) => return (done + 1, Err(stop)),
+            };
+            let block = &mut cache.blocks[slot];
+            let cs_base = context.linear.wrapping_sub(start);
+            let mut linear = context.linear;
+            // Leaves the block: remembers where execution continues so the
+            // next lookup (here or in `step_cached`) is a comparison.
+            macro_rules! leave {
+                () => {{
+                    cache.current = slot;
+                    cache.next = index;
+                    cache.next_linear = linear;
+                }};
+            }
+            loop {
+                let Some(insn) = block.insns.get(index) else {
+                    // Fell through to the end of the block: decode one more
+                    // instruction, only now that it is reached.
+                    if index == MAX_BLOCK_INSNS {
+                        leave!();
+                        break;
+                    }
+                    match self.fetch_decode(mem, self.rip) {
+                        Ok(insn) => block.insns.push(insn),
+                        Err(stop) => {
+                            leave!();
+                            return (done + 1, Err(stop));
+                        }
+                    }
+                    continue;
+                };
+                let start = self.rip;
+                mem.set_clock(self.tsc);
+                let result = self.run_decoded(mem, start, insn);
+                done += 1;
+                index += 1;
+                linear = linear.wrapping_add(insn.len as u64);
+                if result.is_err() || done >= limits.instructions || self.tsc >= limits.until_tsc {
+                    leave!();
+                    return (done, result);
                 }
-                cache.current = slot;
-                cache.next = 0;
+                match insn.fast.effects() {
+                    // Registers and flags only: the next instruction follows.
+                    Effects::Registers => continue,
+                    // A load may have read a device register.
+                    Effects::Load => {
+                        if !mem.wants_attention() {
+                            continue;
+                        }
+                    }
+                    // A store may have reached a device or rewritten code.
+                    Effects::Store => {
+                        if !mem.wants_attention() && mem.code_generation() == Some(generation) {
+                            continue;
+                        }
+                    }
+                    Effects::Branch => {
+                        if self.rip.wrapping_add(cs_base) == linear {
+                            continue;
+                        }
+                    }
+                    Effects::Any => {
+                        let stays = !machine_wants_a_look(self, mem)
+                            && self.mode == context.mode
+                            && (self.cpl() == 3) == context.user
+                            && self.seg_base(super::SegReg::Cs) == cs_base
+                            && mem.code_generation() == Some(generation)
+                            && self.rip.wrapping_add(cs_base) == linear;
+                        if stays {
+                            continue;
+                        }
+                    }
+                }
+                leave!();
+                if machine_wants_a_look(self, mem) {
+                    return (done, result);
+                }
+                // A jump, rewritten code or a new mode: look the block up.
+                break;
             }
         }
-        let insn = &cache.blocks[cache.current].insns[cache.next];
-        cache.next += 1;
-        cache.next_linear = linear.wrapping_add(insn.len as u64);
-        self.run_decoded(mem, start, insn)
+    }
+
+    /// What a cached block must match to be reused at RIP.
+    #[inline]
+    fn block_context(&self, generation: u64) -> BlockContext {
+        BlockContext {
+            linear: self.rip.wrapping_add(self.seg_base(super::SegReg::Cs)),
+            generation,
+            mode: self.mode,
+            user: self.cpl() == 3,
+        }
     }
 
     fn fetch_decode<M: Memory>(&mut self, mem: &mut M, start: u64) -> Result<Insn, Stop> {
@@ -151,6 +331,7 @@ impl Cpu {
         }
     }
 
+    #[inline(always)]
     fn run_decoded<M: Memory>(&mut self, mem: &mut M, start: u64, insn: &Insn) -> Result<(), Stop> {
         self.rip = start.wrapping_add(insn.len as u64);
         if self.mode != CpuMode::Bits64 {
@@ -266,5 +447,32 @@ mod tests {
         cpu.step_cached(&mut mem, &mut cache).unwrap();
         assert_eq!(cpu.gpr[0], 2);
         assert_eq!(cpu.rip, 0x100c);
+    }
+
+    #[test]
+    fn block_loop_sees_a_store_into_an_instruction_it_already_decoded() {
+        let mut mem = AddressSpace::new(1 << 20);
+        mem.map(0x1000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC)
+            .unwrap();
+        mem.map(0x2000, 4096, PROT_READ | PROT_WRITE).unwrap();
+        // mov [rbx], eax; mov eax, 1 (its immediate at 0x1003).
+        mem.poke(0x1000, &[0x89, 0x03, 0xb8, 1, 0, 0, 0]).unwrap();
+        let mut cache = DecodeCache::default();
+        let mut cpu = Cpu::new_long_mode_user();
+        let mut run = |cpu: &mut Cpu, eax: u64, rbx: u64| {
+            cpu.rip = 0x1000;
+            cpu.gpr[0] = eax;
+            cpu.gpr[3] = rbx;
+            let mut left = 2;
+            cpu.run_cached(&mut mem, &mut cache, &mut left).unwrap();
+            assert_eq!((left, cpu.rip), (0, 0x1007));
+            cpu.gpr[0]
+        };
+        // First both instructions are decoded into one block (the store
+        // goes to a data page)...
+        assert_eq!(run(&mut cpu, 5, 0x2000), 1);
+        // ...then the store rewrites the second one's immediate: the loop
+        // must not run the copy it decoded before.
+        assert_eq!(run(&mut cpu, 9, 0x1003), 9);
     }
 }

@@ -41,7 +41,38 @@ pub enum FastForm {
     Jmp,
 }
 
+/// What running an instruction may have changed beyond registers and
+/// flags: how much a block loop must check before taking the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effects {
+    /// Registers and status flags only; RIP moves to the next instruction.
+    Registers,
+    /// Also read memory (which may be a device).
+    Load,
+    /// Also wrote memory (a device, or bytes that were decoded).
+    Store,
+    /// May have jumped.
+    Branch,
+    /// Anything: modes, privilege, interrupt state, devices, RIP.
+    Any,
+}
+
 impl FastForm {
+    /// What an instruction of this form may change.
+    #[inline(always)]
+    pub fn effects(self) -> Effects {
+        match self {
+            FastForm::AluRegReg { .. }
+            | FastForm::AluRegImm { .. }
+            | FastForm::TestRegReg { .. }
+            | FastForm::MovRegReg { .. } => Effects::Registers,
+            FastForm::MovLoad => Effects::Load,
+            FastForm::MovStore => Effects::Store,
+            FastForm::Jcc { .. } | FastForm::Jmp => Effects::Branch,
+            FastForm::General => Effects::Any,
+        }
+    }
+
     /// The fast form of `insn`, decided once when it is decoded.
     pub fn of(insn: &Insn) -> FastForm {
         if insn.lock {

@@ -36,7 +36,7 @@ pub mod table;
 mod x87;
 
 pub use decode::{Insn, decode};
-pub use exec::DecodeCache;
+pub use exec::{DecodeCache, RunLimits};
 pub use fault::{Exception, Stop};
 pub use interrupt::EventSource;
 pub use sse::{fxrstor, fxsave};

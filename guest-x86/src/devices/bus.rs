@@ -19,6 +19,17 @@ pub trait Bus {
     fn local_apic(&mut self) -> Option<&mut crate::devices::apic::LocalApic> {
         None
     }
+    /// The virtual time before each instruction; timers read it when the
+    /// guest accesses them.
+    #[inline]
+    fn set_clock(&mut self, _now: u64) {}
+    /// An access since the machine last looked may have changed an
+    /// interrupt line or asked the machine to stop: the CPU returns to the
+    /// machine before the next instruction.
+    #[inline]
+    fn wants_attention(&self) -> bool {
+        false
+    }
 }
 
 /// A bus with nothing on it: every read is all ones, every write lost.

@@ -202,6 +202,16 @@ impl PcBus {
 }
 
 impl Bus for PcBus {
+    #[inline]
+    fn set_clock(&mut self, now: u64) {
+        self.now = now;
+    }
+
+    #[inline]
+    fn wants_attention(&self) -> bool {
+        self.touched
+    }
+
     fn port_read(&mut self, p: u16, size: u8) -> u32 {
         self.touched = true;
         if p == port::PCI_CONFIG_ADDRESS && size == 4 {

@@ -74,4 +74,14 @@ pub trait Memory {
     fn bus(&mut self) -> Option<&mut dyn Bus> {
         None
     }
+    /// The virtual time before an instruction, for devices that read it
+    /// (see [`Bus::set_clock`]).
+    #[inline]
+    fn set_clock(&mut self, _now: u64) {}
+    /// The devices want a look between instructions (see
+    /// [`Bus::wants_attention`]); never where there are none.
+    #[inline]
+    fn wants_attention(&self) -> bool {
+        false
+    }
 }

@@ -376,4 +376,14 @@ impl<B: Bus> Memory for SystemMemory<B> {
     fn bus(&mut self) -> Option<&mut dyn Bus> {
         Some(&mut self.bus)
     }
+
+    #[inline]
+    fn set_clock(&mut self, now: u64) {
+        self.bus.set_clock(now);
+    }
+
+    #[inline]
+    fn wants_attention(&self) -> bool {
+        self.bus.wants_attention()
+    }
 }
