@@ -115,8 +115,13 @@ pub fn cpuid(leaf: u32, _subleaf: u32, local_apic: bool) -> (u32, u32, u32, u32)
             if local_apic {
                 edx |= leaf1_edx::APIC;
             }
-            // Family 6, model 0x0f, stepping 1; CLFLUSH line 8*8 bytes; one logical CPU.
-            (0x0000_06f1, (8 << 8) | (1 << 16), ecx, edx)
+            // Family 0Fh (AMD's 64-bit family, K8), model 6Bh, stepping 1:
+            // the identity of QEMU's qemu64 CPU. Family 6 on an AMD vendor
+            // is a K7 Athlon, whose quirks Linux applies (i386 kernels poke
+            // the K7-only CLK_CTL MSR). AMD CPUID Spec. §2 (Fn0000_0001_EAX):
+            // extended model 6 in bits 19:16, family 0Fh in 11:8, model Bh
+            // in 7:4. CLFLUSH line 8*8 bytes; one logical CPU.
+            (0x0006_0fb1, (8 << 8) | (1 << 16), ecx, edx)
         }
         0x8000_0000 => (0x8000_0008, 0, 0, 0),
         0x8000_0001 => (0, 0, EXT_ECX_LAHF_LM | EXT_ECX_ABM, EXT_EDX),

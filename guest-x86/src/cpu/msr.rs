@@ -41,6 +41,11 @@ pub mod index {
     pub const KERNEL_GS_BASE: u32 = 0xc000_0102;
     /// IA32_TSC_AUX.
     pub const TSC_AUX: u32 = 0xc000_0103;
+    /// AMD family 0Fh Interrupt Pending Message register (MSRC001_0055 in
+    /// the BKDG for AMD NPT Family 0Fh Processors): its C1E bits are clear,
+    /// as on a CPU whose firmware did not enable C1E. Linux reads it on family 0Fh
+    /// CPUs (erratum 400 check) without a fault handler.
+    pub const INT_PENDING_MSG: u32 = 0xc001_0055;
 }
 
 /// EFER bits software may set: SCE, LME, NXE (LMA is read-only).
@@ -72,6 +77,7 @@ impl Cpu {
             GS_BASE => self.segs[SegReg::Gs as usize].base,
             KERNEL_GS_BASE => self.kernel_gs_base,
             TSC_AUX => self.tsc_aux,
+            INT_PENDING_MSG => 0,
             _ => return Err(Exception::GeneralProtection(0)),
         })
     }
@@ -122,6 +128,8 @@ impl Cpu {
             GS_BASE if canonical => self.segs[SegReg::Gs as usize].base = value,
             KERNEL_GS_BASE if canonical => self.kernel_gs_base = value,
             TSC_AUX => self.tsc_aux = value & 0xffff_ffff,
+            // Writable on hardware; with C1E off nothing here depends on it.
+            INT_PENDING_MSG => {}
             _ => return gp,
         }
         Ok(())
