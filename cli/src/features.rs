@@ -140,11 +140,15 @@ pub const PROPOSALS: &[Proposal] = &[
         "custom annotations in the text format",
         Supported,
     ),
-    interp("simd", "128-bit vectors", NotYet),
+    interp(
+        "simd",
+        "128-bit vectors (interpreter: portable Rust, two cells per v128; JIT: a module using v128 runs on the interpreter)",
+        Supported,
+    ),
     interp(
         "relaxed-simd",
-        "non-deterministic vector operations",
-        NotYet,
+        "non-deterministic vector operations; wrun's choices are deterministic (docs/simd.md)",
+        Supported,
     ),
     interp("gc", "structs, arrays, i31, casts", NotYet),
     interp("threads", "shared memories and atomics", NotYet),

@@ -37,7 +37,13 @@ pub fn parse(text: &str, ty: ValType) -> Result<Val, String> {
         ValType::Ref(_) => Err(format!(
             "`{text}`: only `null` can be passed for a {ty} parameter"
         )),
-        ValType::V128 => Err("v128 parameters cannot be given on the command line yet".into()),
+        // The 128 bits as one unsigned number, lane 0 in the low bits.
+        ValType::V128 => match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            Some(hex) => u128::from_str_radix(hex, 16),
+            None => text.parse::<u128>(),
+        }
+        .map(Val::V128)
+        .map_err(|_| bad()),
     }
 }
 
@@ -103,6 +109,17 @@ mod tests {
         assert!(parse("12abc", ValType::I32).is_err());
         assert!(parse("--5", ValType::I32).is_err());
         assert!(parse("", ValType::I64).is_err());
+    }
+
+    #[test]
+    fn v128_as_one_number() {
+        assert_eq!(parse("0x10", ValType::V128), Ok(Val::V128(16)));
+        assert_eq!(parse("7", ValType::V128), Ok(Val::V128(7)));
+        assert_eq!(
+            parse("0xffffffffffffffffffffffffffffffff", ValType::V128),
+            Ok(Val::V128(u128::MAX))
+        );
+        assert!(parse("-1", ValType::V128).is_err());
     }
 
     #[test]

@@ -363,7 +363,8 @@ fn features_json_is_honest() {
     };
     assert_eq!(status("memory64").0, "supported");
     assert_eq!(status("tail-call").0, "supported");
-    assert_eq!(status("simd").0, "not yet");
+    assert_eq!(status("simd").0, "supported");
+    assert_eq!(status("relaxed-simd").0, "supported");
     assert_eq!(status("gc").0, "not yet");
     assert_eq!(status("custom-page-sizes").0, "supported");
     assert_eq!(status("mvp").1, "supported");
@@ -373,7 +374,7 @@ fn features_json_is_honest() {
     );
     assert_eq!(status("tail-call").1, "partly, else interpreter");
     assert_eq!(status("exceptions").1, "supported");
-    assert_eq!(status("simd").1, "not yet");
+    assert_eq!(status("simd").1, "falls back to the interpreter");
     assert_eq!(v["interfaces"][0]["name"], "wasi-preview1 (wasm32)");
     assert_eq!(v["interfaces"][0]["status"], "supported");
     assert_eq!(v["interfaces"][1]["name"], "wasi-preview1 (wasm64)");
@@ -473,30 +474,47 @@ fn wasi_bad_dir_and_env_flags_are_clear_errors() {
 #[test]
 fn inspect_describes_modules_wrun_cannot_run_yet() {
     let module = write(
-        "inspect-simd",
-        "simd.wat",
-        r#"(module (func (export "f") (result i32)
-             (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4))))"#,
+        "inspect-gc",
+        "gc.wat",
+        r#"(module (type $s (struct (field i32)))
+             (func (export "f") (result i32)
+               (struct.get $s 0 (struct.new $s (i32.const 1)))))"#,
     );
     let out = wrun(&["inspect", "--json", module.to_str().expect("utf-8 path")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(v["runnable"], false);
-    assert!(v["unsupported"].as_str().unwrap_or("").contains("SIMD"));
+    assert!(v["unsupported"].as_str().unwrap_or("").contains("GC"));
     assert!(
         v["features"]
             .as_array()
             .expect("features")
             .iter()
-            .any(|f| f == "simd")
+            .any(|f| f == "gc")
     );
     let out = wrun(&["run", "--invoke", "f", module.to_str().expect("utf-8 path")]);
     assert_eq!(code(&out), ERROR);
-    assert!(
-        stderr(&out).contains("unsupported: SIMD"),
-        "{}",
-        stderr(&out)
+    assert!(stderr(&out).contains("unsupported: GC"), "{}", stderr(&out));
+}
+
+#[test]
+fn simd_modules_run_and_take_v128_arguments() {
+    let module = write(
+        "run-simd",
+        "simd.wat",
+        r#"(module
+             (func (export "f") (result i32)
+               (i32x4.extract_lane 2 (v128.const i32x4 1 2 3 4)))
+             (func (export "add") (param v128 v128) (result v128)
+               (i32x4.add (local.get 0) (local.get 1))))"#,
     );
+    let m = module.to_str().expect("utf-8 path");
+    let out = wrun(&["run", "--invoke", "f", m]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "3");
+    let out = wrun(&["run", "--invoke", "add", m, "0x100000002", "0x300000004"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), (0x4_0000_0006u128).to_string());
 }
 
 #[test]

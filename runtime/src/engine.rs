@@ -29,9 +29,11 @@ pub enum Proposal {
     BulkMemory,
     /// Reference types and multiple tables.
     ReferenceTypes,
-    /// 128-bit SIMD (validated; not executable yet).
+    /// 128-bit SIMD (the interpreter runs it; the JIT leaves a module
+    /// using `v128` to the interpreter).
     Simd,
-    /// Relaxed SIMD (validated; not executable yet).
+    /// Relaxed SIMD, with deterministic choices (`docs/simd.md`); run as
+    /// [`Proposal::Simd`] is.
     RelaxedSimd,
     /// 64-bit memories and tables.
     Memory64,
@@ -523,9 +525,9 @@ impl Engine {
 }
 
 /// The proposals wrun accepts at validation by default: Wasm 3.0. Threads
-/// are masked off (the WASM3 preset includes them); SIMD and GC validate but
-/// are refused at translation with an "unsupported" error until their tiers
-/// exist.
+/// are masked off (the WASM3 preset includes them); GC validates but is
+/// refused at translation with an "unsupported" error until its tier
+/// exists.
 fn default_features() -> WasmFeatures {
     let mut f = WasmFeatures::WASM3;
     f.remove(WasmFeatures::THREADS);

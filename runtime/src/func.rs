@@ -148,15 +148,17 @@ impl Func {
                 results.len()
             )));
         }
-        let mut raw = Vec::with_capacity(params.len());
+        let mut raw = Vec::with_capacity(ty.param_cells());
         for (i, (p, t)) in params.iter().zip(ty.params()).enumerate() {
-            raw.push(
-                val_to_raw(store, p, *t).map_err(|e| Error::usage(format!("argument {i}: {e}")))?,
-            );
+            push_cells(store, p, *t, &mut raw)
+                .map_err(|e| Error::usage(format!("argument {i}: {e}")))?;
         }
         let out = crate::tier::call_store_func(store, self.index, &raw, None)?;
-        for ((slot, cell), t) in results.iter_mut().zip(out).zip(ty.results()) {
-            *slot = raw_to_val(store, cell, *t);
+        for (slot, v) in results
+            .iter_mut()
+            .zip(cells_to_vals(store, &out, ty.results()))
+        {
+            *slot = v;
         }
         Ok(())
     }
@@ -181,7 +183,7 @@ pub(crate) fn val_to_raw<T>(store: &Store<T>, v: &Val, ty: ValType) -> Result<Ra
         (Val::F32(x), ValType::F32) => u64::from(*x),
         (Val::F64(x), ValType::F64) => *x,
         (Val::V128(_), ValType::V128) => {
-            return Err(Error::usage("v128 values are not supported yet (SIMD)"));
+            return Err(Error::usage("a v128 takes two cells (see `push_cells`)"));
         }
         (v, ValType::Ref(RefType { nullable, heap })) => {
             if v.is_null_ref() {
@@ -223,14 +225,52 @@ pub(crate) fn val_to_raw<T>(store: &Store<T>, v: &Val, ty: ValType) -> Result<Ra
     })
 }
 
-/// Converts a cell of type `ty` to a host value.
+/// Appends the cells of a host value of type `ty` (two for a `v128`,
+/// low half first; see [`ValType::cells`]).
+pub(crate) fn push_cells<T>(
+    store: &Store<T>,
+    v: &Val,
+    ty: ValType,
+    out: &mut Vec<RawVal>,
+) -> Result<()> {
+    match (v, ty) {
+        (Val::V128(x), ValType::V128) => {
+            out.extend(crate::values::v128_to_cells(*x));
+            Ok(())
+        }
+        _ => {
+            out.push(val_to_raw(store, v, ty)?);
+            Ok(())
+        }
+    }
+}
+
+/// Reads host values of types `tys` from consecutive cells (missing cells
+/// read as zero).
+pub(crate) fn cells_to_vals<T>(store: &Store<T>, cells: &[RawVal], tys: &[ValType]) -> Vec<Val> {
+    let mut at = 0;
+    tys.iter()
+        .map(|t| {
+            let cell = |i: usize| cells.get(at + i).copied().unwrap_or(0);
+            let v = match t {
+                ValType::V128 => Val::V128(crate::values::v128_from_cells(cell(0), cell(1))),
+                _ => raw_to_val(store, cell(0), *t),
+            };
+            at += t.cells();
+            v
+        })
+        .collect()
+}
+
+/// Converts a cell of type `ty` to a host value (a `v128` needs two cells:
+/// see [`cells_to_vals`]).
 pub(crate) fn raw_to_val<T>(store: &Store<T>, cell: RawVal, ty: ValType) -> Val {
     match ty {
         ValType::I32 => Val::I32(cell as u32 as i32),
         ValType::I64 => Val::I64(cell as i64),
         ValType::F32 => Val::F32(cell as u32),
         ValType::F64 => Val::F64(cell),
-        ValType::V128 => Val::V128(0),
+        ValType::V128 => Val::V128(u128::from(cell)),
         ValType::Ref(r) => {
             let payload = cell.checked_sub(1);
             match hierarchy(store, r.heap) {
@@ -268,11 +308,7 @@ pub(crate) fn call_host<T>(
         Some(h) => (h.ty.clone(), h.body.clone()),
         None => return Err(Error::usage("dangling host function")),
     };
-    let params: Vec<Val> = args
-        .iter()
-        .zip(ty.params())
-        .map(|(c, t)| raw_to_val(store, *c, *t))
-        .collect();
+    let params = cells_to_vals(store, args, ty.params());
     let mut results: Vec<Val> = ty
         .results()
         .iter()
@@ -286,17 +322,15 @@ pub(crate) fn call_host<T>(
         &params,
         &mut results,
     )?;
-    results
-        .iter()
-        .zip(ty.results())
-        .map(|(v, t)| {
-            val_to_raw(store, v, *t).map_err(|e| {
-                Error::Trap(Trap::host(format!(
-                    "host function returned a bad result: {e}"
-                )))
-            })
-        })
-        .collect()
+    let mut cells = Vec::with_capacity(ty.result_cells());
+    for (v, t) in results.iter().zip(ty.results()) {
+        push_cells(store, v, *t, &mut cells).map_err(|e| {
+            Error::Trap(Trap::host(format!(
+                "host function returned a bad result: {e}"
+            )))
+        })?;
+    }
+    Ok(cells)
 }
 
 /// A Rust type that maps to one wasm value type.

@@ -342,38 +342,50 @@ fn eval_const(
     globals: &[u32],
     expr: &ConstExpr,
 ) -> Result<RawVal> {
-    let mut stack: Vec<RawVal> = Vec::with_capacity(2);
+    // Only a global's initialiser may be a `v128`.
+    Ok(eval_const_wide(store, funcs, globals, expr)? as RawVal)
+}
+
+/// Evaluates a constant expression to a value of up to 128 bits (a
+/// scalar in the low 64).
+fn eval_const_wide(
+    store: &StoreInner,
+    funcs: &[u32],
+    globals: &[u32],
+    expr: &ConstExpr,
+) -> Result<u128> {
+    let mut stack: Vec<u128> = Vec::with_capacity(2);
     let bad = || Error::usage("malformed constant expression");
     for op in expr {
         let v = match op {
-            ConstOp::I32(x) => *x as u32 as u64,
-            ConstOp::I64(x) => *x as u64,
-            ConstOp::F32(x) => u64::from(*x),
-            ConstOp::F64(x) => *x,
-            ConstOp::V128 => return Err(Error::usage("v128 constants are not supported yet")),
+            ConstOp::I32(x) => u128::from(*x as u32),
+            ConstOp::I64(x) => u128::from(*x as u64),
+            ConstOp::F32(x) => u128::from(*x),
+            ConstOp::F64(x) => u128::from(*x),
+            ConstOp::V128(x) => *x,
             ConstOp::RefNull => 0,
-            ConstOp::RefFunc(i) => u64::from(*funcs.get(*i as usize).ok_or_else(bad)?) + 1,
+            ConstOp::RefFunc(i) => u128::from(*funcs.get(*i as usize).ok_or_else(bad)?) + 1,
             ConstOp::GlobalGet(i) => {
                 let g = globals.get(*i as usize).ok_or_else(bad)?;
-                store.globals[*g as usize].value()
+                store.globals[*g as usize].wide_value()
             }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let b = stack.pop().ok_or_else(bad)? as u32;
                 let a = stack.pop().ok_or_else(bad)? as u32;
-                u64::from(match op {
+                u128::from(match op {
                     ConstOp::I32Add => a.wrapping_add(b),
                     ConstOp::I32Sub => a.wrapping_sub(b),
                     _ => a.wrapping_mul(b),
                 })
             }
             ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                let b = stack.pop().ok_or_else(bad)?;
-                let a = stack.pop().ok_or_else(bad)?;
-                match op {
+                let b = stack.pop().ok_or_else(bad)? as u64;
+                let a = stack.pop().ok_or_else(bad)? as u64;
+                u128::from(match op {
                     ConstOp::I64Add => a.wrapping_add(b),
                     ConstOp::I64Sub => a.wrapping_sub(b),
                     _ => a.wrapping_mul(b),
-                }
+                })
             }
         };
         stack.push(v);
@@ -516,7 +528,7 @@ pub(crate) fn instantiate<T: 'static>(
         data.funcs.push(index);
     }
     for (i, init) in m.global_inits.iter().enumerate() {
-        let value = eval_const(inner, &data.funcs, &data.globals, init)?;
+        let value = eval_const_wide(inner, &data.funcs, &data.globals, init)?;
         let ty = m.globals[m.num_imported_globals as usize + i];
         inner.globals.push(GlobalInst::new(ty, value));
         data.globals.push(inner.globals.len() as u32 - 1);
@@ -769,6 +781,15 @@ impl Table {
     }
 }
 
+/// A host value as a global holds it: a `v128` whole, a scalar in the
+/// low 64 bits.
+fn val_to_wide<T>(store: &Store<T>, v: &Val, ty: ValType) -> Result<u128> {
+    let mut cells = Vec::with_capacity(2);
+    crate::func::push_cells(store, v, ty, &mut cells)?;
+    let cell = |i: usize| cells.get(i).copied().unwrap_or(0);
+    Ok(crate::values::v128_from_cells(cell(0), cell(1)))
+}
+
 /// A global in a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Global {
@@ -780,7 +801,7 @@ impl Global {
     /// A new host-created global.
     pub fn new<T>(mut ctx: impl AsContextMut<Data = T>, ty: GlobalType, v: Val) -> Result<Global> {
         let store = ctx.as_store_mut();
-        let value = val_to_raw(store, &v, ty.content)?;
+        let value = val_to_wide(store, &v, ty.content)?;
         store.inner.globals.push(GlobalInst::new(ty, value));
         Ok(Global {
             store: store.id(),
@@ -799,7 +820,10 @@ impl Global {
         let store = ctx.as_store();
         own(store, self.store, "Global");
         let g = &store.inner.globals[self.index as usize];
-        raw_to_val(store, g.value(), g.ty.content)
+        let [lo, hi] = crate::values::v128_to_cells(g.wide_value());
+        crate::func::cells_to_vals(store, &[lo, hi], &[g.ty.content])
+            .pop()
+            .unwrap_or(Val::I32(0))
     }
 
     /// Sets the value of a mutable global.
@@ -810,8 +834,8 @@ impl Global {
         if !ty.mutable {
             return Err(Error::usage("cannot set an immutable global"));
         }
-        let raw = val_to_raw(store, &v, ty.content)?;
-        store.inner.globals[self.index as usize].set_value(raw);
+        let value = val_to_wide(store, &v, ty.content)?;
+        store.inner.globals[self.index as usize].set_value(value);
         Ok(())
     }
 }

@@ -26,7 +26,7 @@ pub(crate) enum ConstOp {
     I64(i64),
     F32(u32),
     F64(u64),
-    V128,
+    V128(u128),
     RefNull,
     RefFunc(u32),
     GlobalGet(u32),
@@ -265,7 +265,7 @@ impl Module {
 
     /// Decodes and validates a binary module for its imports, exports,
     /// sections and features, even if it uses something wrun cannot run
-    /// yet (SIMD, GC). Instantiating such a module fails with the
+    /// yet (GC). Instantiating such a module fails with the
     /// "unsupported" error; `Module::unsupported` tells it up front.
     pub fn for_inspection(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         // Pass 1 reports errors with a throwaway validator: the engine's
@@ -499,7 +499,10 @@ fn read_const_expr(
             O::I64Const { value } => ConstOp::I64(value),
             O::F32Const { value } => ConstOp::F32(value.bits()),
             O::F64Const { value } => ConstOp::F64(value.bits()),
-            O::V128Const { .. } => ConstOp::V128,
+            O::V128Const { value } => {
+                features.insert("simd");
+                ConstOp::V128(u128::from_le_bytes(*value.bytes()))
+            }
             O::RefNull { hty } => {
                 // Checked for convertibility; the null cell needs no type.
                 convert_heap_type(types, hty)?;
@@ -597,6 +600,7 @@ fn compile_validated(
         epoch_interruption: engine.inner.config.epoch_interruption,
     };
 
+    let mut v128_types: Option<bool> = None;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(from_wasmparser)?;
         if let Some((name, range)) = section_name(&payload) {
@@ -615,7 +619,12 @@ fn compile_validated(
             ValidPayload::Func(to_validate, body) => {
                 let mut fv = to_validate.into_validator(std::mem::take(&mut allocs));
                 if deferred.is_none() {
-                    let ctx = ModuleContext { module: &m };
+                    // The type, global and tag sections precede the code.
+                    let v128_types = *v128_types.get_or_insert_with(|| types_hold_v128(&m));
+                    let ctx = ModuleContext {
+                        module: &m,
+                        v128_types,
+                    };
                     match FuncTranslator::translate(&ctx, &mut fv, &body, checks) {
                         Ok((func, used)) => {
                             m.features_used.extend(used);
@@ -914,4 +923,19 @@ fn type_at(m: &ModuleInner, idx: u32) -> Result<TypeId> {
         .get(idx as usize)
         .copied()
         .ok_or_else(|| Error::usage(format!("type index {idx} out of range")))
+}
+
+/// Whether a `v128` can reach a function's operand stack other than through
+/// a SIMD operator or a local: a signature (calls, blocks, tags) or a global
+/// of the module holds one.
+fn types_hold_v128(m: &ModuleInner) -> bool {
+    let sig_has = |id: &TypeId| {
+        m.engine.func_type(*id).is_some_and(|f| {
+            f.params()
+                .iter()
+                .chain(f.results())
+                .any(|t| *t == ValType::V128)
+        })
+    };
+    m.types.iter().any(sig_has) || m.globals.iter().any(|g| g.content == ValType::V128)
 }

@@ -66,19 +66,24 @@ pub(crate) struct GlobalInst {
 }
 
 impl GlobalInst {
-    pub fn new(ty: GlobalType, value: RawVal) -> GlobalInst {
+    /// A global holding `value` (a scalar in its low 64 bits, or a `v128`).
+    pub fn new(ty: GlobalType, value: u128) -> GlobalInst {
+        let [value, hi] = crate::values::v128_to_cells(value);
         GlobalInst {
             ty,
-            def: VmBox::new(VMGlobalDefinition { value }),
+            def: VmBox::new(VMGlobalDefinition { value, hi }),
         }
     }
 
-    pub fn value(&self) -> RawVal {
-        self.def.get().value
+    /// The whole value, both cells (a scalar has zero high bits).
+    pub fn wide_value(&self) -> u128 {
+        let d = self.def.get();
+        crate::values::v128_from_cells(d.value, d.hi)
     }
 
-    pub fn set_value(&mut self, value: RawVal) {
-        self.def.set(VMGlobalDefinition { value });
+    pub fn set_value(&mut self, value: u128) {
+        let [value, hi] = crate::values::v128_to_cells(value);
+        self.def.set(VMGlobalDefinition { value, hi });
     }
 
     /// The cell the VM contexts of importing instances point at.

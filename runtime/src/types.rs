@@ -39,6 +39,16 @@ pub enum ValType {
 }
 
 impl ValType {
+    /// How many 64-bit cells a value of this type takes wherever values
+    /// live (stack, locals, arguments, globals, exception payloads): two
+    /// for `v128` (low half first), one for every other type.
+    pub fn cells(&self) -> usize {
+        match self {
+            ValType::V128 => 2,
+            _ => 1,
+        }
+    }
+
     /// `funcref`, i.e. `(ref null func)`.
     pub const FUNCREF: ValType = ValType::Ref(RefType::FUNCREF);
     /// `externref`, i.e. `(ref null extern)`.
@@ -225,6 +235,16 @@ impl FuncType {
     /// The result types.
     pub fn results(&self) -> &[ValType] {
         &self.results
+    }
+
+    /// The cells the parameters take (see [`ValType::cells`]).
+    pub fn param_cells(&self) -> usize {
+        self.params.iter().map(ValType::cells).sum()
+    }
+
+    /// The cells the results take.
+    pub fn result_cells(&self) -> usize {
+        self.results.iter().map(ValType::cells).sum()
     }
 }
 

@@ -1,5 +1,5 @@
 //! Values as the embedder sees them ([`Val`]) and as every execution tier
-//! stores them (one 64-bit cell, [`RawVal`]).
+//! stores them (64-bit cells, [`RawVal`]: one per value, two for a `v128`).
 //!
 //! Reference cells: 0 is null; otherwise the cell holds `index + 1` of a store
 //! entity (function, exception) or `payload + 1` of a host `externref`.
@@ -10,6 +10,17 @@ use crate::{Func, Tag};
 
 /// One value cell on the interpreter's stack, in a global, or in a table.
 pub type RawVal = u64;
+
+/// The two cells of a `v128`, low half first (Wasm lanes are little-endian,
+/// so lane 0 is in the low bits of the first cell).
+pub(crate) fn v128_to_cells(x: u128) -> [RawVal; 2] {
+    [x as u64, (x >> 64) as u64]
+}
+
+/// A `v128` from its two cells, low half first.
+pub(crate) fn v128_from_cells(lo: RawVal, hi: RawVal) -> u128 {
+    u128::from(lo) | (u128::from(hi) << 64)
+}
 
 /// The cell that encodes a null reference.
 pub const NULL_REF: RawVal = 0;
@@ -109,10 +120,6 @@ impl Exn {
             return Vec::new();
         }
         let ty = self.tag.ty(store);
-        exn.payload
-            .iter()
-            .zip(ty.func.params())
-            .map(|(cell, t)| crate::func::raw_to_val(store, *cell, *t))
-            .collect()
+        crate::func::cells_to_vals(store, &exn.payload, ty.func.params())
     }
 }

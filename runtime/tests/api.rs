@@ -1040,3 +1040,66 @@ fn call_depth_limit_is_exact() {
     let trap = expect_trap(call(&mut store, instance, "down", &[Val::I32(5)]));
     assert_eq!(trap.kind(), TrapKind::StackExhausted);
 }
+
+/// `v128` values cross the host boundary whole, in both directions and
+/// mixed with scalars (two cells each inside): arguments and results of
+/// exports and of host functions, globals, and exception payloads.
+#[test]
+fn v128_values_cross_the_host_boundary() {
+    let x: u128 = 0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100;
+    let y: u128 = 0xffee_ddcc_bbaa_9988_7766_5544_3322_1100;
+    let wat = r#"(module
+        (import "host" "swap" (func $swap (param v128 i32 v128) (result v128 i64 v128)))
+        (global $g (export "g") (mut v128) (v128.const i64x2 7 8))
+        (tag $t (export "t") (param i32 v128))
+        (func (export "mix") (param $a v128) (param $n i32) (param $b v128)
+            (result v128 i64 v128)
+            (local $tmp v128)
+            (local.set $tmp (i8x16.add (local.get $a) (local.get $b)))
+            (global.set $g (local.get $tmp))
+            (call $swap (local.get $a) (local.get $n) (local.get $b)))
+        (func (export "throw") (param v128)
+            (throw $t (i32.const 5) (local.get 0))))"#;
+    // The JIT leaves a v128 module to the interpreter: the same on both.
+    for config in [interpreter(), Config::new()] {
+        let (mut store, instance) = instantiate_with(&config, (), wat, |l| {
+            let ty = FuncType::new(
+                [ValType::V128, ValType::I32, ValType::V128],
+                [ValType::V128, ValType::I64, ValType::V128],
+            );
+            l.func_new("host", "swap", ty, |_caller, params, results| {
+                results[0] = params[2];
+                if let Val::I32(n) = params[1] {
+                    results[1] = Val::I64(i64::from(n) * 2);
+                }
+                results[2] = params[0];
+                Ok(())
+            })
+            .expect("define");
+        })
+        .expect("instantiate");
+        let out = call(
+            &mut store,
+            instance,
+            "mix",
+            &[Val::V128(x), Val::I32(21), Val::V128(y)],
+        )
+        .expect("call");
+        assert_eq!(out, vec![Val::V128(y), Val::I64(42), Val::V128(x)]);
+        // i8x16.add lane by lane, wrapping.
+        let sum = (0..16).fold(0u128, |v, i| {
+            let lane = |w: u128| (w >> (8 * i)) as u8;
+            v | (u128::from(lane(x).wrapping_add(lane(y))) << (8 * i))
+        });
+        let g = instance.get_global(&store, "g").expect("global");
+        assert_eq!(g.get(&store), Val::V128(sum));
+        g.set(&mut store, Val::V128(x)).expect("set");
+        assert_eq!(g.get(&store), Val::V128(x));
+        match call(&mut store, instance, "throw", &[Val::V128(y)]) {
+            Err(Error::Exception(exn)) => {
+                assert_eq!(exn.payload(&store), vec![Val::I32(5), Val::V128(y)]);
+            }
+            other => panic!("expected an exception, got {other:?}"),
+        }
+    }
+}

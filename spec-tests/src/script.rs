@@ -377,7 +377,7 @@ fn arg_value(arg: &WastArg<'_>) -> Result<Val, Error> {
         WastArgCore::I64(x) => Val::I64(*x),
         WastArgCore::F32(x) => Val::F32(x.bits),
         WastArgCore::F64(x) => Val::F64(x.bits),
-        WastArgCore::V128(_) => return Err(Error::Usage("v128 arguments need SIMD".into())),
+        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(h) => null_of_heap(h),
         WastArgCore::RefExtern(n) | WastArgCore::RefHost(n) => Val::ExternRef(Some(u64::from(*n))),
     })
@@ -418,12 +418,43 @@ fn f64_matches(bits: u64, p: &NanPattern<wast::token::F64>) -> bool {
     }
 }
 
+/// A `v128` result against a lane pattern (lane 0 in the low bits); float
+/// lanes may be NaN patterns.
+fn v128_matches(v: u128, p: &wast::core::V128Pattern) -> bool {
+    use wast::core::V128Pattern as P;
+    let lane = |bits: u32, i: usize| (v >> (bits as usize * i)) as u64;
+    match p {
+        P::I8x16(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(8, i) as u8 == *x as u8),
+        P::I16x8(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(16, i) as u16 == *x as u16),
+        P::I32x4(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(32, i) as u32 == *x as u32),
+        P::I64x2(l) => l.iter().enumerate().all(|(i, x)| lane(64, i) == *x as u64),
+        P::F32x4(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, p)| f32_matches(lane(32, i) as u32, p)),
+        P::F64x2(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, p)| f64_matches(lane(64, i), p)),
+    }
+}
+
 fn matches_ret(v: &Val, e: &WastRetCore<'_>) -> bool {
     match (e, v) {
         (WastRetCore::I32(x), Val::I32(y)) => x == y,
         (WastRetCore::I64(x), Val::I64(y)) => x == y,
         (WastRetCore::F32(p), Val::F32(bits)) => f32_matches(*bits, p),
         (WastRetCore::F64(p), Val::F64(bits)) => f64_matches(*bits, p),
+        (WastRetCore::V128(p), Val::V128(v)) => v128_matches(*v, p),
         (WastRetCore::RefNull(_), v) => v.is_null_ref(),
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(m)))

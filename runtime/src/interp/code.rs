@@ -3,10 +3,14 @@
 //! stack height to restore, so execution never re-validates or searches for
 //! a block end.
 //!
-//! Stack model: one 64-bit cell per value. A frame's cells start at `fp`
-//! with its locals (parameters first); operands sit above them. Heights in
+//! Stack model: one 64-bit cell per value, two for a `v128` (low half
+//! first). A frame's cells start at `fp` with its locals (parameters
+//! first); operands sit above them. Local indices, heights and arities in
+//! the code count cells (the translator resolves them from the statically
+//! known types), so scalar instructions never look at a type. Heights in
 //! [`BranchTarget`] are counted from `fp`.
 
+pub(crate) use super::simd::{SimdOp, V128LoadKind};
 use crate::types::TypeId;
 
 /// Where a branch lands and what it keeps.
@@ -16,7 +20,7 @@ pub(crate) struct BranchTarget {
     pub pc: u32,
     /// Operand height (from `fp`) of the target block's base.
     pub height: u32,
-    /// How many values the branch carries to the target.
+    /// How many cells the branch carries to the target.
     pub arity: u32,
 }
 
@@ -671,6 +675,26 @@ with_specialised!(define_instr! {
     RefAsNonNull,
     /// Compare two references for identity.
     RefEq,
+    /// A SIMD operator on stack operands, with its lane index (0 if it
+    /// takes none). The SIMD instructions share the dispatch loop's
+    /// fallback arm (`simd.rs`), so scalar dispatch does not grow.
+    Simd(SimdOp, u8),
+    /// `i8x16.shuffle` with its lane indices.
+    Shuffle([u8; 16]),
+    /// A `v128` load.
+    V128Load(V128LoadKind, MemArg),
+    /// `v128.store`.
+    V128Store(MemArg),
+    /// `v128.loadN_lane`: `bytes` wide, into lane `lane`.
+    V128LoadLane { bytes: u8, lane: u8, arg: MemArg },
+    /// `v128.storeN_lane`.
+    V128StoreLane { bytes: u8, lane: u8, arg: MemArg },
+    /// Push a `v128` global (two cells).
+    GlobalGetV128(u32),
+    /// Pop a `v128` into a global.
+    GlobalSetV128(u32),
+    /// `select` of two `v128`s.
+    SelectV128,
 });
 
 /// A `br_table` target list lives beside the code; this is one entry.
@@ -730,9 +754,9 @@ pub(crate) struct Handler {
 pub(crate) struct CompiledFunc {
     /// The function's index in its module.
     pub index: u32,
-    /// Parameter count.
+    /// Cells of the parameters.
     pub num_params: u32,
-    /// Result count.
+    /// Cells of the results.
     pub num_results: u32,
     /// Cells of locals (parameters, declared locals, hidden exception slots).
     pub num_locals: u32,

@@ -681,7 +681,7 @@ fn run<T>(
                         let n = inner
                             .engine
                             .func_type(ty)
-                            .map(|f| f.params().len())
+                            .map(|f| f.param_cells())
                             .unwrap_or(0);
                         sp -= n;
                         let payload: Box<[RawVal]> = stack[sp..sp + n].into();
@@ -945,7 +945,7 @@ fn run<T>(
                 let n = store
                     .host_funcs
                     .get(h as usize)
-                    .map(|f| f.ty.params().len())
+                    .map(|f| f.ty.param_cells())
                     .unwrap_or(0);
                 let args: Vec<RawVal> = store.inner.stack[sp - n..sp].to_vec();
                 let base = sp - n;

@@ -84,6 +84,32 @@ pub(crate) fn store(
     Some(())
 }
 
+/// Reads `N` bytes at `addr + offset` (a `v128` access), if in bounds.
+#[inline]
+pub(crate) fn read_bytes<const N: usize>(
+    mem: &VMMemoryDefinition,
+    arg: MemArg,
+    addr: u64,
+) -> Option<[u8; N]> {
+    let ea = effective(mem, arg, addr, N as u64)?;
+    // SAFETY: `[ea, ea + N)` is within the committed length.
+    Some(unsafe { mem.base.add(ea).cast::<[u8; N]>().read_unaligned() })
+}
+
+/// Writes `bytes` at `addr + offset`, if in bounds.
+#[inline]
+pub(crate) fn write_bytes<const N: usize>(
+    mem: &VMMemoryDefinition,
+    arg: MemArg,
+    addr: u64,
+    bytes: [u8; N],
+) -> Option<()> {
+    let ea = effective(mem, arg, addr, N as u64)?;
+    // SAFETY: `[ea, ea + N)` is within the committed length.
+    unsafe { mem.base.add(ea).cast::<[u8; N]>().write_unaligned(bytes) };
+    Some(())
+}
+
 /// A `[start, start + len)` range inside `size`, as usize bounds.
 #[inline]
 fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
@@ -252,7 +278,8 @@ pub(crate) fn exec_bulk(
         }
         Instr::ElemDrop(e) => inner.elems[inst.elems[e as usize] as usize].clear(),
         // Every other instruction is executed by the dispatch loop itself.
-        _ => return Err(TrapKind::Unreachable),
+        // The SIMD operators (none of them is on a hot scalar path).
+        _ => return super::simd::exec(stack, inst, instr, sp),
     }
     Ok(())
 }

@@ -31,7 +31,7 @@ fn from_f64(x: f64) -> u64 {
 /// Rounding may hand a signalling NaN input back unchanged; the spec wants
 /// an arithmetic NaN (quiet bit set) from every float operator (§4.3.3).
 #[inline(always)]
-fn quiet_f32(x: f32) -> f32 {
+pub(crate) fn quiet_f32(x: f32) -> f32 {
     if x.is_nan() {
         f32::from_bits(x.to_bits() | 0x0040_0000)
     } else {
@@ -40,7 +40,7 @@ fn quiet_f32(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn quiet_f64(x: f64) -> f64 {
+pub(crate) fn quiet_f64(x: f64) -> f64 {
     if x.is_nan() {
         f64::from_bits(x.to_bits() | 0x0008_0000_0000_0000)
     } else {
@@ -54,7 +54,7 @@ fn b(x: bool) -> u64 {
 }
 
 /// `fmin`: NaN if either is NaN; -0 below +0 (§4.3.3).
-fn fmin<F: Float>(a: F, b: F) -> F {
+pub(crate) fn fmin<F: Float>(a: F, b: F) -> F {
     if a.is_nan() || b.is_nan() {
         return F::canonical_nan();
     }
@@ -66,7 +66,7 @@ fn fmin<F: Float>(a: F, b: F) -> F {
 }
 
 /// `fmax`: NaN if either is NaN; +0 above -0.
-fn fmax<F: Float>(a: F, b: F) -> F {
+pub(crate) fn fmax<F: Float>(a: F, b: F) -> F {
     if a.is_nan() || b.is_nan() {
         return F::canonical_nan();
     }
@@ -76,7 +76,7 @@ fn fmax<F: Float>(a: F, b: F) -> F {
     if a > b { a } else { b }
 }
 
-trait Float: Copy + PartialOrd {
+pub(crate) trait Float: Copy + PartialOrd {
     fn is_nan(self) -> bool;
     fn is_sign_negative(self) -> bool;
     fn is_sign_positive(self) -> bool;

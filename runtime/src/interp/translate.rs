@@ -12,14 +12,17 @@ use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, WasmModuleRes
 
 use super::code::{
     BranchTarget, Catch, CatchKind, CompiledFunc, Handler, HandlerKind, Instr, LoadKind, MemArg,
-    NumOp, StoreKind,
+    NumOp, SimdOp, StoreKind, V128LoadKind,
 };
+use super::simd::simd_op;
 use crate::error::{Error, Result};
 use crate::module::{ModuleInner, unsupported};
 
 /// The module-level facts translation needs.
 pub(crate) struct ModuleContext<'a> {
     pub module: &'a ModuleInner,
+    /// Whether a signature or global of the module holds a `v128`.
+    pub v128_types: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +49,9 @@ struct Ctrl {
     kind: CtrlKind,
     /// Loop header (branch target of a loop).
     start_pc: u32,
+    /// Cells of the block's parameters (see `ValType::cells`).
     params: u32,
+    /// Cells of the block's results.
     results: u32,
     patches: Vec<Patch>,
     /// `if`: the `BrIfEqz` that jumps to the else arm (or the end).
@@ -73,7 +78,14 @@ pub(crate) struct FuncTranslator<'m> {
     br_tables: Vec<BranchTarget>,
     handlers: Vec<Handler>,
     ctrls: Vec<Ctrl>,
+    /// Cells of the locals (parameters, declared, hidden).
     num_locals: u32,
+    /// Cell offset of each local when a `v128` local makes them differ
+    /// from the local indices (None: local `i` is cell `i`).
+    local_cells: Option<Vec<u32>>,
+    /// Whether a `v128` may be on the operand stack, so heights in cells
+    /// differ from heights in values (a `v128` takes two cells).
+    wide: bool,
     next_exn_local: u32,
     max_operands: u32,
     offset: u64,
@@ -107,20 +119,34 @@ impl<'m> FuncTranslator<'m> {
             .engine
             .func_type(ty_id)
             .ok_or_else(|| Error::usage(format!("function {func_index}: unknown signature")))?;
-        let num_params = sig.params().len() as u32;
-        let num_results = sig.results().len() as u32;
+        let num_params = sig.param_cells() as u32;
+        let num_results = sig.result_cells() as u32;
         let mut features = BTreeSet::new();
-        if num_results > 1 {
+        if sig.results().len() > 1 {
             features.insert("multi-value");
         }
 
         let mut reader = body.get_binary_reader();
         fv.read_locals(&mut reader).map_err(wp_err)?;
-        let declared_locals = fv.len_locals();
-        for i in 0..declared_locals {
-            if let Some(wasmparser::ValType::V128) = fv.get_local_type(i) {
-                return Err(unsupported("SIMD (v128 local)", body.range().start));
+        // A `v128` local takes two cells: locals then sit at cell offsets.
+        let mut declared_locals = fv.len_locals();
+        let mut local_cells = None;
+        if (0..declared_locals).any(|i| fv.get_local_type(i) == Some(wasmparser::ValType::V128)) {
+            let mut offsets = Vec::with_capacity(declared_locals as usize);
+            let mut at = 0u32;
+            for i in 0..declared_locals {
+                offsets.push(at);
+                at += if fv.get_local_type(i) == Some(wasmparser::ValType::V128) {
+                    2
+                } else {
+                    1
+                };
             }
+            // The end of the last, so every local's width is a difference.
+            offsets.push(at);
+            declared_locals = at;
+            local_cells = Some(offsets);
+            features.insert("simd");
         }
 
         // Legacy `try` blocks each get a hidden local for `rethrow`; count
@@ -152,6 +178,8 @@ impl<'m> FuncTranslator<'m> {
                 exn_local: 0,
             }],
             num_locals: declared_locals + legacy_tries,
+            wide: local_cells.is_some() || ctx.v128_types,
+            local_cells,
             next_exn_local: declared_locals,
             max_operands: 0,
             offset: body.range().start,
@@ -172,6 +200,9 @@ impl<'m> FuncTranslator<'m> {
             let reachable = fv.get_control_frame(0).is_some_and(|f| !f.unreachable);
             // Facts about the innermost frame before the operator changes it.
             let ctrl_height_before = fv.control_stack_height();
+            // A `drop` forgets its operand's type: note whether it is wide.
+            let drops_v128 = matches!(op, Operator::Drop)
+                && fv.get_operand_type(0) == Some(Some(wasmparser::ValType::V128));
             fv.op(offset, &op).map_err(wp_err)?;
             t.max_operands = t.max_operands.max(fv.operand_stack_height());
             if reachable {
@@ -185,6 +216,10 @@ impl<'m> FuncTranslator<'m> {
                     | Operator::BrOnCast { .. }
                     | Operator::BrOnCastFail { .. }
             );
+            if drops_v128 && reachable {
+                // Two cells to drop.
+                t.emit(Instr::Drop);
+            }
             t.visit(fv, op, reachable, ctrl_height_before)?;
             if branches_conditionally {
                 t.start_fuel_segment();
@@ -197,7 +232,12 @@ impl<'m> FuncTranslator<'m> {
             *instr = instr.specialise();
         }
 
-        let max_height = t.num_locals + t.max_operands + 1;
+        let operand_cells = if t.wide {
+            2 * t.max_operands
+        } else {
+            t.max_operands
+        };
+        let max_height = t.num_locals + operand_cells + 1;
         Ok((
             CompiledFunc {
                 index: func_index,
@@ -294,6 +334,7 @@ impl<'m> FuncTranslator<'m> {
         }
         Ok(match bt {
             BlockType::Empty => (0, 0),
+            BlockType::Type(wasmparser::ValType::V128) => (0, 2),
             BlockType::Type(_) => (0, 1),
             BlockType::FuncType(idx) => {
                 let id = self.type_id(idx)?;
@@ -301,7 +342,7 @@ impl<'m> FuncTranslator<'m> {
                     self.ctx.module.engine.func_type(id).ok_or_else(|| {
                         Error::usage(format!("block type {idx} is not a function"))
                     })?;
-                (f.params().len() as u32, f.results().len() as u32)
+                (f.param_cells() as u32, f.result_cells() as u32)
             }
         })
     }
@@ -331,7 +372,7 @@ impl<'m> FuncTranslator<'m> {
         let frame = fv
             .get_control_frame(depth as usize)
             .ok_or_else(|| Error::usage(format!("branch depth {depth} out of range")))?;
-        let height = self.num_locals + frame.height as u32;
+        let height = self.num_locals + self.cells_below(fv, frame.height);
         let idx = self
             .ctrls
             .len()
@@ -410,7 +451,7 @@ impl<'m> FuncTranslator<'m> {
     fn emit_if_branch<T: WasmModuleResources>(&mut self, fv: &FuncValidator<T>) -> usize {
         let target = BranchTarget {
             pc: u32::MAX,
-            height: self.num_locals + fv.operand_stack_height(),
+            height: self.num_locals + self.cells_below(fv, fv.operand_stack_height() as usize),
             arity: 0,
         };
         let fused = match self.fusable_last() {
@@ -595,7 +636,7 @@ impl<'m> FuncTranslator<'m> {
                 let frame = fv
                     .get_control_frame(0)
                     .ok_or_else(|| Error::usage("catch outside try"))?;
-                let height = self.num_locals + frame.height as u32;
+                let height = self.num_locals + self.cells_below(fv, frame.height);
                 let (kind, arity) = match op {
                     O::Catch { tag_index } => {
                         let arity = self.tag_arity(tag_index)?;
@@ -659,8 +700,50 @@ impl<'m> FuncTranslator<'m> {
             .ok_or_else(|| Error::usage(format!("tag {tag} out of range")))?;
         Ok(m.engine
             .func_type(id)
-            .map(|f| f.params().len() as u32)
+            .map(|f| f.param_cells() as u32)
             .unwrap_or(0))
+    }
+
+    /// Cells taken by the bottom `values` operands of the operand stack
+    /// (Wasm values; a `v128` takes two cells).
+    fn cells_below<T: WasmModuleResources>(&self, fv: &FuncValidator<T>, values: usize) -> u32 {
+        if !self.wide {
+            return values as u32;
+        }
+        let total = fv.operand_stack_height() as usize;
+        let wide = (0..values.min(total))
+            .filter(|j| fv.get_operand_type(total - 1 - j) == Some(Some(wasmparser::ValType::V128)))
+            .count();
+        (values + wide) as u32
+    }
+
+    /// The cell of local `index` and whether it is a `v128` (two cells).
+    fn local(&self, index: u32) -> (u32, bool) {
+        match &self.local_cells {
+            None => (index, false),
+            Some(offsets) => {
+                // Validation bounds `index` by the declared locals.
+                let at = offsets.get(index as usize).copied().unwrap_or(index);
+                let next = offsets.get(index as usize + 1).copied().unwrap_or(at + 1);
+                (at, next - at == 2)
+            }
+        }
+    }
+
+    /// A SIMD operator was seen: from here on a `v128` may be on the
+    /// operand stack.
+    fn note_simd(&mut self, relaxed: bool) {
+        self.wide = true;
+        self.features
+            .insert(if relaxed { "relaxed-simd" } else { "simd" });
+    }
+
+    fn global_is_v128(&self, index: u32) -> bool {
+        self.ctx
+            .module
+            .globals
+            .get(index as usize)
+            .is_some_and(|g| g.content == crate::types::ValType::V128)
     }
 
     fn type_id(&self, idx: u32) -> Result<crate::types::TypeId> {
@@ -788,23 +871,56 @@ impl<'m> FuncTranslator<'m> {
                 Instr::Rethrow(self.ctrls[idx].exn_local)
             }
             O::Drop => Instr::Drop,
-            O::Select | O::TypedSelect { .. } => Instr::Select,
-            O::LocalGet { local_index } => Instr::LocalGet(local_index),
-            O::LocalSet { local_index } => {
-                if self.fuse_into_set(local_index) {
-                    return Ok(());
+            O::Select | O::TypedSelect { .. } => {
+                // The result is where the first operand was: its type.
+                if fv.get_operand_type(0) == Some(Some(wasmparser::ValType::V128)) {
+                    Instr::SelectV128
+                } else {
+                    Instr::Select
                 }
-                Instr::LocalSet(local_index)
             }
+            // A `v128` local is two cells, moved one at a time.
+            O::LocalGet { local_index } => match self.local(local_index) {
+                (cell, false) => Instr::LocalGet(cell),
+                (cell, true) => {
+                    self.emit(Instr::LocalGet(cell));
+                    Instr::LocalGet(cell + 1)
+                }
+            },
+            O::LocalSet { local_index } => match self.local(local_index) {
+                (cell, false) => {
+                    if self.fuse_into_set(cell) {
+                        return Ok(());
+                    }
+                    Instr::LocalSet(cell)
+                }
+                (cell, true) => {
+                    self.emit(Instr::LocalSet(cell + 1));
+                    Instr::LocalSet(cell)
+                }
+            },
             // `x = a op b` stored, then read back: the read fuses on with
             // whatever takes the value (a loop counter's `local.tee` and
             // its bound check become two instructions).
-            O::LocalTee { local_index } => {
-                if self.fuse_into_set(local_index) {
-                    Instr::LocalGet(local_index)
-                } else {
-                    Instr::LocalTee(local_index)
+            O::LocalTee { local_index } => match self.local(local_index) {
+                (cell, false) => {
+                    if self.fuse_into_set(cell) {
+                        Instr::LocalGet(cell)
+                    } else {
+                        Instr::LocalTee(cell)
+                    }
                 }
+                (cell, true) => {
+                    self.emit(Instr::LocalSet(cell + 1));
+                    self.emit(Instr::LocalTee(cell));
+                    Instr::LocalGet(cell + 1)
+                }
+            },
+            O::GlobalGet { global_index } if self.global_is_v128(global_index) => {
+                Instr::GlobalGetV128(global_index)
+            }
+            O::GlobalSet { global_index } if self.global_is_v128(global_index) => {
+                Instr::GlobalSetV128(global_index)
             }
             O::GlobalGet { global_index } => Instr::GlobalGet(global_index),
             O::GlobalSet { global_index } => Instr::GlobalSet(global_index),
@@ -867,6 +983,44 @@ impl<'m> FuncTranslator<'m> {
                 elem: elem_index,
             },
             O::ElemDrop { elem_index } => Instr::ElemDrop(elem_index),
+            // A `v128` constant is its two cells (Wasm 3.0 §4.4.4 v128.const).
+            O::V128Const { value } => {
+                self.note_simd(false);
+                let [lo, hi] = crate::values::v128_to_cells(u128::from_le_bytes(*value.bytes()));
+                self.emit(Instr::Const(lo));
+                Instr::Const(hi)
+            }
+            O::I8x16Shuffle { lanes } => Instr::Shuffle(lanes),
+            O::V128Load { memarg } => Instr::V128Load(V128LoadKind::Full, mem(memarg)),
+            O::V128Load8x8S { memarg } => Instr::V128Load(V128LoadKind::S8x8, mem(memarg)),
+            O::V128Load8x8U { memarg } => Instr::V128Load(V128LoadKind::U8x8, mem(memarg)),
+            O::V128Load16x4S { memarg } => Instr::V128Load(V128LoadKind::S16x4, mem(memarg)),
+            O::V128Load16x4U { memarg } => Instr::V128Load(V128LoadKind::U16x4, mem(memarg)),
+            O::V128Load32x2S { memarg } => Instr::V128Load(V128LoadKind::S32x2, mem(memarg)),
+            O::V128Load32x2U { memarg } => Instr::V128Load(V128LoadKind::U32x2, mem(memarg)),
+            O::V128Load8Splat { memarg } => Instr::V128Load(V128LoadKind::Splat8, mem(memarg)),
+            O::V128Load16Splat { memarg } => Instr::V128Load(V128LoadKind::Splat16, mem(memarg)),
+            O::V128Load32Splat { memarg } => Instr::V128Load(V128LoadKind::Splat32, mem(memarg)),
+            O::V128Load64Splat { memarg } => Instr::V128Load(V128LoadKind::Splat64, mem(memarg)),
+            O::V128Load32Zero { memarg } => Instr::V128Load(V128LoadKind::Zero32, mem(memarg)),
+            O::V128Load64Zero { memarg } => Instr::V128Load(V128LoadKind::Zero64, mem(memarg)),
+            O::V128Store { memarg } => Instr::V128Store(mem(memarg)),
+            O::V128Load8Lane { memarg, lane }
+            | O::V128Load16Lane { memarg, lane }
+            | O::V128Load32Lane { memarg, lane }
+            | O::V128Load64Lane { memarg, lane }
+            | O::V128Store8Lane { memarg, lane }
+            | O::V128Store16Lane { memarg, lane }
+            | O::V128Store32Lane { memarg, lane }
+            | O::V128Store64Lane { memarg, lane } => {
+                let (bytes, store) = lane_access(&op);
+                let arg = mem(memarg);
+                if store {
+                    Instr::V128StoreLane { bytes, lane, arg }
+                } else {
+                    Instr::V128LoadLane { bytes, lane, arg }
+                }
+            }
             O::I32Const { value } => Instr::Const(value as u32 as u64),
             O::I64Const { value } => Instr::Const(value as u64),
             O::F32Const { value } => Instr::Const(u64::from(value.bits())),
@@ -924,9 +1078,15 @@ impl<'m> FuncTranslator<'m> {
                     _ => Instr::Num(op),
                 },
                 Some(op) => Instr::Num(op),
-                None => return Err(self.unsupported_op(&other)),
+                None => match simd_op(&other) {
+                    Some((op, lane)) => Instr::Simd(op, lane),
+                    None => return Err(self.unsupported_op(&other)),
+                },
             },
         };
+        if let Some(relaxed) = simd_kind(&instr) {
+            self.note_simd(relaxed);
+        }
         // A load whose address is a local reads it itself.
         if let Instr::Load(kind, arg) = instr
             && let Some(Instr::LocalGet(local)) = self.fusable_last()
@@ -1011,6 +1171,40 @@ fn is_binary(op: NumOp) -> bool {
             | N::F64Nearest
             | N::F64Sqrt
     ) && (op as u8) < (N::I32WrapI64 as u8)
+}
+
+/// Whether an instruction is a SIMD one: Some(true) for relaxed SIMD.
+fn simd_kind(instr: &Instr) -> Option<bool> {
+    match instr {
+        Instr::Simd(op, _) => Some(
+            (SimdOp::I8x16RelaxedSwizzle as u8..=SimdOp::I32x4RelaxedDotI8x16I7x16AddS as u8)
+                .contains(&(*op as u8)),
+        ),
+        Instr::Shuffle(_)
+        | Instr::V128Load(..)
+        | Instr::V128Store(_)
+        | Instr::V128LoadLane { .. }
+        | Instr::V128StoreLane { .. }
+        | Instr::GlobalGetV128(_)
+        | Instr::GlobalSetV128(_)
+        | Instr::SelectV128 => Some(false),
+        _ => None,
+    }
+}
+
+/// The access width of a `v128` lane load or store, and whether it stores.
+fn lane_access(op: &Operator<'_>) -> (u8, bool) {
+    use Operator as O;
+    match op {
+        O::V128Load8Lane { .. } => (1, false),
+        O::V128Load16Lane { .. } => (2, false),
+        O::V128Load32Lane { .. } => (4, false),
+        O::V128Load64Lane { .. } => (8, false),
+        O::V128Store8Lane { .. } => (1, true),
+        O::V128Store16Lane { .. } => (2, true),
+        O::V128Store32Lane { .. } => (4, true),
+        _ => (8, true),
+    }
 }
 
 /// The fused conditional branch of a comparison instruction, if it is one.

@@ -187,7 +187,7 @@ fn param_count(inner: &StoreInner, inst: &InstanceData, ty: u32) -> usize {
         .types
         .get(ty as usize)
         .and_then(|&t| inner.engine.func_type(t))
-        .map_or(0, |f| f.params().len())
+        .map_or(0, |f| f.param_cells())
 }
 
 /// The store's exception `index` as the API names it.
@@ -226,7 +226,7 @@ unsafe fn throw(
         .tags
         .get(tag_addr as usize)
         .and_then(|t| inner.engine.func_type(t.ty))
-        .map_or(0, |f| f.params().len());
+        .map_or(0, |f| f.param_cells());
     // SAFETY: the caller's promise.
     let payload: Box<[RawVal]> = unsafe { std::slice::from_raw_parts(cells, n) }.into();
     inner.exns.push(ExnInst {
@@ -347,7 +347,7 @@ unsafe fn call<T>(
         .get(func as usize)
         .and_then(|f| store.inner.engine.func_type(f.ty))
         .ok_or_else(|| Error::usage(format!("call-out to unknown function {func}")))?;
-    let (params, results) = (ty.params().len(), ty.results().len());
+    let (params, results) = (ty.param_cells(), ty.result_cells());
     // SAFETY: the caller's promise.
     let args = unsafe { std::slice::from_raw_parts(cells, params) }.to_vec();
     let out = super::call_store_func(store, func, &args, Some(caller.clone()))?;

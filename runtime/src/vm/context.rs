@@ -36,7 +36,10 @@ pub(crate) struct VMTableDefinition {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct VMGlobalDefinition {
+    /// The value's cell; a `v128`'s low half.
     pub value: RawVal,
+    /// A `v128`'s high half (unused by other types).
+    pub hi: RawVal,
 }
 
 /// A function reference machine code can call: where its code is, the
