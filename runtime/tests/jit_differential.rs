@@ -5,7 +5,7 @@
 //! tables, references and `call_indirect`. Every module the JIT
 //! compiles whole must give the same results, traps, globals and memory
 //! contents as the interpreter.
-#![cfg(target_arch = "x86_64")]
+#![cfg(jit)]
 
 mod common;
 
