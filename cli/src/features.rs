@@ -24,7 +24,7 @@ const NO_JIT_HERE: &str = "no JIT on this architecture: interpreter";
 
 /// The JIT column for `status` on the architecture wrun was built for.
 fn jit_label(status: Status) -> &'static str {
-    if cfg!(target_arch = "x86_64") {
+    if wrun_runtime::JIT_AVAILABLE {
         status.label()
     } else {
         NO_JIT_HERE

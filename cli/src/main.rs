@@ -105,12 +105,12 @@ pub enum EngineChoice {
     /// The interpreter (the default where there is no JIT).
     Interp,
     /// The JIT for a module it can compile whole, else the interpreter
-    /// (set WRUN_LOG=jit to see which and why); the default on x86_64.
+    /// (set WRUN_LOG=jit to see which and why); the default on x86_64 and aarch64.
     Jit,
 }
 
 impl EngineChoice {
-    /// The JIT where wrun has one (x86_64), else the interpreter: the
+    /// The JIT where wrun has one (x86_64, aarch64), else the interpreter: the
     /// runtime's default strategy.
     pub fn platform_default() -> EngineChoice {
         match wrun_runtime::Strategy::default() {
@@ -133,7 +133,7 @@ impl EngineChoice {
 /// spelling).
 #[derive(Args, Debug, Clone)]
 pub struct EngineOptions {
-    /// The tier to run on: `jit` (the default on x86_64: the JIT for a
+    /// The tier to run on: `jit` (the default on x86_64 and aarch64: the JIT for a
     /// module it can compile whole, else the interpreter; set WRUN_LOG=jit
     /// to see which and why) or `interp`.
     #[arg(long, value_enum, default_value_t = EngineChoice::platform_default())]

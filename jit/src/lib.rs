@@ -2,8 +2,9 @@
 //!
 //! - `masm.rs`: the macro-assembler trait, shaped like Wasm operators
 //!   (Winch's `MacroAssembler` is the model);
-//! - `x64/`: its x86_64 implementation through `dynasmrt` (an `aarch64/`
-//!   sits beside it later);
+//! - `x64/` and `aarch64/`: its x86_64 and ARM64 implementations through
+//!   `dynasmrt` (the host's is chosen by `target_arch`; the aarch64
+//!   assembler builds everywhere, so its encodings are tested natively);
 //! - `codegen/`: the arch-neutral generator: value stack, control frames,
 //!   operators;
 //! - `code_memory.rs`: W^X executable memory.
@@ -23,11 +24,29 @@
 //! wrong code. The crate does not depend on the runtime; the runtime's
 //! tests compare it with the interpreter.
 
+pub mod aarch64;
 pub mod code_memory;
 pub mod codegen;
 pub mod masm;
 #[cfg(target_arch = "x86_64")]
 pub mod x64;
+
+/// The backend compiled modules use on this host.
+#[cfg(target_arch = "x86_64")]
+mod host {
+    pub use crate::x64::X64Masm as Masm;
+    pub use crate::x64::abi::EntryTrampoline;
+}
+/// The backend compiled modules use on this host.
+#[cfg(target_arch = "aarch64")]
+mod host {
+    pub use crate::aarch64::A64Masm as Masm;
+    pub use crate::aarch64::abi::EntryTrampoline;
+}
+
+/// Whether this host has a backend: where it has none, [`CompiledModule`]
+/// cannot be built and an embedder runs every module on its interpreter.
+pub const HOST_HAS_BACKEND: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
 
 use std::fmt;
 
@@ -303,20 +322,20 @@ impl fmt::Debug for CompiledModule {
 impl CompiledModule {
     /// Validates and compiles `wasm` for the host architecture. Without a
     /// context layout, memory and global operators are unsupported.
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub fn new(wasm: &[u8], layout: Option<ContextLayout>) -> Result<CompiledModule, CompileError> {
         CompiledModule::with_features(wasm, layout, wasmparser::WasmFeatures::default())
     }
 
     /// Like [`new`](Self::new), validating with the embedder's proposals
     /// (the legacy exceptions, custom page sizes … its engine enables).
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub fn with_features(
         wasm: &[u8],
         layout: Option<ContextLayout>,
         features: wasmparser::WasmFeatures,
     ) -> Result<CompiledModule, CompileError> {
-        let (code, entries, info) = codegen::compile(wasm, layout, features, x64::X64Masm::new())?;
+        let (code, entries, info) = codegen::compile(wasm, layout, features, host::Masm::new())?;
         let code = CodeMemory::new(&code).map_err(CompileError::Assembler)?;
         Ok(CompiledModule {
             code,
@@ -362,7 +381,7 @@ impl CompiledModule {
     /// Calls function `index` of a module compiled without a context
     /// layout, with its arguments in `cells` (i32 values zero-extended);
     /// its results replace them from `cells[0]` on.
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub fn call(&self, index: u32, cells: &mut [u64]) -> Result<(), CallError> {
         if self.info.layout.is_some() {
             return Err(CallError::Usage(
@@ -379,7 +398,7 @@ impl CompiledModule {
     /// `vmctx` must point at a live context laid out as the
     /// [`ContextLayout`] given at compilation says, whose memory and global
     /// definitions match the module's types and stay valid during the call.
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub unsafe fn call_with_context(
         &self,
         vmctx: *mut u8,
@@ -401,7 +420,7 @@ impl CompiledModule {
     ///
     /// # Safety
     /// As for [`call_with_context`](Self::call_with_context).
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub unsafe fn call_with_stack_limit(
         &self,
         vmctx: *mut u8,
@@ -428,14 +447,14 @@ impl CompiledModule {
             .code
             .address(0)
             .ok_or_else(|| CallError::Usage("empty module".into()))?;
-        let mut state = x64::abi::EntryState::new(stack_limit as u64);
+        let mut state = masm::EntryState::new(stack_limit as u64);
         // SAFETY: offset 0 is the entry trampoline (abi.rs) and `code` a
         // function entry of this module, with the signature checked against
         // `cells`; compiled code only touches `cells[..needed]`, its own
         // frames (bounded by `stack_limit`), `state`, and the context the
         // caller vouches for.
         let raw = unsafe {
-            let entry: x64::abi::EntryTrampoline = std::mem::transmute(trampoline);
+            let entry: host::EntryTrampoline = std::mem::transmute(trampoline);
             entry(vmctx, cells.as_mut_ptr(), code, &mut state)
         };
         match raw {

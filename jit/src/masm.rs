@@ -14,6 +14,45 @@
 /// gone when the callee copies them (more fall back to the interpreter).
 pub const MAX_TAIL_CALL_ARGS: u32 = 32;
 
+/// Per-invocation state the entry trampoline and trap stubs share (a
+/// register each backend pins: r15 on x64, x27 on aarch64).
+#[repr(C)]
+#[derive(Debug)]
+pub struct EntryState {
+    /// The trampoline's stack pointer after saving registers.
+    pub saved_sp: u64,
+    /// The lowest stack address a frame may reach.
+    pub stack_limit: u64,
+    /// Where `return_call` leaves its arguments for the callee.
+    pub tail_args: [u64; MAX_TAIL_CALL_ARGS as usize],
+}
+
+impl EntryState {
+    /// The state of an invocation whose frames may reach `stack_limit`.
+    pub fn new(stack_limit: u64) -> EntryState {
+        EntryState {
+            saved_sp: 0,
+            stack_limit,
+            tail_args: [0; MAX_TAIL_CALL_ARGS as usize],
+        }
+    }
+}
+
+/// Offset of [`EntryState::saved_sp`].
+pub const SAVED_SP: i32 = std::mem::offset_of!(EntryState, saved_sp) as i32;
+/// Offset of [`EntryState::stack_limit`].
+pub const STACK_LIMIT: i32 = std::mem::offset_of!(EntryState, stack_limit) as i32;
+/// Offset of [`EntryState::tail_args`].
+pub const TAIL_ARGS: i32 = std::mem::offset_of!(EntryState, tail_args) as i32;
+
+/// Bytes of a frame of `cells` cells plus the saved cells pointer and
+/// VM context (frame pointer - 8, - 16), kept a multiple of 16 so calls
+/// see an aligned stack (both System V and AAPCS64 want it).
+pub fn frame_bytes(cells: u32) -> Option<i32> {
+    let bytes = (u64::from(cells) + 2) * 8;
+    i32::try_from(bytes.div_ceil(16) * 16).ok()
+}
+
 /// A register, by a number the ISA gives it (below 64): general-purpose
 /// registers and float registers share the numbering, so one register
 /// names either (see [`MacroAssembler::ALLOCATABLE_FLOAT`]).
@@ -551,4 +590,25 @@ pub trait MacroAssembler {
     /// The finished position-independent code, and the offset of each
     /// label asked for.
     fn finish(self, labels: &[Self::Label]) -> Result<(Vec<u8>, Vec<usize>), String>;
+}
+
+/// The end of every backend's [`MacroAssembler::finish`]: resolves the
+/// relocations and `labels`, and hands back the code with each label's
+/// offset (an unreachable branch target is an error, never a panic).
+pub(crate) fn assemble<R: dynasmrt::relocations::Relocation>(
+    mut ops: dynasmrt::VecAssembler<R>,
+    labels: &[dynasmrt::DynamicLabel],
+) -> Result<(Vec<u8>, Vec<usize>), String> {
+    ops.commit().map_err(|e| format!("assembling: {e}"))?;
+    let offsets = labels
+        .iter()
+        .map(|l| {
+            ops.labels()
+                .resolve_dynamic(*l)
+                .map(|o| o.0)
+                .map_err(|e| format!("assembling: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let code = ops.finalize().map_err(|e| format!("assembling: {e}"))?;
+    Ok((code, offsets))
 }

@@ -28,7 +28,7 @@ pub use instance::{Extern, Global, Instance, Memory, Table, Tag};
 pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module, SectionInfo};
 pub use store::{AsContext, AsContextMut, Store, StoreId};
-pub use tier::Strategy;
+pub use tier::{JIT_AVAILABLE, Strategy};
 pub use types::{
     ExternType, FuncType, GlobalType, HeapType, MemoryType, RefType, TableType, TagType, TypeId,
     ValType,

@@ -173,34 +173,22 @@ pub(crate) struct StoreInner {
     pub budget: StoreBudget,
     /// Why the last call-out from compiled code failed, until the entry
     /// that called the compiled code takes it.
-    #[cfg_attr(
-        not(target_arch = "x86_64"),
-        allow(dead_code, reason = "JIT tier only")
-    )]
+    #[cfg_attr(not(jit), allow(dead_code, reason = "JIT tier only"))]
     pub callout_failure: Option<CallOutFailure>,
     /// The lowest host stack address compiled frames may reach, set by
     /// the outermost entry into compiled code (0 while none runs), so
     /// nested entries share one budget.
-    #[cfg_attr(
-        not(target_arch = "x86_64"),
-        allow(dead_code, reason = "JIT tier only")
-    )]
+    #[cfg_attr(not(jit), allow(dead_code, reason = "JIT tier only"))]
     pub jit_stack_limit: usize,
     /// The wasm exception compiled code is unwinding with (its frames
     /// see only `TrapCode::Exception`), from the throw or the failed call
     /// until a catch clause takes it or the entry returns it.
-    #[cfg_attr(
-        not(target_arch = "x86_64"),
-        allow(dead_code, reason = "JIT tier only")
-    )]
+    #[cfg_attr(not(jit), allow(dead_code, reason = "JIT tier only"))]
     pub jit_pending_exception: Option<crate::values::Exn>,
 }
 
 /// How a call-out failed.
-#[cfg_attr(
-    not(target_arch = "x86_64"),
-    allow(dead_code, reason = "JIT tier only")
-)]
+#[cfg_attr(not(jit), allow(dead_code, reason = "JIT tier only"))]
 pub(crate) enum CallOutFailure {
     /// A trap, host error or exit, returned to the entry as is.
     Error(Error),

@@ -12,20 +12,24 @@
 //! operators, calls leaving the module) it asks of the runtime through
 //! one call-out entry (`tier/callout.rs`).
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 mod callout;
 
 use std::sync::Arc;
 
 use crate::engine::Engine;
 use crate::error::Result;
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 use crate::error::{Error, FrameInfo, Trap, TrapKind};
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 use crate::store::CallOutFailure;
 use crate::store::{FuncKind, InstanceData, Store};
 use crate::values::RawVal;
 use crate::vm::offsets::VMOffsets;
+
+/// Whether wrun has a JIT backend for the architecture it was built for
+/// (x86_64, aarch64); elsewhere every module runs on the interpreter.
+pub const JIT_AVAILABLE: bool = cfg!(jit);
 
 /// How an engine runs the modules it compiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,14 +38,14 @@ pub enum Strategy {
     /// JIT).
     Interp,
     /// The JIT where it can compile the whole module, else the interpreter
-    /// (the default on x86_64).
+    /// (the default on x86_64 and aarch64).
     Jit,
 }
 
 impl Default for Strategy {
-    /// The JIT where wrun has one (x86_64), else the interpreter.
+    /// The JIT where wrun has one (x86_64, aarch64), else the interpreter.
     fn default() -> Strategy {
-        if cfg!(target_arch = "x86_64") {
+        if JIT_AVAILABLE {
             Strategy::Jit
         } else {
             Strategy::Interp
@@ -50,11 +54,11 @@ impl Default for Strategy {
 }
 
 /// A module's machine code.
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 pub(crate) type JitModule = wrun_jit::CompiledModule;
 
 /// Placeholder where no JIT exists: never built.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(jit))]
 #[derive(Debug)]
 pub(crate) enum JitModule {}
 
@@ -84,7 +88,7 @@ pub(crate) fn compile(
 }
 
 /// Where the JIT finds memories and globals: the offsets of `vm/`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn context_layout(offsets: &VMOffsets, config: &crate::engine::Config) -> wrun_jit::ContextLayout {
     use crate::vm::context::store_offsets;
     use crate::vm::offsets::STORE_CONTEXT;
@@ -108,7 +112,7 @@ fn context_layout(offsets: &VMOffsets, config: &crate::engine::Config) -> wrun_j
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn compile_for_host(
     bytes: &[u8],
     offsets: &VMOffsets,
@@ -125,7 +129,7 @@ fn compile_for_host(
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(jit))]
 fn compile_for_host(
     _: &[u8],
     _: &VMOffsets,
@@ -157,10 +161,10 @@ pub(crate) fn call_store_func<T>(
         return crate::func::call_host(store, h, caller, args);
     }
     match compiled_callee(store, func) {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(jit)]
         Some((instance, index)) => call_compiled(store, &instance, index, args),
         // Without a JIT no module has machine code (`JitModule` is empty).
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(not(jit))]
         Some((instance, _)) => match instance.module.inner.jit {
             Some(ref code) => match *code {},
             None => crate::interp::exec::invoke(store, func, args),
@@ -185,7 +189,7 @@ fn compiled_callee<T>(store: &Store<T>, func: u32) -> Option<(Arc<InstanceData>,
 }
 
 /// Runs function `index` of `instance`'s compiled module.
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn call_compiled<T>(
     store: &mut Store<T>,
     instance: &InstanceData,

@@ -3,7 +3,7 @@
 //! interpreter and on the JIT, which must compile the module and give the
 //! same results, traps and uncaught exceptions, including exceptions that
 //! cross compiled frames, host functions and interpreted modules.
-#![cfg(target_arch = "x86_64")]
+#![cfg(jit)]
 
 use wrun_runtime::{Caller, Config, Engine, Error, Extern, Linker, Module, Store, Strategy, Val};
 

@@ -32,7 +32,7 @@ const GCD: &str = r#"(module $m
     (i32.div_s (local.get 0) (local.get 1))))"#;
 
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn a_whole_integer_module_runs_as_machine_code() {
     let (module, out) = call(&jit_config(), GCD, "gcd", &[Val::I64(1071), Val::I64(462)]);
     assert!(module.is_compiled(), "{:?}", module.jit_fallback());
@@ -83,7 +83,7 @@ fn other_modules_fall_back_to_the_interpreter_and_say_why() {
     assert!(!module.is_compiled());
     assert_eq!(module.jit_fallback(), None);
     let module = Module::new(&Engine::default(), GCD).unwrap();
-    assert_eq!(module.is_compiled(), cfg!(target_arch = "x86_64"));
+    assert_eq!(module.is_compiled(), cfg!(jit));
 }
 
 const MEMORY: &str = r#"(module
@@ -114,7 +114,7 @@ const MEMORY: &str = r#"(module
 /// Memories and globals through the VM context: the JIT and the
 /// interpreter see and leave the same state, and trap the same way.
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn memories_and_globals_match_the_interpreter() {
     let run = |config: &Config| {
         let engine = Engine::new(config);
@@ -179,7 +179,7 @@ fn handles_stay_send_and_sync() {
 /// interpreted module and one of another compiled module; results, traps,
 /// host errors and exits come back through compiled frames unchanged.
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn compiled_code_calls_every_kind_of_function() {
     let engine = Engine::new(&jit_config());
     let mut store = Store::new(&engine, 0u32);
@@ -294,7 +294,7 @@ fn compiled_code_calls_every_kind_of_function() {
 /// `memory.grow` from compiled code: later accesses see the new length
 /// (the base never moves), and growing past the maximum gives -1.
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn compiled_code_sees_memory_grow() {
     let wat = r#"(module (memory 1 3)
       (func (export "f") (result i32)
@@ -329,7 +329,7 @@ const FUEL: &str = r#"(module
 /// The same fuel stops both tiers at the same point: for every budget
 /// from 0 to past what the call needs, the outcome and the fuel left agree.
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn fuel_runs_out_at_the_same_operator_on_both_tiers() {
     let run = |strategy: Strategy, fuel: u64| {
         let mut config = Config::new();
@@ -363,7 +363,7 @@ fn fuel_runs_out_at_the_same_operator_on_both_tiers() {
 /// An endless compiled loop is stopped by the engine's epoch from another
 /// thread (checked at loop headers).
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn an_interrupt_stops_an_endless_compiled_loop() {
     let mut config = jit_config();
     config.epoch_interruption(true);
@@ -396,7 +396,7 @@ fn an_interrupt_stops_an_endless_compiled_loop() {
 /// million mutually recursive tail calls fit a 64 KiB stack budget that
 /// the same recursion without tail calls exhausts.
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn compiled_tail_calls_run_in_constant_stack() {
     let wat = r#"(module
       (func $even (export "even") (param i64) (result i32)
@@ -429,7 +429,7 @@ fn compiled_tail_calls_run_in_constant_stack() {
 /// compiled module runs on its own context), and a tail call of a host
 /// function returns the host's results.
 #[test]
-#[cfg(target_arch = "x86_64")]
+#[cfg(jit)]
 fn compiled_tail_calls_through_tables_refs_and_imports_run_in_constant_stack() {
     let mut config = jit_config();
     config.max_host_stack_bytes(64 << 10);

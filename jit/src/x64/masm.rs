@@ -3,7 +3,7 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 
-use super::abi::{SAVED_RSP, STACK_LIMIT, TAIL_ARGS, frame_bytes};
+use super::abi::{SAVED_SP, STACK_LIMIT, TAIL_ARGS, frame_bytes};
 use super::regs::{ALLOCATABLE, ALLOCATABLE_FLOAT, RAX, RCX, XMM, xmm};
 use crate::masm::{
     ConvertKind, ExtendKind, FloatBinOp, FloatCmpKind, FloatSize, FloatUnOp, FrameLayout, IntBinOp,
@@ -784,7 +784,7 @@ impl MacroAssembler for X64Masm {
             ; sub rsp, 8
             ; mov r14, rdi
             ; mov r15, rcx
-            ; mov QWORD [r15 + SAVED_RSP], rsp
+            ; mov QWORD [r15 + SAVED_SP], rsp
             ; mov rdi, rsi
             ; call rdx
             // eax: 0, or TrapCode::Exception (a pending exception).
@@ -798,7 +798,7 @@ impl MacroAssembler for X64Masm {
             ; pop rbx
             ; ret
             ; =>trap_exit
-            ; mov rsp, QWORD [r15 + SAVED_RSP]
+            ; mov rsp, QWORD [r15 + SAVED_SP]
             ; jmp =>exit
         );
         self.trap_exit = Some(trap_exit);
@@ -1355,21 +1355,7 @@ impl MacroAssembler for X64Masm {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.ops.commit().map_err(|e| format!("assembling: {e}"))?;
-        let offsets = labels
-            .iter()
-            .map(|l| {
-                self.ops
-                    .labels()
-                    .resolve_dynamic(*l)
-                    .map(|o| o.0)
-                    .map_err(|e| format!("assembling: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut code = self
-            .ops
-            .finalize()
-            .map_err(|e| format!("assembling: {e}"))?;
+        let (mut code, offsets) = crate::masm::assemble(self.ops, labels)?;
         for &(at, charge) in &self.fuel_charges {
             let slot = code
                 .get_mut(at..at + 4)

@@ -23,35 +23,46 @@ use crate::store::{CallOutFailure, ExnInst, InstanceData, Store, StoreInner};
 use crate::values::{Exn, RawVal};
 use crate::vm::VMContext;
 
-/// The address compiled code calls (`ContextLayout::callout`).
-///
-/// # Safety
-/// Called by compiled code only, with its instance's live context and a
-/// pointer to the frame cells the operator reads and writes (as many as
-/// its operands or results, whichever is more).
-pub(super) unsafe extern "sysv64" fn entry(
-    vmctx: *mut u8,
-    cells: *mut RawVal,
-    op: u32,
-    a: u32,
-    b: u32,
-) -> u32 {
-    // SAFETY: `vmctx` is a live context, whose store context outlives it.
-    let dispatch = unsafe {
-        let store_context = VMContext::store_context(vmctx);
-        (
-            (*store_context).callout_store,
-            (*store_context).callout_dispatch,
-        )
+/// Defines [`entry`] with the calling convention the host's backend
+/// calls it with (its `abi.rs`): System V on x86_64, AAPCS64 (`"C"`) on
+/// aarch64.
+macro_rules! callout_entry {
+    ($abi:literal) => {
+        /// The address compiled code calls (`ContextLayout::callout`).
+        ///
+        /// # Safety
+        /// Called by compiled code only, with its instance's live context and a
+        /// pointer to the frame cells the operator reads and writes (as many as
+        /// its operands or results, whichever is more).
+        pub(super) unsafe extern $abi fn entry(
+            vmctx: *mut u8,
+            cells: *mut RawVal,
+            op: u32,
+            a: u32,
+            b: u32,
+        ) -> u32 {
+            // SAFETY: `vmctx` is a live context, whose store context outlives it.
+            let dispatch = unsafe {
+                let store_context = VMContext::store_context(vmctx);
+                (
+                    (*store_context).callout_store,
+                    (*store_context).callout_dispatch,
+                )
+            };
+            match dispatch {
+                // SAFETY: the entry into compiled code set both for this store.
+                (store, Some(dispatch)) => unsafe { dispatch(store, vmctx, cells, op, a, b) },
+                // Compiled code runs only after an entry set them: unreachable in
+                // practice, and a trap rather than a crash if not.
+                (_, None) => TrapCode::Unreachable as u32,
+            }
+        }
     };
-    match dispatch {
-        // SAFETY: the entry into compiled code set both for this store.
-        (store, Some(dispatch)) => unsafe { dispatch(store, vmctx, cells, op, a, b) },
-        // Compiled code runs only after an entry set them: unreachable in
-        // practice, and a trap rather than a crash if not.
-        (_, None) => TrapCode::Unreachable as u32,
-    }
 }
+#[cfg(target_arch = "x86_64")]
+callout_entry!("sysv64");
+#[cfg(target_arch = "aarch64")]
+callout_entry!("C");
 
 /// Runs call-out `op` on the `Store<T>` at `store`. Failures (and panics
 /// of host functions) are kept in the store for the entry to return once

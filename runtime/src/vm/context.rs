@@ -123,10 +123,7 @@ impl VMContext {
     }
 
     /// The store index of the instance whose context is at `vmctx`.
-    #[cfg_attr(
-        not(target_arch = "x86_64"),
-        allow(dead_code, reason = "JIT tier only")
-    )]
+    #[cfg_attr(not(jit), allow(dead_code, reason = "JIT tier only"))]
     ///
     /// # Safety
     /// `vmctx` must be a live context's [`as_ptr`](Self::as_ptr).
@@ -136,10 +133,7 @@ impl VMContext {
     }
 
     /// The store context of the context at `vmctx`.
-    #[cfg_attr(
-        not(target_arch = "x86_64"),
-        allow(dead_code, reason = "JIT tier only")
-    )]
+    #[cfg_attr(not(jit), allow(dead_code, reason = "JIT tier only"))]
     ///
     /// # Safety
     /// `vmctx` must be a live context's [`as_ptr`](Self::as_ptr).
