@@ -5,10 +5,10 @@
 # `wrun --target aarch64-unknown-linux-musl` (linker and runner are set in
 # .cargo/config.toml) and runs the benchmark workloads' modules on it,
 # checking their results against the x86_64 build's (on the aarch64 JIT,
-# the default there), then runs the official suites on the aarch64
-# interpreter and on the aarch64 JIT (`wrun spec --engine interp|jit`, each
-# of which must end with 0 unexpected failures against the same
-# known-failures list; the JIT run adds about 170 s under qemu here).
+# the default there), then runs the official suites on the aarch64 JIT
+# (`wrun spec --engine jit`, about 170 s under qemu here; it must end with 0
+# unexpected failures against the same known-failures list) and the
+# runtime's and JIT's tests. `--full` adds the interpreter tier's run.
 #
 # qemu-user keeps a descriptor per reserved guest page, about 6 MB of real
 # memory per GiB of address space, so a 32-bit memory's default 4 GiB +
@@ -18,6 +18,15 @@
 # aarch64 hardware a reservation costs nothing until touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --full adds what CI's 40 minutes leave out: the interpreter-tier spec run
+# (about 2 minutes under qemu) and tests/tiers.rs and tests/jit_differential.rs
+# (about 40 minutes under qemu).
+full=no
+case "${1:-}" in
+    --full) full=yes ;;
+    "") ;;
+    *) echo "usage: $0 [--full]" >&2; exit 2 ;;
+esac
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 rustup target add aarch64-unknown-linux-musl >/dev/null
 if ! command -v qemu-aarch64-static >/dev/null; then
@@ -38,9 +47,15 @@ for args in "fib.wat 20" "collatz.wat 1000" "memory.wat 4096"; do
     fi
     echo "aarch64: $1 run($2) = $got (same as x86_64)"
 done
-qemu-aarch64-static "$arm" spec --engine interp --memory-reservation 1Mi
-# The JIT's aarch64 backend (issue 11) on the same suites.
+# The JIT's aarch64 backend (issue 11) on the official suites; modules it
+# does not compile whole (SIMD, GC) run there on the aarch64 interpreter.
 qemu-aarch64-static "$arm" spec --engine jit --memory-reservation 1Mi
+if [ "$full" = yes ]; then
+    # The interpreter tier on every module, and the long tier tests.
+    qemu-aarch64-static "$arm" spec --engine interp --memory-reservation 1Mi
+    cargo test --release --target aarch64-unknown-linux-musl -p wrun-runtime \
+        --test tiers --test jit_differential
+fi
 # The runtime's and the JIT's own tests on aarch64 (the cargo runner is
 # qemu-aarch64-static): api, fusion and interrupt run on the JIT there (the
 # default strategy); wrun-jit's encoding tests and its interpreter-vs-JIT

@@ -9,7 +9,7 @@ use wrun_spec::{embedded_scripts, run_script};
 fn memory_scripts_give_the_same_outcomes_with_a_one_page_reservation() {
     let scripts: Vec<_> = embedded_scripts()
         .into_iter()
-        .filter(|s| s.file.contains("memory") && !s.suite.contains("simd"))
+        .filter(|s| s.file.contains("memory"))
         .collect();
     assert!(scripts.len() > 20, "the memory scripts went missing");
     for script in &scripts {
