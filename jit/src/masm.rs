@@ -576,6 +576,13 @@ pub trait MacroAssembler {
     /// store's `deadline`.
     fn check_epoch(&mut self, store_context: u32, epoch: u32, deadline: u32);
     /// Calls the embedder's call-out entry at `entry` as
+    /// `entry(vmctx, cells + args, op, a, b)`, leaving its status in the
+    /// ABI's return register.
+    fn call_entry(&mut self, entry: usize, args: u32, op: u32, ab: (u32, u32));
+    /// After [`call_entry`](Self::call_entry): on [`TrapCode::Exception`]
+    /// jumps to `exception`; traps with any other status but 0.
+    fn check_status(&mut self, exception: Self::Label);
+    /// Calls the embedder's call-out entry at `entry` as
     /// `entry(vmctx, cells + args, op, a, b)`: on [`TrapCode::Exception`]
     /// jumps to `exception`; traps with any other code it returns but 0.
     fn call_out(
@@ -585,7 +592,10 @@ pub trait MacroAssembler {
         op: u32,
         ab: (u32, u32),
         exception: Self::Label,
-    );
+    ) {
+        self.call_entry(entry, args, op, ab);
+        self.check_status(exception);
+    }
 
     /// The finished position-independent code, and the offset of each
     /// label asked for.

@@ -345,35 +345,6 @@ impl A64Masm {
         self.load_x(IMM, IMM, access.base);
     }
 
-    /// `entry(vmctx, cells + args, op, a, b)`, the status in w0.
-    fn call_entry(&mut self, entry: usize, args: u32, op: u32, (a, b): (u32, u32)) {
-        // AAPCS64: x0–x4; sp stays 16-aligned in a body (abi.rs), every
-        // value is in frame cells, x27/x28 are callee-saved.
-        dynasm!(self.ops ; .arch aarch64 ; mov x0, X(VMCTX));
-        self.cell_address(1, args);
-        self.mov_imm(2, u64::from(op));
-        self.mov_imm(3, u64::from(a));
-        self.mov_imm(4, u64::from(b));
-        self.mov_imm(IMM, entry as u64);
-        dynasm!(self.ops ; .arch aarch64 ; blr X(IMM));
-    }
-
-    /// After a call-out: on [`TrapCode::Exception`] to `exception`, on any
-    /// other code but 0 out through the trap exit.
-    fn check_status(&mut self, exception: DynamicLabel) {
-        let Some(trap_exit) = self.trap_exit else {
-            self.error = Some("a call-out before the module prelude".into());
-            return;
-        };
-        let code = TrapCode::Exception as u32;
-        dynasm!(self.ops
-            ; .arch aarch64
-            ; cmp w0, code
-            ; b.eq =>exception
-            ; cbnz w0, =>trap_exit
-        );
-    }
-
     /// x9 = the code address and x28 = the context a call-out left in the
     /// store context (offsets: the store context's in the VM context,
     /// then the code's and the context's in it).
@@ -1207,16 +1178,33 @@ impl MacroAssembler for A64Masm {
         );
     }
 
-    fn call_out(
-        &mut self,
-        entry: usize,
-        args: u32,
-        op: u32,
-        ab: (u32, u32),
-        exception: DynamicLabel,
-    ) {
-        self.call_entry(entry, args, op, ab);
-        self.check_status(exception);
+    /// `entry(vmctx, cells + args, op, a, b)`, the status in w0.
+    fn call_entry(&mut self, entry: usize, args: u32, op: u32, (a, b): (u32, u32)) {
+        // AAPCS64: x0–x4; sp stays 16-aligned in a body (abi.rs), every
+        // value is in frame cells, x27/x28 are callee-saved.
+        dynasm!(self.ops ; .arch aarch64 ; mov x0, X(VMCTX));
+        self.cell_address(1, args);
+        self.mov_imm(2, u64::from(op));
+        self.mov_imm(3, u64::from(a));
+        self.mov_imm(4, u64::from(b));
+        self.mov_imm(IMM, entry as u64);
+        dynasm!(self.ops ; .arch aarch64 ; blr X(IMM));
+    }
+
+    /// After a call-out: on [`TrapCode::Exception`] to `exception`, on any
+    /// other code but 0 out through the trap exit.
+    fn check_status(&mut self, exception: DynamicLabel) {
+        let Some(trap_exit) = self.trap_exit else {
+            self.error = Some("a call-out before the module prelude".into());
+            return;
+        };
+        let code = TrapCode::Exception as u32;
+        dynasm!(self.ops
+            ; .arch aarch64
+            ; cmp w0, code
+            ; b.eq =>exception
+            ; cbnz w0, =>trap_exit
+        );
     }
 
     fn call_out_call(

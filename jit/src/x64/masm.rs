@@ -166,40 +166,6 @@ impl X64Masm {
         }
     }
 
-    /// `entry(vmctx, cells + args, op, a, b)`, the status in eax.
-    fn call_entry(&mut self, entry: usize, args: u32, op: u32, (a, b): (u32, u32)) {
-        let d = self.disp(args);
-        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
-        // (abi.rs) and every value in frame cells, and r14/r15 are
-        // callee-saved, so nothing needs saving around the call.
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov rdi, r14
-            ; lea rsi, [rsp + d]
-            ; mov edx, op as i32
-            ; mov ecx, a as i32
-            ; mov r8d, b as i32
-            ; mov rax, QWORD entry as i64
-            ; call rax
-        );
-    }
-
-    /// After a call-out: on [`TrapCode::Exception`] to `exception`, on any
-    /// other code but 0 out through the trap exit.
-    fn check_status(&mut self, exception: DynamicLabel) {
-        let Some(trap_exit) = self.trap_exit else {
-            self.error = Some("a call-out before the module prelude".into());
-            return;
-        };
-        dynasm!(self.ops
-            ; .arch x64
-            ; cmp eax, TrapCode::Exception as i32
-            ; je =>exception
-            ; test eax, eax
-            ; jnz =>trap_exit
-        );
-    }
-
     /// rax = the code address and r14 = the context a call-out left in
     /// the store context (offsets: the store context's in the VM context,
     /// then the code's and the context's in it).
@@ -1284,16 +1250,38 @@ impl MacroAssembler for X64Masm {
         );
     }
 
-    fn call_out(
-        &mut self,
-        entry: usize,
-        args: u32,
-        op: u32,
-        ab: (u32, u32),
-        exception: DynamicLabel,
-    ) {
-        self.call_entry(entry, args, op, ab);
-        self.check_status(exception);
+    /// `entry(vmctx, cells + args, op, a, b)`, the status in eax.
+    fn call_entry(&mut self, entry: usize, args: u32, op: u32, (a, b): (u32, u32)) {
+        let d = self.disp(args);
+        // System V: rdi, rsi, edx, ecx, r8d; the body keeps rsp 16-aligned
+        // (abi.rs) and every value in frame cells, and r14/r15 are
+        // callee-saved, so nothing needs saving around the call.
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r14
+            ; lea rsi, [rsp + d]
+            ; mov edx, op as i32
+            ; mov ecx, a as i32
+            ; mov r8d, b as i32
+            ; mov rax, QWORD entry as i64
+            ; call rax
+        );
+    }
+
+    /// After a call-out: on [`TrapCode::Exception`] to `exception`, on any
+    /// other code but 0 out through the trap exit.
+    fn check_status(&mut self, exception: DynamicLabel) {
+        let Some(trap_exit) = self.trap_exit else {
+            self.error = Some("a call-out before the module prelude".into());
+            return;
+        };
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp eax, TrapCode::Exception as i32
+            ; je =>exception
+            ; test eax, eax
+            ; jnz =>trap_exit
+        );
     }
 
     fn call_out_call(
